@@ -1,0 +1,57 @@
+// Messages between the acceptor and the shards: the one interface every transport (threads today, NATS later) carries.
+
+/** Kind of each frame in a batch, so the acceptor routes it without parsing it. */
+export const FrameKind = {
+  /** A data frame: published, and kept as the channel's snapshot for new subscribers. */
+  DATA: 0,
+  /** status stale: published, and replayed to new subscribers until a LIVE arrives. */
+  STALE: 1,
+  /** status live. */
+  LIVE: 2,
+  /** An error frame for the channel's subscribers; the channel stays open. */
+  ERROR: 3,
+  /** An error frame after which the channel is closed: its subscribers are unsubscribed. */
+  FAILED: 4,
+} as const;
+export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
+
+/** Frames of one shard event-loop turn in one buffer: frame i is bytes [ends[i-1], ends[i]) on channels[i]. */
+export interface FrameBatch {
+  t: 'frames';
+  shard: number;
+  channels: string[];
+  kinds: Uint8Array;
+  ends: Uint32Array;
+  buf: ArrayBuffer;
+}
+
+export interface UpstreamConnectionInfo {
+  id: number;
+  state: string;
+  live: boolean;
+  streams: number;
+  lastMessageAgeMs: number | null;
+  ageMs: number | null;
+  reconnects: number;
+}
+
+export interface ShardStats {
+  t: 'stats';
+  shard: number;
+  channels: number;
+  streams: string[];
+  priceCache: number;
+  connections: UpstreamConnectionInfo[];
+  restUsedWeight: number;
+}
+
+/** `stale`: the channel was stale before (its shard restarted): report live once its upstream delivers. */
+export type ToShard = { t: 'open'; channel: string; stale?: boolean } | { t: 'close'; channel: string } | { t: 'stop' };
+
+export type FromShard =
+  | { t: 'ready'; shard: number }
+  | FrameBatch
+  | ShardStats
+  | { t: 'symbols'; shard: number; symbols: Array<[symbol: string, status: string]> }
+  | { t: 'symbolsFailed'; shard: number; message: string }
+  | { t: 'stopped'; shard: number };

@@ -1,0 +1,215 @@
+// Loads config.yaml, applies environment overrides and validates the result; the only module that reads process.env.
+import { readFileSync, existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml, parseDocument } from 'yaml';
+import { z } from 'zod';
+
+export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+const pluginEntry = z.union([
+  z.string().min(1),
+  z.object({
+    name: z.string().min(1),
+    path: z.string().min(1).optional(),
+    enabled: z.boolean().default(true),
+    config: z.record(z.string(), z.unknown()).default({}),
+  }).strict(),
+]);
+
+const urlString = (protocols: string[]) =>
+  z.string().refine((s) => {
+    try {
+      return protocols.includes(new URL(s).protocol);
+    } catch {
+      return false;
+    }
+  }, { message: `must be a URL starting with ${protocols.map((p) => p + '//').join(' or ')}` });
+
+export const configSchema = z.object({
+  server: z.object({
+    host: z.string().min(1).default('0.0.0.0'),
+    port: z.number().int().min(0).max(65535).default(3000),
+    drainTimeoutMs: z.number().int().min(100).max(60_000).default(5000),
+  }).strict().prefault({}),
+  shards: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default('auto'),
+  limits: z.object({
+    maxChannelsPerClient: z.number().int().min(1).max(10_000).default(50),
+    maxChannelsPerMessage: z.number().int().min(1).max(10_000).default(200),
+    maxMessageBytes: z.number().int().min(256).max(1_048_576).default(16_384),
+    messagesPerSecond: z.number().positive().max(10_000).default(20),
+    messageBurst: z.number().int().min(1).max(100_000).default(40),
+    maxBackpressureBytes: z.number().int().min(16_384).default(4 * 1024 * 1024),
+    idleTimeoutSeconds: z.number().int().min(8).max(960).default(120),
+  }).strict().prefault({}),
+  upstream: z.object({
+    wsUrl: urlString(['ws:', 'wss:']).default('wss://stream.binance.com:9443'),
+    restUrl: urlString(['http:', 'https:']).default('https://api.binance.com'),
+    maxStreamsPerConnection: z.number().int().min(1).max(1024).default(1024),
+    maxStreamsPerControlMessage: z.number().int().min(1).max(1024).default(200),
+    controlMessagesPerSecond: z.number().positive().max(5).default(3),
+    staleAfterMs: z.number().int().min(100).default(15_000),
+    reconnectBaseMs: z.number().int().min(1).default(500),
+    reconnectMaxMs: z.number().int().min(1).default(30_000),
+    maxConnectionAgeMs: z.number().int().min(1000).default(23 * 3600 * 1000),
+    unsubscribeGraceMs: z.number().int().min(0).default(2000),
+    symbolsRefreshMs: z.number().int().min(1000).default(3600 * 1000),
+    restTimeoutMs: z.number().int().min(100).default(10_000),
+  }).strict().prefault({}),
+  log: z.object({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  }).strict().prefault({}),
+  plugins: z.array(pluginEntry).default(['market']),
+}).strict();
+
+export type ConfigInput = z.input<typeof configSchema>;
+type RawConfig = z.output<typeof configSchema>;
+export interface PluginEntry {
+  name: string;
+  /** Absolute path of the plugin module, or undefined for a built-in plugin under plugins/. */
+  path: string | undefined;
+  config: Record<string, unknown>;
+}
+export interface Config extends Omit<RawConfig, 'plugins' | 'shards'> {
+  shards: number;
+  plugins: PluginEntry[];
+  /** Where the configuration came from, for logs and error messages. */
+  source: string;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Short environment names for the keys people change most; every key also has a TICKGATE__SECTION__KEY form. */
+const ENV_SHORTCUTS: Record<string, string[]> = {
+  PORT: ['server', 'port'],
+  HOST: ['server', 'host'],
+  SHARDS: ['shards'],
+  LOG_LEVEL: ['log', 'level'],
+  BINANCE_WS_URL: ['upstream', 'wsUrl'],
+  BINANCE_REST_URL: ['upstream', 'restUrl'],
+};
+
+export type Env = Record<string, string | undefined>;
+
+function camel(segment: string): string {
+  return segment.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (next === null || typeof next !== 'object' || Array.isArray(next)) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path[path.length - 1]!] = value;
+}
+
+/** Environment values are YAML scalars: "3100" is a number, "true" a boolean, "auto" a string. */
+function envValue(raw: string): unknown {
+  try {
+    return parseYaml(raw);
+  } catch {
+    return raw;
+  }
+}
+
+export function applyEnv(raw: Record<string, unknown>, env: Env): { config: Record<string, unknown>; applied: string[] } {
+  const config = structuredClone(raw);
+  const applied: string[] = [];
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined || value === '') continue;
+    let path: string[] | undefined = ENV_SHORTCUTS[name];
+    if (!path && name.startsWith('TICKGATE__')) path = name.slice('TICKGATE__'.length).split('__').map(camel);
+    if (!path) continue;
+    setPath(config, path, envValue(value));
+    applied.push(name);
+  }
+  return { config, applied };
+}
+
+function describe(issue: z.core.$ZodIssue): string {
+  const key = issue.path.length ? issue.path.join('.') : '(top level)';
+  return `${key}: ${issue.message}`;
+}
+
+export function validateConfig(input: unknown, source: string, configDir = PACKAGE_ROOT): Config {
+  const parsed = configSchema.safeParse(input ?? {});
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map(describe);
+    throw new ConfigError(`invalid configuration (${source}):\n  ${lines.join('\n  ')}`);
+  }
+  const raw = parsed.data;
+  const seen = new Set<string>();
+  const plugins: PluginEntry[] = [];
+  for (const entry of raw.plugins) {
+    const e = typeof entry === 'string' ? { name: entry, path: undefined, enabled: true, config: {} } : entry;
+    if (!e.enabled) continue;
+    if (seen.has(e.name)) throw new ConfigError(`invalid configuration (${source}):\n  plugins: "${e.name}" is listed twice`);
+    seen.add(e.name);
+    plugins.push({
+      name: e.name,
+      path: e.path === undefined ? undefined : isAbsolute(e.path) ? e.path : resolve(configDir, e.path),
+      config: e.config,
+    });
+  }
+  const shards = raw.shards === 'auto' ? Math.max(1, availableParallelism() - 1) : raw.shards;
+  return { ...raw, shards, plugins, source };
+}
+
+export interface LoadOptions {
+  /** Path of the YAML file; defaults to $TICKGATE_CONFIG, then config.yaml in the package root. */
+  file?: string;
+  env?: Env;
+  /** Values applied over the file and the environment (tests, the demo). */
+  overrides?: Record<string, unknown>;
+}
+
+function mergeDeep(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    if (v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b)) {
+      out[k] = mergeDeep(b as Record<string, unknown>, v as Record<string, unknown>);
+    } else {
+      out[k] = v;
+    }
+  }
+  return out;
+}
+
+export function loadConfig(opts: LoadOptions = {}): Config {
+  const env = opts.env ?? process.env;
+  const explicit = opts.file ?? env.TICKGATE_CONFIG;
+  const file = resolve(explicit ?? resolve(PACKAGE_ROOT, 'config.yaml'));
+  let fromFile: Record<string, unknown> = {};
+  let source = 'built-in defaults';
+  if (existsSync(file)) {
+    const doc = parseDocument(readFileSync(file, 'utf8'));
+    if (doc.errors.length) throw new ConfigError(`cannot parse ${file}: ${doc.errors[0]!.message}`);
+    const value: unknown = doc.toJS();
+    if (value !== null && (typeof value !== 'object' || Array.isArray(value))) {
+      throw new ConfigError(`invalid configuration (${file}): the top level must be a mapping of keys`);
+    }
+    fromFile = (value ?? {}) as Record<string, unknown>;
+    source = file;
+  } else if (explicit) {
+    throw new ConfigError(`configuration file not found: ${file}`);
+  }
+  const { config: withEnv, applied } = applyEnv(fromFile, env);
+  const merged = opts.overrides ? mergeDeep(withEnv, opts.overrides) : withEnv;
+  const label = applied.length ? `${source} + env ${applied.join(', ')}` : source;
+  return validateConfig(merged, label, dirname(file));
+}
+
+/** Named environment facts other modules need, so that nothing else reads process.env. */
+export function runtimeEnv(env: Env = process.env): { nodeEnv: string | undefined; simPort: number | undefined } {
+  const simPort = env.SIM_PORT ? Number(env.SIM_PORT) : undefined;
+  return { nodeEnv: env.NODE_ENV, simPort: Number.isInteger(simPort) ? simPort : undefined };
+}

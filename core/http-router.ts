@@ -1,0 +1,128 @@
+// HTTP routes on the uWS app: JSON in and out, abort-safe async handlers, coded errors, a JSON 404 for the rest.
+import { STATUS_CODES } from 'node:http';
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { HttpMethod, RouteHandler, RouteOptions, RouteRequest, RouteResult } from './plugin-api.js';
+import { ERRORS, TickgateError, type ErrorCode } from './errors.js';
+import type { Logger } from './logger.js';
+
+const BODY_METHODS = new Set<HttpMethod>(['post', 'put', 'patch']);
+const DEFAULT_MAX_BODY = 64 * 1024;
+
+function statusLine(status: number): string {
+  return `${status} ${STATUS_CODES[status] ?? 'Unknown'}`;
+}
+
+export function errorBody(code: ErrorCode, message?: string): { success: false; error: { code: ErrorCode; message: string } } {
+  return { success: false, error: { code, message: message ?? ERRORS[code].message } };
+}
+
+export class HttpRouter {
+  private readonly paths = new Map<string, Set<string>>();
+  private finished = false;
+
+  constructor(
+    private readonly app: TemplatedApp,
+    private readonly log: Logger,
+  ) {}
+
+  route(method: HttpMethod, path: string, handler: RouteHandler, opts: RouteOptions = {}): void {
+    if (this.finished) throw new Error(`route ${method.toUpperCase()} ${path} registered after the server started`);
+    if (!path.startsWith('/')) throw new Error(`route path must start with "/": ${path}`);
+    const methods = this.paths.get(path) ?? new Set<string>();
+    const verb = method === 'del' ? 'DELETE' : method.toUpperCase();
+    if (methods.has(verb)) throw new Error(`route ${verb} ${path} is registered twice`);
+    methods.add(verb);
+    this.paths.set(path, methods);
+    const paramNames = path.split('/').filter((p) => p.startsWith(':')).map((p) => p.slice(1));
+    const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
+    this.app[method](path, (res, req) => {
+      // uWS invalidates req when this callback returns: copy what the handler needs now.
+      const request = this.readRequest(req, paramNames, verb);
+      let aborted = false;
+      res.onAborted(() => {
+        aborted = true;
+      });
+      const run = (body: unknown) => {
+        request.body = body;
+        this.invoke(handler, request).then((result) => {
+          if (!aborted) this.send(res, result);
+        });
+      };
+      if (!BODY_METHODS.has(method)) return run(undefined);
+      this.readBody(res, maxBody, () => aborted, run);
+    });
+  }
+
+  /** Registers the catch-all last: unknown routes get a JSON 404 (or 405 for a known path with another method). */
+  finish(): void {
+    this.finished = true;
+    this.app.any('/*', (res, req) => {
+      const path = req.getUrl();
+      const method = req.getMethod().toUpperCase();
+      const allowed = this.paths.get(path);
+      if (allowed) {
+        this.send(res, { status: 405, headers: { allow: [...allowed].join(', ') }, body: errorBody('TG_ERR_METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}: use ${[...allowed].join(' or ')}`) });
+        return;
+      }
+      const shown = path.length > 100 ? `${path.slice(0, 100)}…` : path;
+      this.send(res, { status: 404, body: errorBody('TG_ERR_NOT_FOUND', `No route for ${method} ${shown}: see GET /health and GET /api/v1/ws/stats`) });
+    });
+  }
+
+  private readRequest(req: HttpRequest, paramNames: string[], method: string): RouteRequest {
+    const headers: Record<string, string> = {};
+    req.forEach((k, v) => {
+      headers[k] = v;
+    });
+    const params: Record<string, string> = {};
+    paramNames.forEach((name, i) => {
+      params[name] = req.getParameter(i) ?? '';
+    });
+    return { method, path: req.getUrl(), params, query: new URLSearchParams(req.getQuery() ?? ''), headers, body: undefined };
+  }
+
+  private readBody(res: HttpResponse, maxBody: number, isAborted: () => boolean, done: (body: unknown) => void): void {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let rejected = false;
+    res.onData((chunk, isLast) => {
+      if (rejected || isAborted()) return;
+      size += chunk.byteLength;
+      if (size > maxBody) {
+        rejected = true;
+        this.send(res, { status: 413, body: errorBody('TG_ERR_INVALID_MESSAGE', `Request body over ${maxBody} bytes`) }, true);
+        return;
+      }
+      chunks.push(Buffer.from(chunk.slice(0)));
+      if (!isLast) return;
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (text.length === 0) return done(undefined);
+      try {
+        done(JSON.parse(text));
+      } catch {
+        this.send(res, { status: 400, body: errorBody('TG_ERR_INVALID_JSON', 'Request body is not valid JSON') });
+      }
+    });
+  }
+
+  private async invoke(handler: RouteHandler, req: RouteRequest): Promise<RouteResult> {
+    try {
+      return await handler(req);
+    } catch (err) {
+      if (err instanceof TickgateError) return { status: ERRORS[err.code].status, body: errorBody(err.code, err.message) };
+      this.log.error({ err, method: req.method, path: req.path }, 'route handler failed');
+      return { status: 500, body: errorBody('TG_ERR_INTERNAL') };
+    }
+  }
+
+  private send(res: HttpResponse, result: RouteResult, close = false): void {
+    const body = JSON.stringify(result.body);
+    res.cork(() => {
+      res.writeStatus(statusLine(result.status ?? 200));
+      res.writeHeader('content-type', 'application/json; charset=utf-8');
+      for (const [k, v] of Object.entries(result.headers ?? {})) res.writeHeader(k, v);
+      if (close) res.writeHeader('connection', 'close');
+      res.end(body, close);
+    });
+  }
+}

@@ -1,0 +1,225 @@
+// Composes the gateway: uWS acceptor (/ws and HTTP), plugin host, shard pool; start() and an orderly close().
+import { randomUUID } from 'node:crypto';
+import type { TemplatedApp, us_listen_socket, WebSocket } from 'uWebSockets.js';
+import type { Config } from './config.js';
+import { createLogger, type Logger } from './logger.js';
+import { loadNativeUws } from './uws-native.js';
+import { ChannelRegistry } from './channel-registry.js';
+import { SymbolRegistry } from './symbol-registry.js';
+import { Subscriptions } from './subscriptions.js';
+import { HttpRouter } from './http-router.js';
+import { PluginHost } from './plugin-host.js';
+import { ThreadShardPool } from './shard-pool.js';
+import { WsSession, clientLimits, type Client } from './ws-session.js';
+import { encodeFrame } from './protocol.js';
+import { FrameKind } from './bus.js';
+import { CLOSE_CODES } from './errors.js';
+import { VERSION } from './version.js';
+import { healthRoute, statsRoute, type StatusSources } from './status-routes.js';
+import { errorBody } from './http-router.js';
+
+/** uWS closes (1006, no error frame) above this; tickgate's own, documented limit is checked first and answered. */
+function hardPayloadCap(maxMessageBytes: number): number {
+  return Math.max(64 * 1024, maxMessageBytes * 4);
+}
+
+export class TickgateServer {
+  readonly log: Logger;
+  readonly symbols = new SymbolRegistry();
+  readonly channels = new ChannelRegistry();
+  private readonly app: TemplatedApp;
+  private readonly uws = loadNativeUws();
+  private readonly router: HttpRouter;
+  private readonly subs: Subscriptions;
+  private readonly plugins: PluginHost;
+  private shards!: ThreadShardPool;
+  private readonly clients = new Set<WebSocket<Client>>();
+  private listenSocket: us_listen_socket | undefined;
+  private draining = false;
+  private closing: Promise<void> | undefined;
+  private readonly startedAt = Date.now();
+  port = 0;
+
+  private constructor(readonly config: Config, log?: Logger) {
+    this.log = log ?? createLogger(config.log.level, { component: 'acceptor' });
+    this.app = this.uws.App();
+    this.router = new HttpRouter(this.app, this.log.child({ component: 'http' }));
+    this.subs = new Subscriptions(this.app, {
+      open: (shard, channel) => this.shards.send(shard, { t: 'open', channel }),
+      close: (shard, channel) => this.shards.send(shard, { t: 'close', channel }),
+    }, this.log.child({ component: 'subscriptions' }));
+    this.plugins = new PluginHost({
+      log: this.log,
+      channels: this.channels,
+      route: (method, path, handler, opts) => this.router.route(method, path, handler, opts),
+      publish: (plugin, channel, type, data) => {
+        const family = this.channels.get(channel.slice(0, channel.indexOf(':')));
+        if (!family || family.plugin !== plugin || family.spec.key !== 'user') {
+          throw new Error(`plugin "${plugin}" may only publish on its own acceptor-produced (user) channels, not ${channel}`);
+        }
+        this.subs.publishLocal(channel, encodeFrame(type, channel, data), FrameKind.DATA);
+      },
+    });
+    this.plugins.provideCore('symbols', this.symbols);
+  }
+
+  /** Loads plugins, starts the shards and listens. Throws (and leaves nothing running) if any step fails. */
+  static async start(config: Config, log?: Logger): Promise<TickgateServer> {
+    const server = new TickgateServer(config, log);
+    try {
+      await server.boot();
+    } catch (err) {
+      await server.close();
+      throw err;
+    }
+    return server;
+  }
+
+  private async boot(): Promise<void> {
+    const { config } = this;
+    await this.plugins.load(config.plugins);
+    this.shards = new ThreadShardPool({
+      config,
+      plugins: this.plugins.shardRefs,
+      log: this.log.child({ component: 'shards' }),
+      events: {
+        frames: (batch) => this.subs.publishBatch(batch),
+        stats: () => {},
+        symbols: (list) => this.symbols.replace(list),
+        symbolsFailed: (message) => {
+          this.symbols.lastError = message;
+        },
+        down: (shard) => {
+          for (const channel of this.subs.channelsOf(shard)) {
+            this.subs.publishLocal(channel, encodeFrame('status', channel, { state: 'stale' }), FrameKind.STALE);
+          }
+        },
+        up: (shard) => {
+          for (const channel of this.subs.channelsOf(shard)) this.shards.send(shard, { t: 'open', channel, stale: true });
+        },
+      },
+    });
+    await this.shards.start();
+    this.routes();
+    this.websocket();
+    this.router.finish();
+    await this.listen();
+    this.log.info(
+      { host: config.server.host, port: this.port, shards: config.shards, plugins: this.plugins.loaded.map((p) => p.name), upstream: config.upstream.wsUrl, config: config.source, version: VERSION },
+      `tickgate listening on ${config.server.host}:${this.port}`,
+    );
+  }
+
+  private statusSources(): StatusSources {
+    return {
+      subs: this.subs,
+      symbols: this.symbols,
+      shards: this.shards,
+      clientCount: () => this.clients.size,
+      startedAt: this.startedAt,
+      draining: () => this.draining,
+    };
+  }
+
+  private routes(): void {
+    const src = this.statusSources();
+    this.router.route('get', '/health', () => healthRoute(src));
+    this.router.route('get', '/api/v1/ws/stats', () => statsRoute(src));
+  }
+
+  private websocket(): void {
+    const limits = clientLimits(this.config);
+    const session = new WsSession({
+      registry: this.channels,
+      symbols: this.symbols,
+      subs: this.subs,
+      shardFor: (key) => this.shards.shardFor(key),
+    }, limits);
+    const l = this.config.limits;
+    this.app.ws<Client>('/ws', {
+      compression: this.uws.DISABLED,
+      maxPayloadLength: hardPayloadCap(l.maxMessageBytes),
+      maxBackpressure: l.maxBackpressureBytes,
+      // A client that cannot keep up is disconnected rather than silently skipped.
+      closeOnBackpressureLimit: 1 as unknown as number,
+      idleTimeout: l.idleTimeoutSeconds,
+      sendPingsAutomatically: true,
+      upgrade: (res, req, context) => {
+        if (this.draining) {
+          res.cork(() => {
+            res.writeStatus('503 Service Unavailable').writeHeader('content-type', 'application/json').end(JSON.stringify(errorBody('TG_ERR_SHUTTING_DOWN')));
+          });
+          return;
+        }
+        const key = req.getHeader('sec-websocket-key');
+        const protocol = req.getHeader('sec-websocket-protocol');
+        const extensions = req.getHeader('sec-websocket-extensions');
+        const client: Client = {
+          id: randomUUID(),
+          userId: undefined,
+          remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
+          channels: new Set(),
+          closed: false,
+          tokens: l.messageBurst,
+          refilledAt: Date.now(),
+        };
+        res.upgrade(client, key, protocol, extensions, context);
+      },
+      open: (ws) => {
+        this.clients.add(ws);
+        const c = ws.getUserData();
+        ws.send(encodeFrame('connected', undefined, { clientId: c.id, version: VERSION, authenticated: c.userId !== undefined, limits }), false);
+        this.plugins.emit('connect', { id: c.id, userId: c.userId, remoteAddress: c.remoteAddress });
+      },
+      message: (ws, message, isBinary) => session.onMessage(ws, message, isBinary),
+      close: (ws, code) => {
+        const c = ws.getUserData();
+        c.closed = true;
+        this.clients.delete(ws);
+        this.subs.removeAll(ws);
+        if (code === 1006) this.log.debug({ client: c.id, code }, 'client connection dropped');
+        this.plugins.emit('disconnect', { id: c.id, userId: c.userId, remoteAddress: c.remoteAddress });
+      },
+    });
+  }
+
+  private listen(): Promise<void> {
+    const { host, port } = this.config.server;
+    return new Promise((resolve, reject) => {
+      this.app.listen(host, port, (token) => {
+        if (!token) {
+          reject(new Error(`cannot listen on ${host}:${port}: the port is in use or the address is not available (set PORT or server.port)`));
+          return;
+        }
+        this.listenSocket = token;
+        this.port = this.uws.us_socket_local_port(token);
+        resolve();
+      });
+    });
+  }
+
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  /** Drains: stop accepting, close clients with 1001, stop shards (they close their upstreams), close the app. */
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    this.draining = true;
+    if (this.listenSocket) {
+      this.uws.us_listen_socket_close(this.listenSocket);
+      this.listenSocket = undefined;
+    }
+    const clients = [...this.clients];
+    for (const ws of clients) ws.end(CLOSE_CODES.GOING_AWAY, 'server shutting down');
+    if (clients.length) this.log.info({ clients: clients.length }, 'closed client connections (1001)');
+    if (this.shards) await this.shards.stop();
+    // app.close() exists in this uWS build but not in its type declarations; it force-closes what is left.
+    (this.app as TemplatedApp & { close(): void }).close();
+    this.log.info('tickgate stopped');
+  }
+}

@@ -1,0 +1,187 @@
+// The thread transport of the bus: starts the shard workers, routes by symbol hash, restarts a shard that dies.
+import { Worker } from 'node:worker_threads';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+import type { FrameBatch, FromShard, ShardStats, ToShard } from './bus.js';
+import { shardFor } from './shard-hash.js';
+
+export interface ShardPoolEvents {
+  frames(batch: FrameBatch): void;
+  stats(stats: ShardStats): void;
+  symbols(symbols: Array<[string, string]>): void;
+  symbolsFailed(message: string): void;
+  /** A shard died: its channels have no producer until `up`. */
+  down(shard: number): void;
+  /** A shard (re)started after `down`: its channels must be opened again. */
+  up(shard: number): void;
+}
+
+export interface ShardPluginRef {
+  name: string;
+  shardUrl: string;
+  config: Record<string, unknown>;
+}
+
+const START_TIMEOUT_MS = 30_000;
+const WORKER_URL = new URL('../shards/worker.js', import.meta.url);
+
+interface Slot {
+  worker: Worker | undefined;
+  ready: boolean;
+  restarts: number;
+  startedAt: number;
+  lastStats: ShardStats | undefined;
+}
+
+export class ShardStartError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ShardStartError';
+  }
+}
+
+export class ThreadShardPool {
+  private readonly slots: Slot[];
+  private stopping = false;
+
+  constructor(
+    private readonly opts: { config: Config; plugins: ShardPluginRef[]; log: Logger; events: ShardPoolEvents },
+  ) {
+    this.slots = Array.from({ length: opts.config.shards }, () => ({ worker: undefined, ready: false, restarts: 0, startedAt: 0, lastStats: undefined }));
+  }
+
+  get count(): number {
+    return this.slots.length;
+  }
+
+  shardFor(routeKey: string): number {
+    return shardFor(routeKey, this.slots.length);
+  }
+
+  async start(): Promise<void> {
+    await Promise.all(this.slots.map((_, i) => this.spawn(i)));
+  }
+
+  private spawn(id: number): Promise<void> {
+    const slot = this.slots[id]!;
+    const worker = new Worker(WORKER_URL, {
+      workerData: { shardId: id, config: this.opts.config, plugins: this.opts.plugins },
+      name: `tickgate-shard-${id}`,
+    });
+    slot.worker = worker;
+    slot.ready = false;
+    slot.startedAt = Date.now();
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        void worker.terminate();
+        reject(new ShardStartError(`shard ${id} did not start within ${START_TIMEOUT_MS} ms`));
+      }, START_TIMEOUT_MS);
+      worker.on('message', (msg: FromShard) => {
+        if (msg.t === 'ready' && !settled) {
+          settled = true;
+          clearTimeout(timer);
+          slot.ready = true;
+          resolve();
+          return;
+        }
+        this.onMessage(id, msg);
+      });
+      worker.on('error', (err) => {
+        this.opts.log.error({ err, shard: id }, 'shard worker error');
+        if (!settled) {
+          settled = true;
+          clearTimeout(timer);
+          reject(new ShardStartError(`shard ${id} failed to start: ${err.message}`));
+        }
+      });
+      worker.on('exit', (code) => {
+        if (slot.worker !== worker) return;
+        slot.worker = undefined;
+        slot.ready = false;
+        if (this.stopping || !settled) return;
+        this.opts.log.error({ shard: id, code }, 'shard worker exited unexpectedly: restarting it');
+        this.opts.events.down(id);
+        this.restart(id);
+      });
+    });
+  }
+
+  private restart(id: number): void {
+    const slot = this.slots[id]!;
+    slot.restarts++;
+    const delay = Math.min(30_000, 250 * 2 ** Math.min(slot.restarts - 1, 7));
+    setTimeout(() => {
+      if (this.stopping) return;
+      this.spawn(id).then(
+        () => this.opts.events.up(id),
+        (err: Error) => {
+          this.opts.log.error({ err: err.message, shard: id }, 'shard restart failed');
+          this.restart(id);
+        },
+      );
+    }, delay).unref();
+  }
+
+  private onMessage(id: number, msg: FromShard): void {
+    switch (msg.t) {
+      case 'frames':
+        this.opts.events.frames(msg);
+        break;
+      case 'stats':
+        this.slots[id]!.lastStats = msg;
+        this.opts.events.stats(msg);
+        break;
+      case 'symbols':
+        this.opts.events.symbols(msg.symbols);
+        break;
+      case 'symbolsFailed':
+        this.opts.events.symbolsFailed(msg.message);
+        break;
+      case 'ready':
+      case 'stopped':
+        break;
+    }
+  }
+
+  send(shard: number, msg: ToShard): void {
+    const slot = this.slots[shard];
+    if (slot?.worker && slot.ready) slot.worker.postMessage(msg);
+  }
+
+  isReady(shard: number): boolean {
+    return this.slots[shard]?.ready ?? false;
+  }
+
+  info(): Array<{ shard: number; state: 'running' | 'down'; restarts: number; uptimeMs: number; stats: ShardStats | undefined }> {
+    const now = Date.now();
+    return this.slots.map((s, shard) => ({
+      shard,
+      state: s.ready ? 'running' : 'down',
+      restarts: s.restarts,
+      uptimeMs: s.ready ? now - s.startedAt : 0,
+      stats: s.lastStats,
+    }));
+  }
+
+  /** Asks every shard to close its channels and upstreams, then waits for the threads to end. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(
+      this.slots.map(async (slot, id) => {
+        const worker = slot.worker;
+        if (!worker) return;
+        const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+        worker.postMessage({ t: 'stop' } satisfies ToShard);
+        const timer = setTimeout(() => {
+          this.opts.log.warn({ shard: id }, 'shard did not stop in time: terminating it');
+          void worker.terminate();
+        }, this.opts.config.server.drainTimeoutMs);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
+  }
+}

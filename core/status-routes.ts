@@ -1,0 +1,95 @@
+// GET /health and GET /api/v1/ws/stats: what the gateway, its shards and its upstream are doing.
+import type { RouteResult } from './plugin-api.js';
+import type { Subscriptions } from './subscriptions.js';
+import type { SymbolRegistry } from './symbol-registry.js';
+import type { ThreadShardPool } from './shard-pool.js';
+import { VERSION } from './version.js';
+
+export interface StatusSources {
+  subs: Subscriptions;
+  symbols: SymbolRegistry;
+  shards: ThreadShardPool;
+  clientCount(): number;
+  startedAt: number;
+  draining(): boolean;
+}
+
+/** The stats endpoint, in the exact shape of the protocol guide. */
+export function statsRoute(src: StatusSources): RouteResult {
+  const streams = new Set<string>();
+  let priceCache = 0;
+  for (const shard of src.shards.info()) {
+    if (!shard.stats) continue;
+    for (const s of shard.stats.streams) streams.add(s);
+    priceCache += shard.stats.priceCache;
+  }
+  const activeChannels = src.subs.names();
+  return {
+    body: {
+      success: true,
+      data: {
+        connectedClients: src.clientCount(),
+        activeChannels,
+        // tickgate has no non-exchange quote source: kept for compatibility with the guide's shape.
+        quoteStreams: 0,
+        signalStreams: activeChannels.filter((c) => c.startsWith('signals:')).length,
+        binanceStreams: streams.size,
+        binanceActiveStreams: [...streams].sort(),
+        priceCache,
+      },
+    },
+  };
+}
+
+/**
+ * Health: 503 while the gateway cannot serve market data (no symbol list yet, every shard down, or streams wanted
+ * but no upstream connection delivering), 200 otherwise; "degraded" when some upstream connection is down.
+ */
+export function healthRoute(src: StatusSources): RouteResult {
+  const shards = src.shards.info();
+  let connections = 0;
+  let live = 0;
+  let streams = 0;
+  const shardInfo = shards.map((s) => {
+    const conns = s.stats?.connections ?? [];
+    connections += conns.length;
+    live += conns.filter((c) => c.live).length;
+    streams += s.stats?.streams.length ?? 0;
+    return {
+      shard: s.shard,
+      state: s.state,
+      restarts: s.restarts,
+      uptimeSeconds: Math.round(s.uptimeMs / 1000),
+      channels: s.stats?.channels ?? 0,
+      streams: s.stats?.streams.length ?? 0,
+      restUsedWeight: s.stats?.restUsedWeight ?? 0,
+      upstreamConnections: conns,
+    };
+  });
+  const problems: string[] = [];
+  if (src.draining()) problems.push('shutting down');
+  if (!src.symbols.loaded) problems.push(`exchange symbol list not loaded${src.symbols.lastError ? `: ${src.symbols.lastError}` : ''}`);
+  if (shards.every((s) => s.state === 'down')) problems.push('no shard running');
+  if (connections > 0 && live === 0) problems.push('no upstream connection is delivering data');
+  const down = problems.length > 0;
+  const degraded = !down && (live < connections || shards.some((s) => s.state === 'down'));
+  return {
+    status: down ? 503 : 200,
+    body: {
+      status: down ? 'down' : degraded ? 'degraded' : 'ok',
+      problems,
+      version: VERSION,
+      uptimeSeconds: Math.round((Date.now() - src.startedAt) / 1000),
+      clients: src.clientCount(),
+      channels: src.subs.count(),
+      upstream: {
+        symbolsLoaded: src.symbols.loaded,
+        symbols: src.symbols.size,
+        connections,
+        liveConnections: live,
+        streams,
+      },
+      shards: shardInfo,
+    },
+  };
+}

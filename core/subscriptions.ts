@@ -1,0 +1,145 @@
+// Acceptor-side channel table: subscribers per channel, first/last subscriber opens/closes it at its shard, snapshots.
+import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
+import { FrameKind, type FrameBatch } from './bus.js';
+import type { Logger } from './logger.js';
+
+export interface Subscriber {
+  id: string;
+  channels: Set<string>;
+  closed: boolean;
+}
+
+interface ChannelEntry {
+  subscribers: Set<WebSocket<Subscriber>>;
+  /** Shard that produces it, or -1 for a channel produced on the acceptor. */
+  shard: number;
+  /** Latest data frame: sent to a new subscriber right after "subscribed". */
+  snapshot: Uint8Array | undefined;
+  /** The status stale frame while the channel is stale. */
+  stale: Uint8Array | undefined;
+}
+
+export interface ShardLink {
+  open(shard: number, channel: string): void;
+  close(shard: number, channel: string): void;
+}
+
+export class Subscriptions {
+  private readonly channels = new Map<string, ChannelEntry>();
+  /** Frames published since start (each counted once, whatever its fan-out). */
+  framesPublished = 0;
+
+  constructor(
+    private readonly app: TemplatedApp,
+    private readonly shards: ShardLink,
+    private readonly log: Logger,
+  ) {}
+
+  has(channel: string): boolean {
+    return this.channels.has(channel);
+  }
+
+  /** Adds a subscriber; opens the channel at its producer on the first one, and sends the current snapshot. */
+  add(ws: WebSocket<Subscriber>, channel: string, shard: number): void {
+    let entry = this.channels.get(channel);
+    const first = !entry;
+    if (!entry) {
+      entry = { subscribers: new Set(), shard, snapshot: undefined, stale: undefined };
+      this.channels.set(channel, entry);
+    }
+    entry.subscribers.add(ws);
+    ws.getUserData().channels.add(channel);
+    ws.subscribe(channel);
+    if (first && shard >= 0) this.shards.open(shard, channel);
+  }
+
+  /** Sends what a new subscriber should know at once: the latest value, then a stale status if the channel is stale. */
+  sendSnapshot(ws: WebSocket<Subscriber>, channel: string): void {
+    const entry = this.channels.get(channel);
+    if (!entry) return;
+    if (entry.snapshot) ws.send(entry.snapshot, false);
+    if (entry.stale) ws.send(entry.stale, false);
+  }
+
+  remove(ws: WebSocket<Subscriber>, channel: string, socketOpen: boolean): void {
+    const entry = this.channels.get(channel);
+    ws.getUserData().channels.delete(channel);
+    if (socketOpen) ws.unsubscribe(channel);
+    if (!entry) return;
+    entry.subscribers.delete(ws);
+    if (entry.subscribers.size === 0) {
+      this.channels.delete(channel);
+      if (entry.shard >= 0) this.shards.close(entry.shard, channel);
+    }
+  }
+
+  /** Called from the socket's close handler: uWS has already dropped its topics. */
+  removeAll(ws: WebSocket<Subscriber>): void {
+    for (const channel of [...ws.getUserData().channels]) this.remove(ws, channel, false);
+  }
+
+  /** Publishes one shard batch: each frame's bytes go to uWS's native fan-out as they are, never re-parsed. */
+  publishBatch(batch: FrameBatch): void {
+    const { channels, kinds, ends, buf } = batch;
+    let start = 0;
+    for (let i = 0; i < channels.length; i++) {
+      const end = ends[i]!;
+      const channel = channels[i]!;
+      const entry = this.channels.get(channel);
+      if (entry) {
+        const bytes = new Uint8Array(buf, start, end - start);
+        const kind = kinds[i] as FrameKind;
+        if (kind === FrameKind.DATA) entry.snapshot = bytes;
+        else if (kind === FrameKind.STALE) entry.stale = bytes;
+        else if (kind === FrameKind.LIVE) entry.stale = undefined;
+        this.app.publish(channel, bytes, false);
+        this.framesPublished++;
+        if (kind === FrameKind.FAILED) this.dropChannel(channel, entry);
+      }
+      start = end;
+    }
+  }
+
+  /** Publishes a frame produced on the acceptor (private channels, or status of a shard that went down). */
+  publishLocal(channel: string, text: string, kind: FrameKind): void {
+    const entry = this.channels.get(channel);
+    if (!entry) return;
+    const bytes = Buffer.from(text);
+    if (kind === FrameKind.DATA) entry.snapshot = bytes;
+    else if (kind === FrameKind.STALE) entry.stale = bytes;
+    else if (kind === FrameKind.LIVE) entry.stale = undefined;
+    this.app.publish(channel, bytes, false);
+    this.framesPublished++;
+  }
+
+  /** A channel whose producer failed: every subscriber is unsubscribed (the error frame told them why). */
+  private dropChannel(channel: string, entry: ChannelEntry): void {
+    this.log.warn({ channel, subscribers: entry.subscribers.size }, 'channel failed: unsubscribing its clients');
+    for (const ws of [...entry.subscribers]) {
+      const user = ws.getUserData();
+      if (user.closed) continue;
+      user.channels.delete(channel);
+      ws.unsubscribe(channel);
+    }
+    this.channels.delete(channel);
+  }
+
+  /** Channels of one shard, to mark stale when it dies and to reopen when it is back. */
+  channelsOf(shard: number): string[] {
+    const out: string[] = [];
+    for (const [name, entry] of this.channels) if (entry.shard === shard) out.push(name);
+    return out;
+  }
+
+  names(): string[] {
+    return [...this.channels.keys()].sort();
+  }
+
+  count(): number {
+    return this.channels.size;
+  }
+
+  subscriberCount(channel: string): number {
+    return this.channels.get(channel)?.subscribers.size ?? 0;
+  }
+}

@@ -1,0 +1,140 @@
+// Turns one Binance stream payload (numbers as strings) into a typed market event, parsing each field once.
+import type { DepthEvent, KlineEvent, MarketEventMap, MarketKind, TickerEvent, TradeEvent } from './market-events.js';
+
+export type Normalised = {
+  [K in MarketKind]: { kind: K; symbol: string; arg: string | undefined; event: MarketEventMap[K] };
+}[MarketKind];
+
+export class PayloadError extends Error {
+  constructor(stream: string, what: string) {
+    super(`malformed ${stream} payload: ${what}`);
+    this.name = 'PayloadError';
+  }
+}
+
+type Raw = Record<string, unknown>;
+
+function num(stream: string, raw: Raw, field: string): number {
+  const v = raw[field];
+  const n = typeof v === 'string' ? Number(v) : typeof v === 'number' ? v : NaN;
+  if (!Number.isFinite(n)) throw new PayloadError(stream, `field ${field} is ${JSON.stringify(v)}`);
+  return n;
+}
+
+function levels(stream: string, raw: unknown, side: string): Array<[number, number]> {
+  if (!Array.isArray(raw)) throw new PayloadError(stream, `${side} is not an array`);
+  const out: Array<[number, number]> = new Array(raw.length);
+  for (let i = 0; i < raw.length; i++) {
+    const level = raw[i] as unknown;
+    if (!Array.isArray(level) || level.length < 2) throw new PayloadError(stream, `${side}[${i}] is not a [price, qty] pair`);
+    const p = Number(level[0]);
+    const q = Number(level[1]);
+    if (!Number.isFinite(p) || !Number.isFinite(q)) throw new PayloadError(stream, `${side}[${i}] is not numeric`);
+    out[i] = [p, q];
+  }
+  return out;
+}
+
+/** The symbol part of a stream name, uppercase: btcusdt@trade → BTCUSDT. */
+export function streamSymbol(stream: string): string {
+  const at = stream.indexOf('@');
+  return (at < 0 ? stream : stream.slice(0, at)).toUpperCase();
+}
+
+function ticker(stream: string, d: Raw): TickerEvent {
+  return {
+    symbol: String(d.s),
+    eventTime: num(stream, d, 'E'),
+    lastPrice: num(stream, d, 'c'),
+    lastQty: num(stream, d, 'Q'),
+    priceChange: num(stream, d, 'p'),
+    priceChangePercent: num(stream, d, 'P'),
+    weightedAvgPrice: num(stream, d, 'w'),
+    prevClosePrice: num(stream, d, 'x'),
+    openPrice: num(stream, d, 'o'),
+    highPrice: num(stream, d, 'h'),
+    lowPrice: num(stream, d, 'l'),
+    volume: num(stream, d, 'v'),
+    quoteVolume: num(stream, d, 'q'),
+    bidPrice: num(stream, d, 'b'),
+    bidQty: num(stream, d, 'B'),
+    askPrice: num(stream, d, 'a'),
+    askQty: num(stream, d, 'A'),
+    tradeCount: num(stream, d, 'n'),
+  };
+}
+
+function trade(stream: string, d: Raw): TradeEvent {
+  if (typeof d.m !== 'boolean') throw new PayloadError(stream, 'field m (buyer is maker) is not a boolean');
+  return {
+    symbol: String(d.s),
+    eventTime: num(stream, d, 'E'),
+    tradeId: num(stream, d, 't'),
+    price: num(stream, d, 'p'),
+    quantity: num(stream, d, 'q'),
+    tradeTime: num(stream, d, 'T'),
+    buyerIsMaker: d.m,
+  };
+}
+
+function kline(stream: string, d: Raw): KlineEvent {
+  const k = d.k as Raw | undefined;
+  if (!k || typeof k !== 'object') throw new PayloadError(stream, 'field k is missing');
+  if (typeof k.x !== 'boolean') throw new PayloadError(stream, 'field k.x (is closed) is not a boolean');
+  return {
+    symbol: String(d.s),
+    eventTime: num(stream, d, 'E'),
+    interval: String(k.i),
+    openTime: num(stream, k, 't'),
+    closeTime: num(stream, k, 'T'),
+    open: num(stream, k, 'o'),
+    high: num(stream, k, 'h'),
+    low: num(stream, k, 'l'),
+    close: num(stream, k, 'c'),
+    volume: num(stream, k, 'v'),
+    quoteVolume: num(stream, k, 'q'),
+    trades: num(stream, k, 'n'),
+    isFinal: k.x,
+  };
+}
+
+const PARTIAL_DEPTH_RE = /@depth(5|10|20)(?:@100ms)?$/;
+
+function partialDepth(stream: string, d: Raw, now: number): DepthEvent {
+  const m = PARTIAL_DEPTH_RE.exec(stream);
+  return {
+    symbol: streamSymbol(stream),
+    eventTime: now,
+    lastUpdateId: num(stream, d, 'lastUpdateId'),
+    levels: Number(m?.[1] ?? 0),
+    bids: levels(stream, d.bids, 'bids'),
+    asks: levels(stream, d.asks, 'asks'),
+  };
+}
+
+/**
+ * Normalises a payload of a stream tickgate subscribes to. Returns undefined for payloads of kinds it does not
+ * handle; throws PayloadError when a known payload is malformed.
+ */
+export function normalise(stream: string, data: unknown, now: number): Normalised | undefined {
+  if (data === null || typeof data !== 'object') throw new PayloadError(stream, 'not an object');
+  const d = data as Raw;
+  switch (d.e) {
+    case '24hrTicker':
+      return { kind: 'ticker', symbol: String(d.s), arg: undefined, event: ticker(stream, d) };
+    case 'trade':
+      return { kind: 'trade', symbol: String(d.s), arg: undefined, event: trade(stream, d) };
+    case 'kline': {
+      const event = kline(stream, d);
+      return { kind: 'kline', symbol: event.symbol, arg: event.interval, event };
+    }
+    case undefined:
+      if ('lastUpdateId' in d && PARTIAL_DEPTH_RE.test(stream)) {
+        const event = partialDepth(stream, d, now);
+        return { kind: 'depth', symbol: event.symbol, arg: String(event.levels), event };
+      }
+      return undefined;
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,163 @@
+// The shard's normalised market events: typed listeners per (kind, symbol, arg), the latest value replayed to new listeners.
+
+export interface TickerEvent {
+  symbol: string;
+  eventTime: number;
+  lastPrice: number;
+  lastQty: number;
+  priceChange: number;
+  priceChangePercent: number;
+  weightedAvgPrice: number;
+  prevClosePrice: number;
+  openPrice: number;
+  highPrice: number;
+  lowPrice: number;
+  volume: number;
+  quoteVolume: number;
+  bidPrice: number;
+  bidQty: number;
+  askPrice: number;
+  askQty: number;
+  tradeCount: number;
+}
+
+export interface TradeEvent {
+  symbol: string;
+  eventTime: number;
+  tradeId: number;
+  price: number;
+  quantity: number;
+  tradeTime: number;
+  /** Binance's `m`: the buyer was the maker, so the taker (aggressor) sold. */
+  buyerIsMaker: boolean;
+}
+
+export interface KlineEvent {
+  symbol: string;
+  eventTime: number;
+  interval: string;
+  openTime: number;
+  closeTime: number;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+  quoteVolume: number;
+  trades: number;
+  isFinal: boolean;
+}
+
+export interface DepthEvent {
+  symbol: string;
+  /** Receipt time: partial-depth payloads carry no event time. */
+  eventTime: number;
+  lastUpdateId: number;
+  levels: number;
+  bids: Array<[number, number]>;
+  asks: Array<[number, number]>;
+}
+
+export interface MarketEventMap {
+  ticker: TickerEvent;
+  trade: TradeEvent;
+  kline: KlineEvent;
+  depth: DepthEvent;
+}
+
+export type MarketKind = keyof MarketEventMap;
+
+export interface MarketEvents {
+  /**
+   * Listens to one kind of event for one symbol (and, for klines and depth, one argument: the interval or level count).
+   * The latest known event, if any, is delivered at once (asynchronously), then every new one. Returns the unsubscriber.
+   */
+  on<K extends MarketKind>(kind: K, symbol: string, fn: (event: MarketEventMap[K]) => void, arg?: string): () => void;
+  latest<K extends MarketKind>(kind: K, symbol: string, arg?: string): MarketEventMap[K] | undefined;
+}
+
+interface Listener {
+  fn: (event: never) => void;
+  tag: unknown;
+  active: boolean;
+}
+
+interface Slot {
+  latest: unknown;
+  listeners: Set<Listener>;
+}
+
+export type ListenerErrorHandler = (tag: unknown, err: unknown) => void;
+
+function keyOf(kind: string, symbol: string, arg: string | undefined): string {
+  return arg === undefined ? `${kind}|${symbol}` : `${kind}|${symbol}|${arg}`;
+}
+
+/** Dispatcher owned by the shard host; plugins see it through the MarketEvents interface. */
+export class MarketEventBus implements MarketEvents {
+  private readonly slots = new Map<string, Slot>();
+  /** Set by the shard host while a channel's producer opens, so listener errors reach that channel. */
+  currentTag: unknown = undefined;
+
+  constructor(private readonly onListenerError: ListenerErrorHandler) {}
+
+  private slot(key: string): Slot {
+    let s = this.slots.get(key);
+    if (!s) {
+      s = { latest: undefined, listeners: new Set() };
+      this.slots.set(key, s);
+    }
+    return s;
+  }
+
+  on<K extends MarketKind>(kind: K, symbol: string, fn: (event: MarketEventMap[K]) => void, arg?: string): () => void {
+    const slot = this.slot(keyOf(kind, symbol, arg));
+    const listener: Listener = { fn: fn as (event: never) => void, tag: this.currentTag, active: true };
+    slot.listeners.add(listener);
+    if (slot.latest !== undefined) {
+      const replay = slot.latest;
+      queueMicrotask(() => {
+        if (listener.active) this.call(listener, replay);
+      });
+    }
+    return () => {
+      listener.active = false;
+      slot.listeners.delete(listener);
+    };
+  }
+
+  latest<K extends MarketKind>(kind: K, symbol: string, arg?: string): MarketEventMap[K] | undefined {
+    return this.slots.get(keyOf(kind, symbol, arg))?.latest as MarketEventMap[K] | undefined;
+  }
+
+  emit<K extends MarketKind>(kind: K, symbol: string, arg: string | undefined, event: MarketEventMap[K]): void {
+    const slot = this.slot(keyOf(kind, symbol, arg));
+    slot.latest = event;
+    for (const listener of slot.listeners) this.call(listener, event);
+  }
+
+  /** Forgets the latest value when its upstream stream is dropped, so a later subscriber never gets an old value as current. */
+  forget(kind: MarketKind, symbol: string, arg?: string): void {
+    const key = keyOf(kind, symbol, arg);
+    const slot = this.slots.get(key);
+    if (!slot) return;
+    slot.latest = undefined;
+    if (slot.listeners.size === 0) this.slots.delete(key);
+  }
+
+  /** How many symbols have a cached ticker (the stats endpoint's priceCache). */
+  cachedCount(kind: MarketKind): number {
+    let n = 0;
+    const prefix = `${kind}|`;
+    for (const [key, slot] of this.slots) if (slot.latest !== undefined && key.startsWith(prefix)) n++;
+    return n;
+  }
+
+  private call(listener: Listener, event: unknown): void {
+    try {
+      (listener.fn as (e: unknown) => void)(event);
+    } catch (err) {
+      this.onListenerError(listener.tag, err);
+    }
+  }
+}

@@ -1,0 +1,40 @@
+// The API a plugin's shard half receives: channel producers and the shard's normalised market events.
+import type { Logger } from '../core/logger.js';
+import type { ErrorCode } from '../core/errors.js';
+import type { MarketEvents } from './market/market-events.js';
+
+export type { MarketEvents };
+export type { TickerEvent, TradeEvent, KlineEvent, DepthEvent, MarketEventMap } from './market/market-events.js';
+
+export interface Channel {
+  /** Full name, e.g. klines:BTCUSDT:1m. */
+  name: string;
+  kind: string;
+  symbol: string;
+  arg: string | undefined;
+}
+
+/** Sends frames on one channel; each call serialises the frame once for all its subscribers. */
+export interface Emitter {
+  emit(type: string, data: unknown): void;
+  error(code: ErrorCode, message?: string): void;
+}
+
+export type Closer = () => void;
+
+export interface ProducerSpec {
+  /** Upstream streams this channel needs (Binance stream names, lowercase); reference-counted by the shard. */
+  streams?(ch: Channel): string[];
+  /** Called on the channel's first subscriber; the returned closer runs when its last subscriber leaves. */
+  open(ch: Channel, out: Emitter): Closer | void | Promise<Closer | void>;
+}
+
+export interface ShardApi {
+  readonly config: Record<string, unknown>;
+  readonly log: Logger;
+  readonly shardId: number;
+  produce(kind: string, spec: ProducerSpec): void;
+  readonly market: MarketEvents;
+}
+
+export type ShardPluginMain = (api: ShardApi) => void | Promise<void>;

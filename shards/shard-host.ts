@@ -1,0 +1,360 @@
+// One shard's engine: channel producers of plugins, upstream stream ref-counts, normalised events, status and frames out.
+import type { Config } from '../core/config.js';
+import type { Logger } from '../core/logger.js';
+import { FrameKind, type FromShard, type ShardStats } from '../core/bus.js';
+import { encodeError, encodeFrame } from '../core/protocol.js';
+import { errorData, type ErrorCode } from '../core/errors.js';
+import { parseChannelName } from '../core/channel-grammar.js';
+import { FrameBatcher } from './frame-batcher.js';
+import { MarketEventBus, type MarketKind } from './market/market-events.js';
+import { normalise, PayloadError, streamSymbol } from './market/binance-normaliser.js';
+import { BinanceStreamPool } from './upstream/binance/binance-stream-pool.js';
+import { BinanceRest } from './upstream/binance/binance-rest.js';
+import { Backoff } from './upstream/backoff.js';
+import type { Channel, Closer, Emitter, ProducerSpec, ShardApi } from './shard-api.js';
+
+interface Producer {
+  plugin: string;
+  spec: ProducerSpec;
+}
+
+interface OpenChannel {
+  ch: Channel;
+  producer: Producer;
+  streams: string[];
+  closer: Closer | undefined;
+  closed: boolean;
+  state: 'live' | 'stale';
+  lastErrorAt: number;
+}
+
+interface StreamRef {
+  channels: Set<string>;
+  grace: NodeJS.Timeout | undefined;
+}
+
+export interface ShardHostOptions {
+  shardId: number;
+  config: Config;
+  log: Logger;
+  post(msg: FromShard, transfer?: ArrayBuffer[]): void;
+}
+
+/** How often the same channel may get another error frame from a failing listener. */
+const ERROR_FRAME_INTERVAL_MS = 10_000;
+const STATS_EVERY_MS = 2000;
+const STATS_DEBOUNCE_MS = 20;
+
+export class ShardHost {
+  readonly market: MarketEventBus;
+  private readonly producers = new Map<string, Producer>();
+  private readonly channels = new Map<string, OpenChannel>();
+  private readonly streamRefs = new Map<string, StreamRef>();
+  private readonly staleStreams = new Set<string>();
+  private readonly lastTradeId = new Map<string, number>();
+  private readonly batcher: FrameBatcher;
+  private readonly pool: BinanceStreamPool;
+  private readonly rest: BinanceRest;
+  private readonly log: Logger;
+  private statsTimer: NodeJS.Timeout | undefined;
+  private statsDebounce: NodeJS.Timeout | undefined;
+  private symbolsTimer: NodeJS.Timeout | undefined;
+  private payloadErrors = 0;
+  private stopped = false;
+
+  constructor(private readonly opts: ShardHostOptions) {
+    this.log = opts.log;
+    const up = opts.config.upstream;
+    this.batcher = new FrameBatcher(opts.shardId, (batch, transfer) => opts.post(batch, transfer));
+    this.market = new MarketEventBus((tag, err) => this.onListenerError(tag, err));
+    this.rest = new BinanceRest({ baseUrl: up.restUrl, timeoutMs: up.restTimeoutMs, log: this.log.child({ component: 'binance-rest' }) });
+    this.pool = new BinanceStreamPool({
+      ...up,
+      log: this.log.child({ component: 'binance-stream' }),
+      onMessage: (stream, data) => this.onUpstreamMessage(stream, data),
+      onState: (streams, state) => this.onStreamState(streams, state),
+      onRejected: (streams, reason) => this.onRejected(streams, reason),
+    });
+  }
+
+  /** The API handed to one plugin's shard half. */
+  apiFor(plugin: string, config: Record<string, unknown>): ShardApi {
+    return {
+      config,
+      log: this.log.child({ plugin }),
+      shardId: this.opts.shardId,
+      market: this.market,
+      produce: (kind, spec) => {
+        const existing = this.producers.get(kind);
+        if (existing) throw new Error(`channel kind "${kind}" is already produced by plugin "${existing.plugin}"`);
+        this.producers.set(kind, { plugin, spec });
+      },
+    };
+  }
+
+  start(): void {
+    this.statsTimer = setInterval(() => this.postStats(), STATS_EVERY_MS);
+    this.statsTimer.unref();
+    if (this.opts.shardId === 0) void this.loadSymbols(new Backoff(1000, 30_000));
+  }
+
+  /** Shard 0 keeps the exchange's symbol list current for the acceptor's validation. */
+  private async loadSymbols(backoff: Backoff): Promise<void> {
+    if (this.stopped) return;
+    let delay: number;
+    try {
+      const symbols = await this.rest.exchangeInfo();
+      if (this.stopped) return;
+      this.opts.post({ t: 'symbols', shard: this.opts.shardId, symbols: symbols.map((s) => [s.symbol, s.status]) });
+      this.log.info({ symbols: symbols.length }, 'exchange symbol list loaded');
+      backoff.reset();
+      delay = this.opts.config.upstream.symbolsRefreshMs;
+    } catch (err) {
+      if (this.stopped) return;
+      const retryAfter = (err as { retryAfterMs?: number }).retryAfterMs;
+      delay = Math.max(backoff.next(), retryAfter ?? 0);
+      const message = err instanceof Error ? err.message : String(err);
+      this.log.warn({ err: message, retryInMs: delay }, 'cannot load the exchange symbol list');
+      this.opts.post({ t: 'symbolsFailed', shard: this.opts.shardId, message });
+    }
+    this.symbolsTimer = setTimeout(() => void this.loadSymbols(backoff), delay);
+    this.symbolsTimer.unref();
+  }
+
+  open(name: string, wasStale = false): void {
+    if (this.stopped || this.channels.has(name)) return;
+    const parsed = parseChannelName(name);
+    const producer = parsed && this.producers.get(parsed.kind);
+    if (!parsed || !producer) {
+      this.log.error({ channel: name }, 'no producer for this channel kind in the shard: is the plugin\'s shard half missing?');
+      this.fail(name, 'TG_ERR_CHANNEL_FAILED', `No producer for "${name}" on this server: the plugin that declares it has no shard half`);
+      return;
+    }
+    const ch: Channel = { name, kind: parsed.kind, symbol: parsed.key, arg: parsed.arg };
+    let streams: string[];
+    try {
+      streams = producer.spec.streams ? [...new Set(producer.spec.streams(ch))] : [];
+    } catch (err) {
+      this.producerFailed(name, producer.plugin, err);
+      return;
+    }
+    const entry: OpenChannel = { ch, producer, streams, closer: undefined, closed: false, state: wasStale ? 'stale' : 'live', lastErrorAt: 0 };
+    this.channels.set(name, entry);
+    for (const s of streams) this.ref(s, name);
+    if (streams.some((s) => this.staleStreams.has(s))) this.setChannelState(entry, 'stale');
+    else if (wasStale && streams.every((s) => this.pool.isLive(s))) this.setChannelState(entry, 'live');
+    this.market.currentTag = name;
+    let result: ReturnType<ProducerSpec['open']>;
+    try {
+      result = producer.spec.open(ch, this.emitterFor(name));
+    } catch (err) {
+      this.market.currentTag = undefined;
+      this.producerFailed(name, producer.plugin, err);
+      return;
+    }
+    this.market.currentTag = undefined;
+    if (result instanceof Promise) {
+      result.then(
+        (closer) => {
+          if (entry.closed) runCloser(closer ?? undefined, this.log, name);
+          else entry.closer = closer ?? undefined;
+        },
+        (err: unknown) => {
+          if (!entry.closed) this.producerFailed(name, producer.plugin, err);
+        },
+      );
+    } else {
+      entry.closer = result ?? undefined;
+    }
+    this.scheduleStats();
+  }
+
+  close(name: string): void {
+    const entry = this.channels.get(name);
+    if (!entry) return;
+    entry.closed = true;
+    this.channels.delete(name);
+    runCloser(entry.closer, this.log, name);
+    for (const s of entry.streams) this.unref(s, name);
+    this.scheduleStats();
+  }
+
+  private emitterFor(channel: string): Emitter {
+    return {
+      emit: (type, data) => {
+        if (this.channels.has(channel)) this.batcher.push(channel, FrameKind.DATA, encodeFrame(type, channel, data));
+      },
+      error: (code, message) => {
+        if (this.channels.has(channel)) this.batcher.push(channel, FrameKind.ERROR, encodeError(errorData(code, message), channel));
+      },
+    };
+  }
+
+  private producerFailed(name: string, plugin: string, err: unknown): void {
+    this.log.error({ err, channel: name, plugin }, 'channel producer failed to open: channel closed');
+    this.close(name);
+    this.fail(name, 'TG_ERR_CHANNEL_FAILED');
+  }
+
+  /** Sends a final error frame; the acceptor then unsubscribes the channel's clients. */
+  private fail(name: string, code: ErrorCode, message?: string): void {
+    this.batcher.push(name, FrameKind.FAILED, encodeError(errorData(code, message), name));
+  }
+
+  private onListenerError(tag: unknown, err: unknown): void {
+    const name = typeof tag === 'string' ? tag : undefined;
+    const entry = name ? this.channels.get(name) : undefined;
+    const now = Date.now();
+    if (entry && now - entry.lastErrorAt < ERROR_FRAME_INTERVAL_MS) return;
+    if (entry) entry.lastErrorAt = now;
+    this.log.error({ err, channel: name, plugin: entry?.producer.plugin }, 'plugin listener threw: event skipped for this channel');
+    if (entry) this.batcher.push(entry.ch.name, FrameKind.ERROR, encodeError(errorData('TG_ERR_CHANNEL_FAILED', 'The producer of this channel failed on an update: the server logged the cause; updates continue'), entry.ch.name));
+  }
+
+  private ref(stream: string, channel: string): void {
+    let ref = this.streamRefs.get(stream);
+    if (!ref) {
+      ref = { channels: new Set(), grace: undefined };
+      this.streamRefs.set(stream, ref);
+      this.pool.subscribe(stream);
+    }
+    if (ref.grace) {
+      clearTimeout(ref.grace);
+      ref.grace = undefined;
+    }
+    ref.channels.add(channel);
+  }
+
+  private unref(stream: string, channel: string): void {
+    const ref = this.streamRefs.get(stream);
+    if (!ref) return;
+    ref.channels.delete(channel);
+    if (ref.channels.size > 0) return;
+    const drop = () => {
+      this.streamRefs.delete(stream);
+      this.staleStreams.delete(stream);
+      this.pool.unsubscribe(stream);
+      this.forgetStream(stream);
+      this.scheduleStats();
+    };
+    const grace = this.opts.config.upstream.unsubscribeGraceMs;
+    if (grace === 0 || this.stopped) drop();
+    else ref.grace = setTimeout(drop, grace);
+  }
+
+  /** Drops cached values fed by a stream, so they are never replayed as current after it stops. */
+  private forgetStream(stream: string): void {
+    const symbol = streamSymbol(stream);
+    const kind = stream.slice(stream.indexOf('@') + 1);
+    const forget = (k: MarketKind, arg?: string) => this.market.forget(k, symbol, arg);
+    if (kind === 'ticker') forget('ticker');
+    else if (kind === 'trade') {
+      forget('trade');
+      this.lastTradeId.delete(symbol);
+    } else if (kind.startsWith('kline_')) forget('kline', kind.slice('kline_'.length));
+    else {
+      const depth = /^depth(5|10|20)/.exec(kind);
+      if (depth) forget('depth', depth[1]);
+    }
+  }
+
+  private onUpstreamMessage(stream: string, data: unknown): void {
+    let n;
+    try {
+      n = normalise(stream, data, Date.now());
+    } catch (err) {
+      if (!(err instanceof PayloadError)) throw err;
+      // Logged with a cap: a broken upstream must not flood the logs.
+      if (this.payloadErrors++ < 20 || this.payloadErrors % 1000 === 0) this.log.warn({ stream, err: err.message, count: this.payloadErrors }, 'malformed upstream payload skipped');
+      return;
+    }
+    if (!n) return;
+    if (n.kind === 'trade') {
+      // During a connection renewal both connections deliver for a moment: drop trades already seen.
+      const last = this.lastTradeId.get(n.symbol);
+      const id = n.event.tradeId;
+      if (last !== undefined && id <= last && last - id < 1_000_000) return;
+      this.lastTradeId.set(n.symbol, id);
+    }
+    this.market.emit(n.kind, n.symbol, n.arg, n.event as never);
+  }
+
+  private onStreamState(streams: string[], state: 'live' | 'stale'): void {
+    const touched = new Set<string>();
+    for (const s of streams) {
+      if (state === 'stale') this.staleStreams.add(s);
+      else this.staleStreams.delete(s);
+      const ref = this.streamRefs.get(s);
+      if (ref) for (const c of ref.channels) touched.add(c);
+    }
+    for (const name of touched) {
+      const entry = this.channels.get(name);
+      if (!entry) continue;
+      this.setChannelState(entry, entry.streams.some((s) => this.staleStreams.has(s)) ? 'stale' : 'live');
+    }
+    this.scheduleStats();
+  }
+
+  private setChannelState(entry: OpenChannel, state: 'live' | 'stale'): void {
+    if (entry.state === state) return;
+    entry.state = state;
+    const kind = state === 'stale' ? FrameKind.STALE : FrameKind.LIVE;
+    this.batcher.push(entry.ch.name, kind, encodeFrame('status', entry.ch.name, { state }));
+  }
+
+  private onRejected(streams: string[], reason: string): void {
+    const failed = new Set<string>();
+    for (const s of streams) {
+      const ref = this.streamRefs.get(s);
+      if (ref) for (const c of ref.channels) failed.add(c);
+    }
+    for (const name of failed) {
+      this.close(name);
+      this.fail(name, 'TG_ERR_UPSTREAM_REJECTED', `The exchange rejected the stream for ${name}: ${reason}`);
+    }
+  }
+
+  private scheduleStats(): void {
+    if (this.statsDebounce || this.stopped) return;
+    this.statsDebounce = setTimeout(() => {
+      this.statsDebounce = undefined;
+      this.postStats();
+    }, STATS_DEBOUNCE_MS);
+  }
+
+  stats(): ShardStats {
+    return {
+      t: 'stats',
+      shard: this.opts.shardId,
+      channels: this.channels.size,
+      streams: this.pool.streams(),
+      priceCache: this.market.cachedCount('ticker'),
+      connections: this.pool.info(),
+      restUsedWeight: this.rest.usedWeight,
+    };
+  }
+
+  private postStats(): void {
+    if (!this.stopped) this.opts.post(this.stats());
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of [this.statsTimer, this.statsDebounce, this.symbolsTimer]) if (t) clearTimeout(t);
+    for (const name of [...this.channels.keys()]) this.close(name);
+    for (const ref of this.streamRefs.values()) if (ref.grace) clearTimeout(ref.grace);
+    this.streamRefs.clear();
+    this.batcher.flush();
+    await this.pool.close();
+    await this.rest.close();
+  }
+}
+
+function runCloser(closer: Closer | undefined, log: Logger, channel: string): void {
+  if (!closer) return;
+  try {
+    closer();
+  } catch (err) {
+    log.error({ err, channel }, 'channel closer threw');
+  }
+}

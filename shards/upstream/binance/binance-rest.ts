@@ -1,0 +1,88 @@
+// Binance REST over undici: JSON GETs with timeouts, Binance error codes, and Retry-After on 429/418.
+import { Pool } from 'undici';
+import type { Logger } from '../../../core/logger.js';
+
+export class BinanceRestError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly binanceCode: number | undefined,
+    /** Milliseconds the exchange asked us to wait (429/418 Retry-After), if any. */
+    readonly retryAfterMs: number | undefined,
+  ) {
+    super(message);
+    this.name = 'BinanceRestError';
+  }
+}
+
+export interface ExchangeSymbol {
+  symbol: string;
+  status: string;
+  baseAsset: string;
+  quoteAsset: string;
+}
+
+export interface BinanceRestOptions {
+  baseUrl: string;
+  timeoutMs: number;
+  log: Logger;
+}
+
+export class BinanceRest {
+  private readonly pool: Pool;
+  private readonly basePath: string;
+  /** Request weight used in the current minute, as reported by X-MBX-USED-WEIGHT-1M. */
+  usedWeight = 0;
+  private bannedUntil = 0;
+
+  constructor(private readonly opts: BinanceRestOptions) {
+    const url = new URL(opts.baseUrl);
+    this.basePath = url.pathname.replace(/\/$/, '');
+    this.pool = new Pool(url.origin, {
+      connections: 4,
+      headersTimeout: opts.timeoutMs,
+      bodyTimeout: opts.timeoutMs,
+      connectTimeout: opts.timeoutMs,
+    });
+  }
+
+  async get<T>(path: string, query: Record<string, string | number | undefined> = {}): Promise<T> {
+    const wait = this.bannedUntil - Date.now();
+    if (wait > 0) throw new BinanceRestError(`exchange asked to wait ${wait} ms before the next request`, 429, -1003, wait);
+    const qs = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) qs.set(k, String(v));
+    const fullPath = `${this.basePath}${path}${qs.size ? `?${qs}` : ''}`;
+    const res = await this.pool.request({ method: 'GET', path: fullPath, headers: { accept: 'application/json' } });
+    const weight = Number(res.headers['x-mbx-used-weight-1m']);
+    if (Number.isFinite(weight)) this.usedWeight = weight;
+    const text = await res.body.text();
+    if (res.statusCode === 429 || res.statusCode === 418) {
+      const retryAfterS = Number(res.headers['retry-after']);
+      const retryAfterMs = Number.isFinite(retryAfterS) ? retryAfterS * 1000 : 60_000;
+      this.bannedUntil = Date.now() + retryAfterMs;
+      this.opts.log.warn({ status: res.statusCode, retryAfterMs, path }, 'exchange rate limit hit: pausing REST requests');
+      throw new BinanceRestError(`exchange rate limit (HTTP ${res.statusCode})`, res.statusCode, -1003, retryAfterMs);
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new BinanceRestError(`non-JSON answer from ${path} (HTTP ${res.statusCode})`, res.statusCode, undefined, undefined);
+    }
+    if (res.statusCode >= 400) {
+      const b = body as { code?: number; msg?: string };
+      throw new BinanceRestError(`${path}: ${b.msg ?? 'error'} (HTTP ${res.statusCode}, code ${b.code})`, res.statusCode, b.code, undefined);
+    }
+    return body as T;
+  }
+
+  async exchangeInfo(): Promise<ExchangeSymbol[]> {
+    const info = await this.get<{ symbols?: ExchangeSymbol[] }>('/api/v3/exchangeInfo');
+    if (!Array.isArray(info.symbols)) throw new BinanceRestError('exchangeInfo has no symbols array', 200, undefined, undefined);
+    return info.symbols.map((s) => ({ symbol: s.symbol, status: s.status, baseAsset: s.baseAsset, quoteAsset: s.quoteAsset }));
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+}

@@ -1,0 +1,367 @@
+// Synthetic markets for the simulated exchange: random-walk prices, trades, 24h stats, candles and a sequenced order book.
+
+export interface SymbolSpec {
+  symbol: string;
+  baseAsset: string;
+  quoteAsset: string;
+  price: number;
+  tickSize: number;
+  stepSize: number;
+  status: 'TRADING' | 'BREAK';
+}
+
+const spec = (symbol: string, price: number, tickSize: number, stepSize: number, status: SymbolSpec['status'] = 'TRADING'): SymbolSpec => ({
+  symbol,
+  baseAsset: symbol.replace(/USDT$/, ''),
+  quoteAsset: 'USDT',
+  price,
+  tickSize,
+  stepSize,
+  status,
+});
+
+/** The protocol guide's 8 symbols first, then more for benchmarks, then one that is listed but not trading. */
+export const DEFAULT_SYMBOLS: SymbolSpec[] = [
+  spec('BTCUSDT', 97_500, 0.01, 0.00001),
+  spec('ETHUSDT', 3_650, 0.01, 0.0001),
+  spec('BNBUSDT', 690, 0.01, 0.001),
+  spec('SOLUSDT', 235, 0.01, 0.001),
+  spec('XRPUSDT', 2.35, 0.0001, 0.1),
+  spec('DOGEUSDT', 0.41, 0.00001, 1),
+  spec('ADAUSDT', 1.08, 0.0001, 0.1),
+  spec('AVAXUSDT', 51.2, 0.01, 0.01),
+  spec('LTCUSDT', 118, 0.01, 0.001),
+  spec('DOTUSDT', 9.4, 0.001, 0.01),
+  spec('LINKUSDT', 24.6, 0.01, 0.01),
+  spec('TRXUSDT', 0.31, 0.0001, 0.1),
+  spec('ATOMUSDT', 9.8, 0.001, 0.01),
+  spec('UNIUSDT', 17.2, 0.001, 0.01),
+  spec('ETCUSDT', 34.5, 0.01, 0.01),
+  spec('XLMUSDT', 0.45, 0.0001, 0.1),
+  spec('NEARUSDT', 7.1, 0.001, 0.1),
+  spec('APTUSDT', 12.9, 0.001, 0.01),
+  spec('FILUSDT', 7.3, 0.001, 0.01),
+  spec('ARBUSDT', 1.12, 0.0001, 0.1),
+  spec('OPUSDT', 2.6, 0.001, 0.01),
+  spec('INJUSDT', 38.2, 0.01, 0.01),
+  spec('SUIUSDT', 4.3, 0.0001, 0.1),
+  spec('PEPEUSDT', 0.00002, 0.00000001, 1),
+  spec('LUNAUSDT', 0.5, 0.0001, 0.01, 'BREAK'),
+];
+
+export const KLINE_INTERVALS = ['1s', '1m', '3m', '5m', '15m', '30m', '1h', '2h', '4h', '6h', '8h', '12h', '1d', '3d', '1w', '1M'] as const;
+export type KlineInterval = (typeof KLINE_INTERVALS)[number];
+
+const S = 1000;
+const MIN = 60 * S;
+const H = 60 * MIN;
+const D = 24 * H;
+const FIXED_MS: Record<string, number> = {
+  '1s': S, '1m': MIN, '3m': 3 * MIN, '5m': 5 * MIN, '15m': 15 * MIN, '30m': 30 * MIN,
+  '1h': H, '2h': 2 * H, '4h': 4 * H, '6h': 6 * H, '8h': 8 * H, '12h': 12 * H, '1d': D, '3d': 3 * D,
+};
+/** 1970-01-01 was a Thursday; Binance weeks open on Monday 00:00 UTC. */
+const WEEK_OFFSET = 4 * D;
+
+export function isKlineInterval(i: string): i is KlineInterval {
+  return (KLINE_INTERVALS as readonly string[]).includes(i);
+}
+
+/** Open and close time (inclusive, ms) of the candle containing `t`. */
+export function candleBounds(interval: KlineInterval, t: number): [number, number] {
+  if (interval === '1M') {
+    const d = new Date(t);
+    const open = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+    const next = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+    return [open, next - 1];
+  }
+  if (interval === '1w') {
+    const open = Math.floor((t - WEEK_OFFSET) / (7 * D)) * 7 * D + WEEK_OFFSET;
+    return [open, open + 7 * D - 1];
+  }
+  const ms = FIXED_MS[interval]!;
+  const open = Math.floor(t / ms) * ms;
+  return [open, open + ms - 1];
+}
+
+export interface Candle {
+  openTime: number;
+  closeTime: number;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+  quoteVolume: number;
+  trades: number;
+  takerBuyBase: number;
+  takerBuyQuote: number;
+  firstTradeId: number;
+  lastTradeId: number;
+}
+
+export interface Trade {
+  id: number;
+  price: number;
+  qty: number;
+  time: number;
+  buyerIsMaker: boolean;
+}
+
+/** Diff of one book update, as Binance's depthUpdate carries it: absolute quantities, 0 removes a level. */
+export interface BookDiff {
+  firstUpdateId: number;
+  finalUpdateId: number;
+  bids: Array<[number, number]>;
+  asks: Array<[number, number]>;
+}
+
+const BOOK_LEVELS = 120;
+const HISTORY_LIMIT = 1000;
+const TRADES_LIMIT = 1000;
+
+/** Small, seedable PRNG (mulberry32): runs are reproducible with a seed. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export class SymbolMarket {
+  readonly spec: SymbolSpec;
+  price: number;
+  readonly priceDecimals: number;
+  readonly qtyDecimals: number;
+  /** 24h window, synthetic: starts when the simulator starts. */
+  readonly openPrice: number;
+  high: number;
+  low: number;
+  volume = 0;
+  quoteVolume = 0;
+  tradeCount = 0;
+  firstTradeId: number;
+  nextTradeId: number;
+  lastQty = 0;
+  readonly openedAt: number;
+  readonly recentTrades: Trade[] = [];
+  readonly candles = new Map<KlineInterval, Candle>();
+  readonly history = new Map<KlineInterval, Candle[]>();
+  /** Closed candles not yet announced on the kline streams. */
+  readonly closedQueue = new Map<KlineInterval, Candle[]>();
+  readonly bids = new Map<number, number>();
+  readonly asks = new Map<number, number>();
+  lastUpdateId: number;
+  /** Update ids to skip before the next diff (fault control). */
+  private pendingGap = 0;
+
+  constructor(spec: SymbolSpec, private readonly rand: () => number, now: number) {
+    this.spec = spec;
+    this.price = spec.price;
+    this.openPrice = spec.price;
+    this.high = spec.price;
+    this.low = spec.price;
+    this.priceDecimals = decimals(spec.tickSize);
+    this.qtyDecimals = decimals(spec.stepSize);
+    this.openedAt = now;
+    // Ids that keep growing across simulator restarts, as real exchange ids do.
+    this.firstTradeId = Math.floor(now / 10);
+    this.nextTradeId = this.firstTradeId;
+    this.lastUpdateId = Math.floor(now / 10);
+    for (const i of KLINE_INTERVALS) this.candles.set(i, this.newCandle(i, now, this.price));
+    this.fillBook(new Map(), new Map());
+  }
+
+  fmtPrice(p: number): string {
+    return p.toFixed(this.priceDecimals);
+  }
+
+  fmtQty(q: number): string {
+    return q.toFixed(this.qtyDecimals);
+  }
+
+  private ticks(p: number): number {
+    return Math.round(p / this.spec.tickSize);
+  }
+
+  private fromTicks(t: number): number {
+    return Number((t * this.spec.tickSize).toFixed(this.priceDecimals));
+  }
+
+  private newCandle(interval: KlineInterval, t: number, price: number): Candle {
+    const [openTime, closeTime] = candleBounds(interval, t);
+    return { openTime, closeTime, open: price, high: price, low: price, close: price, volume: 0, quoteVolume: 0, trades: 0, takerBuyBase: 0, takerBuyQuote: 0, firstTradeId: -1, lastTradeId: -1 };
+  }
+
+  private randomQty(): number {
+    // Orders of roughly $20 to $5000 notional, rounded to the symbol's lot step.
+    const step = this.spec.stepSize;
+    const notional = 20 * Math.exp(this.rand() * Math.log(250));
+    const units = Math.max(1, Math.round(notional / this.price / step));
+    return Number((units * step).toFixed(this.qtyDecimals));
+  }
+
+  /** One trade: the price takes a small random step (at least one tick), stats and candles follow. */
+  trade(now: number): Trade {
+    this.rollCandles(now);
+    const tick = this.spec.tickSize;
+    const drift = (this.openPrice - this.price) * 0.0005;
+    const step = (this.rand() - 0.5) * this.price * 0.0008 + drift;
+    this.price = Math.max(tick, this.fromTicks(this.ticks(this.price + step)));
+    const qty = this.randomQty();
+    const buyerIsMaker = this.rand() < 0.5;
+    const t: Trade = { id: this.nextTradeId++, price: this.price, qty, time: now, buyerIsMaker };
+    this.high = Math.max(this.high, t.price);
+    this.low = Math.min(this.low, t.price);
+    this.volume += qty;
+    this.quoteVolume += qty * t.price;
+    this.tradeCount++;
+    this.lastQty = qty;
+    this.recentTrades.push(t);
+    if (this.recentTrades.length > TRADES_LIMIT) this.recentTrades.splice(0, this.recentTrades.length - TRADES_LIMIT);
+    for (const c of this.candles.values()) {
+      if (c.trades === 0) {
+        c.open = c.high = c.low = t.price;
+        c.firstTradeId = t.id;
+      }
+      c.high = Math.max(c.high, t.price);
+      c.low = Math.min(c.low, t.price);
+      c.close = t.price;
+      c.volume += qty;
+      c.quoteVolume += qty * t.price;
+      c.trades++;
+      c.lastTradeId = t.id;
+      if (!buyerIsMaker) {
+        c.takerBuyBase += qty;
+        c.takerBuyQuote += qty * t.price;
+      }
+    }
+    return t;
+  }
+
+  /** Closes every candle whose period ended before `now`; closed ones go to history and to the announcement queue. */
+  rollCandles(now: number): void {
+    for (const [interval, c] of this.candles) {
+      if (now <= c.closeTime) continue;
+      const hist = this.history.get(interval) ?? [];
+      hist.push(c);
+      if (hist.length > HISTORY_LIMIT) hist.splice(0, hist.length - HISTORY_LIMIT);
+      this.history.set(interval, hist);
+      const q = this.closedQueue.get(interval) ?? [];
+      q.push(c);
+      if (q.length > 10) q.splice(0, q.length - 10);
+      this.closedQueue.set(interval, q);
+      this.candles.set(interval, this.newCandle(interval, now, c.close));
+    }
+  }
+
+  takeClosed(interval: KlineInterval): Candle[] {
+    const q = this.closedQueue.get(interval);
+    if (!q || q.length === 0) return [];
+    this.closedQueue.set(interval, []);
+    return q;
+  }
+
+  /** Candles for REST: synthetic older ones where the simulator has no history yet, then real ones, then the open one. */
+  klines(interval: KlineInterval, limit: number, startTime?: number, endTime?: number): Candle[] {
+    const real = [...(this.history.get(interval) ?? []), this.candles.get(interval)!];
+    const out: Candle[] = [];
+    const missing = limit - real.length;
+    if (missing > 0) {
+      let close = real[0]!.open;
+      let t = real[0]!.openTime;
+      const rand = prng(this.spec.symbol.length * 7919 + interval.length);
+      for (let i = 0; i < missing; i++) {
+        const [openTime, closeTime] = candleBounds(interval, t - 1);
+        const open = Number((close * (1 + (rand() - 0.5) * 0.004)).toFixed(this.priceDecimals));
+        const high = Math.max(open, close) * (1 + rand() * 0.002);
+        const low = Math.min(open, close) * (1 - rand() * 0.002);
+        const volume = Number((rand() * 10).toFixed(this.qtyDecimals));
+        out.unshift({ openTime, closeTime, open, high: Number(high.toFixed(this.priceDecimals)), low: Number(low.toFixed(this.priceDecimals)), close, volume, quoteVolume: volume * close, trades: 1 + Math.floor(rand() * 50), takerBuyBase: volume / 2, takerBuyQuote: (volume / 2) * close, firstTradeId: -1, lastTradeId: -1 });
+        close = open;
+        t = openTime;
+      }
+    }
+    out.push(...real);
+    return out.filter((c) => (startTime === undefined || c.openTime >= startTime) && (endTime === undefined || c.openTime <= endTime)).slice(-limit);
+  }
+
+  /** Asks for a sequence gap: the next diff's first id jumps, and the skipped updates do change the book. */
+  injectGap(updates: number): void {
+    this.pendingGap += updates;
+  }
+
+  /** Moves the book toward the current price and jitters a few levels; returns the diff (or undefined if nothing changed). */
+  bookStep(): BookDiff | undefined {
+    if (this.pendingGap > 0) {
+      // The skipped updates happen but nobody hears of them: a client that ignores the gap has a wrong book.
+      const hidden = { bids: new Map<number, number>(), asks: new Map<number, number>() };
+      this.jitter(hidden.bids, hidden.asks, 3);
+      this.lastUpdateId += this.pendingGap;
+      this.pendingGap = 0;
+    }
+    const changedBids = new Map<number, number>();
+    const changedAsks = new Map<number, number>();
+    this.fillBook(changedBids, changedAsks);
+    this.jitter(changedBids, changedAsks, 1 + Math.floor(this.rand() * 4));
+    const n = changedBids.size + changedAsks.size;
+    if (n === 0) return undefined;
+    const first = this.lastUpdateId + 1;
+    this.lastUpdateId += n;
+    return {
+      firstUpdateId: first,
+      finalUpdateId: this.lastUpdateId,
+      bids: [...changedBids].map(([t, q]) => [this.fromTicks(t), q]),
+      asks: [...changedAsks].map(([t, q]) => [this.fromTicks(t), q]),
+    };
+  }
+
+  private setLevel(side: Map<number, number>, changes: Map<number, number>, t: number, qty: number): void {
+    if (qty === 0) {
+      if (!side.delete(t)) return;
+    } else {
+      side.set(t, qty);
+    }
+    changes.set(t, qty);
+  }
+
+  /** Keeps bids below and asks above the last price, BOOK_LEVELS deep, and drops levels that fell far away. */
+  private fillBook(changedBids: Map<number, number>, changedAsks: Map<number, number>): void {
+    const mid = this.ticks(this.price);
+    for (const t of [...this.bids.keys()]) if (t >= mid || t < mid - BOOK_LEVELS * 2) this.setLevel(this.bids, changedBids, t, 0);
+    for (const t of [...this.asks.keys()]) if (t <= mid || t > mid + BOOK_LEVELS * 2) this.setLevel(this.asks, changedAsks, t, 0);
+    for (let k = 1; k <= BOOK_LEVELS; k++) {
+      if (!this.bids.has(mid - k) && this.rand() < 0.9) this.setLevel(this.bids, changedBids, mid - k, this.randomQty());
+      if (!this.asks.has(mid + k) && this.rand() < 0.9) this.setLevel(this.asks, changedAsks, mid + k, this.randomQty());
+    }
+  }
+
+  private jitter(changedBids: Map<number, number>, changedAsks: Map<number, number>, count: number): void {
+    const mid = this.ticks(this.price);
+    for (let i = 0; i < count; i++) {
+      const bid = this.rand() < 0.5;
+      const k = 1 + Math.floor(this.rand() * 20);
+      const t = bid ? mid - k : mid + k;
+      const qty = this.rand() < 0.15 ? 0 : this.randomQty();
+      this.setLevel(bid ? this.bids : this.asks, bid ? changedBids : changedAsks, t, qty);
+    }
+  }
+
+  /** Top of the book: bids descending, asks ascending, as [price, qty] numbers. */
+  topOfBook(limit: number): { bids: Array<[number, number]>; asks: Array<[number, number]> } {
+    const bids = [...this.bids].sort((a, b) => b[0] - a[0]).slice(0, limit).map(([t, q]) => [this.fromTicks(t), q] as [number, number]);
+    const asks = [...this.asks].sort((a, b) => a[0] - b[0]).slice(0, limit).map(([t, q]) => [this.fromTicks(t), q] as [number, number]);
+    return { bids, asks };
+  }
+}
+
+function decimals(step: number): number {
+  const s = step.toString();
+  if (s.includes('e-')) return Number(s.split('e-')[1]);
+  const dot = s.indexOf('.');
+  return dot < 0 ? 0 : s.length - dot - 1;
+}
