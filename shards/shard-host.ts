@@ -276,7 +276,8 @@ export class ShardHost {
       if (last !== undefined && id <= last && last - id < 1_000_000) return;
       this.lastTradeId.set(n.symbol, id);
     }
-    this.market.emit(n.kind, n.symbol, n.arg, n.event as never);
+    // The first cached ticker of a symbol changes the stats' priceCache.
+    if (this.market.emit(n.kind, n.symbol, n.arg, n.event as never) && n.kind === 'ticker') this.scheduleStats();
   }
 
   private onStreamState(streams: string[], state: 'live' | 'stale'): void {

@@ -130,10 +130,13 @@ export class MarketEventBus implements MarketEvents {
     return this.slots.get(keyOf(kind, symbol, arg))?.latest as MarketEventMap[K] | undefined;
   }
 
-  emit<K extends MarketKind>(kind: K, symbol: string, arg: string | undefined, event: MarketEventMap[K]): void {
+  /** Delivers an event to its listeners; returns true when it is the first cached value of its key. */
+  emit<K extends MarketKind>(kind: K, symbol: string, arg: string | undefined, event: MarketEventMap[K]): boolean {
     const slot = this.slot(keyOf(kind, symbol, arg));
+    const first = slot.latest === undefined;
     slot.latest = event;
     for (const listener of slot.listeners) this.call(listener, event);
+    return first;
   }
 
   /** Forgets the latest value when its upstream stream is dropped, so a later subscriber never gets an old value as current. */

@@ -1,0 +1,158 @@
+// Protocol conformance against the guide: message types, field names, JSON numbers, timestamps, stats shape.
+import t from 'tap';
+import { startStack, getJson, until } from '../helpers/stack.js';
+import { TestClient } from '../helpers/ws-client.js';
+
+const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+const keys = (o: object) => Object.keys(o).sort();
+
+t.test('connected frame carries the client limits and the server version', async (t) => {
+  const { wsUrl } = await startStack(t);
+  const c = await TestClient.connect(wsUrl);
+  const f = c.frames[0]!;
+  t.equal(f.type, 'connected');
+  t.match(f.timestamp, ISO);
+  t.same(keys(f.data), ['authenticated', 'clientId', 'limits', 'version']);
+  t.equal(f.data.authenticated, false);
+  t.same(f.data.limits, { maxChannels: 50, maxChannelsPerMessage: 200, maxMessageBytes: 16384, messagesPerSecond: 20, messageBurst: 40 });
+  t.match(f.data.version, /^\d+\.\d+\.\d+/);
+});
+
+t.test('ping gets pong with an ISO timestamp and nothing else', async (t) => {
+  const { wsUrl } = await startStack(t);
+  const c = await TestClient.connect(wsUrl);
+  const pong = await c.ping();
+  t.same(keys(pong), ['timestamp', 'type']);
+  t.match(pong.timestamp, ISO);
+});
+
+t.test('subscribe answers one subscribed per channel; unsubscribe one unsubscribed per channel', async (t) => {
+  const { wsUrl } = await startStack(t);
+  const c = await TestClient.connect(wsUrl);
+  const channels = ['price:BTCUSDT', 'ticker:ETHUSDT', 'klines:SOLUSDT:5m'];
+  c.subscribe(...channels);
+  for (const ch of channels) {
+    const f = await c.next((f) => f.type === 'subscribed' && f.channel === ch);
+    t.same(keys(f), ['channel', 'timestamp', 'type'], `subscribed ${ch}`);
+    t.match(f.timestamp, ISO);
+  }
+  c.unsubscribe('price:BTCUSDT', 'ticker:ETHUSDT');
+  for (const ch of ['price:BTCUSDT', 'ticker:ETHUSDT']) {
+    const f = await c.next((f) => f.type === 'unsubscribed' && f.channel === ch);
+    t.same(keys(f), ['channel', 'timestamp', 'type']);
+  }
+});
+
+t.test('data frames of the five market kinds have exactly the guide fields, as JSON numbers', async (t) => {
+  const { wsUrl } = await startStack(t);
+  const c = await TestClient.connect(wsUrl);
+  c.subscribe('price:BTCUSDT', 'ticker:ETHUSDT', 'klines:SOLUSDT:1m', 'trades:BTCUSDT', 'depth:BNBUSDT');
+  const num = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+
+  const price = await c.next((f) => f.type === 'price');
+  t.equal(price.channel, 'price:BTCUSDT');
+  t.match(price.timestamp, ISO);
+  t.same(keys(price.data), ['change24h', 'changePercent24h', 'high24h', 'low24h', 'price', 'symbol', 'timestamp', 'volume24h']);
+  t.equal(price.data.symbol, 'BTCUSDT');
+  for (const k of ['price', 'change24h', 'changePercent24h', 'high24h', 'low24h', 'volume24h', 'timestamp']) t.ok(num(price.data[k]), `price.${k} is a number`);
+  t.ok(price.data.low24h <= price.data.price && price.data.price <= price.data.high24h, 'price within the 24h range');
+
+  const ticker = await c.next((f) => f.type === 'ticker');
+  t.equal(ticker.channel, 'ticker:ETHUSDT');
+  t.same(keys(ticker.data), ['ask', 'bid', 'change', 'changePercent', 'high', 'low', 'open', 'previousClose', 'price', 'symbol', 'timestamp', 'volume']);
+  for (const k of ['price', 'bid', 'ask', 'volume', 'change', 'changePercent', 'high', 'low', 'open', 'previousClose']) t.ok(num(ticker.data[k]), `ticker.${k} is a number`);
+  t.match(ticker.data.timestamp, ISO);
+  t.ok(ticker.data.bid < ticker.data.ask, 'bid below ask');
+
+  const kline = await c.next((f) => f.type === 'kline');
+  t.equal(kline.channel, 'klines:SOLUSDT:1m');
+  t.same(keys(kline.data), ['close', 'high', 'interval', 'isFinal', 'low', 'open', 'symbol', 'time', 'timestamp', 'volume']);
+  t.equal(kline.data.interval, '1m');
+  t.equal(typeof kline.data.isFinal, 'boolean');
+  t.equal(kline.data.time % 60_000, 0, 'kline time is the candle open (minute boundary)');
+  for (const k of ['time', 'open', 'high', 'low', 'close', 'volume']) t.ok(num(kline.data[k]), `kline.${k} is a number`);
+
+  const trade = await c.next((f) => f.type === 'trade');
+  t.equal(trade.channel, 'trades:BTCUSDT');
+  t.same(keys(trade.data), ['price', 'quantity', 'side', 'symbol', 'timestamp']);
+  t.ok(['buy', 'sell'].includes(trade.data.side));
+  t.ok(num(trade.data.price) && num(trade.data.quantity));
+  t.match(trade.data.timestamp, ISO);
+
+  const depth = await c.next((f) => f.type === 'depth');
+  t.equal(depth.channel, 'depth:BNBUSDT');
+  t.same(keys(depth.data), ['asks', 'bids', 'symbol', 'timestamp']);
+  t.equal(depth.data.bids.length, 10);
+  t.equal(depth.data.asks.length, 10);
+  for (const [p, q] of [...depth.data.bids, ...depth.data.asks]) t.ok(num(p) && num(q), 'levels are [number, number]');
+  const bids = depth.data.bids.map((l: number[]) => l[0]);
+  const asks = depth.data.asks.map((l: number[]) => l[0]);
+  t.same(bids, [...bids].sort((a, b) => b - a), 'bids descending');
+  t.same(asks, [...asks].sort((a, b) => a - b), 'asks ascending');
+  t.ok(bids[0] < asks[0], 'book not crossed');
+});
+
+t.test('all five market kinds for all 8 guide symbols deliver data', async (t) => {
+  const { wsUrl } = await startStack(t);
+  const symbols = ['BTCUSDT', 'ETHUSDT', 'BNBUSDT', 'SOLUSDT', 'XRPUSDT', 'DOGEUSDT', 'ADAUSDT', 'AVAXUSDT'];
+  const channels = symbols.flatMap((s) => [`price:${s}`, `ticker:${s}`, `klines:${s}:1m`, `trades:${s}`, `depth:${s}`]);
+  const c = await TestClient.connect(wsUrl);
+  c.subscribe(...channels);
+  const types: Record<string, string> = { price: 'price', ticker: 'ticker', klines: 'kline', trades: 'trade', depth: 'depth' };
+  for (const ch of channels) {
+    const type = types[ch.split(':')[0]!]!;
+    const f = await c.next((f) => f.type === type && f.channel === ch);
+    t.equal(f.data.symbol, ch.split(':')[1]);
+  }
+  t.pass(`${channels.length} channels delivered data`);
+});
+
+t.test('stats endpoint has the guide shape and counts streams, channels and clients', async (t) => {
+  const { wsUrl, httpUrl } = await startStack(t);
+  const c = await TestClient.connect(wsUrl);
+  c.subscribe('price:BTCUSDT', 'klines:ETHUSDT:1m');
+  await c.next((f) => f.type === 'price');
+  await c.next((f) => f.type === 'kline');
+  await until(async () => (await getJson(`${httpUrl}/api/v1/ws/stats`)).body.data.binanceStreams === 2, 'stats show 2 streams');
+  const { status, body } = await getJson(`${httpUrl}/api/v1/ws/stats`);
+  t.equal(status, 200);
+  t.same(keys(body), ['data', 'success']);
+  t.equal(body.success, true);
+  t.same(keys(body.data), ['activeChannels', 'binanceActiveStreams', 'binanceStreams', 'connectedClients', 'priceCache', 'quoteStreams', 'signalStreams']);
+  t.equal(body.data.connectedClients, 1);
+  t.same(body.data.activeChannels, ['klines:ETHUSDT:1m', 'price:BTCUSDT']);
+  t.same(body.data.binanceActiveStreams, ['btcusdt@ticker', 'ethusdt@kline_1m']);
+  t.equal(body.data.binanceStreams, 2);
+  t.equal(body.data.priceCache, 1);
+  t.equal(body.data.quoteStreams, 0);
+  t.equal(body.data.signalStreams, 0);
+});
+
+t.test('unknown routes get a JSON 404 with a code; wrong method a 405', async (t) => {
+  const { httpUrl } = await startStack(t);
+  const r = await getJson(`${httpUrl}/api/v1/nothing`);
+  t.equal(r.status, 404);
+  t.equal(r.headers.get('content-type'), 'application/json; charset=utf-8');
+  t.equal(r.body.success, false);
+  t.equal(r.body.error.code, 'TG_ERR_NOT_FOUND');
+  const post = await fetch(`${httpUrl}/health`, { method: 'POST' });
+  t.equal(post.status, 405);
+  t.equal(((await post.json()) as any).error.code, 'TG_ERR_METHOD_NOT_ALLOWED');
+});
+
+t.test('a new subscriber gets the channel\'s latest value at once, then live updates', async (t) => {
+  const { wsUrl } = await startStack(t, { sim: { tickerIntervalMs: 2000 } });
+  const a = await TestClient.connect(wsUrl);
+  a.subscribe('price:BTCUSDT');
+  const first = await a.next((f) => f.type === 'price');
+  const b = await TestClient.connect(wsUrl);
+  b.subscribe('price:BTCUSDT');
+  const sub = await b.next((f) => f.type === 'subscribed');
+  const snap = await b.next((f) => f.type === 'price');
+  t.equal(b.indexOf(snap), b.indexOf(sub) + 1, 'the snapshot is the frame right after "subscribed"');
+  const aLatest = a.raw.filter((r) => r.includes('"type":"price"')).at(-1);
+  t.equal(b.raw[b.indexOf(snap)], aLatest, 'the snapshot is the very frame other subscribers got last');
+  t.ok(first, 'first subscriber had data');
+  const live = await b.next((f) => f.type === 'price', 15_000);
+  t.ok(live.data.timestamp >= snap.data.timestamp, 'then live updates follow');
+});

@@ -1,0 +1,121 @@
+// A plain WebSocket test client (the `ws` package, as any Node user would have) with frame waiting helpers.
+import WebSocket from 'ws';
+
+export interface Frame {
+  type: string;
+  channel?: string;
+  data?: any;
+  timestamp: string;
+  [k: string]: unknown;
+}
+
+export class TestClient {
+  readonly frames: Frame[] = [];
+  readonly raw: string[] = [];
+  private readonly consumed = new Set<number>();
+  private waiters: Array<() => void> = [];
+  closed: { code: number; reason: string } | undefined;
+  private closeWaiters: Array<(c: { code: number; reason: string }) => void> = [];
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      const text = data.toString('utf8');
+      this.raw.push(text);
+      this.frames.push(isBinary ? { type: '<binary>', timestamp: '' } : (JSON.parse(text) as Frame));
+      for (const w of this.waiters) w();
+    });
+    ws.on('close', (code, reason) => {
+      this.closed = { code, reason: reason.toString() };
+      for (const w of this.closeWaiters) w(this.closed);
+      for (const w of this.waiters) w();
+    });
+    ws.on('error', () => {});
+  }
+
+  /** Connects and waits for the server's "connected" frame. */
+  static async connect(url: string): Promise<TestClient> {
+    const ws = new WebSocket(url);
+    const client = new TestClient(ws);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    await client.next((f) => f.type === 'connected');
+    return client;
+  }
+
+  send(msg: unknown): void {
+    this.ws.send(typeof msg === 'string' || Buffer.isBuffer(msg) ? msg : JSON.stringify(msg));
+  }
+
+  subscribe(...channels: string[]): void {
+    this.send({ type: 'subscribe', channels });
+  }
+
+  unsubscribe(...channels: string[]): void {
+    this.send({ type: 'unsubscribe', channels });
+  }
+
+  /** The first not-yet-taken frame matching `pred`, waiting for it if needed. */
+  next(pred: (f: Frame) => boolean, timeoutMs = 10_000): Promise<Frame> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        for (let i = 0; i < this.frames.length; i++) {
+          if (this.consumed.has(i)) continue;
+          if (pred(this.frames[i]!)) {
+            this.consumed.add(i);
+            done();
+            resolve(this.frames[i]!);
+            return true;
+          }
+        }
+        if (this.closed) {
+          done();
+          reject(new Error(`connection closed (${this.closed.code}) before the awaited frame arrived; got: ${this.raw.slice(-5).join(' | ')}`));
+          return true;
+        }
+        return false;
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`timed out waiting for a frame; last frames: ${this.raw.slice(-5).join(' | ')}`));
+      }, timeoutMs);
+      const waiter = () => void check();
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+      };
+      if (!check()) this.waiters.push(waiter);
+    });
+  }
+
+  /** Index of a frame in arrival order. */
+  indexOf(frame: Frame): number {
+    return this.frames.indexOf(frame);
+  }
+
+  waitClose(timeoutMs = 10_000): Promise<{ code: number; reason: string }> {
+    if (this.closed) return Promise.resolve(this.closed);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('timed out waiting for close')), timeoutMs);
+      this.closeWaiters.push((c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+  }
+
+  /** Round trip: proves the connection still answers. */
+  async ping(): Promise<Frame> {
+    this.send({ type: 'ping' });
+    return this.next((f) => f.type === 'pong');
+  }
+
+  close(): void {
+    if (!this.closed) this.ws.close();
+  }
+}
+
+export async function connectAll(url: string, n: number): Promise<TestClient[]> {
+  return Promise.all(Array.from({ length: n }, () => TestClient.connect(url)));
+}
