@@ -61,7 +61,7 @@ export function healthRoute(src: StatusSources): RouteResult {
       restarts: s.restarts,
       uptimeSeconds: Math.round(s.uptimeMs / 1000),
       channels: s.stats?.channels ?? 0,
-      streams: s.stats?.streams.length ?? 0,
+      streams: s.stats?.streams ?? [],
       restUsedWeight: s.stats?.restUsedWeight ?? 0,
       upstreamConnections: conns,
     };

@@ -2,6 +2,7 @@
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import { FrameKind, type FrameBatch } from './bus.js';
 import type { Logger } from './logger.js';
+import { encodeFrame } from './protocol.js';
 
 export interface Subscriber {
   id: string;
@@ -112,14 +113,16 @@ export class Subscriptions {
     this.framesPublished++;
   }
 
-  /** A channel whose producer failed: every subscriber is unsubscribed (the error frame told them why). */
+  /** A channel whose producer failed: every subscriber is unsubscribed (the error frame told them why) and told so. */
   private dropChannel(channel: string, entry: ChannelEntry): void {
     this.log.warn({ channel, subscribers: entry.subscribers.size }, 'channel failed: unsubscribing its clients');
+    const notice = encodeFrame('unsubscribed', channel, undefined);
     for (const ws of [...entry.subscribers]) {
       const user = ws.getUserData();
       if (user.closed) continue;
       user.channels.delete(channel);
       ws.unsubscribe(channel);
+      ws.send(notice, false);
     }
     this.channels.delete(channel);
   }

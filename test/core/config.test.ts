@@ -1,0 +1,66 @@
+// Configuration: defaults, the shipped config.yaml, environment overrides, validation messages naming the key.
+import t from 'tap';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { applyEnv, loadConfig, validateConfig, ConfigError, PACKAGE_ROOT } from '../../core/config.js';
+
+t.test('the shipped config.yaml is valid and equals the built-in defaults', async (t) => {
+  const shipped = loadConfig({ file: join(PACKAGE_ROOT, 'config.yaml'), env: {} });
+  const defaults = validateConfig({}, 'defaults');
+  t.same({ ...shipped, source: '' }, { ...defaults, source: '' }, 'config.yaml documents exactly the defaults');
+  t.equal(shipped.server.port, 3000);
+  t.equal(shipped.limits.maxChannelsPerClient, 50);
+  t.equal(shipped.upstream.wsUrl, 'wss://stream.binance.com:9443');
+  t.same(shipped.plugins, [{ name: 'market', path: undefined, config: {} }]);
+  t.equal(shipped.shards, Math.max(1, availableParallelism() - 1), 'shards: auto = cores - 1, at least 1');
+});
+
+t.test('environment overrides: short names and TICKGATE__SECTION__KEY, typed as YAML scalars', async (t) => {
+  const c = loadConfig({
+    file: join(PACKAGE_ROOT, 'config.yaml'),
+    env: { PORT: '3100', SHARDS: '3', LOG_LEVEL: 'warn', BINANCE_WS_URL: 'ws://127.0.0.1:9443', BINANCE_REST_URL: 'http://127.0.0.1:9443', TICKGATE__LIMITS__MAX_CHANNELS_PER_CLIENT: '100', TICKGATE__UPSTREAM__STALE_AFTER_MS: '2000', UNRELATED: 'x' },
+  });
+  t.equal(c.server.port, 3100);
+  t.equal(c.shards, 3);
+  t.equal(c.log.level, 'warn');
+  t.equal(c.upstream.wsUrl, 'ws://127.0.0.1:9443');
+  t.equal(c.upstream.restUrl, 'http://127.0.0.1:9443');
+  t.equal(c.limits.maxChannelsPerClient, 100);
+  t.equal(c.upstream.staleAfterMs, 2000);
+  t.match(c.source, /env .*PORT/);
+  t.same(applyEnv({ a: 1 }, { SHARDS: 'auto' }).config, { a: 1, shards: 'auto' });
+});
+
+t.test('invalid values are refused with the key named', async (t) => {
+  const bad = (input: unknown, key: RegExp) => {
+    const err = (() => {
+      try {
+        validateConfig(input, 'test');
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    t.ok(err instanceof ConfigError, `refused: ${JSON.stringify(input)}`);
+    t.match((err as Error).message, key);
+  };
+  bad({ server: { port: 70000 } }, /server\.port/);
+  bad({ server: { port: 'x' } }, /server\.port/);
+  bad({ shards: 0 }, /shards/);
+  bad({ shards: 'many' }, /shards/);
+  bad({ upstream: { wsUrl: 'http://example' } }, /upstream\.wsUrl: must be a URL starting with ws:\/\/ or wss:\/\//);
+  bad({ upstream: { controlMessagesPerSecond: 6 } }, /upstream\.controlMessagesPerSecond/);
+  bad({ limits: { idleTimeoutSeconds: 4 } }, /limits\.idleTimeoutSeconds/);
+  bad({ log: { level: 'loud' } }, /log\.level/);
+  bad({ surprise: true }, /surprise/);
+  bad({ plugins: ['market', 'market'] }, /listed twice/);
+  bad({ plugins: [{ name: 'x', nope: 1 }] }, /plugins\.0/);
+});
+
+t.test('plugin entries: names, relative paths resolved from the config file, disabled entries skipped', async (t) => {
+  const c = validateConfig({ plugins: ['market', { name: 'vwap', path: './extra/vwap.js', config: { window: 5 } }, { name: 'off', enabled: false }] }, 'test', '/etc/tickgate');
+  t.same(c.plugins, [
+    { name: 'market', path: undefined, config: {} },
+    { name: 'vwap', path: '/etc/tickgate/extra/vwap.js', config: { window: 5 } },
+  ]);
+});

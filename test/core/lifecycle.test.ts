@@ -1,0 +1,96 @@
+// Process-level behaviour: graceful shutdown, config errors, the native-binding check, shard restart, no tokens in logs.
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../../core/config.js';
+import { SimExchange } from '../../sim/exchange.js';
+import { startStack, getJson, until } from '../helpers/stack.js';
+import { TestClient } from '../helpers/ws-client.js';
+
+const MAIN = join(PACKAGE_ROOT, 'dist/core/main.js');
+
+interface Child {
+  exit: Promise<number | null>;
+  out: () => string;
+  err: () => string;
+  kill(signal: NodeJS.Signals): void;
+}
+
+function run(args: string[], env: Record<string, string>): Child {
+  const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { exit, out: () => out, err: () => err, kill: (s) => child.kill(s) };
+}
+
+t.test('SIGTERM drains: clients closed with 1001, upstream closed, shards stopped, exit 0; no token in logs', async (t) => {
+  const sim = await new SimExchange({ port: 0, tickerIntervalMs: 200 }).start();
+  t.teardown(() => sim.close());
+  const child = run([MAIN], { PORT: '0', HOST: '127.0.0.1', BINANCE_WS_URL: sim.wsUrl, BINANCE_REST_URL: sim.restUrl, SHARDS: '2', LOG_LEVEL: 'debug' });
+  await until(() => /listening on 127\.0\.0\.1:\d+/.test(child.out()), 'server listening', 20_000);
+  const port = /listening on 127\.0\.0\.1:(\d+)/.exec(child.out())![1];
+  await until(async () => (await getJson(`http://127.0.0.1:${port}/health`)).status === 200, 'healthy');
+  const c = await TestClient.connect(`ws://127.0.0.1:${port}/ws?token=super-secret-token-123`);
+  c.subscribe('price:BTCUSDT', 'trades:ETHUSDT');
+  await c.next((f) => f.type === 'price');
+  t.equal(sim.getStats().connections > 0, true, 'upstream connected');
+  child.kill('SIGTERM');
+  const closed = await c.waitClose();
+  t.equal(closed.code, 1001, 'client closed with 1001 going away');
+  t.equal(closed.reason, 'server shutting down');
+  t.equal(await child.exit, 0, 'exit code 0');
+  await until(() => sim.getStats().connections === 0, 'upstream connections closed');
+  t.match(child.out(), /shutting down/);
+  t.match(child.out(), /tickgate stopped/);
+  t.notMatch(child.out() + child.err(), /super-secret-token-123/, 'the token never reaches the logs');
+});
+
+t.test('a bad config value names the key and exits non-zero', async (t) => {
+  const port = run([MAIN], { PORT: 'abc' });
+  t.equal(await port.exit, 2);
+  t.match(port.err(), /server\.port/);
+  const limit = run([MAIN], { TICKGATE__LIMITS__MAX_CHANNELS_PER_CLIENT: '0' });
+  t.equal(await limit.exit, 2);
+  t.match(limit.err(), /limits\.maxChannelsPerClient/);
+  const dir = mkdtempSync(join(tmpdir(), 'tickgate-config-'));
+  writeFileSync(join(dir, 'bad.yaml'), 'server:\n  prot: 3000\n');
+  const file = run([MAIN], { TICKGATE_CONFIG: join(dir, 'bad.yaml') });
+  t.equal(await file.exit, 2);
+  t.match(file.err(), /server.*prot/, 'an unknown key is named');
+  const missing = run([MAIN], { TICKGATE_CONFIG: join(dir, 'nope.yaml') });
+  t.equal(await missing.exit, 2);
+  t.match(missing.err(), /not found/);
+});
+
+t.test('refuses to start when the uWebSockets.js native binding does not load', async (t) => {
+  const blocker = join(PACKAGE_ROOT, 'test/fixtures/block-native.cjs');
+  const child = run(['--require', blocker, MAIN], { PORT: '0', HOST: '127.0.0.1' });
+  t.equal(await child.exit, 1);
+  t.match(child.out() + child.err(), /native binding did not load/);
+  t.notMatch(child.out(), /listening/);
+});
+
+t.test('a shard that dies is restarted; its channels go stale, then live, and data resumes', async (t) => {
+  const marker = join(mkdtempSync(join(tmpdir(), 'tickgate-crash-')), 'crashed');
+  const plugin = fileURLToPath(new URL('../fixtures/crashing-plugin/index.js', import.meta.url));
+  const { wsUrl, httpUrl } = await startStack(t, { config: { plugins: ['market', { name: 'crashing', path: plugin, config: { marker } }] } });
+  const c = await TestClient.connect(wsUrl);
+  c.subscribe('price:BTCUSDT');
+  await c.next((f) => f.type === 'price');
+  c.subscribe('crash:BTCUSDT');
+  const stale = await c.next((f) => f.type === 'status' && f.channel === 'price:BTCUSDT');
+  t.equal(stale.data.state, 'stale', 'subscribers learn their shard is down');
+  const live = await c.next((f) => f.type === 'status' && f.channel === 'price:BTCUSDT' && f.data.state === 'live');
+  await c.next((f) => f.type === 'price' && c.indexOf(f) > c.indexOf(live));
+  await c.next((f) => f.type === 'crash');
+  t.pass('both channels reopened on the restarted shard');
+  const health = await getJson(`${httpUrl}/health`);
+  t.equal(health.body.shards[0].restarts, 1);
+  t.equal(health.body.shards[0].state, 'running');
+});

@@ -1,0 +1,82 @@
+// Plugins extend channels without touching core, and a failing plugin is contained.
+import t from 'tap';
+import { fileURLToPath } from 'node:url';
+import { startStack, getJson, until } from '../helpers/stack.js';
+import { TestClient } from '../helpers/ws-client.js';
+import { TickgateServer } from '../../core/server.js';
+import { testConfig } from '../helpers/stack.js';
+import { ConfigError } from '../../core/config.js';
+
+const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}/index.js`, import.meta.url));
+
+t.test('a plugin from outside the repo adds the vwap:SYM family, computed in the shard from trades', async (t) => {
+  const { wsUrl, httpUrl } = await startStack(t, {
+    config: { plugins: ['market', { name: 'vwap', path: fixture('vwap-plugin'), config: { window: 20 } }] },
+    sim: { tradesPerSecond: 50 },
+  });
+  const c = await TestClient.connect(wsUrl);
+  c.subscribe('vwap:BTCUSDT');
+  await c.next((f) => f.type === 'subscribed' && f.channel === 'vwap:BTCUSDT');
+  let frame;
+  do frame = await c.next((f) => f.type === 'vwap');
+  while (frame.data.trades < 20);
+  const d = frame.data;
+  t.equal(d.symbol, 'BTCUSDT');
+  t.equal(d.trades, 20, 'window from the plugin\'s validated config');
+  t.equal(d.vwap, d.notional / d.volume, 'vwap is notional / volume');
+  t.ok(Math.abs(d.vwap - d.lastPrice) / d.lastPrice < 0.01, 'vwap near the last price');
+  const stats = (await getJson(`${httpUrl}/api/v1/ws/stats`)).body.data;
+  t.ok(stats.binanceActiveStreams.includes('btcusdt@trade'), 'the plugin\'s upstream stream is ref-counted like any other');
+  const route = await getJson(`${httpUrl}/api/v1/vwap/config/abc`);
+  t.same(route.body, { success: true, data: { name: 'abc', window: 20 } }, 'plugin route with a parameter');
+  const err = await c.next((f) => f.type === 'vwap');
+  t.ok(err, 'updates keep coming');
+  c.subscribe('vwap:btc');
+  const bad = await c.next((f) => f.type === 'error');
+  t.equal(bad.data.code, 'TG_ERR_INVALID_SYMBOL', 'core validates the plugin\'s channel names too');
+});
+
+t.test('a plugin whose producer throws is contained: error frame, channel closed, server up', async (t) => {
+  const { wsUrl, httpUrl } = await startStack(t, {
+    config: { plugins: ['market', { name: 'failing', path: fixture('failing-plugin') }] },
+    sim: { tradesPerSecond: 50 },
+  });
+  const c = await TestClient.connect(wsUrl);
+  c.subscribe('boomopen:BTCUSDT', 'price:ETHUSDT');
+  const err = await c.next((f) => f.type === 'error' && f.channel === 'boomopen:BTCUSDT');
+  t.equal(err.data.code, 'TG_ERR_CHANNEL_FAILED');
+  const dropped = await c.next((f) => f.type === 'unsubscribed' && f.channel === 'boomopen:BTCUSDT');
+  t.ok(c.indexOf(dropped) > c.indexOf(err), 'then the client is told it is unsubscribed');
+  await c.next((f) => f.type === 'price');
+  await until(async () => !(await getJson(`${httpUrl}/api/v1/ws/stats`)).body.data.activeChannels.includes('boomopen:BTCUSDT'), 'failed channel closed');
+  c.subscribe('boomopen:BTCUSDT');
+  await c.next((f) => f.type === 'subscribed' && f.channel === 'boomopen:BTCUSDT');
+  const again = await c.next((f) => f.type === 'error' && f.channel === 'boomopen:BTCUSDT');
+  t.equal(again.data.code, 'TG_ERR_CHANNEL_FAILED', 'a client may resubscribe (and fails the same way)');
+
+  c.subscribe('boomdata:BTCUSDT');
+  const dataErr = await c.next((f) => f.type === 'error' && f.channel === 'boomdata:BTCUSDT');
+  t.equal(dataErr.data.code, 'TG_ERR_CHANNEL_FAILED');
+  await c.next((f) => f.type === 'boomdata');
+  const n = c.frames.filter((f) => f.type === 'boomdata').length;
+  await until(() => c.frames.filter((f) => f.type === 'boomdata').length > n + 5, 'updates continue');
+  t.equal(c.frames.filter((f) => f.type === 'error' && f.channel === 'boomdata:BTCUSDT').length, 1, 'error frames are throttled');
+
+  c.subscribe('orphan:BTCUSDT');
+  const orphan = await c.next((f) => f.type === 'error' && f.channel === 'orphan:BTCUSDT');
+  t.match(orphan.data.message, /no shard half|No producer/);
+  const health = await getJson(`${httpUrl}/health`);
+  t.equal(health.status, 200, 'server healthy');
+  t.equal(health.body.shards[0].restarts, 0, 'the shard never crashed');
+  await c.ping();
+});
+
+t.test('plugin loading errors stop the start with a message naming the plugin', async (t) => {
+  const upstream = { wsUrl: 'ws://127.0.0.1:9', restUrl: 'http://127.0.0.1:9' };
+  await t.rejects(TickgateServer.start(testConfig({ plugins: ['market', { name: 'ghost', path: '/nonexistent/plugin.js' }] }, upstream)), /plugin "ghost": cannot load/);
+  await t.rejects(TickgateServer.start(testConfig({ plugins: ['nosuchplugin'] }, upstream)), /plugin "nosuchplugin"/);
+  const bad = await TickgateServer.start(testConfig({ plugins: ['market', { name: 'vwap', path: fixture('vwap-plugin'), config: { window: 0 } }] }, upstream)).catch((e: unknown) => e);
+  t.ok(bad instanceof ConfigError);
+  t.match((bad as Error).message, /plugins\.vwap\.config\.window/);
+  await t.rejects(TickgateServer.start(testConfig({ plugins: ['market', { name: 'market2', path: fixture('vwap-plugin') }, { name: 'vwap', path: fixture('vwap-plugin') }] }, upstream)), /already registered/);
+});
