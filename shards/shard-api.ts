@@ -1,7 +1,7 @@
 // The API a plugin's shard half receives: channel producers and the shard's normalised market events.
 import type { Logger } from '../core/logger.js';
 import type { ErrorCode } from '../core/errors.js';
-import type { MarketEvents } from './market/market-events.js';
+import type { KlineEvent, MarketEvents } from './market/market-events.js';
 
 export type { MarketEvents };
 export type { TickerEvent, TradeEvent, KlineEvent, DepthEvent, MarketEventMap } from './market/market-events.js';
@@ -29,12 +29,19 @@ export interface ProducerSpec {
   open(ch: Channel, out: Emitter): Closer | void | Promise<Closer | void>;
 }
 
+/** Read-only REST queries to the exchange, normalised like stream events (each call costs exchange request weight). */
+export interface ExchangeRestApi {
+  /** The most recent candles, oldest first; the last one is the candle still open. */
+  klines(symbol: string, interval: string, limit: number): Promise<KlineEvent[]>;
+}
+
 export interface ShardApi {
   readonly config: Record<string, unknown>;
   readonly log: Logger;
   readonly shardId: number;
   produce(kind: string, spec: ProducerSpec): void;
   readonly market: MarketEvents;
+  readonly exchange: ExchangeRestApi;
 }
 
 export type ShardPluginMain = (api: ShardApi) => void | Promise<void>;

@@ -7,7 +7,7 @@ import { errorData, type ErrorCode } from '../core/errors.js';
 import { parseChannelName } from '../core/channel-grammar.js';
 import { FrameBatcher } from './frame-batcher.js';
 import { MarketEventBus, type MarketKind } from './market/market-events.js';
-import { normalise, PayloadError, streamSymbol } from './market/binance-normaliser.js';
+import { klineFromRow, normalise, PayloadError, streamSymbol } from './market/binance-normaliser.js';
 import { BinanceStreamPool } from './upstream/binance/binance-stream-pool.js';
 import { BinanceRest } from './upstream/binance/binance-rest.js';
 import { Backoff } from './upstream/backoff.js';
@@ -84,6 +84,13 @@ export class ShardHost {
       log: this.log.child({ plugin }),
       shardId: this.opts.shardId,
       market: this.market,
+      exchange: {
+        klines: async (symbol, interval, limit) => {
+          const rows = await this.rest.klines(symbol, interval, limit);
+          const now = Date.now();
+          return rows.map((row) => klineFromRow(symbol, interval, row, now));
+        },
+      },
       produce: (kind, spec) => {
         const existing = this.producers.get(kind);
         if (existing) throw new Error(`channel kind "${kind}" is already produced by plugin "${existing.plugin}"`);

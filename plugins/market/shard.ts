@@ -17,7 +17,25 @@ export default function market(api: ShardApi): void {
   });
   api.produce('klines', {
     streams: (ch) => [`${lower(ch.symbol)}@kline_${ch.arg}`],
-    open: (ch, out) => api.market.on('kline', ch.symbol, (k) => out.emit('kline', klineData(k)), ch.arg),
+    open: (ch, out) => {
+      const interval = ch.arg!;
+      let live = false;
+      const off = api.market.on('kline', ch.symbol, (k) => {
+        live = true;
+        out.emit('kline', klineData(k));
+      }, interval);
+      // The exchange sends kline updates every 1–2 s: the open candle from REST gives a new channel its value at once.
+      if (!api.market.latest('kline', ch.symbol, interval)) {
+        api.exchange.klines(ch.symbol, interval, 1).then(
+          (rows) => {
+            const current = rows.at(-1);
+            if (current && !live && !current.isFinal) out.emit('kline', klineData(current));
+          },
+          (err: unknown) => api.log.warn({ err: err instanceof Error ? err.message : String(err), channel: ch.name }, 'current candle not fetched: the channel waits for the stream'),
+        );
+      }
+      return off;
+    },
   });
   api.produce('trades', {
     streams: (ch) => [`${lower(ch.symbol)}@trade`],

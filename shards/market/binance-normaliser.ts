@@ -138,3 +138,17 @@ export function normalise(stream: string, data: unknown, now: number): Normalise
       return undefined;
   }
 }
+
+/** One REST kline row (Binance's 12-column array) as a KlineEvent; the row's candle is final if it closed before `now`. */
+export function klineFromRow(symbol: string, interval: string, row: unknown[], now: number): KlineEvent {
+  const at = (i: number) => {
+    const n = Number(row[i]);
+    if (!Number.isFinite(n)) throw new PayloadError(`${symbol} klines`, `column ${i} is ${JSON.stringify(row[i])}`);
+    return n;
+  };
+  const closeTime = at(6);
+  return {
+    symbol, eventTime: now, interval, openTime: at(0), closeTime, open: at(1), high: at(2), low: at(3), close: at(4),
+    volume: at(5), quoteVolume: at(7), trades: at(8), isFinal: closeTime < now,
+  };
+}

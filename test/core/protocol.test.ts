@@ -156,3 +156,14 @@ t.test('a new subscriber gets the channel\'s latest value at once, then live upd
   const live = await b.next((f) => f.type === 'price', 15_000);
   t.ok(live.data.timestamp >= snap.data.timestamp, 'then live updates follow');
 });
+
+t.test('a new kline channel gets the open candle from REST at once, without waiting for the stream', async (t) => {
+  const { wsUrl, sim } = await startStack(t, { sim: { klineIntervalMs: 600_000 } });
+  const c = await TestClient.connect(wsUrl);
+  c.subscribe('klines:ETHUSDT:5m');
+  const k = await c.next((f) => f.type === 'kline');
+  t.equal(k.data.isFinal, false, 'the candle still open');
+  t.equal(k.data.time % 300_000, 0, 'aligned to 5 minutes');
+  t.ok(Date.now() - k.data.time < 300_000, 'the current candle');
+  t.equal(sim.getStats().eventsSent, 0, 'no kline event came from the stream yet');
+});

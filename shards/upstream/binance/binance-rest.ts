@@ -82,6 +82,13 @@ export class BinanceRest {
     return info.symbols.map((s) => ({ symbol: s.symbol, status: s.status, baseAsset: s.baseAsset, quoteAsset: s.quoteAsset }));
   }
 
+  /** Raw kline rows: [openTime, open, high, low, close, volume, closeTime, quoteVolume, trades, …]. */
+  async klines(symbol: string, interval: string, limit: number): Promise<unknown[][]> {
+    const rows = await this.get<unknown>('/api/v3/klines', { symbol, interval, limit });
+    if (!Array.isArray(rows)) throw new BinanceRestError('klines answer is not an array', 200, undefined, undefined);
+    return rows as unknown[][];
+  }
+
   async close(): Promise<void> {
     await this.pool.close();
   }
