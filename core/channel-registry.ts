@@ -63,8 +63,7 @@ export class ChannelRegistry {
     } else if (!spec.args) {
       return fail('TG_ERR_INVALID_ARGUMENT', `Channel "${parsed.kind}" takes no third part: use ${parsed.kind}:${parsed.key}`);
     } else if (!spec.args.includes(parsed.arg)) {
-      const code = argName === 'interval' ? 'TG_ERR_INVALID_INTERVAL' : 'TG_ERR_INVALID_ARGUMENT';
-      return fail(code, `Invalid ${argName} "${clip(parsed.arg)}" for ${parsed.kind}: use one of ${spec.args.join(', ')}`);
+      return fail(spec.argErrorCode ?? 'TG_ERR_INVALID_ARGUMENT', `Invalid ${argName} "${clip(parsed.arg)}" for ${parsed.kind}: use one of ${spec.args.join(', ')}`);
     }
     return { ok: true, channel: parsed, family };
   }

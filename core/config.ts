@@ -56,7 +56,9 @@ export const configSchema = z.object({
     unsubscribeGraceMs: z.number().int().min(0).default(2000),
     symbolsRefreshMs: z.number().int().min(1000).default(3600 * 1000),
     restTimeoutMs: z.number().int().min(100).default(10_000),
-  }).strict().prefault({}),
+    optionalRestWeightPerMinute: z.number().int().min(0).max(6000).default(2400),
+    heartbeatStream: z.string().regex(/^$|^[a-z0-9]+@[a-zA-Z0-9_@]+$/, 'must be a lowercase stream name like btcusdt@miniTicker, or empty').default('btcusdt@miniTicker'),
+  }).strict().refine((u) => u.reconnectBaseMs <= u.reconnectMaxMs, { message: 'reconnectBaseMs must not exceed reconnectMaxMs', path: ['reconnectBaseMs'] }).prefault({}),
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).strict().prefault({}),

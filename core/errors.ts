@@ -33,6 +33,7 @@ export const ERRORS = {
   TG_ERR_RATE_LIMITED: { status: 429, message: 'Too many messages: the connection is closed; reconnect after a pause and stay under the rate in the "connected" frame' },
   TG_ERR_CHANNEL_FAILED: { status: 500, message: 'The producer of this channel failed: the server logged the cause; resubscribe later' },
   TG_ERR_UPSTREAM_REJECTED: { status: 502, message: 'The exchange rejected the stream for this channel' },
+  TG_ERR_UPGRADE_REQUIRED: { status: 426, message: '/ws is a WebSocket endpoint: connect with a WebSocket client, e.g. wscat -c ws://HOST:PORT/ws' },
   TG_ERR_NOT_FOUND: { status: 404, message: 'No such route: see GET /health and GET /api/v1/ws/stats' },
   TG_ERR_METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this route' },
   TG_ERR_INTERNAL: { status: 500, message: 'Internal error: the server logged the cause' },

@@ -12,6 +12,23 @@ function statusLine(status: number): string {
   return `${status} ${STATUS_CODES[status] ?? 'Unknown'}`;
 }
 
+interface Serialised {
+  status: number;
+  headers: Array<[string, string]>;
+  text: string;
+}
+
+/** Checks a handler's answer and turns it into bytes; throws when it is not a valid, JSON-serialisable answer. */
+function serialise(result: RouteResult): Serialised {
+  if (result === null || typeof result !== 'object' || !('body' in result)) throw new Error('a route handler must return { status?, headers?, body }');
+  const status = result.status ?? 200;
+  if (!Number.isInteger(status) || status < 200 || status > 599) throw new Error(`invalid HTTP status ${String(status)}`);
+  const headers = Object.entries(result.headers ?? {}).map(([k, v]) => [k, String(v)] as [string, string]);
+  const text = JSON.stringify(result.body);
+  if (typeof text !== 'string') throw new Error('the body is not JSON-serialisable');
+  return { status, headers, text };
+}
+
 export function errorBody(code: ErrorCode, message?: string): { success: false; error: { code: ErrorCode; message: string } } {
   return { success: false, error: { code, message: message ?? ERRORS[code].message } };
 }
@@ -44,8 +61,8 @@ export class HttpRouter {
       });
       const run = (body: unknown) => {
         request.body = body;
-        this.invoke(handler, request).then((result) => {
-          if (!aborted) this.send(res, result);
+        void this.invoke(handler, request).then((response) => {
+          if (!aborted) this.write(res, response);
         });
       };
       if (!BODY_METHODS.has(method)) return run(undefined);
@@ -105,24 +122,36 @@ export class HttpRouter {
     });
   }
 
-  private async invoke(handler: RouteHandler, req: RouteRequest): Promise<RouteResult> {
+  /** Runs a handler and serialises its answer; nothing a handler returns or throws escapes as an exception. */
+  private async invoke(handler: RouteHandler, req: RouteRequest): Promise<Serialised> {
+    let result: RouteResult;
     try {
-      return await handler(req);
+      result = await handler(req);
     } catch (err) {
-      if (err instanceof TickgateError) return { status: ERRORS[err.code].status, body: errorBody(err.code, err.message) };
+      if (err instanceof TickgateError) return serialise({ status: ERRORS[err.code].status, body: errorBody(err.code, err.message) });
       this.log.error({ err, method: req.method, path: req.path }, 'route handler failed');
-      return { status: 500, body: errorBody('TG_ERR_INTERNAL') };
+      return serialise({ status: 500, body: errorBody('TG_ERR_INTERNAL') });
+    }
+    try {
+      return serialise(result);
+    } catch (err) {
+      this.log.error({ err: err instanceof Error ? err.message : String(err), method: req.method, path: req.path }, 'route handler returned an answer that cannot be sent');
+      return serialise({ status: 500, body: errorBody('TG_ERR_INTERNAL') });
     }
   }
 
   private send(res: HttpResponse, result: RouteResult, close = false): void {
-    const body = JSON.stringify(result.body);
+    this.write(res, serialise(result), close);
+  }
+
+  private write(res: HttpResponse, r: Serialised, close = false): void {
     res.cork(() => {
-      res.writeStatus(statusLine(result.status ?? 200));
+      res.writeStatus(statusLine(r.status));
       res.writeHeader('content-type', 'application/json; charset=utf-8');
-      for (const [k, v] of Object.entries(result.headers ?? {})) res.writeHeader(k, v);
+      for (const [k, v] of r.headers) res.writeHeader(k, v);
       if (close) res.writeHeader('connection', 'close');
-      res.end(body, close);
+      res.end(r.text, close);
     });
   }
+
 }

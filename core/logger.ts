@@ -23,10 +23,3 @@ export function createLogger(level: LevelWithSilent, bindings: Record<string, un
     timestamp: pino.stdTimeFunctions.isoTime,
   });
 }
-
-/** Removes credentials from a URL before it is logged: token-like query values and user:password parts. */
-export function redactUrl(url: string): string {
-  return url
-    .replace(/([?&](?:token|access_token|signature|apikey|api_key|key)=)[^&#]*/gi, '$1[redacted]')
-    .replace(/\/\/[^/@\s]+@/, '//[redacted]@');
-}

@@ -1,5 +1,6 @@
 // The hook API plugins are written against: definePlugin, the acceptor half's API and channel specs.
 import type { Logger } from './logger.js';
+import type { ErrorCode } from './errors.js';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'del' | 'options';
 
@@ -47,6 +48,8 @@ export interface ChannelSpec {
   args?: readonly string[];
   /** Whether the third part must be given (default: true when `args` is set). */
   argRequired?: boolean;
+  /** Error code for a third part not in `args` (default TG_ERR_INVALID_ARGUMENT). */
+  argErrorCode?: ErrorCode;
   /** One line for docs and error messages, e.g. "24h ticker statistics". */
   description?: string;
 }

@@ -20,7 +20,7 @@ import { errorBody } from './http-router.js';
 
 /** uWS closes (1006, no error frame) above this; tickgate's own, documented limit is checked first and answered. */
 function hardPayloadCap(maxMessageBytes: number): number {
-  return Math.max(64 * 1024, maxMessageBytes * 4);
+  return Math.max(256 * 1024, maxMessageBytes * 16);
 }
 
 export class TickgateServer {
@@ -47,6 +47,7 @@ export class TickgateServer {
     this.subs = new Subscriptions(this.app, {
       open: (shard, channel) => this.shards.send(shard, { t: 'open', channel }),
       close: (shard, channel) => this.shards.send(shard, { t: 'close', channel }),
+      isUp: (shard) => this.shards.isReady(shard),
     }, this.log.child({ component: 'subscriptions' }));
     this.plugins = new PluginHost({
       log: this.log,
@@ -125,6 +126,8 @@ export class TickgateServer {
     const src = this.statusSources();
     this.router.route('get', '/health', () => healthRoute(src));
     this.router.route('get', '/api/v1/ws/stats', () => statsRoute(src));
+    // A plain GET on the feed (a browser tab, curl) is told what the path is for.
+    this.router.route('get', '/ws', () => ({ status: 426, headers: { upgrade: 'websocket' }, body: errorBody('TG_ERR_UPGRADE_REQUIRED') }));
   }
 
   private websocket(): void {

@@ -101,6 +101,7 @@ export class ThreadShardPool {
         if (slot.worker !== worker) return;
         slot.worker = undefined;
         slot.ready = false;
+        slot.lastStats = undefined;
         if (this.stopping || !settled) return;
         this.opts.log.error({ shard: id, code }, 'shard worker exited unexpectedly: restarting it');
         this.opts.events.down(id);

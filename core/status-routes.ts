@@ -42,8 +42,9 @@ export function statsRoute(src: StatusSources): RouteResult {
 }
 
 /**
- * Health: 503 while the gateway cannot serve market data (no symbol list yet, every shard down, or streams wanted
- * but no upstream connection delivering), 200 otherwise; "degraded" when some upstream connection is down.
+ * Health: 503 while no upstream is connected (no exchange connection delivering; the heartbeat stream keeps one open
+ * on an idle gateway), while the symbol list is not loaded, or while no shard runs; 200 otherwise, "degraded" when
+ * some upstream connection or shard is down.
  */
 export function healthRoute(src: StatusSources): RouteResult {
   const shards = src.shards.info();
@@ -70,7 +71,8 @@ export function healthRoute(src: StatusSources): RouteResult {
   if (src.draining()) problems.push('shutting down');
   if (!src.symbols.loaded) problems.push(`exchange symbol list not loaded${src.symbols.lastError ? `: ${src.symbols.lastError}` : ''}`);
   if (shards.every((s) => s.state === 'down')) problems.push('no shard running');
-  if (connections > 0 && live === 0) problems.push('no upstream connection is delivering data');
+  if (connections === 0) problems.push('no upstream connection (no channel open and upstream.heartbeatStream disabled)');
+  else if (live === 0) problems.push('no upstream connection is delivering data');
   const down = problems.length > 0;
   const degraded = !down && (live < connections || shards.some((s) => s.state === 'down'));
   return {

@@ -23,6 +23,7 @@ interface ChannelEntry {
 export interface ShardLink {
   open(shard: number, channel: string): void;
   close(shard: number, channel: string): void;
+  isUp(shard: number): boolean;
 }
 
 export class Subscriptions {
@@ -51,7 +52,11 @@ export class Subscriptions {
     entry.subscribers.add(ws);
     ws.getUserData().channels.add(channel);
     ws.subscribe(channel);
-    if (first && shard >= 0) this.shards.open(shard, channel);
+    if (first && shard >= 0) {
+      this.shards.open(shard, channel);
+      // Its shard is restarting: the channel is stale until the shard reopens it (see server's shard "up").
+      if (!this.shards.isUp(shard)) entry.stale = Buffer.from(encodeFrame('status', channel, { state: 'stale' }));
+    }
   }
 
   /** Sends what a new subscriber should know at once: the latest value, then a stale status if the channel is stale. */
@@ -90,8 +95,9 @@ export class Subscriptions {
       if (entry) {
         const bytes = new Uint8Array(buf, start, end - start);
         const kind = kinds[i] as FrameKind;
-        if (kind === FrameKind.DATA) entry.snapshot = bytes;
-        else if (kind === FrameKind.STALE) entry.stale = bytes;
+        // Kept frames are copied: a view would keep the whole batch buffer alive for as long as the channel lives.
+        if (kind === FrameKind.DATA) entry.snapshot = bytes.slice();
+        else if (kind === FrameKind.STALE) entry.stale = bytes.slice();
         else if (kind === FrameKind.LIVE) entry.stale = undefined;
         this.app.publish(channel, bytes, false);
         this.framesPublished++;
@@ -125,6 +131,9 @@ export class Subscriptions {
       ws.send(notice, false);
     }
     this.channels.delete(channel);
+    // The shard closed the failed opening itself; if the channel was reopened meanwhile, this closes that too,
+    // so the shard never keeps a channel the acceptor no longer has.
+    if (entry.shard >= 0) this.shards.close(entry.shard, channel);
   }
 
   /** Channels of one shard, to mark stale when it dies and to reopen when it is back. */

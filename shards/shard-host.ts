@@ -44,6 +44,8 @@ export interface ShardHostOptions {
 const ERROR_FRAME_INTERVAL_MS = 10_000;
 const STATS_EVERY_MS = 2000;
 const STATS_DEBOUNCE_MS = 20;
+/** The pseudo-channel that holds the heartbeat stream. */
+const HEARTBEAT = '#heartbeat';
 
 export class ShardHost {
   readonly market: MarketEventBus;
@@ -67,7 +69,7 @@ export class ShardHost {
     const up = opts.config.upstream;
     this.batcher = new FrameBatcher(opts.shardId, (batch, transfer) => opts.post(batch, transfer));
     this.market = new MarketEventBus((tag, err) => this.onListenerError(tag, err));
-    this.rest = new BinanceRest({ baseUrl: up.restUrl, timeoutMs: up.restTimeoutMs, log: this.log.child({ component: 'binance-rest' }) });
+    this.rest = new BinanceRest({ baseUrl: up.restUrl, timeoutMs: up.restTimeoutMs, optionalWeightBudget: up.optionalRestWeightPerMinute, log: this.log.child({ component: 'binance-rest' }) });
     this.pool = new BinanceStreamPool({
       ...up,
       log: this.log.child({ component: 'binance-stream' }),
@@ -114,6 +116,9 @@ export class ShardHost {
       if (this.stopped) return;
       this.opts.post({ t: 'symbols', shard: this.opts.shardId, symbols: symbols.map((s) => [s.symbol, s.status]) });
       this.log.info({ symbols: symbols.length }, 'exchange symbol list loaded');
+      const heartbeat = this.opts.config.upstream.heartbeatStream;
+      // One stream held at all times, so an idle gateway still knows (and /health says) whether the exchange delivers.
+      if (heartbeat && !this.streamRefs.has(heartbeat)) this.ref(heartbeat, HEARTBEAT);
       backoff.reset();
       delay = this.opts.config.upstream.symbolsRefreshMs;
     } catch (err) {
@@ -153,7 +158,7 @@ export class ShardHost {
     this.market.currentTag = name;
     let result: ReturnType<ProducerSpec['open']>;
     try {
-      result = producer.spec.open(ch, this.emitterFor(name));
+      result = producer.spec.open(ch, this.emitterFor(entry));
     } catch (err) {
       this.market.currentTag = undefined;
       this.producerFailed(name, producer.plugin, err);
@@ -186,13 +191,15 @@ export class ShardHost {
     this.scheduleStats();
   }
 
-  private emitterFor(channel: string): Emitter {
+  /** Bound to one opening of the channel: a late emit from an earlier opening never reaches a reopened channel. */
+  private emitterFor(entry: OpenChannel): Emitter {
+    const channel = entry.ch.name;
     return {
       emit: (type, data) => {
-        if (this.channels.has(channel)) this.batcher.push(channel, FrameKind.DATA, encodeFrame(type, channel, data));
+        if (!entry.closed) this.batcher.push(channel, FrameKind.DATA, encodeFrame(type, channel, data));
       },
       error: (code, message) => {
-        if (this.channels.has(channel)) this.batcher.push(channel, FrameKind.ERROR, encodeError(errorData(code, message), channel));
+        if (!entry.closed) this.batcher.push(channel, FrameKind.ERROR, encodeError(errorData(code, message), channel));
       },
     };
   }

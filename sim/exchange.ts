@@ -64,6 +64,8 @@ export class SimExchange {
   private depth1sAcc = new Map<string, { first: number; bids: Map<number, number>; asks: Map<number, number> }>();
   private depthTicks = 0;
   private restFailures: Array<{ status: number; retryAfterS: number }> = [];
+  /** Request weight used in the current minute, reported in X-MBX-USED-WEIGHT-1M as Binance does. */
+  private weight = { minute: 0, used: 0 };
   private stats: SimStats = { connections: 0, subscriptions: {}, eventsSent: 0, controlMessages: 0, restRequests: 0 };
   port = 0;
 
@@ -136,6 +138,14 @@ export class SimExchange {
     const all = [...this.conns];
     for (const ws of all) ws.close();
     return all.length;
+  }
+
+  /** Drops the longest-open stream connection abruptly; returns whether there was one. */
+  dropOldest(): boolean {
+    const oldest = this.conns.values().next();
+    if (oldest.done) return false;
+    oldest.value.close();
+    return true;
   }
 
   /** Existing connections stay open but receive nothing more (a silent stall); new connections are served. */
@@ -249,6 +259,8 @@ export class SimExchange {
     if (!this.countIncoming(ws)) return;
     this.stats.controlMessages++;
     const c = ws.getUserData();
+    // A stalled connection is silent in every way: no data and no replies.
+    if (c.stalled) return;
     let msg: { method?: unknown; params?: unknown; id?: unknown };
     try {
       msg = JSON.parse(text) as typeof msg;
@@ -383,8 +395,15 @@ export class SimExchange {
   private tickerTick(): void {
     const now = Date.now();
     for (const m of this.markets.values()) {
-      const stream = `${m.spec.symbol.toLowerCase()}@ticker`;
-      if (m.spec.status === 'TRADING' && this.wanted(stream)) this.emit(stream, JSON.stringify(this.tickerPayload(m, now)));
+      if (m.spec.status !== 'TRADING') continue;
+      const lower = m.spec.symbol.toLowerCase();
+      if (this.wanted(`${lower}@ticker`)) this.emit(`${lower}@ticker`, JSON.stringify(this.tickerPayload(m, now)));
+      if (this.wanted(`${lower}@miniTicker`)) {
+        this.emit(`${lower}@miniTicker`, JSON.stringify({
+          e: '24hrMiniTicker', E: now, s: m.spec.symbol, c: m.fmtPrice(m.price), o: m.fmtPrice(m.openPrice),
+          h: m.fmtPrice(m.high), l: m.fmtPrice(m.low), v: m.fmtQty(m.volume), q: m.quoteVolume.toFixed(2),
+        }));
+      }
     }
   }
 
@@ -512,7 +531,10 @@ export class SimExchange {
         res.cork(() => {
           res.writeStatus(status === 200 ? '200 OK' : `${status} Bad Request`);
           res.writeHeader('content-type', 'application/json');
-          res.writeHeader('x-mbx-used-weight-1m', String(weight));
+          const minute = Math.floor(Date.now() / 60_000);
+          if (this.weight.minute !== minute) this.weight = { minute, used: 0 };
+          this.weight.used += weight;
+          res.writeHeader('x-mbx-used-weight-1m', String(this.weight.used));
           res.end(body);
         });
       });

@@ -8,7 +8,7 @@ export default definePlugin({
   acceptor(api) {
     api.channel('price', { key: 'symbol', description: 'last price and 24h change (from the exchange ticker)' });
     api.channel('ticker', { key: 'symbol', description: 'full 24h ticker statistics' });
-    api.channel('klines', { key: 'symbol', argName: 'interval', args: KLINE_INTERVALS, description: 'candlesticks of one interval' });
+    api.channel('klines', { key: 'symbol', argName: 'interval', args: KLINE_INTERVALS, argErrorCode: 'TG_ERR_INVALID_INTERVAL', description: 'candlesticks of one interval' });
     api.channel('trades', { key: 'symbol', description: 'individual trades' });
     api.channel('depth', { key: 'symbol', description: 'order book, top 10 levels per side' });
     const symbols = api.use<SymbolRegistry>('symbols');

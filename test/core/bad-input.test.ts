@@ -39,7 +39,19 @@ t.test('malformed messages: JSON, binary, shape, type, channels', async (t) => {
   await expectError(t, c, { type: 'unsubscribe', channels: {} }, 'TG_ERR_INVALID_CHANNELS');
   const notString = await expectError(t, c, { type: 'subscribe', channels: [42] }, 'TG_ERR_INVALID_CHANNEL');
   t.match(notString.data.message, /channels\[0\]/);
-  // Invalid UTF-8 in a text frame is rejected by the WebSocket layer itself, so it is not sent here.
+});
+
+t.test('invalid UTF-8 in a text frame: the WebSocket layer drops that connection (1006); others carry on', async (t) => {
+  const { wsUrl } = await startStack(t);
+  const bystander = await TestClient.connect(wsUrl);
+  const c = await TestClient.connect(wsUrl);
+  // The ws client validates what it sends, so the bad frame is written on the socket directly.
+  const payload = Buffer.from([0xc3, 0x28]);
+  const frame = Buffer.from([0x81, 0x80 | payload.length, 1, 2, 3, 4, ...payload.map((b, i) => b ^ [1, 2, 3, 4][i % 4]!)]);
+  (c.ws as unknown as { _socket: import('node:net').Socket })._socket.write(frame);
+  const closed = await c.waitClose();
+  t.equal(closed.code, 1006, 'dropped by uWS without a close frame (documented)');
+  await bystander.ping();
 });
 
 t.test('channel names: grammar, kind, symbol format, unknown and non-trading symbols, intervals', async (t) => {
@@ -132,6 +144,10 @@ t.test('oversized message: error frame, then close 1009; the server and other cl
   const closed = await c.waitClose();
   t.equal(closed.code, 1009);
   await bystander.ping();
+  const big = await TestClient.connect(wsUrl);
+  big.send('x'.repeat(200_000));
+  await big.next(isError('TG_ERR_MESSAGE_TOO_BIG'));
+  t.equal((await big.waitClose()).code, 1009, 'up to the 256 KiB hard cap the client still gets the error first');
   // Far above the hard cap the WebSocket layer drops the connection itself; the server still lives.
   const huge = await TestClient.connect(wsUrl);
   huge.send('x'.repeat(1_000_000));

@@ -26,6 +26,7 @@ t.test('error codes and their HTTP statuses are stable', async (t) => {
     TG_ERR_RATE_LIMITED: 429,
     TG_ERR_CHANNEL_FAILED: 500,
     TG_ERR_UPSTREAM_REJECTED: 502,
+    TG_ERR_UPGRADE_REQUIRED: 426,
     TG_ERR_NOT_FOUND: 404,
     TG_ERR_METHOD_NOT_ALLOWED: 405,
     TG_ERR_INTERNAL: 500,

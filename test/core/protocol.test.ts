@@ -135,6 +135,9 @@ t.test('unknown routes get a JSON 404 with a code; wrong method a 405', async (t
   t.equal(r.headers.get('content-type'), 'application/json; charset=utf-8');
   t.equal(r.body.success, false);
   t.equal(r.body.error.code, 'TG_ERR_NOT_FOUND');
+  const plain = await fetch(`${httpUrl}/ws`);
+  t.equal(plain.status, 426, 'a plain GET on /ws: upgrade required');
+  t.equal(((await plain.json()) as any).error.code, 'TG_ERR_UPGRADE_REQUIRED');
   const post = await fetch(`${httpUrl}/health`, { method: 'POST' });
   t.equal(post.status, 405);
   t.equal(((await post.json()) as any).error.code, 'TG_ERR_METHOD_NOT_ALLOWED');

@@ -37,14 +37,22 @@ t.test('stalled upstream: detected after staleAfterMs, reconnected, live again',
   await c.next((f) => f.type === 'ticker');
 });
 
-t.test('/health: 200 "ok" when serving; 503 "down" with the reason while the exchange is unreachable', async (t) => {
-  const { httpUrl } = await startStack(t);
+t.test('/health: 200 "ok" when an upstream delivers (the heartbeat stream on an idle gateway); 503 without one', async (t) => {
+  const { httpUrl } = await startStack(t, { config: { upstream: { heartbeatStream: 'btcusdt@miniTicker' } } });
+  await until(async () => (await getJson(`${httpUrl}/health`)).status === 200, 'healthy while idle');
   const ok = await getJson(`${httpUrl}/health`);
-  t.equal(ok.status, 200);
   t.equal(ok.body.status, 'ok');
+  t.same(ok.body.problems, []);
   t.equal(ok.body.upstream.symbolsLoaded, true);
+  t.equal(ok.body.upstream.liveConnections, 1, 'the heartbeat connection');
   t.equal(ok.body.shards.length, 1);
   t.equal(ok.body.shards[0].state, 'running');
+  t.same((await getJson(`${httpUrl}/api/v1/ws/stats`)).body.data.binanceActiveStreams, ['btcusdt@miniTicker'], 'the heartbeat stream is shown like any other');
+
+  const idle = await startStack(t, { config: { upstream: { heartbeatStream: '' } } });
+  const noUpstream = await getJson(`${idle.httpUrl}/health`);
+  t.equal(noUpstream.status, 503, 'no heartbeat and no channel: no upstream is connected');
+  t.match(noUpstream.body.problems.join(';'), /no upstream connection/);
 
   // A server whose exchange does not answer.
   const server = await TickgateServer.start(testConfig({ upstream: { restTimeoutMs: 200 } }, { wsUrl: 'ws://127.0.0.1:9', restUrl: 'http://127.0.0.1:9' }));
@@ -55,6 +63,7 @@ t.test('/health: 200 "ok" when serving; 503 "down" with the reason while the exc
   t.equal(down.status, 503);
   t.equal(down.body.status, 'down');
   t.match(down.body.problems[0], /symbol list not loaded/);
+  t.equal(down.body.upstream.liveConnections, 0);
   const c = await TestClient.connect(`ws://127.0.0.1:${server.port}/ws`);
   c.subscribe('price:BTCUSDT');
   const err = await c.next((f) => f.type === 'error');

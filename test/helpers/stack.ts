@@ -28,7 +28,8 @@ export function testConfig(overrides: DeepPartial<ConfigInput> = {}, upstream: {
     server: { host: '127.0.0.1', port: 0, ...(o.server as object) },
     shards: o.shards ?? 1,
     log: { level: process.env.TEST_LOG_LEVEL ?? 'silent', ...(o.log as object) },
-    upstream: { unsubscribeGraceMs: 0, ...upstream, ...(o.upstream as object) },
+    // No heartbeat stream by default, so tests can count streams exactly; the health tests turn it on.
+    upstream: { unsubscribeGraceMs: 0, heartbeatStream: '', ...upstream, ...(o.upstream as object) },
   }, 'test');
 }
 

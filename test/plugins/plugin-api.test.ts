@@ -71,6 +71,35 @@ t.test('a plugin whose producer throws is contained: error frame, channel closed
   await c.ping();
 });
 
+t.test('a stream the exchange rejects: error frame, unsubscribed; a private channel needs authentication', async (t) => {
+  const { wsUrl } = await startStack(t, { config: { plugins: ['market', { name: 'failing', path: fixture('failing-plugin') }] } });
+  const c = await TestClient.connect(wsUrl);
+  c.subscribe('price:BTCUSDT');
+  await c.next((f) => f.type === 'price');
+  c.subscribe('badstream:BTCUSDT');
+  const err = await c.next((f) => f.type === 'error' && f.channel === 'badstream:BTCUSDT');
+  t.equal(err.data.code, 'TG_ERR_UPSTREAM_REJECTED');
+  t.match(err.data.message, /Invalid request/, 'the exchange\'s reason is passed on');
+  await c.next((f) => f.type === 'unsubscribed' && f.channel === 'badstream:BTCUSDT');
+  const n = c.frames.filter((f) => f.type === 'price').length;
+  await c.next((f) => f.type === 'price' && c.frames.filter((x) => x.type === 'price').length > n);
+  t.pass('the connection\'s other streams carry on');
+  c.subscribe('inbox:user123');
+  const auth = await c.next((f) => f.type === 'error' && f.channel === 'inbox:user123');
+  t.equal(auth.data.code, 'TG_ERR_AUTH_REQUIRED');
+  t.equal(auth.data.message, 'Authentication required for this channel', 'the guide\'s text');
+});
+
+t.test('a plugin route that throws or returns something unsendable gets a 500, and the server stays up', async (t) => {
+  const { httpUrl } = await startStack(t, { config: { plugins: ['market', { name: 'failing', path: fixture('failing-plugin') }] } });
+  for (const path of ['throws', 'undefined', 'bigint', 'status']) {
+    const r = await getJson(`${httpUrl}/api/v1/failing/${path}`);
+    t.equal(r.status, 500, path);
+    t.equal(r.body.error.code, 'TG_ERR_INTERNAL');
+  }
+  t.equal((await getJson(`${httpUrl}/api/v1/ws/stats`)).status, 200, 'still serving');
+});
+
 t.test('plugin loading errors stop the start with a message naming the plugin', async (t) => {
   const upstream = { wsUrl: 'ws://127.0.0.1:9', restUrl: 'http://127.0.0.1:9' };
   await t.rejects(TickgateServer.start(testConfig({ plugins: ['market', { name: 'ghost', path: '/nonexistent/plugin.js' }] }, upstream)), /plugin "ghost": cannot load/);

@@ -89,6 +89,29 @@ t.test('a silent stall is detected by the watchdog: stale, reconnect, live', asy
   t.equal(h.states.at(-1)!.state, 'live');
 });
 
+t.test('a quiet stream is not a stall: the exchange is asked, answers, and no reconnect happens', async (t) => {
+  const h = await harness(t, { staleAfterMs: 600 }, { tradesPerSecond: 0.01 });
+  h.pool.subscribe('btcusdt@trade');
+  await until(() => h.sim.getStats().connections === 1, 'connected');
+  await new Promise((r) => setTimeout(r, 2500));
+  t.equal(h.states.filter((s) => s.state === 'stale').length, 0, 'never stale');
+  t.equal(h.pool.info()[0]!.reconnects, 0, 'never reconnected');
+  t.ok(h.sim.getStats().controlMessages >= 3, `liveness probes answered (${h.sim.getStats().controlMessages})`);
+});
+
+t.test('if the old connection dies during renewal, the replacement\'s takeover reports the streams live again', async (t) => {
+  const h = await harness(t, { staleAfterMs: 1000, reconnectBaseMs: 30_000, reconnectMaxMs: 30_000 }, { tickerIntervalMs: 60_000 });
+  h.pool.subscribe('btcusdt@ticker');
+  await until(() => h.pool.info()[0]?.live === true, 'first connection live (probe answered)');
+  h.sim.announceShutdown();
+  await until(() => h.sim.getStats().connections === 2, 'replacement connected');
+  t.ok(h.sim.dropOldest(), 'old connection cut before the replacement delivered');
+  await until(() => h.states.some((s) => s.state === 'stale'), 'stale reported');
+  await until(() => h.states.at(-1)!.state === 'live', 'live again through the takeover');
+  t.equal(h.pool.info().length, 1);
+  t.equal(h.pool.info()[0]!.reconnects, 0, 'the old connection did not have to reconnect');
+});
+
 t.test('control messages are batched and paced under the exchange limit', async (t) => {
   const h = await harness(t, { controlMessagesPerSecond: 3 }, { maxIncomingPerSecond: 5 });
   h.pool.subscribe('btcusdt@ticker');
@@ -157,7 +180,7 @@ t.test('a stream the exchange rejects is reported, the others carry on', async (
 
 t.test('REST: exchangeInfo, Binance error codes, and Retry-After honoured on 429', async (t) => {
   const sim = await new SimExchange({ port: 0 }).start();
-  const rest = new BinanceRest({ baseUrl: sim.restUrl, timeoutMs: 2000, log });
+  const rest = new BinanceRest({ baseUrl: sim.restUrl, timeoutMs: 2000, optionalWeightBudget: 6000, log });
   t.teardown(async () => {
     await rest.close();
     await sim.close();
@@ -179,4 +202,26 @@ t.test('REST: exchangeInfo, Binance error codes, and Retry-After honoured on 429
   t.equal(sim.getStats().restRequests, requests, 'no request sent during the wait');
   await new Promise((r) => setTimeout(r, 1050));
   t.ok((await rest.exchangeInfo()).length > 0, 'served again after Retry-After');
+});
+
+t.test('REST: optional requests stop at the weight budget, required ones still go', async (t) => {
+  // The exchange counts weight per calendar minute: start well inside one.
+  if (Date.now() % 60_000 > 50_000) await new Promise((r) => setTimeout(r, 60_000 - (Date.now() % 60_000) + 50));
+  const sim = await new SimExchange({ port: 0 }).start();
+  const rest = new BinanceRest({ baseUrl: sim.restUrl, timeoutMs: 2000, optionalWeightBudget: 25, log });
+  t.teardown(async () => {
+    await rest.close();
+    await sim.close();
+  });
+  await rest.exchangeInfo();
+  t.equal(rest.usedWeight, 20);
+  t.equal((await rest.klines('BTCUSDT', '1m', 1)).length, 1);
+  t.equal((await rest.klines('BTCUSDT', '1m', 1)).length, 1);
+  t.equal(rest.usedWeight, 24, 'the exchange reports cumulative weight');
+  const requests = sim.getStats().restRequests;
+  const skipped = await rest.klines('BTCUSDT', '1m', 1).catch((e: unknown) => e);
+  t.ok(skipped instanceof BinanceRestError, 'over budget: refused locally');
+  t.match((skipped as Error).message, /budget 25/);
+  t.equal(sim.getStats().restRequests, requests, 'nothing sent');
+  t.ok((await rest.exchangeInfo()).length > 0, 'a required request is still sent');
 });

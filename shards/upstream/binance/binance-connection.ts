@@ -21,6 +21,8 @@ export interface ConnectionEvents {
   rejected(conn: UpstreamConnection, streams: string[], reason: string): void;
   /** Time to replace this connection (Binance's 24 h limit, or a serverShutdown notice). */
   renewDue(conn: UpstreamConnection): void;
+  /** The connection delivers and every stream it should carry has been subscribed (a replacement may take over). */
+  settled(conn: UpstreamConnection): void;
 }
 
 /** Streams named in the connect URL; the rest are sent with SUBSCRIBE once open (URLs have length limits). */
@@ -50,6 +52,10 @@ export class UpstreamConnection {
   private readonly pendingUnsub = new Set<string>();
   private readonly inflight = new Map<number, { method: string; params: string[] }>();
   private nextRequestId = 1;
+  /** A quiet connection is asked LIST_SUBSCRIPTIONS: an answer proves it alive without any data flowing. */
+  private probeDue = false;
+  private probeInflight = false;
+  private wasSettled = false;
   private lastControlAt = 0;
   private controlTimer: NodeJS.Timeout | undefined;
   private watchdog: NodeJS.Timeout | undefined;
@@ -105,6 +111,7 @@ export class UpstreamConnection {
       this.pendingSub.clear();
       this.pendingUnsub.clear();
       this.inflight.clear();
+      this.probeDue = this.probeInflight = this.wasSettled = false;
       const inUrl = new Set(urlStreams);
       for (const s of this.streams) if (!inUrl.has(s)) this.pendingSub.add(s);
       // Streams removed while connecting are in the URL but no longer wanted.
@@ -145,28 +152,39 @@ export class UpstreamConnection {
       this.events.live(this, true);
     }
     if (typeof m.stream === 'string') {
-      if (m.data?.e === 'serverShutdown') {
-        this.events.renewDue(this);
-        return;
-      }
-      if (this.streams.has(m.stream)) this.events.message(this, m.stream, m.data);
-      return;
-    }
-    if (m.e === 'serverShutdown') {
+      if (m.data?.e === 'serverShutdown') this.events.renewDue(this);
+      else if (this.streams.has(m.stream)) this.events.message(this, m.stream, m.data);
+    } else if (m.e === 'serverShutdown') {
       this.events.renewDue(this);
+    } else if (typeof m.id === 'number' && this.inflight.has(m.id)) {
+      this.onReply(m.id, m.error);
+    }
+    if (!this.wasSettled && this.settled) {
+      this.wasSettled = true;
+      this.events.settled(this);
+    }
+  }
+
+  /** Open, delivering, and nothing left to subscribe. */
+  get settled(): boolean {
+    if (this.state !== 'open' || !this.live || this.pendingSub.size > 0) return false;
+    for (const req of this.inflight.values()) if (req.method === 'SUBSCRIBE') return false;
+    return true;
+  }
+
+  private onReply(id: number, error: { code?: number; msg?: string } | undefined): void {
+    const req = this.inflight.get(id)!;
+    this.inflight.delete(id);
+    if (req.method === 'LIST_SUBSCRIPTIONS') {
+      this.probeInflight = false;
       return;
     }
-    if (typeof m.id === 'number' && this.inflight.has(m.id)) {
-      const req = this.inflight.get(m.id)!;
-      this.inflight.delete(m.id);
-      if (m.error) {
-        const reason = `${m.error.msg ?? 'error'} (code ${m.error.code})`;
-        this.log.error({ method: req.method, streams: req.params.length, reason }, 'upstream rejected a control message');
-        if (req.method === 'SUBSCRIBE') {
-          for (const s of req.params) this.streams.delete(s);
-          this.events.rejected(this, req.params, reason);
-        }
-      }
+    if (!error) return;
+    const reason = `${error.msg ?? 'error'} (code ${error.code})`;
+    this.log.error({ method: req.method, streams: req.params.length, reason }, 'upstream rejected a control message');
+    if (req.method === 'SUBSCRIBE') {
+      for (const s of req.params) this.streams.delete(s);
+      this.events.rejected(this, req.params, reason);
     }
   }
 
@@ -199,8 +217,12 @@ export class UpstreamConnection {
       if (this.state !== 'open') return;
       const silentMs = Date.now() - this.lastMessageAt;
       if (silentMs > this.opts.staleAfterMs) {
-        this.log.warn({ silentMs, streams: this.streams.size }, 'upstream stalled: no data, reconnecting');
+        this.log.warn({ silentMs, streams: this.streams.size }, 'upstream stalled: no data and no answer, reconnecting');
         this.ws?.terminate();
+      } else if (silentMs > this.opts.staleAfterMs / 2 && !this.probeInflight && !this.probeDue) {
+        // Quiet streams (an illiquid symbol's trades) are not a stall: ask the exchange whether it still answers.
+        this.probeDue = true;
+        this.scheduleControl();
       }
     }, every);
     this.watchdog.unref();
@@ -215,7 +237,7 @@ export class UpstreamConnection {
 
   private scheduleControl(): void {
     if (this.controlTimer || this.state !== 'open') return;
-    if (this.pendingSub.size === 0 && this.pendingUnsub.size === 0) return;
+    if (this.pendingSub.size === 0 && this.pendingUnsub.size === 0 && !this.probeDue) return;
     const gap = 1000 / this.opts.controlMessagesPerSecond;
     const delay = Math.max(0, this.lastControlAt + gap - Date.now());
     this.controlTimer = setTimeout(() => {
@@ -227,6 +249,17 @@ export class UpstreamConnection {
   /** Sends one control message (Binance counts each toward its 5 messages/s), unsubscribes first. */
   private flushControl(): void {
     if (this.state !== 'open' || !this.ws) return;
+    if (this.pendingSub.size === 0 && this.pendingUnsub.size === 0) {
+      if (this.probeDue) {
+        this.probeDue = false;
+        this.probeInflight = true;
+        const id = this.nextRequestId++;
+        this.inflight.set(id, { method: 'LIST_SUBSCRIPTIONS', params: [] });
+        this.ws.send(JSON.stringify({ method: 'LIST_SUBSCRIPTIONS', id }));
+        this.lastControlAt = Date.now();
+      }
+      return;
+    }
     const source = this.pendingUnsub.size ? this.pendingUnsub : this.pendingSub;
     const method = source === this.pendingUnsub ? 'UNSUBSCRIBE' : 'SUBSCRIBE';
     const params: string[] = [];

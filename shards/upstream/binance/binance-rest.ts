@@ -25,14 +25,24 @@ export interface ExchangeSymbol {
 export interface BinanceRestOptions {
   baseUrl: string;
   timeoutMs: number;
+  /** Request weight per minute (as the exchange counts it for this IP) above which optional requests are not sent. */
+  optionalWeightBudget: number;
   log: Logger;
+}
+
+export interface RequestOptions {
+  /** The endpoint's request weight, for the budget check. */
+  weight?: number;
+  /** Optional requests (conveniences such as a channel's first value) give way to keep weight for required ones. */
+  optional?: boolean;
 }
 
 export class BinanceRest {
   private readonly pool: Pool;
   private readonly basePath: string;
-  /** Request weight used in the current minute, as reported by X-MBX-USED-WEIGHT-1M. */
-  usedWeight = 0;
+  /** Request weight used in the minute of the last answer, as reported by X-MBX-USED-WEIGHT-1M. */
+  private reportedWeight = 0;
+  private reportedMinute = 0;
   private bannedUntil = 0;
 
   constructor(private readonly opts: BinanceRestOptions) {
@@ -46,15 +56,27 @@ export class BinanceRest {
     });
   }
 
-  async get<T>(path: string, query: Record<string, string | number | undefined> = {}): Promise<T> {
-    const wait = this.bannedUntil - Date.now();
+  /** Weight used in the current minute; the exchange's counter restarts every minute. */
+  get usedWeight(): number {
+    return this.reportedMinute === Math.floor(Date.now() / 60_000) ? this.reportedWeight : 0;
+  }
+
+  async get<T>(path: string, query: Record<string, string | number | undefined> = {}, opts: RequestOptions = {}): Promise<T> {
+    const now = Date.now();
+    const wait = this.bannedUntil - now;
     if (wait > 0) throw new BinanceRestError(`exchange asked to wait ${wait} ms before the next request`, 429, -1003, wait);
+    if (opts.optional && this.usedWeight + (opts.weight ?? 1) > this.opts.optionalWeightBudget) {
+      throw new BinanceRestError(`optional request skipped: ${this.usedWeight} request weight already used this minute (budget ${this.opts.optionalWeightBudget})`, 429, undefined, 60_000 - (now % 60_000));
+    }
     const qs = new URLSearchParams();
     for (const [k, v] of Object.entries(query)) if (v !== undefined) qs.set(k, String(v));
     const fullPath = `${this.basePath}${path}${qs.size ? `?${qs}` : ''}`;
     const res = await this.pool.request({ method: 'GET', path: fullPath, headers: { accept: 'application/json' } });
     const weight = Number(res.headers['x-mbx-used-weight-1m']);
-    if (Number.isFinite(weight)) this.usedWeight = weight;
+    if (Number.isFinite(weight)) {
+      this.reportedWeight = weight;
+      this.reportedMinute = Math.floor(Date.now() / 60_000);
+    }
     const text = await res.body.text();
     if (res.statusCode === 429 || res.statusCode === 418) {
       const retryAfterS = Number(res.headers['retry-after']);
@@ -84,7 +106,7 @@ export class BinanceRest {
 
   /** Raw kline rows: [openTime, open, high, low, close, volume, closeTime, quoteVolume, trades, …]. */
   async klines(symbol: string, interval: string, limit: number): Promise<unknown[][]> {
-    const rows = await this.get<unknown>('/api/v3/klines', { symbol, interval, limit });
+    const rows = await this.get<unknown>('/api/v3/klines', { symbol, interval, limit }, { weight: 2, optional: true });
     if (!Array.isArray(rows)) throw new BinanceRestError('klines answer is not an array', 200, undefined, undefined);
     return rows as unknown[][];
   }

@@ -35,6 +35,9 @@ export class BinanceStreamPool {
         this.opts.onRejected(streams, reason);
       },
       renewDue: (conn) => this.renew(conn),
+      settled: (conn) => {
+        if (this.successors.has(conn)) this.takeOver(conn);
+      },
     });
   }
 
@@ -80,16 +83,8 @@ export class BinanceStreamPool {
   private onLive(conn: UpstreamConnection, live: boolean): void {
     const old = this.successors.get(conn);
     if (old) {
-      if (live) {
-        // The replacement delivers: it takes over the streams and the old connection closes.
-        this.successors.delete(conn);
-        this.connections.delete(old);
-        this.connections.add(conn);
-        for (const s of conn.streams) this.owner.set(s, conn);
-        old.retire();
-        void old.close();
-        this.opts.log.info({ from: old.id, to: conn.id, streams: conn.streams.size }, 'upstream connection renewed');
-      } else {
+      // A replacement takes over once settled (see takeOver); here only its failure matters.
+      if (!live) {
         // The replacement failed: keep the old connection, try again later.
         this.successors.delete(conn);
         conn.retire();
@@ -102,6 +97,20 @@ export class BinanceStreamPool {
     if (!this.connections.has(conn) || conn.retired) return;
     const streams = [...conn.streams];
     if (streams.length) this.opts.onState(streams, live ? 'live' : 'stale');
+  }
+
+  /** The replacement delivers every stream: it takes them over and the old connection closes. */
+  private takeOver(conn: UpstreamConnection): void {
+    const old = this.successors.get(conn)!;
+    this.successors.delete(conn);
+    this.connections.delete(old);
+    this.connections.add(conn);
+    for (const s of conn.streams) this.owner.set(s, conn);
+    old.retire();
+    void old.close();
+    this.opts.log.info({ from: old.id, to: conn.id, streams: conn.streams.size }, 'upstream connection renewed');
+    // If the old connection died before the handover, its streams were reported stale: they are live again.
+    if (conn.streams.size) this.opts.onState([...conn.streams], 'live');
   }
 
   /** Opens a replacement with the same streams; the swap happens when it delivers its first message. */
