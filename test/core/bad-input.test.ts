@@ -168,7 +168,8 @@ t.test('message flood: error frame, then close 4429; other clients unaffected', 
   const closed = await c.waitClose();
   t.equal(closed.code, 4429);
   const pongs = c.frames.filter((x) => x.type === 'pong').length;
-  t.ok(pongs >= 39 && pongs <= 41, `the burst of 40 was served before the limit (${pongs} pongs)`);
+  // 40 at once, plus 20/s refilled while the flood is read: a slow machine reads it over more time.
+  t.ok(pongs >= 40 && pongs <= 60, `the burst of 40 was served before the limit (${pongs} pongs)`);
   await bystander.ping();
 });
 

@@ -6,7 +6,8 @@ import { TickgateServer } from '../../core/server.js';
 import { shardFor } from '../../core/shard-hash.js';
 
 t.test('dropped upstream: subscribers get status stale, then live, and data resumes', async (t) => {
-  const { wsUrl, sim } = await startStack(t, { config: { upstream: { reconnectBaseMs: 200, reconnectMaxMs: 400 } } });
+  // Reconnect after 1–2 s: time enough for a second client to join while the channel is stale.
+  const { wsUrl, sim } = await startStack(t, { config: { upstream: { reconnectBaseMs: 2000, reconnectMaxMs: 2000 } } });
   const c = await TestClient.connect(wsUrl);
   c.subscribe('price:BTCUSDT', 'trades:ETHUSDT');
   await c.next((f) => f.type === 'price');
