@@ -118,6 +118,7 @@ export class TickgateServer {
       shards: this.shards,
       clientCount: () => this.clients.size,
       startedAt: this.startedAt,
+      heartbeat: this.config.upstream.heartbeatStream !== '',
       draining: () => this.draining,
     };
   }

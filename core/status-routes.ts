@@ -11,6 +11,8 @@ export interface StatusSources {
   shards: ThreadShardPool;
   clientCount(): number;
   startedAt: number;
+  /** Whether a heartbeat stream keeps an upstream connection open on an idle gateway. */
+  heartbeat: boolean;
   draining(): boolean;
 }
 
@@ -71,7 +73,7 @@ export function healthRoute(src: StatusSources): RouteResult {
   if (src.draining()) problems.push('shutting down');
   if (!src.symbols.loaded) problems.push(`exchange symbol list not loaded${src.symbols.lastError ? `: ${src.symbols.lastError}` : ''}`);
   if (shards.every((s) => s.state === 'down')) problems.push('no shard running');
-  if (connections === 0) problems.push('no upstream connection (no channel open and upstream.heartbeatStream disabled)');
+  if (connections === 0) problems.push(src.heartbeat ? 'no upstream connection is open' : 'no upstream connection is open (no channel is open and upstream.heartbeatStream is empty)');
   else if (live === 0) problems.push('no upstream connection is delivering data');
   const down = problems.length > 0;
   const degraded = !down && (live < connections || shards.some((s) => s.state === 'down'));

@@ -104,7 +104,11 @@ export class ShardHost {
   start(): void {
     this.statsTimer = setInterval(() => this.postStats(), STATS_EVERY_MS);
     this.statsTimer.unref();
-    if (this.opts.shardId === 0) void this.loadSymbols(new Backoff(1000, 30_000));
+    if (this.opts.shardId !== 0) return;
+    void this.loadSymbols(new Backoff(1000, 30_000));
+    // One stream held at all times, so an idle gateway still knows (and /health says) whether the exchange delivers.
+    const heartbeat = this.opts.config.upstream.heartbeatStream;
+    if (heartbeat) this.ref(heartbeat, HEARTBEAT);
   }
 
   /** Shard 0 keeps the exchange's symbol list current for the acceptor's validation. */
@@ -116,9 +120,6 @@ export class ShardHost {
       if (this.stopped) return;
       this.opts.post({ t: 'symbols', shard: this.opts.shardId, symbols: symbols.map((s) => [s.symbol, s.status]) });
       this.log.info({ symbols: symbols.length }, 'exchange symbol list loaded');
-      const heartbeat = this.opts.config.upstream.heartbeatStream;
-      // One stream held at all times, so an idle gateway still knows (and /health says) whether the exchange delivers.
-      if (heartbeat && !this.streamRefs.has(heartbeat)) this.ref(heartbeat, HEARTBEAT);
       backoff.reset();
       delay = this.opts.config.upstream.symbolsRefreshMs;
     } catch (err) {
@@ -126,7 +127,7 @@ export class ShardHost {
       const retryAfter = (err as { retryAfterMs?: number }).retryAfterMs;
       delay = Math.max(backoff.next(), retryAfter ?? 0);
       const message = err instanceof Error ? err.message : String(err);
-      this.log.warn({ err: message, retryInMs: delay }, 'cannot load the exchange symbol list');
+      this.log.warn({ err: message, retryInMs: delay, url: this.opts.config.upstream.restUrl, hint: 'no network to the exchange? `npm run demo` runs against the simulated exchange' }, 'cannot load the exchange symbol list');
       this.opts.post({ t: 'symbolsFailed', shard: this.opts.shardId, message });
     }
     this.symbolsTimer = setTimeout(() => void this.loadSymbols(backoff), delay);
@@ -145,7 +146,9 @@ export class ShardHost {
     const ch: Channel = { name, kind: parsed.kind, symbol: parsed.key, arg: parsed.arg };
     let streams: string[];
     try {
-      streams = producer.spec.streams ? [...new Set(producer.spec.streams(ch))] : [];
+      const list: unknown = producer.spec.streams ? producer.spec.streams(ch) : [];
+      if (!Array.isArray(list) || list.some((x) => typeof x !== 'string')) throw new Error(`streams() of "${parsed.kind}" must return an array of stream names`);
+      streams = [...new Set(list as string[])];
     } catch (err) {
       this.producerFailed(name, producer.plugin, err);
       return;

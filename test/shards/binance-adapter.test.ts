@@ -131,6 +131,15 @@ t.test('control messages are batched and paced under the exchange limit', async 
   t.ok(h.sim.getStats().controlMessages <= 1 + more.length, 'no more messages than needed');
 });
 
+t.test('a bad stream name never spoils the connect URL of the good ones', async (t) => {
+  const h = await harness(t);
+  h.pool.subscribe('ethusdt@nonsense');
+  h.pool.subscribe('ethusdt@trade');
+  await until(() => count(h, 'ethusdt@trade') > 0, 'the good stream delivers');
+  t.equal(h.rejected.length, 1);
+  t.equal(h.states.filter((s) => s.state === 'stale').length, 0, 'no failed connection attempt');
+});
+
 t.test('more streams than one connection may carry open more connections', async (t) => {
   const h = await harness(t, { maxStreamsPerConnection: 3 });
   const streams = ['btcusdt@ticker', 'ethusdt@ticker', 'bnbusdt@ticker', 'solusdt@ticker', 'xrpusdt@ticker', 'dogeusdt@ticker', 'adausdt@ticker'];
@@ -169,10 +178,17 @@ t.test('a stream the exchange rejects is reported, the others carry on', async (
   const h = await harness(t);
   h.pool.subscribe('btcusdt@ticker');
   await until(() => count(h, 'btcusdt@ticker') > 0, 'data');
-  h.pool.subscribe('btcusdt@bogus');
+  // A valid Binance name the simulated exchange does not serve: the exchange's SUBSCRIBE error is the answer.
+  h.pool.subscribe('btcusdt@ticker_1h');
   await until(() => h.rejected.length === 1, 'rejection reported');
-  t.same(h.rejected[0]!.streams, ['btcusdt@bogus']);
+  t.same(h.rejected[0]!.streams, ['btcusdt@ticker_1h']);
   t.match(h.rejected[0]!.reason, /Invalid request/);
+  t.same(h.pool.streams(), ['btcusdt@ticker']);
+  // Not a Binance stream name at all: refused before it reaches the exchange (it would spoil a connect URL).
+  h.pool.subscribe('btcusdt@bogus');
+  h.pool.subscribe('BTCUSDT@trade');
+  await until(() => h.rejected.length === 3, 'local rejections reported');
+  t.match(h.rejected[1]!.reason, /not a Binance market stream name/);
   t.same(h.pool.streams(), ['btcusdt@ticker']);
   const n = count(h, 'btcusdt@ticker');
   await until(() => count(h, 'btcusdt@ticker') > n, 'other stream still delivers');

@@ -1,6 +1,7 @@
 // The shard's set of Binance stream connections: places streams (≤ 1024 per connection), renews connections before the 24 h cut.
 import type { Logger } from '../../../core/logger.js';
 import { UpstreamConnection, type ConnectionOptions } from './binance-connection.js';
+import { isBinanceStream } from './binance-streams.js';
 
 export interface StreamPoolOptions extends Omit<ConnectionOptions, 'log'> {
   maxStreamsPerConnection: number;
@@ -43,6 +44,11 @@ export class BinanceStreamPool {
 
   subscribe(stream: string): void {
     if (this.closing || this.owner.has(stream)) return;
+    if (!isBinanceStream(stream)) {
+      // Reported asynchronously, like an exchange rejection, once the caller has recorded who wants the stream.
+      queueMicrotask(() => this.opts.onRejected([stream], `"${stream}" is not a Binance market stream name`));
+      return;
+    }
     let target: UpstreamConnection | undefined;
     for (const c of this.connections) {
       if (!c.retired && c.streams.size < this.opts.maxStreamsPerConnection) {
