@@ -5,6 +5,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { isBinanceStream } from '../shards/upstream/binance/binance-streams.js';
 
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -48,7 +49,8 @@ export const configSchema = z.object({
     restUrl: urlString(['http:', 'https:']).default('https://api.binance.com'),
     maxStreamsPerConnection: z.number().int().min(1).max(1024).default(1024),
     maxStreamsPerControlMessage: z.number().int().min(1).max(1024).default(200),
-    controlMessagesPerSecond: z.number().positive().max(5).default(3),
+    // Binance closes a connection above 5 incoming messages/s, pongs included: keep room for them.
+    controlMessagesPerSecond: z.number().positive().max(4).default(3),
     staleAfterMs: z.number().int().min(100).default(15_000),
     reconnectBaseMs: z.number().int().min(1).default(500),
     reconnectMaxMs: z.number().int().min(1).default(30_000),
@@ -57,7 +59,7 @@ export const configSchema = z.object({
     symbolsRefreshMs: z.number().int().min(1000).default(3600 * 1000),
     restTimeoutMs: z.number().int().min(100).default(10_000),
     optionalRestWeightPerMinute: z.number().int().min(0).max(6000).default(2400),
-    heartbeatStream: z.string().regex(/^$|^[a-z0-9]+@[a-zA-Z0-9_@]+$/, 'must be a lowercase stream name like btcusdt@miniTicker, or empty').default('btcusdt@miniTicker'),
+    heartbeatStream: z.string().refine((s) => s === '' || isBinanceStream(s), 'must be a Binance market stream name like btcusdt@miniTicker, or empty').default('btcusdt@miniTicker'),
   }).strict().refine((u) => u.reconnectBaseMs <= u.reconnectMaxMs, { message: 'reconnectBaseMs must not exceed reconnectMaxMs', path: ['reconnectBaseMs'] }).prefault({}),
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

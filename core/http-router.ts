@@ -18,16 +18,28 @@ interface Serialised {
   text: string;
 }
 
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+/** Headers tickgate writes itself: a handler may not set them. */
+const RESERVED_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'content-type']);
+
 /** Checks a handler's answer and turns it into bytes; throws when it is not a valid, JSON-serialisable answer. */
 function serialise(result: RouteResult): Serialised {
   if (result === null || typeof result !== 'object' || !('body' in result)) throw new Error('a route handler must return { status?, headers?, body }');
   const status = result.status ?? 200;
   if (!Number.isInteger(status) || status < 200 || status > 599) throw new Error(`invalid HTTP status ${String(status)}`);
-  const headers = Object.entries(result.headers ?? {}).map(([k, v]) => [k, String(v)] as [string, string]);
+  const headers = Object.entries(result.headers ?? {}).map(([k, v]) => {
+    const value = String(v);
+    if (!HEADER_NAME.test(k) || RESERVED_HEADERS.has(k.toLowerCase())) throw new Error(`header name ${JSON.stringify(k)} is invalid or reserved`);
+    if (!HEADER_VALUE.test(value)) throw new Error(`header ${k} has a value with control characters`);
+    return [k, value] as [string, string];
+  });
   const text = JSON.stringify(result.body);
   if (typeof text !== 'string') throw new Error('the body is not JSON-serialisable');
   return { status, headers, text };
 }
+
+const INTERNAL: Serialised = serialise({ status: 500, body: errorBody('TG_ERR_INTERNAL') });
 
 export function errorBody(code: ErrorCode, message?: string): { success: false; error: { code: ErrorCode; message: string } } {
   return { success: false, error: { code, message: message ?? ERRORS[code].message } };
@@ -61,9 +73,11 @@ export class HttpRouter {
       });
       const run = (body: unknown) => {
         request.body = body;
-        void this.invoke(handler, request).then((response) => {
-          if (!aborted) this.write(res, response);
-        });
+        void this.invoke(handler, request)
+          .catch(() => INTERNAL)
+          .then((response) => {
+            if (!aborted) this.write(res, response);
+          });
       };
       if (!BODY_METHODS.has(method)) return run(undefined);
       this.readBody(res, maxBody, () => aborted, run);
@@ -128,16 +142,28 @@ export class HttpRouter {
     try {
       result = await handler(req);
     } catch (err) {
-      if (err instanceof TickgateError) return serialise({ status: ERRORS[err.code].status, body: errorBody(err.code, err.message) });
-      this.log.error({ err, method: req.method, path: req.path }, 'route handler failed');
-      return serialise({ status: 500, body: errorBody('TG_ERR_INTERNAL') });
+      const known = err instanceof TickgateError && Object.hasOwn(ERRORS, err.code);
+      if (known) return serialise({ status: ERRORS[err.code].status, body: errorBody(err.code, String(err.message)) });
+      this.logSafely(err, req, 'route handler failed');
+      return INTERNAL;
     }
     try {
       return serialise(result);
     } catch (err) {
-      this.log.error({ err: err instanceof Error ? err.message : String(err), method: req.method, path: req.path }, 'route handler returned an answer that cannot be sent');
-      return serialise({ status: 500, body: errorBody('TG_ERR_INTERNAL') });
+      this.logSafely(err, req, 'route handler returned an answer that cannot be sent');
+      return INTERNAL;
     }
+  }
+
+  /** Logs a plugin's error without trusting it: its properties may throw when read. */
+  private logSafely(err: unknown, req: RouteRequest, msg: string): void {
+    let detail: string;
+    try {
+      detail = err instanceof Error ? `${err.name}: ${err.message}\n${err.stack ?? ''}` : String(err);
+    } catch {
+      detail = 'an error value that cannot be read';
+    }
+    this.log.error({ err: detail, method: req.method, path: req.path }, msg);
   }
 
   private send(res: HttpResponse, result: RouteResult, close = false): void {
@@ -147,10 +173,14 @@ export class HttpRouter {
   private write(res: HttpResponse, r: Serialised, close = false): void {
     res.cork(() => {
       res.writeStatus(statusLine(r.status));
-      res.writeHeader('content-type', 'application/json; charset=utf-8');
       for (const [k, v] of r.headers) res.writeHeader(k, v);
       if (close) res.writeHeader('connection', 'close');
-      res.end(r.text, close);
+      // 204 and 304 carry no body, and no Content-Length that would announce one.
+      if (r.status === 204 || r.status === 304) res.endWithoutBody(undefined, close);
+      else {
+        res.writeHeader('content-type', 'application/json; charset=utf-8');
+        res.end(r.text, close);
+      }
     });
   }
 

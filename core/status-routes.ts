@@ -52,12 +52,12 @@ export function healthRoute(src: StatusSources): RouteResult {
   const shards = src.shards.info();
   let connections = 0;
   let live = 0;
-  let streams = 0;
+  const streams = new Set<string>();
   const shardInfo = shards.map((s) => {
     const conns = s.stats?.connections ?? [];
     connections += conns.length;
     live += conns.filter((c) => c.live).length;
-    streams += s.stats?.streams.length ?? 0;
+    for (const st of s.stats?.streams ?? []) streams.add(st);
     return {
       shard: s.shard,
       state: s.state,
@@ -91,7 +91,7 @@ export function healthRoute(src: StatusSources): RouteResult {
         symbols: src.symbols.size,
         connections,
         liveConnections: live,
-        streams,
+        streams: streams.size,
       },
       shards: shardInfo,
     },

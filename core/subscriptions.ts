@@ -99,9 +99,11 @@ export class Subscriptions {
         if (kind === FrameKind.DATA) entry.snapshot = bytes.slice();
         else if (kind === FrameKind.STALE) entry.stale = bytes.slice();
         else if (kind === FrameKind.LIVE) entry.stale = undefined;
-        this.app.publish(channel, bytes, false);
         this.framesPublished++;
-        if (kind === FrameKind.FAILED) this.dropChannel(channel, entry);
+        // A failed channel's subscribers are unsubscribed at once: a published frame would be lost with the
+        // subscription, so its error frame goes to each of them directly.
+        if (kind === FrameKind.FAILED) this.dropChannel(channel, entry, bytes);
+        else this.app.publish(channel, bytes, false);
       }
       start = end;
     }
@@ -120,7 +122,7 @@ export class Subscriptions {
   }
 
   /** A channel whose producer failed: every subscriber is unsubscribed (the error frame told them why) and told so. */
-  private dropChannel(channel: string, entry: ChannelEntry): void {
+  private dropChannel(channel: string, entry: ChannelEntry, error: Uint8Array): void {
     this.log.warn({ channel, subscribers: entry.subscribers.size }, 'channel failed: unsubscribing its clients');
     const notice = encodeFrame('unsubscribed', channel, undefined);
     for (const ws of [...entry.subscribers]) {
@@ -128,7 +130,10 @@ export class Subscriptions {
       if (user.closed) continue;
       user.channels.delete(channel);
       ws.unsubscribe(channel);
-      ws.send(notice, false);
+      ws.cork(() => {
+        ws.send(error, false);
+        ws.send(notice, false);
+      });
     }
     this.channels.delete(channel);
     // The shard closed the failed opening itself; if the channel was reopened meanwhile, this closes that too,

@@ -155,7 +155,11 @@ export class ShardHost {
     }
     const entry: OpenChannel = { ch, producer, streams, closer: undefined, closed: false, state: wasStale ? 'stale' : 'live', lastErrorAt: 0 };
     this.channels.set(name, entry);
-    for (const s of streams) this.ref(s, name);
+    for (const s of streams) {
+      this.ref(s, name);
+      // A stream placed on a connection that is waiting to reconnect is stale from the start.
+      if (this.pool.isDown(s)) this.staleStreams.add(s);
+    }
     if (streams.some((s) => this.staleStreams.has(s))) this.setChannelState(entry, 'stale');
     else if (wasStale && streams.every((s) => this.pool.isLive(s))) this.setChannelState(entry, 'live');
     this.market.currentTag = name;
@@ -324,7 +328,13 @@ export class ShardHost {
     const failed = new Set<string>();
     for (const s of streams) {
       const ref = this.streamRefs.get(s);
-      if (ref) for (const c of ref.channels) failed.add(c);
+      if (!ref) continue;
+      for (const c of ref.channels) failed.add(c);
+      // Forget the stream now (not after the grace period): a channel reopened later must subscribe it afresh.
+      if (ref.grace) clearTimeout(ref.grace);
+      this.streamRefs.delete(s);
+      this.staleStreams.delete(s);
+      if (ref.channels.has(HEARTBEAT)) this.log.error({ stream: s, reason }, 'the exchange refused the heartbeat stream: set upstream.heartbeatStream to a stream it serves');
     }
     for (const name of failed) {
       this.close(name);

@@ -49,10 +49,12 @@ t.test('invalid values are refused with the key named', async (t) => {
   bad({ shards: 0 }, /shards/);
   bad({ shards: 'many' }, /shards/);
   bad({ upstream: { wsUrl: 'http://example' } }, /upstream\.wsUrl: must be a URL starting with ws:\/\/ or wss:\/\//);
-  bad({ upstream: { controlMessagesPerSecond: 6 } }, /upstream\.controlMessagesPerSecond/);
+  bad({ upstream: { controlMessagesPerSecond: 5 } }, /upstream\.controlMessagesPerSecond/);
   bad({ limits: { idleTimeoutSeconds: 4 } }, /limits\.idleTimeoutSeconds/);
   bad({ log: { level: 'loud' } }, /log\.level/);
   bad({ surprise: true }, /surprise/);
+  bad({ upstream: { heartbeatStream: 'btcusdt@foo' } }, /upstream\.heartbeatStream/);
+  bad({ upstream: { reconnectBaseMs: 60_000, reconnectMaxMs: 30_000 } }, /reconnectBaseMs must not exceed/);
   bad({ plugins: ['market', 'market'] }, /listed twice/);
   bad({ plugins: [{ name: 'x', nope: 1 }] }, /plugins\.0/);
 });

@@ -20,8 +20,13 @@ t.test('dropped upstream: subscribers get status stale, then live, and data resu
   late.subscribe('price:BTCUSDT');
   const lateStale = await late.next((f) => f.type === 'status');
   t.equal(lateStale.data.state, 'stale', 'new subscriber told the channel is stale');
+  // A channel opened while its connection waits to reconnect is stale from the start.
+  const fresh = await TestClient.connect(wsUrl);
+  fresh.subscribe('ticker:ADAUSDT');
+  t.equal((await fresh.next((f) => f.type === 'status')).data.state, 'stale', 'new channel on a down connection: stale');
   const live = await c.next((f) => f.type === 'status' && f.channel === 'price:BTCUSDT');
   t.same(live.data, { state: 'live' });
+  await fresh.next((f) => f.type === 'status' && f.data.state === 'live');
   const after = await c.next((f) => f.type === 'price' && c.indexOf(f) > c.indexOf(live));
   t.ok(after, 'data after live');
   await late.next((f) => f.type === 'status' && f.data.state === 'live');

@@ -71,6 +71,23 @@ t.test('a plugin whose producer throws is contained: error frame, channel closed
   await c.ping();
 });
 
+t.test('a failed channel that is the client\'s only one still delivers its error frame, then unsubscribed', async (t) => {
+  const { wsUrl } = await startStack(t, { config: { plugins: ['market', { name: 'failing', path: fixture('failing-plugin') }], upstream: { unsubscribeGraceMs: 60_000 } } });
+  for (const ch of ['boomopen:BTCUSDT', 'badstream:ETHUSDT', 'orphan:SOLUSDT']) {
+    const c = await TestClient.connect(wsUrl);
+    c.subscribe(ch);
+    const err = await c.next((f) => f.type === 'error' && f.channel === ch);
+    const un = await c.next((f) => f.type === 'unsubscribed' && f.channel === ch);
+    t.ok(c.indexOf(un) > c.indexOf(err), `${ch}: error, then unsubscribed`);
+    c.close();
+  }
+  // Resubscribing within the upstream grace period after a rejection is refused again, not left silent.
+  const c = await TestClient.connect(wsUrl);
+  c.subscribe('badstream:ETHUSDT');
+  const again = await c.next((f) => f.type === 'error' && f.channel === 'badstream:ETHUSDT');
+  t.equal(again.data.code, 'TG_ERR_UPSTREAM_REJECTED');
+});
+
 t.test('a stream the exchange rejects: error frame, unsubscribed; a private channel needs authentication', async (t) => {
   const { wsUrl } = await startStack(t, { config: { plugins: ['market', { name: 'failing', path: fixture('failing-plugin') }] } });
   const c = await TestClient.connect(wsUrl);
@@ -92,11 +109,16 @@ t.test('a stream the exchange rejects: error frame, unsubscribed; a private chan
 
 t.test('a plugin route that throws or returns something unsendable gets a 500, and the server stays up', async (t) => {
   const { httpUrl } = await startStack(t, { config: { plugins: ['market', { name: 'failing', path: fixture('failing-plugin') }] } });
-  for (const path of ['throws', 'undefined', 'bigint', 'status']) {
+  for (const path of ['throws', 'undefined', 'bigint', 'status', 'code', 'getter', 'header']) {
     const r = await getJson(`${httpUrl}/api/v1/failing/${path}`);
     t.equal(r.status, 500, path);
     t.equal(r.body.error.code, 'TG_ERR_INTERNAL');
+    t.equal(r.headers.get('set-cookie'), null, 'no injected header');
   }
+  const empty = await fetch(`${httpUrl}/api/v1/failing/empty`);
+  t.equal(empty.status, 204);
+  t.equal(await empty.text(), '', '204 without a body');
+  t.equal((await getJson(`${httpUrl}/health`)).status !== 0, true, 'the keep-alive connection stays in step');
   t.equal((await getJson(`${httpUrl}/api/v1/ws/stats`)).status, 200, 'still serving');
 });
 

@@ -241,3 +241,16 @@ t.test('REST: optional requests stop at the weight budget, required ones still g
   t.equal(sim.getStats().restRequests, requests, 'nothing sent');
   t.ok((await rest.exchangeInfo()).length > 0, 'a required request is still sent');
 });
+
+t.test('REST: concurrent optional requests are counted against the budget before they are answered', async (t) => {
+  if (Date.now() % 60_000 > 50_000) await new Promise((r) => setTimeout(r, 60_000 - (Date.now() % 60_000) + 50));
+  const sim = await new SimExchange({ port: 0 }).start();
+  const rest = new BinanceRest({ baseUrl: sim.restUrl, timeoutMs: 2000, optionalWeightBudget: 10, log });
+  t.teardown(async () => {
+    await rest.close();
+    await sim.close();
+  });
+  const results = await Promise.allSettled(Array.from({ length: 20 }, () => rest.klines('BTCUSDT', '1m', 1)));
+  t.equal(results.filter((r) => r.status === 'fulfilled').length, 5, '5 × weight 2 fit a budget of 10');
+  t.equal(sim.getStats().restRequests, 5, 'the other 15 were never sent');
+});

@@ -44,6 +44,8 @@ export class UpstreamConnection {
   reconnects = 0;
   /** Set when this connection is being replaced: it stops reporting and is closed once its successor is live. */
   retired = false;
+  /** The connection failed and has not delivered since: its streams are stale. */
+  down = false;
 
   private ws: WebSocket | undefined;
   private stopping = false;
@@ -148,6 +150,7 @@ export class UpstreamConnection {
     const m = msg as { stream?: unknown; data?: { e?: unknown }; id?: unknown; result?: unknown; error?: { code?: number; msg?: string }; e?: unknown };
     if (!this.live) {
       this.live = true;
+      this.down = false;
       this.backoff.reset();
       this.events.live(this, true);
     }
@@ -199,8 +202,11 @@ export class UpstreamConnection {
     }
     this.log.warn({ code, reason, streams: this.streams.size }, 'upstream connection closed');
     if (this.retired) return;
+    this.down = true;
     // Also after a failed first attempt: subscribers learn that their channel has no upstream.
     this.events.live(this, false);
+    // The pool may have closed this connection from within that callback (a failed replacement).
+    if (this.stopping) return;
     if (this.streams.size > 0) this.scheduleReconnect();
   }
 

@@ -43,6 +43,8 @@ export class BinanceRest {
   /** Request weight used in the minute of the last answer, as reported by X-MBX-USED-WEIGHT-1M. */
   private reportedWeight = 0;
   private reportedMinute = 0;
+  /** Weight of requests sent but not answered yet, counted against the budget. */
+  private pendingWeight = 0;
   private bannedUntil = 0;
 
   constructor(private readonly opts: BinanceRestOptions) {
@@ -65,16 +67,26 @@ export class BinanceRest {
     const now = Date.now();
     const wait = this.bannedUntil - now;
     if (wait > 0) throw new BinanceRestError(`exchange asked to wait ${wait} ms before the next request`, 429, -1003, wait);
-    if (opts.optional && this.usedWeight + (opts.weight ?? 1) > this.opts.optionalWeightBudget) {
-      throw new BinanceRestError(`optional request skipped: ${this.usedWeight} request weight already used this minute (budget ${this.opts.optionalWeightBudget})`, 429, undefined, 60_000 - (now % 60_000));
+    const weight = opts.weight ?? 1;
+    if (opts.optional && this.usedWeight + this.pendingWeight + weight > this.opts.optionalWeightBudget) {
+      throw new BinanceRestError(`optional request skipped: ${this.usedWeight + this.pendingWeight} request weight already used this minute (budget ${this.opts.optionalWeightBudget})`, 429, undefined, 60_000 - (now % 60_000));
     }
+    this.pendingWeight += weight;
+    try {
+      return await this.send<T>(path, query);
+    } finally {
+      this.pendingWeight -= weight;
+    }
+  }
+
+  private async send<T>(path: string, query: Record<string, string | number | undefined>): Promise<T> {
     const qs = new URLSearchParams();
     for (const [k, v] of Object.entries(query)) if (v !== undefined) qs.set(k, String(v));
     const fullPath = `${this.basePath}${path}${qs.size ? `?${qs}` : ''}`;
     const res = await this.pool.request({ method: 'GET', path: fullPath, headers: { accept: 'application/json' } });
-    const weight = Number(res.headers['x-mbx-used-weight-1m']);
-    if (Number.isFinite(weight)) {
-      this.reportedWeight = weight;
+    const used = Number(res.headers['x-mbx-used-weight-1m']);
+    if (Number.isFinite(used)) {
+      this.reportedWeight = used;
       this.reportedMinute = Math.floor(Date.now() / 60_000);
     }
     const text = await res.body.text();
@@ -99,7 +111,7 @@ export class BinanceRest {
   }
 
   async exchangeInfo(): Promise<ExchangeSymbol[]> {
-    const info = await this.get<{ symbols?: ExchangeSymbol[] }>('/api/v3/exchangeInfo');
+    const info = await this.get<{ symbols?: ExchangeSymbol[] }>('/api/v3/exchangeInfo', {}, { weight: 20 });
     if (!Array.isArray(info.symbols)) throw new BinanceRestError('exchangeInfo has no symbols array', 200, undefined, undefined);
     return info.symbols.map((s) => ({ symbol: s.symbol, status: s.status, baseAsset: s.baseAsset, quoteAsset: s.quoteAsset }));
   }

@@ -31,6 +31,12 @@ export class BinanceStreamPool {
       },
       live: (conn, live) => this.onLive(conn, live),
       rejected: (conn, streams, reason) => {
+        if (this.successors.has(conn)) {
+          // A replacement's refusal: the old connection still serves these streams; the replacement just lacks them.
+          this.opts.log.warn({ streams, reason }, 'the replacement connection was refused streams the current one carries');
+          this.dropIfEmpty(conn);
+          return;
+        }
         for (const s of streams) if (this.owner.get(s) === conn) this.owner.delete(s);
         this.dropIfEmpty(conn);
         this.opts.onRejected(streams, reason);
@@ -77,6 +83,7 @@ export class BinanceStreamPool {
   private dropIfEmpty(conn: UpstreamConnection): void {
     if (conn.streams.size > 0) return;
     this.connections.delete(conn);
+    this.successors.delete(conn);
     for (const [next, old] of this.successors) {
       if (old === conn) {
         this.successors.delete(next);
@@ -127,6 +134,11 @@ export class BinanceStreamPool {
     this.successors.set(next, conn);
     this.opts.log.info({ conn: conn.id, streams: conn.streams.size }, 'renewing upstream connection before its time limit');
     for (const s of conn.streams) next.add(s);
+  }
+
+  /** Whether the stream's connection has failed and waits to reconnect. */
+  isDown(stream: string): boolean {
+    return this.owner.get(stream)?.down ?? false;
   }
 
   /** Whether the stream's connection is delivering data. */
