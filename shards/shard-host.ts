@@ -9,6 +9,8 @@ import { FrameBatcher } from './frame-batcher.js';
 import { MarketEventBus, type MarketKind } from './market/market-events.js';
 import { klineFromRow, normalise, PayloadError, streamSymbol } from './market/binance-normaliser.js';
 import { BinanceStreamPool } from './upstream/binance/binance-stream-pool.js';
+import { BookManager } from './market/book-manager.js';
+import type { DepthSnapshot } from './market/order-book.js';
 import { BinanceRest } from './upstream/binance/binance-rest.js';
 import { Backoff } from './upstream/backoff.js';
 import type { Channel, Closer, Emitter, ProducerSpec, ShardApi } from './shard-api.js';
@@ -44,6 +46,9 @@ export interface ShardHostOptions {
 const ERROR_FRAME_INTERVAL_MS = 10_000;
 const STATS_EVERY_MS = 2000;
 const STATS_DEBOUNCE_MS = 20;
+/** Levels of the REST snapshot a local book starts from (Binance weight 50), and levels handed to listeners. */
+const BOOK_SNAPSHOT_LEVELS = 1000;
+const BOOK_EVENT_LEVELS = 100;
 /** The pseudo-channel that holds the heartbeat stream. */
 const HEARTBEAT = '#heartbeat';
 
@@ -52,7 +57,11 @@ export class ShardHost {
   private readonly producers = new Map<string, Producer>();
   private readonly channels = new Map<string, OpenChannel>();
   private readonly streamRefs = new Map<string, StreamRef>();
+  /** Streams whose connection is down or stalled. */
   private readonly staleStreams = new Set<string>();
+  /** Diff-depth streams whose local book is being rebuilt (after a gap or a reconnect). */
+  private readonly unsyncedStreams = new Set<string>();
+  private readonly books: BookManager;
   private readonly lastTradeId = new Map<string, number>();
   private readonly batcher: FrameBatcher;
   private readonly pool: BinanceStreamPool;
@@ -70,6 +79,21 @@ export class ShardHost {
     this.batcher = new FrameBatcher(opts.shardId, (batch, transfer) => opts.post(batch, transfer));
     this.market = new MarketEventBus((tag, err) => this.onListenerError(tag, err));
     this.rest = new BinanceRest({ baseUrl: up.restUrl, timeoutMs: up.restTimeoutMs, optionalWeightBudget: up.optionalRestWeightPerMinute, log: this.log.child({ component: 'binance-rest' }) });
+    this.books = new BookManager({
+      log: this.log.child({ component: 'order-book' }),
+      snapshot: (symbol) => this.rest.get<DepthSnapshot>('/api/v3/depth', { symbol, limit: BOOK_SNAPSHOT_LEVELS }, { weight: 50 }),
+      updated: (symbol, sync, eventTime) => {
+        if (!this.market.hasListeners('book', symbol)) return;
+        const top = sync.book.top(BOOK_EVENT_LEVELS);
+        this.market.emit('book', symbol, undefined, { symbol, eventTime, lastUpdateId: sync.book.lastUpdateId, bids: top.bids, asks: top.asks });
+      },
+      syncState: (symbol, live) => {
+        const stream = `${symbol.toLowerCase()}@depth@100ms`;
+        if (live) this.unsyncedStreams.delete(stream);
+        else this.unsyncedStreams.add(stream);
+        this.refreshChannels([stream]);
+      },
+    });
     this.pool = new BinanceStreamPool({
       ...up,
       log: this.log.child({ component: 'binance-stream' }),
@@ -160,7 +184,7 @@ export class ShardHost {
       // A stream placed on a connection that is waiting to reconnect is stale from the start.
       if (this.pool.isDown(s)) this.staleStreams.add(s);
     }
-    if (streams.some((s) => this.staleStreams.has(s))) this.setChannelState(entry, 'stale');
+    if (streams.some((s) => this.isStale(s))) this.setChannelState(entry, 'stale');
     else if (wasStale && streams.every((s) => this.pool.isLive(s))) this.setChannelState(entry, 'live');
     this.market.currentTag = name;
     let result: ReturnType<ProducerSpec['open']>;
@@ -273,7 +297,11 @@ export class ShardHost {
       forget('trade');
       this.lastTradeId.delete(symbol);
     } else if (kind.startsWith('kline_')) forget('kline', kind.slice('kline_'.length));
-    else {
+    else if (kind === 'depth@100ms') {
+      forget('book');
+      this.books.drop(symbol);
+      this.unsyncedStreams.delete(stream);
+    } else {
       const depth = /^depth(5|10|20)/.exec(kind);
       if (depth) forget('depth', depth[1]);
     }
@@ -290,6 +318,10 @@ export class ShardHost {
       return;
     }
     if (!n) return;
+    if (n.kind === 'depthDiff') {
+      this.books.onDiff(n.symbol, n.diff, n.eventTime);
+      return;
+    }
     if (n.kind === 'trade') {
       // During a connection renewal both connections deliver for a moment: drop trades already seen.
       const last = this.lastTradeId.get(n.symbol);
@@ -302,19 +334,32 @@ export class ShardHost {
   }
 
   private onStreamState(streams: string[], state: 'live' | 'stale'): void {
+    for (const s of streams) {
+      if (state === 'stale') {
+        this.staleStreams.add(s);
+        // A diff stream that lost continuity: its book is rebuilt before anything is published from it.
+        if (s.endsWith('@depth@100ms')) this.books.onStreamDown(streamSymbol(s));
+      } else this.staleStreams.delete(s);
+    }
+    this.refreshChannels(streams);
+    this.scheduleStats();
+  }
+
+  private isStale(stream: string): boolean {
+    return this.staleStreams.has(stream) || this.unsyncedStreams.has(stream);
+  }
+
+  /** Recomputes the status of the channels fed by these streams and tells subscribers of changes. */
+  private refreshChannels(streams: string[]): void {
     const touched = new Set<string>();
     for (const s of streams) {
-      if (state === 'stale') this.staleStreams.add(s);
-      else this.staleStreams.delete(s);
       const ref = this.streamRefs.get(s);
       if (ref) for (const c of ref.channels) touched.add(c);
     }
     for (const name of touched) {
       const entry = this.channels.get(name);
-      if (!entry) continue;
-      this.setChannelState(entry, entry.streams.some((s) => this.staleStreams.has(s)) ? 'stale' : 'live');
+      if (entry) this.setChannelState(entry, entry.streams.some((s) => this.isStale(s)) ? 'stale' : 'live');
     }
-    this.scheduleStats();
   }
 
   private setChannelState(entry: OpenChannel, state: 'live' | 'stale'): void {
@@ -372,6 +417,7 @@ export class ShardHost {
     for (const name of [...this.channels.keys()]) this.close(name);
     for (const ref of this.streamRefs.values()) if (ref.grace) clearTimeout(ref.grace);
     this.streamRefs.clear();
+    this.books.close();
     this.batcher.flush();
     await this.pool.close();
     await this.rest.close();

@@ -22,6 +22,8 @@ export interface SimOptions {
   /** Connections are cut after this long (Binance: 24 h). */
   maxConnectionAgeMs?: number;
   seed?: number;
+  /** For tests: keep the top N levels of every book state by update id (SymbolMarket.bookHistory). */
+  recordBookTop?: number;
 }
 
 interface Conn {
@@ -60,7 +62,7 @@ export class SimExchange {
   private nextConnId = 1;
   private tradeAcc = 0;
   private readonly rand: () => number;
-  private readonly o: Required<Omit<SimOptions, 'seed' | 'symbols'>> & { symbols: SymbolSpec[] };
+  private readonly o: Required<Omit<SimOptions, 'seed' | 'symbols' | 'recordBookTop'>> & { symbols: SymbolSpec[] };
   private depth1sAcc = new Map<string, { first: number; bids: Map<number, number>; asks: Map<number, number> }>();
   private depthTicks = 0;
   private restFailures: Array<{ status: number; retryAfterS: number }> = [];
@@ -84,7 +86,11 @@ export class SimExchange {
     };
     this.rand = prng(opts.seed ?? 42);
     const now = Date.now();
-    for (const s of this.o.symbols) this.markets.set(s.symbol, new SymbolMarket(s, this.rand, now));
+    for (const s of this.o.symbols) {
+      const m = new SymbolMarket(s, this.rand, now);
+      m.recordBookTop = opts.recordBookTop ?? 0;
+      this.markets.set(s.symbol, m);
+    }
     this.app = this.uws.App();
     this.wsRoutes();
     this.restRoutes();

@@ -158,6 +158,9 @@ export class SymbolMarket {
   lastUpdateId: number;
   /** Update ids to skip before the next diff (fault control). */
   private pendingGap = 0;
+  /** For tests: the top of the book after each update, by update id (the last few hundred). */
+  readonly bookHistory = new Map<number, { bids: Array<[number, number]>; asks: Array<[number, number]> }>();
+  recordBookTop = 0;
 
   constructor(spec: SymbolSpec, private readonly rand: () => number, now: number) {
     this.spec = spec;
@@ -312,6 +315,10 @@ export class SymbolMarket {
     if (n === 0) return undefined;
     const first = this.lastUpdateId + 1;
     this.lastUpdateId += n;
+    if (this.recordBookTop > 0) {
+      this.bookHistory.set(this.lastUpdateId, this.topOfBook(this.recordBookTop));
+      if (this.bookHistory.size > 600) this.bookHistory.delete(this.bookHistory.keys().next().value!);
+    }
     return {
       firstUpdateId: first,
       finalUpdateId: this.lastUpdateId,

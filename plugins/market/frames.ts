@@ -1,5 +1,5 @@
 // The market channels' frame payloads, field for field as the protocol guide gives them.
-import type { DepthEvent, KlineEvent, TickerEvent, TradeEvent } from '../../shards/shard-api.js';
+import type { BookEvent, DepthEvent, KlineEvent, TickerEvent, TradeEvent } from '../../shards/shard-api.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -63,7 +63,7 @@ export function tradeData(t: TradeEvent) {
   };
 }
 
-export function depthData(d: DepthEvent, levels: number) {
+export function depthData(d: DepthEvent | BookEvent, levels: number) {
   return {
     symbol: d.symbol,
     bids: d.bids.length > levels ? d.bids.slice(0, levels) : d.bids,

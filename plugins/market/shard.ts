@@ -1,8 +1,9 @@
 // Built-in market plugin, shard half: maps the shard's normalised events to price, ticker, klines, trades and depth frames.
-import type { ShardApi } from '../../shards/shard-api.js';
+import type { BookEvent, ShardApi } from '../../shards/shard-api.js';
 import { depthData, klineData, priceData, tickerData, tradeData } from './frames.js';
 
 const DEPTH_LEVELS = 10;
+const DEPTH_INTERVAL_MS = 100;
 
 export default function market(api: ShardApi): void {
   const lower = (symbol: string) => symbol.toLowerCase();
@@ -41,8 +42,38 @@ export default function market(api: ShardApi): void {
     streams: (ch) => [`${lower(ch.symbol)}@trade`],
     open: (ch, out) => api.market.on('trade', ch.symbol, (t) => out.emit('trade', tradeData(t))),
   });
+  // depth:SYM[:N] comes from the shard's local order book, kept from the diff stream (see shards/market/book-manager.ts).
   api.produce('depth', {
-    streams: (ch) => [`${lower(ch.symbol)}@depth${DEPTH_LEVELS}@100ms`],
-    open: (ch, out) => api.market.on('depth', ch.symbol, (d) => out.emit('depth', depthData(d, DEPTH_LEVELS)), String(DEPTH_LEVELS)),
+    streams: (ch) => [`${lower(ch.symbol)}@depth@100ms`],
+    open: (ch, out) => {
+      const levels = ch.arg ? Number(ch.arg) : DEPTH_LEVELS;
+      let last = '';
+      let lastSentAt = 0;
+      let pending: BookEvent | undefined;
+      let timer: NodeJS.Timeout | undefined;
+      // At most one frame per interval, and only when the top N levels changed.
+      const send = (book: BookEvent) => {
+        const data = depthData(book, levels);
+        const key = JSON.stringify([data.bids, data.asks]);
+        if (key === last) return;
+        last = key;
+        lastSentAt = Date.now();
+        out.emit('depth', data);
+      };
+      const off = api.market.on('book', ch.symbol, (book) => {
+        const wait = lastSentAt + DEPTH_INTERVAL_MS - Date.now();
+        if (wait <= 0) return send(book);
+        pending = book;
+        timer ??= setTimeout(() => {
+          timer = undefined;
+          if (pending) send(pending);
+          pending = undefined;
+        }, wait);
+      });
+      return () => {
+        off();
+        if (timer) clearTimeout(timer);
+      };
+    },
   });
 }

@@ -1,9 +1,13 @@
 // Turns one Binance stream payload (numbers as strings) into a typed market event, parsing each field once.
 import type { DepthEvent, KlineEvent, MarketEventMap, MarketKind, TickerEvent, TradeEvent } from './market-events.js';
+import type { DepthDiff } from './order-book.js';
 
-export type Normalised = {
-  [K in MarketKind]: { kind: K; symbol: string; arg: string | undefined; event: MarketEventMap[K] };
-}[MarketKind];
+export type Normalised =
+  | {
+      [K in MarketKind]: { kind: K; symbol: string; arg: string | undefined; event: MarketEventMap[K] };
+    }[MarketKind]
+  /** A diff-depth event: not a market event itself, it feeds the shard's local order book. */
+  | { kind: 'depthDiff'; symbol: string; eventTime: number; diff: DepthDiff };
 
 export class PayloadError extends Error {
   constructor(stream: string, what: string) {
@@ -127,6 +131,15 @@ export function normalise(stream: string, data: unknown, now: number): Normalise
     case 'kline': {
       const event = kline(stream, d);
       return { kind: 'kline', symbol: event.symbol, arg: event.interval, event };
+    }
+    case 'depthUpdate': {
+      const side = (v: unknown, name: string): Array<[string, string]> => {
+        if (!Array.isArray(v) || !v.every((l) => Array.isArray(l) && typeof l[0] === 'string' && typeof l[1] === 'string')) {
+          throw new PayloadError(stream, `${name} is not a list of [price, qty] strings`);
+        }
+        return v as Array<[string, string]>;
+      };
+      return { kind: 'depthDiff', symbol: String(d.s), eventTime: num(stream, d, 'E'), diff: { U: num(stream, d, 'U'), u: num(stream, d, 'u'), bids: side(d.b, 'b'), asks: side(d.a, 'a') } };
     }
     case undefined:
       if ('lastUpdateId' in d && PARTIAL_DEPTH_RE.test(stream)) {

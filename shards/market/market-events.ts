@@ -58,11 +58,21 @@ export interface DepthEvent {
   asks: Array<[number, number]>;
 }
 
+/** The shard's local order book after an update, top levels only (best first). Only built while someone listens. */
+export interface BookEvent {
+  symbol: string;
+  eventTime: number;
+  lastUpdateId: number;
+  bids: Array<[number, number]>;
+  asks: Array<[number, number]>;
+}
+
 export interface MarketEventMap {
   ticker: TickerEvent;
   trade: TradeEvent;
   kline: KlineEvent;
   depth: DepthEvent;
+  book: BookEvent;
 }
 
 export type MarketKind = keyof MarketEventMap;
@@ -146,6 +156,10 @@ export class MarketEventBus implements MarketEvents {
     if (!slot) return;
     slot.latest = undefined;
     if (slot.listeners.size === 0) this.slots.delete(key);
+  }
+
+  hasListeners(kind: MarketKind, symbol: string, arg?: string): boolean {
+    return (this.slots.get(keyOf(kind, symbol, arg))?.listeners.size ?? 0) > 0;
   }
 
   /** How many symbols have a cached ticker (the stats endpoint's priceCache). */

@@ -34,8 +34,8 @@ t.test('trade payload → trade frame; buyer-is-maker means the taker sold', asy
 
 t.test('kline payload → kline frame keyed by interval', async (t) => {
   const n = normalise('bnbbtc@kline_1m', KLINE, 0)!;
-  t.equal(n.arg, '1m');
   if (n.kind !== 'kline') return t.fail('not a kline');
+  t.equal(n.arg, '1m');
   t.same(klineData(n.event), { symbol: 'BNBBTC', interval: '1m', time: 1672515780000, open: 0.001, high: 0.0025, low: 0.0015, close: 0.002, volume: 1000, isFinal: false, timestamp: '2022-12-31T19:43:02.136Z' });
 });
 
@@ -43,8 +43,8 @@ t.test('partial depth payload has no symbol: it comes from the stream name', asy
   const n = normalise('bnbbtc@depth10@100ms', DEPTH, 1672515782136)!;
   t.equal(n.kind, 'depth');
   t.equal(n.symbol, 'BNBBTC');
-  t.equal(n.arg, '10');
   if (n.kind !== 'depth') return;
+  t.equal(n.arg, '10');
   t.same(depthData(n.event, 10), { symbol: 'BNBBTC', bids: [[0.0024, 10]], asks: [[0.0026, 100]], timestamp: '2022-12-31T19:43:02.136Z' });
   t.equal(streamSymbol('btcusdt@kline_1m'), 'BTCUSDT');
 });

@@ -1,0 +1,126 @@
+// The shard's local order books: one BookSync per symbol, snapshots fetched and paced, sync state reported.
+import type { Logger } from '../../core/logger.js';
+import { BookSync, type DepthDiff, type DepthSnapshot } from './order-book.js';
+
+export interface BookManagerDeps {
+  /** REST depth snapshot of the symbol. */
+  snapshot(symbol: string): Promise<DepthSnapshot>;
+  /** A synchronised book changed: publish its top levels (only asked while someone listens). */
+  updated(symbol: string, sync: BookSync, eventTime: number): void;
+  /** The symbol's book became usable (true) or was thrown away and is being rebuilt (false). */
+  syncState(symbol: string, live: boolean): void;
+  log: Logger;
+}
+
+interface Entry {
+  sync: BookSync;
+  fetching: boolean;
+  lastFetchAt: number;
+  retry: NodeJS.Timeout | undefined;
+  /** Whether subscribers were told the book is stale (only after it had been live, or after a reconnect). */
+  stale: boolean;
+}
+
+/** Snapshots cost exchange weight: at most one per symbol per this many milliseconds. */
+const MIN_SNAPSHOT_INTERVAL_MS = 1000;
+
+export class BookManager {
+  private readonly books = new Map<string, Entry>();
+  resyncs = 0;
+
+  constructor(private readonly deps: BookManagerDeps) {}
+
+  private entry(symbol: string): Entry {
+    let e = this.books.get(symbol);
+    if (!e) {
+      e = { sync: new BookSync(), fetching: false, lastFetchAt: 0, retry: undefined, stale: false };
+      this.books.set(symbol, e);
+    }
+    return e;
+  }
+
+  onDiff(symbol: string, diff: DepthDiff, eventTime: number): void {
+    const e = this.entry(symbol);
+    const r = e.sync.onDiff(diff);
+    if (!r) return;
+    switch (r.kind) {
+      case 'need-snapshot':
+        this.fetch(symbol, e);
+        return;
+      case 'updated':
+        this.deps.updated(symbol, e.sync, eventTime);
+        return;
+      case 'resync':
+        this.resyncs++;
+        this.deps.log.warn({ symbol, reason: r.reason }, 'order book thrown away: resynchronising from a new snapshot');
+        this.setStale(symbol, e, true);
+        this.fetch(symbol, e);
+        return;
+      case 'live':
+        return;
+    }
+  }
+
+  /** The diff stream lost continuity (reconnect): the book must be rebuilt before it is used again. */
+  onStreamDown(symbol: string): void {
+    const e = this.books.get(symbol);
+    if (!e) return;
+    e.sync.restart();
+    this.setStale(symbol, e, true);
+  }
+
+  drop(symbol: string): void {
+    const e = this.books.get(symbol);
+    if (!e) return;
+    if (e.retry) clearTimeout(e.retry);
+    this.books.delete(symbol);
+  }
+
+  isLive(symbol: string): boolean {
+    return this.books.get(symbol)?.sync.live ?? false;
+  }
+
+  private setStale(symbol: string, e: Entry, stale: boolean): void {
+    if (e.stale === stale) return;
+    e.stale = stale;
+    this.deps.syncState(symbol, !stale);
+  }
+
+  private fetch(symbol: string, e: Entry): void {
+    if (e.fetching || e.retry || e.sync.live) return;
+    const wait = e.lastFetchAt + MIN_SNAPSHOT_INTERVAL_MS - Date.now();
+    if (wait > 0) {
+      e.retry = setTimeout(() => {
+        e.retry = undefined;
+        if (this.books.get(symbol) === e) this.fetch(symbol, e);
+      }, wait);
+      return;
+    }
+    e.fetching = true;
+    e.lastFetchAt = Date.now();
+    this.deps.snapshot(symbol).then(
+      (snap) => {
+        e.fetching = false;
+        if (this.books.get(symbol) !== e) return;
+        const r = e.sync.onSnapshot(snap);
+        if (r.kind === 'live') {
+          this.setStale(symbol, e, false);
+          this.deps.updated(symbol, e.sync, Date.now());
+        } else {
+          if (r.kind === 'resync') this.deps.log.warn({ symbol, reason: r.reason }, 'snapshot does not fit the buffered events: fetching another');
+          this.fetch(symbol, e);
+        }
+      },
+      (err: unknown) => {
+        e.fetching = false;
+        this.deps.log.warn({ symbol, err: err instanceof Error ? err.message : String(err) }, 'order book snapshot failed: retrying');
+        if (this.books.get(symbol) === e) this.fetch(symbol, e);
+      },
+    );
+  }
+
+  close(): void {
+    for (const e of this.books.values()) if (e.retry) clearTimeout(e.retry);
+    this.books.clear();
+  }
+}
