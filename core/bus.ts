@@ -21,6 +21,8 @@ export interface FrameBatch {
   shard: number;
   channels: string[];
   kinds: Uint8Array;
+  /** The data frames' sequence numbers (0 for other frames). */
+  seqs: Float64Array;
   ends: Uint32Array;
   buf: ArrayBuffer;
 }
@@ -45,8 +47,11 @@ export interface ShardStats {
   restUsedWeight: number;
 }
 
-/** `stale`: the channel was stale before (its shard restarted): report live once its upstream delivers. */
-export type ToShard = { t: 'open'; channel: string; stale?: boolean } | { t: 'close'; channel: string } | { t: 'stop' };
+/**
+ * `seq`: the last sequence number the acceptor saw on this channel, so numbering continues across reopenings and
+ * shard restarts. `stale`: the channel was stale before (its shard restarted): report live once its upstream delivers.
+ */
+export type ToShard = { t: 'open'; channel: string; seq: number; stale?: boolean } | { t: 'close'; channel: string } | { t: 'stop' };
 
 export type FromShard =
   | { t: 'ready'; shard: number }

@@ -43,6 +43,21 @@ export function encodeFrame(type: string, channel: string | undefined, data: unk
   return data === undefined ? JSON.stringify({ type, channel, timestamp }) : JSON.stringify({ type, channel, data, timestamp });
 }
 
+/** A data frame: `seq` counts the channel's data frames since the server started, so a client can see a gap. */
+export function encodeDataFrame(type: string, channel: string, seq: number, data: unknown, now = Date.now()): string {
+  return JSON.stringify({ type, channel, seq, data, timestamp: new Date(now).toISOString() });
+}
+
+const SNAPSHOT_PREFIX = Buffer.from('{"snapshot":true,');
+
+/**
+ * The same data frame marked as a snapshot (the channel's latest value sent to a new subscriber), made by splicing
+ * the bytes rather than parsing and re-serialising: `{"type":…}` becomes `{"snapshot":true,"type":…}`.
+ */
+export function markSnapshot(frame: Uint8Array): Uint8Array {
+  return Buffer.concat([SNAPSHOT_PREFIX, frame.subarray(1)]);
+}
+
 export function encodeError(error: ErrorData & { hint?: string }, channel?: string): string {
   return encodeFrame('error', channel, error);
 }

@@ -45,7 +45,7 @@ export class TickgateServer {
     this.app = this.uws.App();
     this.router = new HttpRouter(this.app, this.log.child({ component: 'http' }));
     this.subs = new Subscriptions(this.app, {
-      open: (shard, channel) => this.shards.send(shard, { t: 'open', channel }),
+      open: (shard, channel, seq) => this.shards.send(shard, { t: 'open', channel, seq }),
       close: (shard, channel) => this.shards.send(shard, { t: 'close', channel }),
       isUp: (shard) => this.shards.isReady(shard),
     }, this.log.child({ component: 'subscriptions' }));
@@ -58,7 +58,7 @@ export class TickgateServer {
         if (!family || family.plugin !== plugin || family.spec.key !== 'user') {
           throw new Error(`plugin "${plugin}" may only publish on its own acceptor-produced (user) channels, not ${channel}`);
         }
-        this.subs.publishLocal(channel, encodeFrame(type, channel, data), FrameKind.DATA);
+        this.subs.publishData(channel, type, data);
       },
     });
     this.plugins.provideCore('symbols', this.symbols);
@@ -96,7 +96,7 @@ export class TickgateServer {
           }
         },
         up: (shard) => {
-          for (const channel of this.subs.channelsOf(shard)) this.shards.send(shard, { t: 'open', channel, stale: true });
+          for (const channel of this.subs.channelsOf(shard)) this.shards.send(shard, { t: 'open', channel, seq: this.subs.lastSeq(channel), stale: true });
         },
       },
     });

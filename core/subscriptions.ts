@@ -2,7 +2,7 @@
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import { FrameKind, type FrameBatch } from './bus.js';
 import type { Logger } from './logger.js';
-import { encodeFrame } from './protocol.js';
+import { encodeDataFrame, encodeFrame, markSnapshot } from './protocol.js';
 
 export interface Subscriber {
   id: string;
@@ -14,20 +14,24 @@ interface ChannelEntry {
   subscribers: Set<WebSocket<Subscriber>>;
   /** Shard that produces it, or -1 for a channel produced on the acceptor. */
   shard: number;
-  /** Latest data frame: sent to a new subscriber right after "subscribed". */
+  /** Latest data frame: sent to a new subscriber right after "subscribed", marked "snapshot": true. */
   snapshot: Uint8Array | undefined;
+  /** The snapshot's marked copy, made on the first subscriber that needs it. */
+  marked: Uint8Array | undefined;
   /** The status stale frame while the channel is stale. */
   stale: Uint8Array | undefined;
 }
 
 export interface ShardLink {
-  open(shard: number, channel: string): void;
+  open(shard: number, channel: string, seq: number): void;
   close(shard: number, channel: string): void;
   isUp(shard: number): boolean;
 }
 
 export class Subscriptions {
   private readonly channels = new Map<string, ChannelEntry>();
+  /** Last data-frame sequence number per channel name since start: numbering continues when a channel reopens. */
+  private readonly seqs = new Map<string, number>();
   /** Frames published since start (each counted once, whatever its fan-out). */
   framesPublished = 0;
 
@@ -46,14 +50,14 @@ export class Subscriptions {
     let entry = this.channels.get(channel);
     const first = !entry;
     if (!entry) {
-      entry = { subscribers: new Set(), shard, snapshot: undefined, stale: undefined };
+      entry = { subscribers: new Set(), shard, snapshot: undefined, marked: undefined, stale: undefined };
       this.channels.set(channel, entry);
     }
     entry.subscribers.add(ws);
     ws.getUserData().channels.add(channel);
     ws.subscribe(channel);
     if (first && shard >= 0) {
-      this.shards.open(shard, channel);
+      this.shards.open(shard, channel, this.lastSeq(channel));
       // Its shard is restarting: the channel is stale until the shard reopens it (see server's shard "up").
       if (!this.shards.isUp(shard)) entry.stale = Buffer.from(encodeFrame('status', channel, { state: 'stale' }));
     }
@@ -63,7 +67,10 @@ export class Subscriptions {
   sendSnapshot(ws: WebSocket<Subscriber>, channel: string): void {
     const entry = this.channels.get(channel);
     if (!entry) return;
-    if (entry.snapshot) ws.send(entry.snapshot, false);
+    if (entry.snapshot) {
+      entry.marked ??= markSnapshot(entry.snapshot);
+      ws.send(entry.marked, false);
+    }
     if (entry.stale) ws.send(entry.stale, false);
   }
 
@@ -86,7 +93,7 @@ export class Subscriptions {
 
   /** Publishes one shard batch: each frame's bytes go to uWS's native fan-out as they are, never re-parsed. */
   publishBatch(batch: FrameBatch): void {
-    const { channels, kinds, ends, buf } = batch;
+    const { channels, kinds, seqs, ends, buf } = batch;
     let start = 0;
     for (let i = 0; i < channels.length; i++) {
       const end = ends[i]!;
@@ -96,8 +103,11 @@ export class Subscriptions {
         const bytes = new Uint8Array(buf, start, end - start);
         const kind = kinds[i] as FrameKind;
         // Kept frames are copied: a view would keep the whole batch buffer alive for as long as the channel lives.
-        if (kind === FrameKind.DATA) entry.snapshot = bytes.slice();
-        else if (kind === FrameKind.STALE) entry.stale = bytes.slice();
+        if (kind === FrameKind.DATA) {
+          entry.snapshot = bytes.slice();
+          entry.marked = undefined;
+          this.seqs.set(channel, seqs[i]!);
+        } else if (kind === FrameKind.STALE) entry.stale = bytes.slice();
         else if (kind === FrameKind.LIVE) entry.stale = undefined;
         this.framesPublished++;
         // A failed channel's subscribers are unsubscribed at once: a published frame would be lost with the
@@ -109,13 +119,29 @@ export class Subscriptions {
     }
   }
 
-  /** Publishes a frame produced on the acceptor (private channels, or status of a shard that went down). */
+  lastSeq(channel: string): number {
+    return this.seqs.get(channel) ?? 0;
+  }
+
+  /** Publishes a data frame produced on the acceptor (private channels), numbered like the shards' frames. */
+  publishData(channel: string, type: string, data: unknown): void {
+    const entry = this.channels.get(channel);
+    if (!entry) return;
+    const seq = this.lastSeq(channel) + 1;
+    this.seqs.set(channel, seq);
+    const bytes = Buffer.from(encodeDataFrame(type, channel, seq, data));
+    entry.snapshot = bytes;
+    entry.marked = undefined;
+    this.app.publish(channel, bytes, false);
+    this.framesPublished++;
+  }
+
+  /** Publishes a status frame produced on the acceptor (the status of a shard that went down). */
   publishLocal(channel: string, text: string, kind: FrameKind): void {
     const entry = this.channels.get(channel);
     if (!entry) return;
     const bytes = Buffer.from(text);
-    if (kind === FrameKind.DATA) entry.snapshot = bytes;
-    else if (kind === FrameKind.STALE) entry.stale = bytes;
+    if (kind === FrameKind.STALE) entry.stale = bytes;
     else if (kind === FrameKind.LIVE) entry.stale = undefined;
     this.app.publish(channel, bytes, false);
     this.framesPublished++;

@@ -4,6 +4,7 @@ import type { FrameBatch, FrameKind } from '../core/bus.js';
 export class FrameBatcher {
   private channels: string[] = [];
   private kinds: number[] = [];
+  private seqs: number[] = [];
   private texts: string[] = [];
   private scheduled = false;
   /** Frames sent since start, for stats and tests. */
@@ -14,9 +15,10 @@ export class FrameBatcher {
     private readonly send: (batch: FrameBatch, transfer: ArrayBuffer[]) => void,
   ) {}
 
-  push(channel: string, kind: FrameKind, text: string): void {
+  push(channel: string, kind: FrameKind, text: string, seq = 0): void {
     this.channels.push(channel);
     this.kinds.push(kind);
+    this.seqs.push(seq);
     this.texts.push(text);
     if (!this.scheduled) {
       this.scheduled = true;
@@ -39,11 +41,13 @@ export class FrameBatcher {
     let offset = 0;
     for (let i = 0; i < n; i++) offset += bytes.write(this.texts[i]!, offset, 'utf8');
     const kinds = Uint8Array.from(this.kinds);
-    const batch: FrameBatch = { t: 'frames', shard: this.shard, channels: this.channels, kinds, ends, buf: bytes.buffer as ArrayBuffer };
+    const seqs = Float64Array.from(this.seqs);
+    const batch: FrameBatch = { t: 'frames', shard: this.shard, channels: this.channels, kinds, seqs, ends, buf: bytes.buffer as ArrayBuffer };
     this.channels = [];
     this.kinds = [];
+    this.seqs = [];
     this.texts = [];
     this.sent += n;
-    this.send(batch, [batch.buf, ends.buffer as ArrayBuffer, kinds.buffer as ArrayBuffer]);
+    this.send(batch, [batch.buf, ends.buffer as ArrayBuffer, kinds.buffer as ArrayBuffer, seqs.buffer as ArrayBuffer]);
   };
 }

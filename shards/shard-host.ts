@@ -2,7 +2,7 @@
 import type { Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { FrameKind, type FromShard, type ShardStats } from '../core/bus.js';
-import { encodeError, encodeFrame } from '../core/protocol.js';
+import { encodeDataFrame, encodeError, encodeFrame } from '../core/protocol.js';
 import { errorData, type ErrorCode } from '../core/errors.js';
 import { parseChannelName } from '../core/channel-grammar.js';
 import { FrameBatcher } from './frame-batcher.js';
@@ -28,6 +28,8 @@ interface OpenChannel {
   closed: boolean;
   state: 'live' | 'stale';
   lastErrorAt: number;
+  /** Sequence number of the last data frame. */
+  seq: number;
 }
 
 interface StreamRef {
@@ -158,7 +160,7 @@ export class ShardHost {
     this.symbolsTimer.unref();
   }
 
-  open(name: string, wasStale = false): void {
+  open(name: string, seqBase = 0, wasStale = false): void {
     if (this.stopped || this.channels.has(name)) return;
     const parsed = parseChannelName(name);
     const producer = parsed && this.producers.get(parsed.kind);
@@ -177,7 +179,7 @@ export class ShardHost {
       this.producerFailed(name, producer.plugin, err);
       return;
     }
-    const entry: OpenChannel = { ch, producer, streams, closer: undefined, closed: false, state: wasStale ? 'stale' : 'live', lastErrorAt: 0 };
+    const entry: OpenChannel = { ch, producer, streams, closer: undefined, closed: false, state: wasStale ? 'stale' : 'live', lastErrorAt: 0, seq: seqBase };
     this.channels.set(name, entry);
     for (const s of streams) {
       this.ref(s, name);
@@ -227,7 +229,9 @@ export class ShardHost {
     const channel = entry.ch.name;
     return {
       emit: (type, data) => {
-        if (!entry.closed) this.batcher.push(channel, FrameKind.DATA, encodeFrame(type, channel, data));
+        if (entry.closed) return;
+        const seq = ++entry.seq;
+        this.batcher.push(channel, FrameKind.DATA, encodeDataFrame(type, channel, seq, data), seq);
       },
       error: (code, message) => {
         if (!entry.closed) this.batcher.push(channel, FrameKind.ERROR, encodeError(errorData(code, message), channel));

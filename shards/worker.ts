@@ -31,7 +31,7 @@ for (const p of data.plugins) {
 port.on('message', (msg: ToShard) => {
   switch (msg.t) {
     case 'open':
-      host.open(msg.channel, msg.stale ?? false);
+      host.open(msg.channel, msg.seq, msg.stale ?? false);
       break;
     case 'close':
       host.close(msg.channel);

@@ -82,12 +82,13 @@ t.test('a shard that dies is restarted; its channels go stale, then live, and da
   const { wsUrl, httpUrl } = await startStack(t, { config: { plugins: ['market', { name: 'crashing', path: plugin, config: { marker } }] } });
   const c = await TestClient.connect(wsUrl);
   c.subscribe('price:BTCUSDT');
-  await c.next((f) => f.type === 'price');
+  const before = await c.next((f) => f.type === 'price');
   c.subscribe('crash:BTCUSDT');
   const stale = await c.next((f) => f.type === 'status' && f.channel === 'price:BTCUSDT');
   t.equal(stale.data.state, 'stale', 'subscribers learn their shard is down');
   const live = await c.next((f) => f.type === 'status' && f.channel === 'price:BTCUSDT' && f.data.state === 'live');
-  await c.next((f) => f.type === 'price' && c.indexOf(f) > c.indexOf(live));
+  const after = await c.next((f) => f.type === 'price' && c.indexOf(f) > c.indexOf(live));
+  t.ok((after.seq as number) > (before.seq as number), 'sequence numbers continue across the shard restart');
   await c.next((f) => f.type === 'crash');
   t.pass('both channels reopened on the restarted shard');
   const health = await getJson(`${httpUrl}/health`);

@@ -153,11 +153,15 @@ t.test('a new subscriber gets the channel\'s latest value at once, then live upd
   const sub = await b.next((f) => f.type === 'subscribed');
   const snap = await b.next((f) => f.type === 'price');
   t.equal(b.indexOf(snap), b.indexOf(sub) + 1, 'the snapshot is the frame right after "subscribed"');
-  const aLatest = a.raw.filter((r) => r.includes('"type":"price"')).at(-1);
-  t.equal(b.raw[b.indexOf(snap)], aLatest, 'the snapshot is the very frame other subscribers got last');
+  const aLatest = a.raw.filter((r) => r.includes('"type":"price"')).at(-1)!;
+  t.equal(b.raw[b.indexOf(snap)], '{"snapshot":true,' + aLatest.slice(1), 'the snapshot is the very frame other subscribers got last, marked');
+  t.equal(snap.snapshot, true);
+  t.equal(snap.seq, JSON.parse(aLatest).seq, 'with its sequence number');
   t.ok(first, 'first subscriber had data');
   const live = await b.next((f) => f.type === 'price', 15_000);
   t.ok(live.data.timestamp >= snap.data.timestamp, 'then live updates follow');
+  t.equal(live.seq, (snap.seq as number) + 1, 'the next sequence number');
+  t.notOk('snapshot' in live, 'live frames are not marked');
 });
 
 t.test('a new kline channel gets the open candle from REST at once, without waiting for the stream', async (t) => {
@@ -169,4 +173,26 @@ t.test('a new kline channel gets the open candle from REST at once, without wait
   t.equal(k.data.time % 300_000, 0, 'aligned to 5 minutes');
   t.ok(Date.now() - k.data.time < 300_000, 'the current candle');
   t.equal(sim.getStats().eventsSent, 0, 'no kline event came from the stream yet');
+});
+
+t.test('data frames carry seq: consecutive per channel, continuing when a channel closes and reopens', async (t) => {
+  const { wsUrl } = await startStack(t, { sim: { tradesPerSecond: 50 } });
+  const c = await TestClient.connect(wsUrl);
+  c.subscribe('trades:BTCUSDT', 'trades:ETHUSDT');
+  const seen: Record<string, number[]> = { 'trades:BTCUSDT': [], 'trades:ETHUSDT': [] };
+  while (seen['trades:BTCUSDT']!.length < 20 || seen['trades:ETHUSDT']!.length < 20) {
+    const f = await c.next((x) => x.type === 'trade');
+    seen[f.channel!]!.push(f.seq as number);
+  }
+  for (const [ch, list] of Object.entries(seen)) {
+    t.ok(list.every((v, i) => i === 0 || v === list[i - 1]! + 1), `${ch}: consecutive (${list[0]}..${list.at(-1)})`);
+  }
+  const last = seen['trades:BTCUSDT']!.at(-1)!;
+  c.unsubscribe('trades:BTCUSDT', 'trades:ETHUSDT');
+  await c.next((f) => f.type === 'unsubscribed');
+  await c.next((f) => f.type === 'unsubscribed');
+  const d = await TestClient.connect(wsUrl);
+  d.subscribe('trades:BTCUSDT');
+  const next = await d.next((f) => f.type === 'trade');
+  t.ok((next.seq as number) > last, `after reopening the channel, numbering continues (${last} → ${next.seq})`);
 });
