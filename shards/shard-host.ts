@@ -10,6 +10,7 @@ import { MarketEventBus, type MarketKind } from './market/market-events.js';
 import { klineFromRow, normalise, PayloadError, streamSymbol } from './market/binance-normaliser.js';
 import { BinanceStreamPool } from './upstream/binance/binance-stream-pool.js';
 import { BookManager } from './market/book-manager.js';
+import { CandleContinuity } from './market/candle-continuity.js';
 import type { DepthSnapshot } from './market/order-book.js';
 import { BinanceRest } from './upstream/binance/binance-rest.js';
 import { Backoff } from './upstream/backoff.js';
@@ -64,6 +65,7 @@ export class ShardHost {
   /** Diff-depth streams whose local book is being rebuilt (after a gap or a reconnect). */
   private readonly unsyncedStreams = new Set<string>();
   private readonly books: BookManager;
+  readonly candles: CandleContinuity;
   private readonly lastTradeId = new Map<string, number>();
   private readonly batcher: FrameBatcher;
   private readonly pool: BinanceStreamPool;
@@ -95,6 +97,15 @@ export class ShardHost {
         else this.unsyncedStreams.add(stream);
         this.refreshChannels([stream]);
       },
+    });
+    this.candles = new CandleContinuity({
+      log: this.log.child({ component: 'candles' }),
+      fetch: async (symbol, interval, startTime, endTime) => {
+        const rows = await this.rest.klines(symbol, interval, 1000, { startTime, endTime, optional: false });
+        const now = Date.now();
+        return rows.map((row) => klineFromRow(symbol, interval, row, now)).filter((k) => k.isFinal);
+      },
+      emit: (k) => this.market.emit('kline', k.symbol, k.interval, k),
     });
     this.pool = new BinanceStreamPool({
       ...up,
@@ -300,7 +311,10 @@ export class ShardHost {
     else if (kind === 'trade') {
       forget('trade');
       this.lastTradeId.delete(symbol);
-    } else if (kind.startsWith('kline_')) forget('kline', kind.slice('kline_'.length));
+    } else if (kind.startsWith('kline_')) {
+      forget('kline', kind.slice('kline_'.length));
+      this.candles.forget(symbol, kind.slice('kline_'.length));
+    }
     else if (kind === 'depth@100ms') {
       forget('book');
       this.books.drop(symbol);
@@ -324,6 +338,10 @@ export class ShardHost {
     if (!n) return;
     if (n.kind === 'depthDiff') {
       this.books.onDiff(n.symbol, n.diff, n.eventTime);
+      return;
+    }
+    if (n.kind === 'kline') {
+      this.candles.accept(n.event);
       return;
     }
     if (n.kind === 'trade') {

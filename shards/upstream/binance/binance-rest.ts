@@ -117,8 +117,9 @@ export class BinanceRest {
   }
 
   /** Raw kline rows: [openTime, open, high, low, close, volume, closeTime, quoteVolume, trades, …]. */
-  async klines(symbol: string, interval: string, limit: number): Promise<unknown[][]> {
-    const rows = await this.get<unknown>('/api/v3/klines', { symbol, interval, limit }, { weight: 2, optional: true });
+  async klines(symbol: string, interval: string, limit: number, range: { startTime?: number; endTime?: number; optional?: boolean } = {}): Promise<unknown[][]> {
+    const { startTime, endTime, optional = true } = range;
+    const rows = await this.get<unknown>('/api/v3/klines', { symbol, interval, limit, startTime, endTime }, { weight: 2, optional });
     if (!Array.isArray(rows)) throw new BinanceRestError('klines answer is not an array', 200, undefined, undefined);
     return rows as unknown[][];
   }
