@@ -51,7 +51,11 @@ export interface ShardStats {
  * `seq`: the last sequence number the acceptor saw on this channel, so numbering continues across reopenings and
  * shard restarts. `stale`: the channel was stale before (its shard restarted): report live once its upstream delivers.
  */
-export type ToShard = { t: 'open'; channel: string; seq: number; stale?: boolean } | { t: 'close'; channel: string } | { t: 'stop' };
+export type ToShard =
+  | { t: 'open'; channel: string; seq: number; stale?: boolean }
+  /** A question to a plugin's shard half (AcceptorApi.ask → ShardApi.answer). */
+  | { t: 'ask'; id: number; plugin: string; question: string; params: unknown }
+  | { t: 'close'; channel: string } | { t: 'stop' };
 
 export type FromShard =
   | { t: 'ready'; shard: number }
@@ -59,4 +63,6 @@ export type FromShard =
   | ShardStats
   | { t: 'symbols'; shard: number; symbols: Array<[symbol: string, status: string]> }
   | { t: 'symbolsFailed'; shard: number; message: string }
+  | { t: 'answer'; id: number; ok: true; data: unknown }
+  | { t: 'answer'; id: number; ok: false; error: { code: string; message: string } }
   | { t: 'stopped'; shard: number };

@@ -62,6 +62,11 @@ export interface AcceptorApi {
   channel(kind: string, spec: ChannelSpec): void;
   /** Publishes a frame on an acceptor-produced channel (private channels). */
   publish(channel: string, type: string, data: unknown): void;
+  /**
+   * Asks this plugin's shard half (its `answer` for `question`) in the shard that owns `symbol`. Rejects with a
+   * TickgateError: the answer's own coded error, or TG_ERR_DATA_UNAVAILABLE on timeout or while the shard restarts.
+   */
+  ask<T>(symbol: string, question: string, params?: unknown, timeoutMs?: number): Promise<T>;
   provide<T>(name: string, service: T): void;
   use<T>(name: string): T;
   on(event: 'connect' | 'disconnect', fn: (client: ClientInfo) => void): void;

@@ -13,6 +13,7 @@ export interface PluginHostDeps {
   channels: ChannelRegistry;
   route(method: HttpMethod, path: string, handler: RouteHandler, opts?: RouteOptions): void;
   publish(plugin: string, channel: string, type: string, data: unknown): void;
+  ask(plugin: string, symbol: string, question: string, params: unknown, timeoutMs: number): Promise<unknown>;
 }
 
 type ClientEvent = 'connect' | 'disconnect';
@@ -90,6 +91,7 @@ export class PluginHost {
       route: (method, path, handler, opts) => this.deps.route(method, path, handler, opts),
       channel: (kind, spec) => this.deps.channels.register(plugin, kind, spec),
       publish: (channel, type, data) => this.deps.publish(plugin, channel, type, data),
+      ask: <T>(symbol: string, question: string, params?: unknown, timeoutMs = 8000) => this.deps.ask(plugin, symbol, question, params, timeoutMs) as Promise<T>,
       provide: (name, service) => {
         const existing = this.services.get(name);
         if (existing) throw new PluginLoadError(`plugin "${plugin}": service "${name}" is already provided by "${existing.plugin}"`);

@@ -60,6 +60,7 @@ export class TickgateServer {
         }
         this.subs.publishData(channel, type, data);
       },
+      ask: (plugin, symbol, question, params, timeoutMs) => this.shards.ask(this.shards.shardFor(symbol), plugin, question, params, timeoutMs),
     });
     this.plugins.provideCore('symbols', this.symbols);
   }

@@ -4,6 +4,7 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { FrameBatch, FromShard, ShardStats, ToShard } from './bus.js';
 import { shardFor } from './shard-hash.js';
+import { ERRORS, TickgateError, type ErrorCode } from './errors.js';
 
 export interface ShardPoolEvents {
   frames(batch: FrameBatch): void;
@@ -43,6 +44,8 @@ export class ShardStartError extends Error {
 export class ThreadShardPool {
   private readonly slots: Slot[];
   private stopping = false;
+  private nextAskId = 1;
+  private readonly asks = new Map<number, { shard: number; resolve(v: unknown): void; reject(e: Error): void; timer: NodeJS.Timeout }>();
 
   constructor(
     private readonly opts: { config: Config; plugins: ShardPluginRef[]; log: Logger; events: ShardPoolEvents },
@@ -102,6 +105,7 @@ export class ThreadShardPool {
         slot.worker = undefined;
         slot.ready = false;
         slot.lastStats = undefined;
+        this.failAsks(id);
         if (this.stopping || !settled) return;
         this.opts.log.error({ shard: id, code }, 'shard worker exited unexpectedly: restarting it');
         this.opts.events.down(id);
@@ -141,9 +145,45 @@ export class ThreadShardPool {
       case 'symbolsFailed':
         this.opts.events.symbolsFailed(msg.message);
         break;
+      case 'answer': {
+        const pending = this.asks.get(msg.id);
+        if (!pending) break;
+        this.asks.delete(msg.id);
+        clearTimeout(pending.timer);
+        if (msg.ok) pending.resolve(msg.data);
+        else {
+          const code = (Object.hasOwn(ERRORS, msg.error.code) ? msg.error.code : 'TG_ERR_INTERNAL') as ErrorCode;
+          pending.reject(new TickgateError(code, msg.error.message));
+        }
+        break;
+      }
       case 'ready':
       case 'stopped':
         break;
+    }
+  }
+
+  /** Asks a plugin's shard half a question; rejects with a TickgateError (timeout, shard down, or the answer's error). */
+  ask(shard: number, plugin: string, question: string, params: unknown, timeoutMs: number): Promise<unknown> {
+    const slot = this.slots[shard];
+    if (!slot?.worker || !slot.ready) return Promise.reject(new TickgateError('TG_ERR_DATA_UNAVAILABLE', 'The shard for this symbol is restarting: retry in a few seconds'));
+    const id = this.nextAskId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.asks.delete(id);
+        reject(new TickgateError('TG_ERR_DATA_UNAVAILABLE'));
+      }, timeoutMs);
+      this.asks.set(id, { shard, resolve, reject, timer });
+      slot.worker!.postMessage({ t: 'ask', id, plugin, question, params } satisfies ToShard);
+    });
+  }
+
+  private failAsks(shard: number): void {
+    for (const [id, a] of this.asks) {
+      if (a.shard !== shard) continue;
+      clearTimeout(a.timer);
+      this.asks.delete(id);
+      a.reject(new TickgateError('TG_ERR_DATA_UNAVAILABLE', 'The shard for this symbol stopped: retry in a few seconds'));
     }
   }
 

@@ -1,7 +1,7 @@
 // The API a plugin's shard half receives: channel producers and the shard's normalised market events.
 import type { Logger } from '../core/logger.js';
 import type { ErrorCode } from '../core/errors.js';
-import type { KlineEvent, MarketEvents } from './market/market-events.js';
+import type { KlineEvent, MarketEvents, TradeEvent } from './market/market-events.js';
 
 export type { MarketEvents };
 export type { TickerEvent, TradeEvent, KlineEvent, DepthEvent, BookEvent, MarketEventMap } from './market/market-events.js';
@@ -33,6 +33,8 @@ export interface ProducerSpec {
 export interface ExchangeRestApi {
   /** The most recent candles, oldest first; the last one is the candle still open. */
   klines(symbol: string, interval: string, limit: number): Promise<KlineEvent[]>;
+  /** The most recent trades, oldest first. */
+  trades(symbol: string, limit: number): Promise<TradeEvent[]>;
 }
 
 export interface ShardApi {
@@ -42,6 +44,13 @@ export interface ShardApi {
   produce(kind: string, spec: ProducerSpec): void;
   readonly market: MarketEvents;
   readonly exchange: ExchangeRestApi;
+  /** Answers the acceptor half's `ask(symbol, question, params)`; throw a TickgateError for a coded error. */
+  answer(question: string, fn: (params: unknown) => unknown): void;
+  /**
+   * Keeps upstream streams open without a channel (e.g. for REST queries), until `idleMs` after the last call.
+   * Returns true when the streams were already held or open.
+   */
+  hold(streams: string[], idleMs: number): boolean;
 }
 
 export type ShardPluginMain = (api: ShardApi) => void | Promise<void>;

@@ -75,6 +75,9 @@ export class ShardHost {
   private statsDebounce: NodeJS.Timeout | undefined;
   private symbolsTimer: NodeJS.Timeout | undefined;
   private payloadErrors = 0;
+  private readonly answers = new Map<string, (params: unknown) => unknown>();
+  /** Streams kept open without a channel (ShardApi.hold), with the timer that releases them. */
+  private readonly holds = new Map<string, NodeJS.Timeout>();
   private stopped = false;
 
   constructor(private readonly opts: ShardHostOptions) {
@@ -129,7 +132,17 @@ export class ShardHost {
           const now = Date.now();
           return rows.map((row) => klineFromRow(symbol, interval, row, now));
         },
+        trades: async (symbol, limit) => {
+          const rows = await this.rest.get<Array<{ id: number; price: string; qty: string; time: number; isBuyerMaker: boolean }>>('/api/v3/trades', { symbol, limit }, { weight: 25, optional: true });
+          return rows.map((r) => ({ symbol, eventTime: r.time, tradeId: r.id, price: Number(r.price), quantity: Number(r.qty), tradeTime: r.time, buyerIsMaker: r.isBuyerMaker }));
+        },
       },
+      answer: (question, fn) => {
+        const key = `${plugin}:${question}`;
+        if (this.answers.has(key)) throw new Error(`plugin "${plugin}" answers "${question}" twice`);
+        this.answers.set(key, fn);
+      },
+      hold: (streams, idleMs) => this.hold(streams, idleMs),
       produce: (kind, spec) => {
         const existing = this.producers.get(kind);
         if (existing) throw new Error(`channel kind "${kind}" is already produced by plugin "${existing.plugin}"`);
@@ -223,6 +236,45 @@ export class ShardHost {
       entry.closer = result ?? undefined;
     }
     this.scheduleStats();
+  }
+
+  /** Answers a question from a plugin's acceptor half; errors cross back as {code, message}. */
+  ask(id: number, plugin: string, question: string, params: unknown): void {
+    const fn = this.answers.get(`${plugin}:${question}`);
+    const fail = (code: string, message: string) => this.opts.post({ t: 'answer', id, ok: false, error: { code, message } });
+    if (!fn) return fail('TG_ERR_INTERNAL', `plugin "${plugin}" has no answer for "${question}" in this shard`);
+    Promise.resolve()
+      .then(() => fn(params))
+      .then(
+        (data) => this.opts.post({ t: 'answer', id, ok: true, data }),
+        (err: unknown) => {
+          const code = (err as { code?: unknown })?.code;
+          if (typeof code === 'string' && code.startsWith('TG_ERR_')) return fail(code, String((err as Error).message));
+          this.log.error({ err, plugin, question }, 'plugin answer failed');
+          fail('TG_ERR_INTERNAL', 'Internal error: the server logged the cause');
+        },
+      )
+      .catch((err: unknown) => this.log.error({ err, plugin, question }, 'answer could not be sent back'));
+  }
+
+  private hold(streams: string[], idleMs: number): boolean {
+    let already = true;
+    for (const stream of streams) {
+      const tag = `#hold:${stream}`;
+      const existing = this.holds.get(stream);
+      if (existing) clearTimeout(existing);
+      else {
+        if (!this.streamRefs.get(stream)?.channels.size) already = false;
+        this.ref(stream, tag);
+      }
+      const timer = setTimeout(() => {
+        this.holds.delete(stream);
+        this.unref(stream, tag);
+      }, idleMs);
+      timer.unref();
+      this.holds.set(stream, timer);
+    }
+    return already;
   }
 
   close(name: string): void {
@@ -438,6 +490,8 @@ export class ShardHost {
     for (const t of [this.statsTimer, this.statsDebounce, this.symbolsTimer]) if (t) clearTimeout(t);
     for (const name of [...this.channels.keys()]) this.close(name);
     for (const ref of this.streamRefs.values()) if (ref.grace) clearTimeout(ref.grace);
+    for (const timer of this.holds.values()) clearTimeout(timer);
+    this.holds.clear();
     this.streamRefs.clear();
     this.books.close();
     this.batcher.flush();

@@ -36,6 +36,9 @@ port.on('message', (msg: ToShard) => {
     case 'close':
       host.close(msg.channel);
       break;
+    case 'ask':
+      host.ask(msg.id, msg.plugin, msg.question, msg.params);
+      break;
     case 'stop':
       void host.stop().then(() => {
         post({ t: 'stopped', shard: data.shardId });

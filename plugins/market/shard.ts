@@ -1,11 +1,13 @@
 // Built-in market plugin, shard half: maps the shard's normalised events to price, ticker, klines, trades and depth frames.
 import type { BookEvent, ShardApi } from '../../shards/shard-api.js';
 import { depthData, klineData, priceData, tickerData, tradeData } from './frames.js';
+import { answerMarketQueries } from './market-state.js';
 
 const DEPTH_LEVELS = 10;
 const DEPTH_INTERVAL_MS = 100;
 
 export default function market(api: ShardApi): void {
+  answerMarketQueries(api);
   const lower = (symbol: string) => symbol.toLowerCase();
   // price: and ticker: share the exchange's @ticker stream: the shard subscribes it once.
   api.produce('price', {

@@ -25,6 +25,7 @@ t.test('error codes and their HTTP statuses are stable', async (t) => {
     TG_ERR_MESSAGE_TOO_BIG: 413,
     TG_ERR_RATE_LIMITED: 429,
     TG_ERR_CHANNEL_FAILED: 500,
+    TG_ERR_DATA_UNAVAILABLE: 503,
     TG_ERR_UPSTREAM_REJECTED: 502,
     TG_ERR_UPGRADE_REQUIRED: 426,
     TG_ERR_NOT_FOUND: 404,
