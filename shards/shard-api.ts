@@ -4,7 +4,7 @@ import type { ErrorCode } from '../core/errors.js';
 import type { KlineEvent, MarketEvents, TradeEvent } from './market/market-events.js';
 
 export type { MarketEvents };
-export type { TickerEvent, TradeEvent, KlineEvent, DepthEvent, BookEvent, MarketEventMap } from './market/market-events.js';
+export type { TickerEvent, TradeEvent, AggTradeEvent, KlineEvent, DepthEvent, BookEvent, MarketEventMap } from './market/market-events.js';
 
 export interface Channel {
   /** Full name, e.g. klines:BTCUSDT:1m. */

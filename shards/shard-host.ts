@@ -360,9 +360,9 @@ export class ShardHost {
     const kind = stream.slice(stream.indexOf('@') + 1);
     const forget = (k: MarketKind, arg?: string) => this.market.forget(k, symbol, arg);
     if (kind === 'ticker') forget('ticker');
-    else if (kind === 'trade') {
-      forget('trade');
-      this.lastTradeId.delete(symbol);
+    else if (kind === 'trade' || kind === 'aggTrade') {
+      forget(kind);
+      this.lastTradeId.delete(`${kind}|${symbol}`);
     } else if (kind.startsWith('kline_')) {
       forget('kline', kind.slice('kline_'.length));
       this.candles.forget(symbol, kind.slice('kline_'.length));
@@ -396,12 +396,13 @@ export class ShardHost {
       this.candles.accept(n.event);
       return;
     }
-    if (n.kind === 'trade') {
+    if (n.kind === 'trade' || n.kind === 'aggTrade') {
       // During a connection renewal both connections deliver for a moment: drop trades already seen.
-      const last = this.lastTradeId.get(n.symbol);
-      const id = n.event.tradeId;
+      const key = `${n.kind}|${n.symbol}`;
+      const last = this.lastTradeId.get(key);
+      const id = n.kind === 'trade' ? n.event.tradeId : n.event.aggId;
       if (last !== undefined && id <= last && last - id < 1_000_000) return;
-      this.lastTradeId.set(n.symbol, id);
+      this.lastTradeId.set(key, id);
     }
     // The first cached ticker of a symbol changes the stats' priceCache.
     if (this.market.emit(n.kind, n.symbol, n.arg, n.event as never) && n.kind === 'ticker') this.scheduleStats();

@@ -1,5 +1,5 @@
 // The market channels' frame payloads, field for field as the protocol guide gives them.
-import type { BookEvent, DepthEvent, KlineEvent, TickerEvent, TradeEvent } from '../../shards/shard-api.js';
+import type { AggTradeEvent, BookEvent, DepthEvent, KlineEvent, TickerEvent, TradeEvent } from '../../shards/shard-api.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -59,6 +59,19 @@ export function tradeData(t: TradeEvent) {
     price: t.price,
     quantity: t.quantity,
     side: tradeSide(t.buyerIsMaker),
+    timestamp: iso(t.tradeTime),
+  };
+}
+
+/** Extension channel aggTrades:SYM: one frame per taker order (Binance's aggregate trade). */
+export function aggTradeData(t: AggTradeEvent) {
+  return {
+    symbol: t.symbol,
+    price: t.price,
+    quantity: t.quantity,
+    side: tradeSide(t.buyerIsMaker),
+    firstTradeId: t.firstTradeId,
+    lastTradeId: t.lastTradeId,
     timestamp: iso(t.tradeTime),
   };
 }

@@ -17,6 +17,7 @@ export default definePlugin({
     api.channel('ticker', { key: 'symbol', description: 'full 24h ticker statistics' });
     api.channel('klines', { key: 'symbol', argName: 'interval', args: KLINE_INTERVALS, argErrorCode: 'TG_ERR_INVALID_INTERVAL', description: 'candlesticks of one interval' });
     api.channel('trades', { key: 'symbol', description: 'individual trades' });
+    api.channel('aggTrades', { key: 'symbol', description: 'aggregate trades: one per taker order (extension)' });
     api.channel('depth', { key: 'symbol', argName: 'levels', args: ['5', '10', '20', '50', '100'], argRequired: false, description: 'order book from the local book: top 10 levels per side, or depth:SYM:N' });
     const symbols = api.use<SymbolRegistry>('symbols');
     api.route('get', '/api/v1/market/symbols', () => {

@@ -1,6 +1,6 @@
 // Built-in market plugin, shard half: maps the shard's normalised events to price, ticker, klines, trades and depth frames.
 import type { BookEvent, ShardApi } from '../../shards/shard-api.js';
-import { depthData, klineData, priceData, tickerData, tradeData } from './frames.js';
+import { aggTradeData, depthData, klineData, priceData, tickerData, tradeData } from './frames.js';
 import { answerMarketQueries } from './market-state.js';
 
 const DEPTH_LEVELS = 10;
@@ -43,6 +43,10 @@ export default function market(api: ShardApi): void {
   api.produce('trades', {
     streams: (ch) => [`${lower(ch.symbol)}@trade`],
     open: (ch, out) => api.market.on('trade', ch.symbol, (t) => out.emit('trade', tradeData(t))),
+  });
+  api.produce('aggTrades', {
+    streams: (ch) => [`${lower(ch.symbol)}@aggTrade`],
+    open: (ch, out) => api.market.on('aggTrade', ch.symbol, (t) => out.emit('aggTrade', aggTradeData(t))),
   });
   // depth:SYM[:N] comes from the shard's local order book, kept from the diff stream (see shards/market/book-manager.ts).
   api.produce('depth', {

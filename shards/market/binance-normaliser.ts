@@ -1,5 +1,5 @@
 // Turns one Binance stream payload (numbers as strings) into a typed market event, parsing each field once.
-import type { DepthEvent, KlineEvent, MarketEventMap, MarketKind, TickerEvent, TradeEvent } from './market-events.js';
+import type { AggTradeEvent, DepthEvent, KlineEvent, MarketEventMap, MarketKind, TickerEvent, TradeEvent } from './market-events.js';
 import type { DepthDiff } from './order-book.js';
 
 export type Normalised =
@@ -81,6 +81,21 @@ function trade(stream: string, d: Raw): TradeEvent {
   };
 }
 
+function aggTrade(stream: string, d: Raw): AggTradeEvent {
+  if (typeof d.m !== 'boolean') throw new PayloadError(stream, 'field m (buyer is maker) is not a boolean');
+  return {
+    symbol: String(d.s),
+    eventTime: num(stream, d, 'E'),
+    aggId: num(stream, d, 'a'),
+    price: num(stream, d, 'p'),
+    quantity: num(stream, d, 'q'),
+    firstTradeId: num(stream, d, 'f'),
+    lastTradeId: num(stream, d, 'l'),
+    tradeTime: num(stream, d, 'T'),
+    buyerIsMaker: d.m,
+  };
+}
+
 function kline(stream: string, d: Raw): KlineEvent {
   const k = d.k as Raw | undefined;
   if (!k || typeof k !== 'object') throw new PayloadError(stream, 'field k is missing');
@@ -128,6 +143,8 @@ export function normalise(stream: string, data: unknown, now: number): Normalise
       return { kind: 'ticker', symbol: String(d.s), arg: undefined, event: ticker(stream, d) };
     case 'trade':
       return { kind: 'trade', symbol: String(d.s), arg: undefined, event: trade(stream, d) };
+    case 'aggTrade':
+      return { kind: 'aggTrade', symbol: String(d.s), arg: undefined, event: aggTrade(stream, d) };
     case 'kline': {
       const event = kline(stream, d);
       return { kind: 'kline', symbol: event.symbol, arg: event.interval, event };

@@ -32,6 +32,19 @@ export interface TradeEvent {
   buyerIsMaker: boolean;
 }
 
+/** Binance's aggregate trade: trades of one taker order at one price, ids firstTradeId..lastTradeId. */
+export interface AggTradeEvent {
+  symbol: string;
+  eventTime: number;
+  aggId: number;
+  price: number;
+  quantity: number;
+  firstTradeId: number;
+  lastTradeId: number;
+  tradeTime: number;
+  buyerIsMaker: boolean;
+}
+
 export interface KlineEvent {
   symbol: string;
   eventTime: number;
@@ -70,6 +83,7 @@ export interface BookEvent {
 export interface MarketEventMap {
   ticker: TickerEvent;
   trade: TradeEvent;
+  aggTrade: AggTradeEvent;
   kline: KlineEvent;
   depth: DepthEvent;
   book: BookEvent;

@@ -196,3 +196,13 @@ t.test('data frames carry seq: consecutive per channel, continuing when a channe
   const next = await d.next((f) => f.type === 'trade');
   t.ok((next.seq as number) > last, `after reopening the channel, numbering continues (${last} → ${next.seq})`);
 });
+
+t.test('aggTrades:SYM (extension) delivers aggregate trades', async (t) => {
+  const { wsUrl } = await startStack(t);
+  const c = await TestClient.connect(wsUrl);
+  c.subscribe('aggTrades:BTCUSDT');
+  const f = await c.next((x) => x.type === 'aggTrade');
+  t.equal(f.channel, 'aggTrades:BTCUSDT');
+  t.same(keys(f.data), ['firstTradeId', 'lastTradeId', 'price', 'quantity', 'side', 'symbol', 'timestamp']);
+  t.ok(f.data.firstTradeId <= f.data.lastTradeId);
+});

@@ -1,7 +1,7 @@
 // Exact field mapping from Binance's documented example payloads to tickgate frames, and malformed payloads.
 import t from 'tap';
 import { normalise, PayloadError, streamSymbol } from '../../shards/market/binance-normaliser.js';
-import { depthData, klineData, priceData, tickerData, tradeData, tradeSide } from '../../plugins/market/frames.js';
+import { aggTradeData, depthData, klineData, priceData, tickerData, tradeData, tradeSide } from '../../plugins/market/frames.js';
 
 // Payloads as printed in Binance's Spot "WebSocket Streams" documentation.
 const TRADE = { e: 'trade', E: 1672515782136, s: 'BNBBTC', t: 12345, p: '0.001', q: '100', T: 1672515782136, m: true, M: true };
@@ -30,6 +30,14 @@ t.test('trade payload → trade frame; buyer-is-maker means the taker sold', asy
   t.equal(tradeData(buy.event).side, 'buy', 'm: false → taker bought');
   t.equal(tradeSide(true), 'sell');
   t.equal(tradeSide(false), 'buy');
+});
+
+t.test('aggTrade payload → aggTrade frame, side from buyer-is-maker', async (t) => {
+  const AGG = { e: 'aggTrade', E: 1672515782136, s: 'BNBBTC', a: 12345, p: '0.001', q: '100', f: 100, l: 105, T: 1672515782136, m: true, M: true };
+  const n = normalise('bnbbtc@aggTrade', AGG, 0)!;
+  if (n.kind !== 'aggTrade') return t.fail('not an aggTrade');
+  t.same(aggTradeData(n.event), { symbol: 'BNBBTC', price: 0.001, quantity: 100, side: 'sell', firstTradeId: 100, lastTradeId: 105, timestamp: '2022-12-31T19:43:02.136Z' });
+  t.throws(() => normalise('bnbbtc@aggTrade', { ...AGG, m: 1 }, 0), PayloadError);
 });
 
 t.test('kline payload → kline frame keyed by interval', async (t) => {
