@@ -59,6 +59,7 @@ export const configSchema = z.object({
     symbolsRefreshMs: z.number().int().min(1000).default(3600 * 1000),
     restTimeoutMs: z.number().int().min(100).default(10_000),
     optionalRestWeightPerMinute: z.number().int().min(0).max(6000).default(2400),
+    snapshotRestWeightPerMinute: z.number().int().min(50).max(6000).default(4000),
     heartbeatStream: z.string().refine((s) => s === '' || isBinanceStream(s), 'must be a Binance market stream name like btcusdt@miniTicker, or empty').default('btcusdt@miniTicker'),
   }).strict().refine((u) => u.reconnectBaseMs <= u.reconnectMaxMs, { message: 'reconnectBaseMs must not exceed reconnectMaxMs', path: ['reconnectBaseMs'] }).prefault({}),
   log: z.object({

@@ -29,8 +29,6 @@ interface OpenChannel {
   closed: boolean;
   state: 'live' | 'stale';
   lastErrorAt: number;
-  /** Sequence number of the last data frame. */
-  seq: number;
 }
 
 interface StreamRef {
@@ -76,6 +74,11 @@ export class ShardHost {
   private symbolsTimer: NodeJS.Timeout | undefined;
   private payloadErrors = 0;
   private readonly answers = new Map<string, (params: unknown) => unknown>();
+  /**
+   * Last data-frame sequence number per channel name, kept across close and reopen: frames of an earlier opening
+   * may still be on their way to the acceptor, and numbering must never repeat.
+   */
+  private readonly seqs = new Map<string, number>();
   /** Streams kept open without a channel (ShardApi.hold), with the timer that releases them. */
   private readonly holds = new Map<string, NodeJS.Timeout>();
   private stopped = false;
@@ -88,7 +91,7 @@ export class ShardHost {
     this.rest = new BinanceRest({ baseUrl: up.restUrl, timeoutMs: up.restTimeoutMs, optionalWeightBudget: up.optionalRestWeightPerMinute, log: this.log.child({ component: 'binance-rest' }) });
     this.books = new BookManager({
       log: this.log.child({ component: 'order-book' }),
-      snapshot: (symbol) => this.rest.get<DepthSnapshot>('/api/v3/depth', { symbol, limit: BOOK_SNAPSHOT_LEVELS }, { weight: 50 }),
+      snapshot: (symbol) => this.rest.get<DepthSnapshot>('/api/v3/depth', { symbol, limit: BOOK_SNAPSHOT_LEVELS }, { weight: 50, budget: up.snapshotRestWeightPerMinute }),
       updated: (symbol, sync, eventTime) => {
         if (!this.market.hasListeners('book', symbol)) return;
         const top = sync.book.top(BOOK_EVENT_LEVELS);
@@ -97,7 +100,11 @@ export class ShardHost {
       syncState: (symbol, live) => {
         const stream = `${symbol.toLowerCase()}@depth@100ms`;
         if (live) this.unsyncedStreams.delete(stream);
-        else this.unsyncedStreams.add(stream);
+        else {
+          this.unsyncedStreams.add(stream);
+          // The last book is no longer current: never replay it to a new listener or answer a query with it.
+          this.market.forget('book', symbol);
+        }
         this.refreshChannels([stream]);
       },
     });
@@ -203,7 +210,9 @@ export class ShardHost {
       this.producerFailed(name, producer.plugin, err);
       return;
     }
-    const entry: OpenChannel = { ch, producer, streams, closer: undefined, closed: false, state: wasStale ? 'stale' : 'live', lastErrorAt: 0, seq: seqBase };
+    // The acceptor's count matters after a shard restart (this map is then empty); otherwise the shard's is ahead.
+    this.seqs.set(name, Math.max(this.seqs.get(name) ?? 0, seqBase));
+    const entry: OpenChannel = { ch, producer, streams, closer: undefined, closed: false, state: wasStale ? 'stale' : 'live', lastErrorAt: 0 };
     this.channels.set(name, entry);
     for (const s of streams) {
       this.ref(s, name);
@@ -293,7 +302,8 @@ export class ShardHost {
     return {
       emit: (type, data) => {
         if (entry.closed) return;
-        const seq = ++entry.seq;
+        const seq = (this.seqs.get(channel) ?? 0) + 1;
+        this.seqs.set(channel, seq);
         this.batcher.push(channel, FrameKind.DATA, encodeDataFrame(type, channel, seq, data), seq);
       },
       error: (code, message) => {

@@ -513,7 +513,7 @@ export class SimExchange {
   // ---- REST -----------------------------------------------------------------------------------------------------
 
   private restRoutes(): void {
-    const get = (path: string, weight: number, handler: (q: URLSearchParams) => [number, string]) => {
+    const get = (path: string, weightOf: number | ((q: URLSearchParams) => number), handler: (q: URLSearchParams) => [number, string]) => {
       this.app.get(path, (res, req) => {
         const query = new URLSearchParams(req.getQuery() ?? '');
         this.stats.restRequests++;
@@ -539,7 +539,7 @@ export class SimExchange {
           res.writeHeader('content-type', 'application/json');
           const minute = Math.floor(Date.now() / 60_000);
           if (this.weight.minute !== minute) this.weight = { minute, used: 0 };
-          this.weight.used += weight;
+          this.weight.used += typeof weightOf === 'number' ? weightOf : weightOf(query);
           res.writeHeader('x-mbx-used-weight-1m', String(this.weight.used));
           res.end(body);
         });
@@ -562,7 +562,12 @@ export class SimExchange {
     get('/api/v3/ping', 1, () => [200, '{}']);
     get('/api/v3/time', 1, () => [200, JSON.stringify({ serverTime: Date.now() })]);
     get('/api/v3/exchangeInfo', 20, () => [200, JSON.stringify(this.exchangeInfo())]);
-    get('/api/v3/depth', 5, (q) => {
+    // Binance's depth weight grows with the limit: 5 (≤100), 25 (≤500), 50 (≤1000), 250 (≤5000).
+    const depthWeight = (q: URLSearchParams) => {
+      const l = Number(q.get('limit') ?? 100);
+      return l <= 100 ? 5 : l <= 500 ? 25 : l <= 1000 ? 50 : 250;
+    };
+    get('/api/v3/depth', depthWeight, (q) => {
       const m = symbolOf(q);
       if (Array.isArray(m)) return m;
       const limit = limitOf(q, 100, 5000);

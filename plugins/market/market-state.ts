@@ -24,6 +24,15 @@ class Kept<T> {
     this.items.set(key, item);
     return item.value;
   }
+
+  /** Forgets an item now (its setup failed): the next use creates it again. */
+  drop(key: string): void {
+    const item = this.items.get(key);
+    if (!item) return;
+    clearTimeout(item.timer);
+    this.items.delete(key);
+    item.release();
+  }
 }
 
 /** Waits (polling; only the first request of an idle symbol waits) until `get` has a value. */
@@ -89,7 +98,8 @@ export function answerMarketQueries(api: ShardApi): void {
       return { value: { list, seeded }, release: off };
     });
     await state.seeded.catch(() => {
-      throw new TickgateError('TG_ERR_DATA_UNAVAILABLE');
+      candles.drop(`${symbol}|${interval}`);
+      throw new TickgateError('TG_ERR_DATA_UNAVAILABLE', 'Candle history could not be loaded from the exchange: retry in a few seconds');
     });
     return state.list.slice(-limit).map(klineData);
   });
@@ -114,7 +124,8 @@ export function answerMarketQueries(api: ShardApi): void {
       return { value: { ring, seeded }, release: off };
     });
     await state.seeded.catch(() => {
-      throw new TickgateError('TG_ERR_DATA_UNAVAILABLE');
+      trades.drop(symbol);
+      throw new TickgateError('TG_ERR_DATA_UNAVAILABLE', 'Recent trades could not be loaded from the exchange: retry in a few seconds');
     });
     return state.ring.slice(-limit).map(tradeData);
   });

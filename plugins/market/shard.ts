@@ -23,7 +23,10 @@ export default function market(api: ShardApi): void {
     open: (ch, out) => {
       const interval = ch.arg!;
       let live = false;
+      /** Open time of the first candle this channel showed: nothing older follows it. */
+      let since = 0;
       const off = api.market.on('kline', ch.symbol, (k) => {
+        if (k.openTime < since) return;
         live = true;
         out.emit('kline', klineData(k));
       }, interval);
@@ -32,7 +35,10 @@ export default function market(api: ShardApi): void {
         api.exchange.klines(ch.symbol, interval, 1).then(
           (rows) => {
             const current = rows.at(-1);
-            if (current && !live && !current.isFinal) out.emit('kline', klineData(current));
+            if (current && !live && !current.isFinal) {
+              since = current.openTime;
+              out.emit('kline', klineData(current));
+            }
           },
           (err: unknown) => api.log.warn({ err: err instanceof Error ? err.message : String(err), channel: ch.name }, 'current candle not fetched: the channel waits for the stream'),
         );
@@ -68,7 +74,13 @@ export default function market(api: ShardApi): void {
       };
       const off = api.market.on('book', ch.symbol, (book) => {
         const wait = lastSentAt + DEPTH_INTERVAL_MS - Date.now();
-        if (wait <= 0) return send(book);
+        if (wait <= 0) {
+          // Sent now: an older book still waiting for the timer must not follow it.
+          pending = undefined;
+          if (timer) clearTimeout(timer);
+          timer = undefined;
+          return send(book);
+        }
         pending = book;
         timer ??= setTimeout(() => {
           timer = undefined;

@@ -14,7 +14,10 @@ export interface BookManagerDeps {
 
 interface Entry {
   sync: BookSync;
+  /** Bumped on every restart: a snapshot requested before it is not used after it. */
+  gen: number;
   fetching: boolean;
+  queued: boolean;
   lastFetchAt: number;
   retry: NodeJS.Timeout | undefined;
   /** Whether subscribers were told the book is stale (only after it had been live, or after a reconnect). */
@@ -26,6 +29,11 @@ const MIN_SNAPSHOT_INTERVAL_MS = 1000;
 
 export class BookManager {
   private readonly books = new Map<string, Entry>();
+  /** Symbols waiting for a snapshot: fetched one at a time, so many books resyncing never burst the exchange's limit. */
+  private readonly queue: string[] = [];
+  private inFlight = false;
+  private pausedUntil = 0;
+  private queueTimer: NodeJS.Timeout | undefined;
   resyncs = 0;
 
   constructor(private readonly deps: BookManagerDeps) {}
@@ -33,7 +41,7 @@ export class BookManager {
   private entry(symbol: string): Entry {
     let e = this.books.get(symbol);
     if (!e) {
-      e = { sync: new BookSync(), fetching: false, lastFetchAt: 0, retry: undefined, stale: false };
+      e = { sync: new BookSync(), gen: 0, fetching: false, queued: false, lastFetchAt: 0, retry: undefined, stale: false };
       this.books.set(symbol, e);
     }
     return e;
@@ -66,6 +74,7 @@ export class BookManager {
     const e = this.books.get(symbol);
     if (!e) return;
     e.sync.restart();
+    e.gen++;
     this.setStale(symbol, e, true);
   }
 
@@ -73,6 +82,7 @@ export class BookManager {
     const e = this.books.get(symbol);
     if (!e) return;
     if (e.retry) clearTimeout(e.retry);
+    e.gen++;
     this.books.delete(symbol);
   }
 
@@ -87,7 +97,7 @@ export class BookManager {
   }
 
   private fetch(symbol: string, e: Entry): void {
-    if (e.fetching || e.retry || e.sync.live) return;
+    if (e.fetching || e.queued || e.retry || e.sync.live) return;
     const wait = e.lastFetchAt + MIN_SNAPSHOT_INTERVAL_MS - Date.now();
     if (wait > 0) {
       e.retry = setTimeout(() => {
@@ -96,24 +106,56 @@ export class BookManager {
       }, wait);
       return;
     }
+    e.queued = true;
+    this.queue.push(symbol);
+    this.pump();
+  }
+
+  /** Takes the next queued symbol's snapshot, unless one is in flight or the exchange asked to wait. */
+  private pump(): void {
+    if (this.inFlight || this.queueTimer) return;
+    const wait = this.pausedUntil - Date.now();
+    if (wait > 0) {
+      this.queueTimer = setTimeout(() => {
+        this.queueTimer = undefined;
+        this.pump();
+      }, wait);
+      return;
+    }
+    const symbol = this.queue.shift();
+    if (symbol === undefined) return;
+    const e = this.books.get(symbol);
+    if (!e) return this.pump();
+    e.queued = false;
+    if (e.sync.live) return this.pump();
+    const gen = e.gen;
     e.fetching = true;
     e.lastFetchAt = Date.now();
+    this.inFlight = true;
+    const done = () => {
+      e.fetching = false;
+      this.inFlight = false;
+      this.pump();
+    };
     this.deps.snapshot(symbol).then(
       (snap) => {
-        e.fetching = false;
-        if (this.books.get(symbol) !== e) return;
+        // Dropped, or restarted (reconnect) since the request: this snapshot belongs to a book that is gone.
+        if (this.books.get(symbol) !== e || e.gen !== gen) return done();
         const r = e.sync.onSnapshot(snap);
         if (r.kind === 'live') {
           this.setStale(symbol, e, false);
           this.deps.updated(symbol, e.sync, Date.now());
-        } else {
-          if (r.kind === 'resync') this.deps.log.warn({ symbol, reason: r.reason }, 'snapshot does not fit the buffered events: fetching another');
-          this.fetch(symbol, e);
+        } else if (r.kind === 'resync') {
+          this.deps.log.warn({ symbol, reason: r.reason }, 'snapshot does not fit the buffered events: fetching another');
         }
+        done();
+        if (!e.sync.live) this.fetch(symbol, e);
       },
       (err: unknown) => {
-        e.fetching = false;
-        this.deps.log.warn({ symbol, err: err instanceof Error ? err.message : String(err) }, 'order book snapshot failed: retrying');
+        const retryAfter = (err as { retryAfterMs?: number }).retryAfterMs;
+        if (retryAfter) this.pausedUntil = Date.now() + retryAfter;
+        this.deps.log.warn({ symbol, err: err instanceof Error ? err.message : String(err), retryAfterMs: retryAfter }, 'order book snapshot not taken: retrying');
+        done();
         if (this.books.get(symbol) === e) this.fetch(symbol, e);
       },
     );
@@ -121,6 +163,8 @@ export class BookManager {
 
   close(): void {
     for (const e of this.books.values()) if (e.retry) clearTimeout(e.retry);
+    if (this.queueTimer) clearTimeout(this.queueTimer);
+    this.queue.length = 0;
     this.books.clear();
   }
 }

@@ -94,7 +94,8 @@ export type MarketKind = keyof MarketEventMap;
 export interface MarketEvents {
   /**
    * Listens to one kind of event for one symbol (and, for klines and depth, one argument: the interval or level count).
-   * The latest known event, if any, is delivered at once (asynchronously), then every new one. Returns the unsubscriber.
+   * The latest known state (ticker, open candle, book; not a trade or a closed candle) is delivered at once
+   * (asynchronously), then every new event. Returns the unsubscriber.
    */
   on<K extends MarketKind>(kind: K, symbol: string, fn: (event: MarketEventMap[K]) => void, arg?: string): () => void;
   latest<K extends MarketKind>(kind: K, symbol: string, arg?: string): MarketEventMap[K] | undefined;
@@ -112,6 +113,16 @@ interface Slot {
 }
 
 export type ListenerErrorHandler = (tag: unknown, err: unknown) => void;
+
+/**
+ * Which latest values are replayed to a new listener: state (ticker, an open candle, a book), never an event that
+ * already happened (a trade) or a closed candle, whose final must be delivered once only.
+ */
+function replays(kind: MarketKind, latest: unknown): boolean {
+  if (kind === 'trade' || kind === 'aggTrade') return false;
+  if (kind === 'kline') return !(latest as KlineEvent).isFinal;
+  return true;
+}
 
 function keyOf(kind: string, symbol: string, arg: string | undefined): string {
   return arg === undefined ? `${kind}|${symbol}` : `${kind}|${symbol}|${arg}`;
@@ -138,7 +149,7 @@ export class MarketEventBus implements MarketEvents {
     const slot = this.slot(keyOf(kind, symbol, arg));
     const listener: Listener = { fn: fn as (event: never) => void, tag: this.currentTag, active: true };
     slot.listeners.add(listener);
-    if (slot.latest !== undefined) {
+    if (slot.latest !== undefined && replays(kind, slot.latest)) {
       const replay = slot.latest;
       queueMicrotask(() => {
         if (listener.active) this.call(listener, replay);

@@ -206,3 +206,36 @@ t.test('aggTrades:SYM (extension) delivers aggregate trades', async (t) => {
   t.same(keys(f.data), ['firstTradeId', 'lastTradeId', 'price', 'quantity', 'side', 'symbol', 'timestamp']);
   t.ok(f.data.firstTradeId <= f.data.lastTradeId);
 });
+
+t.test('seq never repeats, even when a channel is closed and reopened while its frames are in flight', async (t) => {
+  // The default grace period: the upstream stream and the book survive the reopenings, so frames keep flowing.
+  const { wsUrl } = await startStack(t, { sim: { tradesPerSecond: 200 }, config: { upstream: { unsubscribeGraceMs: 2000 } } });
+  const c = await TestClient.connect(wsUrl);
+  c.subscribe('trades:BTCUSDT', 'depth:ETHUSDT');
+  for (let i = 0; i < 12; i++) {
+    await new Promise((r) => setTimeout(r, 40 + (i % 3) * 30));
+    // Back to back: the channel closes and reopens while frames of the first opening are still on their way.
+    c.unsubscribe('trades:BTCUSDT', 'depth:ETHUSDT');
+    c.subscribe('trades:BTCUSDT', 'depth:ETHUSDT');
+  }
+  await c.next((f) => f.type === 'trade' && c.frames.filter((x) => x.type === 'subscribed').length === 26);
+  for (const ch of ['trades:BTCUSDT', 'depth:ETHUSDT']) {
+    const seqs = c.frames.filter((f) => f.channel === ch && typeof f.seq === 'number' && !f.snapshot).map((f) => f.seq as number);
+    t.ok(seqs.length > 5, `${ch}: ${seqs.length} frames`);
+    t.ok(seqs.every((v, i) => i === 0 || v > seqs[i - 1]!), `${ch}: strictly increasing across 13 openings, no repeat`);
+  }
+});
+
+t.test('depth frames: at most one per 100 ms, never two identical in a row', async (t) => {
+  const { wsUrl } = await startStack(t, { sim: { depthIntervalMs: 20 } });
+  const c = await TestClient.connect(wsUrl);
+  c.subscribe('depth:BTCUSDT:5');
+  while (c.frames.filter((f) => f.type === 'depth').length < 15) await c.next((f) => f.type === 'depth');
+  const frames = c.frames.filter((f) => f.type === 'depth');
+  const times = frames.map((f) => Date.parse(f.timestamp));
+  const gaps = times.slice(1).map((x, i) => x - times[i]!);
+  // Timers may fire a millisecond early; the exchange sends every 20 ms, so without the throttle gaps would be ~20 ms.
+  t.ok(gaps.every((g) => g >= 95), `gaps between frames ≥ ~100 ms (min ${Math.min(...gaps)} ms)`);
+  const bodies = frames.map((f) => JSON.stringify([f.data.bids, f.data.asks]));
+  t.ok(bodies.every((b, i) => i === 0 || b !== bodies[i - 1]), 'no frame repeats the previous top levels');
+});

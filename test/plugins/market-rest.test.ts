@@ -67,3 +67,14 @@ t.test('a stream opened for REST only is released when idle', async (t) => {
   await until(() => !('xrpusdt@ticker' in sim.getStats().subscriptions), 'released after the idle time');
   t.equal((await getJson(`${httpUrl}/api/v1/market/ticker/XRPUSDT`)).status, 200, 'and opened again on the next request');
 });
+
+t.test('a failed history load is retried on the next request, not cached', async (t) => {
+  const { httpUrl, sim } = await startStack(t);
+  sim.failRest(1, 429, 0);
+  const first = await getJson(`${httpUrl}/api/v1/market/klines/ADAUSDT?interval=5m&limit=5`);
+  t.equal(first.status, 503);
+  t.equal(first.body.error.code, 'TG_ERR_DATA_UNAVAILABLE');
+  const second = await getJson(`${httpUrl}/api/v1/market/klines/ADAUSDT?interval=5m&limit=5`);
+  t.equal(second.status, 200, 'the next request loads the history');
+  t.equal(second.body.data.length, 5);
+});

@@ -113,7 +113,11 @@ t.test('property: snapshot + any valid diff sequence rebuilds exactly the exchan
       const firstHeard = Math.min(bufferFromRaw % (batches.length + 1), snapAt);
       const s = new BookSync();
       let result: string | undefined;
-      for (const d of emitted.slice(firstHeard)) s.onDiff(d);
+      // Every third event arrives twice: duplicates must change nothing.
+      emitted.slice(firstHeard).forEach((d, i) => {
+        s.onDiff(d);
+        if (i % 3 === 0) s.onDiff(d);
+      });
       result = s.onSnapshot(snapshot).kind;
       if (result !== 'live') return false;
       const want = OrderBookFrom(exchange);
@@ -122,6 +126,22 @@ t.test('property: snapshot + any valid diff sequence rebuilds exactly the exchan
     { numRuns: 500 },
   );
   t.pass('500 random sequences rebuilt exactly');
+});
+
+t.test('property: when events between the snapshot and the first buffered event are missing, the book never goes live', async (t) => {
+  fc.assert(
+    fc.property(fc.integer({ min: 2, max: 40 }), fc.nat(), fc.integer({ min: 1, max: 5 }), (n, snapRaw, skip) => {
+      const events = Array.from({ length: n }, (_, i) => diff(1001 + i * 2, 1002 + i * 2, [[`${10 + (i % 5)}.00`, '1']]));
+      const snapAt = snapRaw % (n - 1);
+      const s = new BookSync();
+      for (const d of events.slice(snapAt + Math.min(skip, n - 1 - snapAt))) s.onDiff(d);
+      const snapshot: DepthSnapshot = { lastUpdateId: 1000 + snapAt * 2, bids: [['1.00', '1']], asks: [['99.00', '1']] };
+      const first = snapAt + Math.min(skip, n - 1 - snapAt);
+      return first === snapAt || s.onSnapshot(snapshot).kind !== 'live';
+    }),
+    { numRuns: 300 },
+  );
+  t.pass('300 random late starts never produced a live book');
 });
 
 function OrderBookFrom(exchange: { bids: Map<string, string>; asks: Map<string, string> }): OrderBook {

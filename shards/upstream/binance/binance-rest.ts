@@ -35,6 +35,8 @@ export interface RequestOptions {
   weight?: number;
   /** Optional requests (conveniences such as a channel's first value) give way to keep weight for required ones. */
   optional?: boolean;
+  /** A weight budget of its own for this kind of request (e.g. order-book snapshots), checked like `optional`. */
+  budget?: number;
 }
 
 export class BinanceRest {
@@ -68,8 +70,9 @@ export class BinanceRest {
     const wait = this.bannedUntil - now;
     if (wait > 0) throw new BinanceRestError(`exchange asked to wait ${wait} ms before the next request`, 429, -1003, wait);
     const weight = opts.weight ?? 1;
-    if (opts.optional && this.usedWeight + this.pendingWeight + weight > this.opts.optionalWeightBudget) {
-      throw new BinanceRestError(`optional request skipped: ${this.usedWeight + this.pendingWeight} request weight already used this minute (budget ${this.opts.optionalWeightBudget})`, 429, undefined, 60_000 - (now % 60_000));
+    const budget = opts.budget ?? (opts.optional ? this.opts.optionalWeightBudget : undefined);
+    if (budget !== undefined && this.usedWeight + this.pendingWeight + weight > budget) {
+      throw new BinanceRestError(`request deferred: ${this.usedWeight + this.pendingWeight} request weight already used this minute (budget ${budget})`, 429, undefined, 60_000 - (now % 60_000));
     }
     this.pendingWeight += weight;
     try {
