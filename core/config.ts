@@ -33,6 +33,7 @@ export const configSchema = z.object({
     host: z.string().min(1).default('0.0.0.0'),
     port: z.number().int().min(0).max(65535).default(3000),
     drainTimeoutMs: z.number().int().min(100).max(60_000).default(5000),
+    routeTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
   }).strict().prefault({}),
   shards: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default('auto'),
   limits: z.object({
@@ -43,6 +44,7 @@ export const configSchema = z.object({
     messageBurst: z.number().int().min(1).max(100_000).default(40),
     maxBackpressureBytes: z.number().int().min(16_384).default(4 * 1024 * 1024),
     idleTimeoutSeconds: z.number().int().min(8).max(960).default(120),
+    maxConnectionsPerIp: z.number().int().min(0).default(0),
   }).strict().prefault({}),
   upstream: z.object({
     wsUrl: urlString(['ws:', 'wss:']).default('wss://stream.binance.com:9443'),

@@ -34,6 +34,8 @@ export const ERRORS = {
   TG_ERR_CHANNEL_FAILED: { status: 500, message: 'The producer of this channel failed: the server logged the cause; resubscribe later' },
   TG_ERR_DATA_UNAVAILABLE: { status: 503, message: 'No data for this symbol yet (its stream is starting or the exchange is unreachable): retry in a few seconds' },
   TG_ERR_UPSTREAM_REJECTED: { status: 502, message: 'The exchange rejected the stream for this channel' },
+  TG_ERR_TOO_MANY_CONNECTIONS: { status: 429, message: 'Too many connections from this address: close some before opening more' },
+  TG_ERR_ROUTE_TIMEOUT: { status: 504, message: 'The route did not answer in time: retry later' },
   TG_ERR_UPGRADE_REQUIRED: { status: 426, message: '/ws is a WebSocket endpoint: connect with a WebSocket client, e.g. wscat -c ws://HOST:PORT/ws' },
   TG_ERR_NOT_FOUND: { status: 404, message: 'No such route: see GET /health and GET /api/v1/ws/stats' },
   TG_ERR_METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this route' },

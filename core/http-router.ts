@@ -52,6 +52,8 @@ export class HttpRouter {
   constructor(
     private readonly app: TemplatedApp,
     private readonly log: Logger,
+    /** A route that has not answered by then gets 504: a handler that never settles must not hold a request forever. */
+    private readonly timeoutMs: number,
   ) {}
 
   route(method: HttpMethod, path: string, handler: RouteHandler, opts: RouteOptions = {}): void {
@@ -64,24 +66,40 @@ export class HttpRouter {
     this.paths.set(path, methods);
     const paramNames = path.split('/').filter((p) => p.startsWith(':')).map((p) => p.slice(1));
     const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
-    this.app[method](path, (res, req) => {
+    const serve = (headOnly: boolean) => (res: HttpResponse, req: HttpRequest) => {
       // uWS invalidates req when this callback returns: copy what the handler needs now.
-      const request = this.readRequest(req, paramNames, verb);
-      let aborted = false;
+      const request = this.readRequest(req, paramNames, headOnly ? 'HEAD' : verb);
+      let done = false;
       res.onAborted(() => {
-        aborted = true;
+        done = true;
       });
+      const finish = (response: Serialised) => {
+        if (done) return;
+        done = true;
+        this.write(res, response, false, headOnly);
+      };
       const run = (body: unknown) => {
         request.body = body;
+        const timer = setTimeout(() => {
+          this.log.error({ method: request.method, path: request.path, timeoutMs: this.timeoutMs }, 'route handler did not answer in time');
+          finish(serialise({ status: 504, body: errorBody('TG_ERR_ROUTE_TIMEOUT') }));
+        }, this.timeoutMs);
         void this.invoke(handler, request)
           .catch(() => INTERNAL)
           .then((response) => {
-            if (!aborted) this.write(res, response);
+            clearTimeout(timer);
+            finish(response);
           });
       };
       if (!BODY_METHODS.has(method)) return run(undefined);
-      this.readBody(res, maxBody, () => aborted, run);
-    });
+      this.readBody(res, maxBody, () => done, run);
+    };
+    this.app[method](path, serve(false));
+    // Every GET route answers HEAD too (load balancers' health checks use it): same status and headers, no body.
+    if (method === 'get') {
+      methods.add('HEAD');
+      this.app.head(path, serve(true));
+    }
   }
 
   /** Registers the catch-all last: unknown routes get a JSON 404 (or 405 for a known path with another method). */
@@ -170,14 +188,17 @@ export class HttpRouter {
     this.write(res, serialise(result), close);
   }
 
-  private write(res: HttpResponse, r: Serialised, close = false): void {
+  private write(res: HttpResponse, r: Serialised, close = false, headOnly = false): void {
     res.cork(() => {
       res.writeStatus(statusLine(r.status));
       for (const [k, v] of r.headers) res.writeHeader(k, v);
       if (close) res.writeHeader('connection', 'close');
       // 204 and 304 carry no body, and no Content-Length that would announce one.
       if (r.status === 204 || r.status === 304) res.endWithoutBody(undefined, close);
-      else {
+      else if (headOnly) {
+        res.writeHeader('content-type', 'application/json; charset=utf-8');
+        res.endWithoutBody(Buffer.byteLength(r.text), close);
+      } else {
         res.writeHeader('content-type', 'application/json; charset=utf-8');
         res.end(r.text, close);
       }

@@ -34,6 +34,8 @@ export class TickgateServer {
   private readonly plugins: PluginHost;
   private shards!: ThreadShardPool;
   private readonly clients = new Set<WebSocket<Client>>();
+  /** Open connections per remote address, for limits.maxConnectionsPerIp. */
+  private readonly perIp = new Map<string, number>();
   private listenSocket: us_listen_socket | undefined;
   private draining = false;
   private closing: Promise<void> | undefined;
@@ -43,7 +45,7 @@ export class TickgateServer {
   private constructor(readonly config: Config, log?: Logger) {
     this.log = log ?? createLogger(config.log.level, { component: 'acceptor' });
     this.app = this.uws.App();
-    this.router = new HttpRouter(this.app, this.log.child({ component: 'http' }));
+    this.router = new HttpRouter(this.app, this.log.child({ component: 'http' }), config.server.routeTimeoutMs);
     this.subs = new Subscriptions(this.app, {
       open: (shard, channel, seq) => this.shards.send(shard, { t: 'open', channel, seq }),
       close: (shard, channel) => this.shards.send(shard, { t: 'close', channel }),
@@ -156,13 +158,21 @@ export class TickgateServer {
           });
           return;
         }
+        const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString();
+        if (l.maxConnectionsPerIp > 0 && (this.perIp.get(remoteAddress) ?? 0) >= l.maxConnectionsPerIp) {
+          res.cork(() => {
+            res.writeStatus('429 Too Many Requests').writeHeader('content-type', 'application/json')
+              .end(JSON.stringify(errorBody('TG_ERR_TOO_MANY_CONNECTIONS', `More than ${l.maxConnectionsPerIp} connections from ${remoteAddress}: close some before opening more`)));
+          });
+          return;
+        }
         const key = req.getHeader('sec-websocket-key');
         const protocol = req.getHeader('sec-websocket-protocol');
         const extensions = req.getHeader('sec-websocket-extensions');
         const client: Client = {
           id: randomUUID(),
           userId: undefined,
-          remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
+          remoteAddress,
           channels: new Set(),
           closed: false,
           tokens: l.messageBurst,
@@ -173,6 +183,7 @@ export class TickgateServer {
       open: (ws) => {
         this.clients.add(ws);
         const c = ws.getUserData();
+        this.perIp.set(c.remoteAddress, (this.perIp.get(c.remoteAddress) ?? 0) + 1);
         ws.send(encodeFrame('connected', undefined, { clientId: c.id, version: VERSION, authenticated: c.userId !== undefined, limits }), false);
         this.plugins.emit('connect', { id: c.id, userId: c.userId, remoteAddress: c.remoteAddress });
       },
@@ -181,6 +192,9 @@ export class TickgateServer {
         const c = ws.getUserData();
         c.closed = true;
         this.clients.delete(ws);
+        const n = (this.perIp.get(c.remoteAddress) ?? 1) - 1;
+        if (n > 0) this.perIp.set(c.remoteAddress, n);
+        else this.perIp.delete(c.remoteAddress);
         this.subs.removeAll(ws);
         if (code === 1006) this.log.debug({ client: c.id, code }, 'client connection dropped');
         this.plugins.emit('disconnect', { id: c.id, userId: c.userId, remoteAddress: c.remoteAddress });

@@ -185,3 +185,27 @@ t.test('a client that disconnects abruptly mid-subscription leaves no channel be
   await until(async () => (await getJson(`${httpUrl}/api/v1/ws/stats`)).body.data.binanceStreams === 0, 'upstream streams released');
   t.pass('channels and upstream streams released');
 });
+
+t.test('connections per address above limits.maxConnectionsPerIp are refused with 429', async (t) => {
+  const { wsUrl } = await startStack(t, { config: { limits: { maxConnectionsPerIp: 2 } } });
+  const a = await TestClient.connect(wsUrl);
+  await TestClient.connect(wsUrl);
+  const refused = await new Promise<number>((resolve) => {
+    const ws = new WebSocket(wsUrl);
+    ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+    ws.on('open', () => resolve(101));
+    ws.on('error', () => {});
+  });
+  t.equal(refused, 429, 'the third is refused');
+  a.close();
+  await a.waitClose();
+  await until(async () => {
+    try {
+      const c = await TestClient.connect(wsUrl);
+      c.close();
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'a slot is free again after a close');
+});

@@ -138,6 +138,10 @@ t.test('unknown routes get a JSON 404 with a code; wrong method a 405', async (t
   const plain = await fetch(`${httpUrl}/ws`);
   t.equal(plain.status, 426, 'a plain GET on /ws: upgrade required');
   t.equal(((await plain.json()) as any).error.code, 'TG_ERR_UPGRADE_REQUIRED');
+  const head = await fetch(`${httpUrl}/api/v1/ws/stats`, { method: 'HEAD' });
+  t.equal(head.status, 200, 'HEAD on a GET route');
+  t.equal(await head.text(), '', 'without a body');
+  t.ok(Number(head.headers.get('content-length')) > 0, 'announcing the GET body length');
   const post = await fetch(`${httpUrl}/health`, { method: 'POST' });
   t.equal(post.status, 405);
   t.equal(((await post.json()) as any).error.code, 'TG_ERR_METHOD_NOT_ALLOWED');

@@ -108,7 +108,10 @@ t.test('a stream the exchange rejects: error frame, unsubscribed; a private chan
 });
 
 t.test('a plugin route that throws or returns something unsendable gets a 500, and the server stays up', async (t) => {
-  const { httpUrl } = await startStack(t, { config: { plugins: ['market', { name: 'failing', path: fixture('failing-plugin') }] } });
+  const { httpUrl } = await startStack(t, { config: { server: { routeTimeoutMs: 300 }, plugins: ['market', { name: 'failing', path: fixture('failing-plugin') }] } });
+  const never = await getJson(`${httpUrl}/api/v1/failing/never`);
+  t.equal(never.status, 504, 'a route that never answers: 504 after routeTimeoutMs');
+  t.equal(never.body.error.code, 'TG_ERR_ROUTE_TIMEOUT');
   for (const path of ['throws', 'undefined', 'bigint', 'status', 'code', 'getter', 'header']) {
     const r = await getJson(`${httpUrl}/api/v1/failing/${path}`);
     t.equal(r.status, 500, path);
