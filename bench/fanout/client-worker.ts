@@ -1,0 +1,101 @@
+// Worker thread of the fan-out benchmark: holds a share of the clients, subscribes them, reports counters on request.
+import { parentPort, workerData } from 'node:worker_threads';
+import { LoadClient, type ClientCounters } from './load-client.js';
+
+export interface ClientWorkerData {
+  host: string;
+  port: number;
+  clients: number;
+  channels: string[];
+  sampleEvery: number;
+  /** Local source addresses to spread connections over (127.0.0.x), past one address's ephemeral ports. */
+  localAddresses: string[];
+}
+
+export interface ClientReport {
+  frames: number;
+  bytes: number;
+  /** Frames missing inside each client's seq range per channel (lost), and frames seen twice (duplicated). */
+  missing: number;
+  duplicated: number;
+  latencies: number[];
+  errors: number;
+  connectMs: number[];
+  connected: number;
+  cpuUserMs: number;
+  cpuSystemMs: number;
+}
+
+const data = workerData as ClientWorkerData;
+const port = parentPort!;
+const fresh = (): ClientCounters => ({ frames: 0, bytes: 0, seqs: new Map(), latencies: [], errors: 0 });
+let connectErrors = 0;
+const clients: LoadClient[] = [];
+const connectMs: number[] = [];
+
+async function start(): Promise<void> {
+  const subscribe = JSON.stringify({ type: 'subscribe', channels: data.channels });
+  const batch = 50;
+  for (let i = 0; i < data.clients; i += batch) {
+    await Promise.all(
+      Array.from({ length: Math.min(batch, data.clients - i) }, async (_, j) => {
+        const local = data.localAddresses.length ? data.localAddresses[(i + j) % data.localAddresses.length] : undefined;
+        const c = new LoadClient(data.host, data.port, fresh(), data.sampleEvery, local);
+        try {
+          connectMs.push(await c.open());
+          clients.push(c);
+          c.send(subscribe);
+        } catch {
+          connectErrors++;
+        }
+      }),
+    );
+  }
+  port.postMessage({ t: 'connected', connected: clients.length });
+}
+
+port.on('message', (msg: { t: 'reset' | 'report' | 'stop' }) => {
+  if (msg.t === 'reset') {
+    // Measurement starts now: clients keep their sockets, counters start from zero.
+    for (const c of clients) c.counters = fresh();
+    port.postMessage({ t: 'reset' });
+  } else if (msg.t === 'report') {
+    const cpu = process.cpuUsage();
+    let frames = 0;
+    let bytes = 0;
+    let missing = 0;
+    let duplicated = 0;
+    let errors = connectErrors;
+    const latencies: number[] = [];
+    for (const c of clients) {
+      const k = c.counters;
+      frames += k.frames;
+      bytes += k.bytes;
+      errors += k.errors;
+      for (const l of k.latencies) latencies.push(l);
+      for (const r of k.seqs.values()) {
+        const span = r.max - r.min + 1;
+        if (r.count < span) missing += span - r.count;
+        else duplicated += r.count - span;
+      }
+    }
+    const report: ClientReport = {
+      frames,
+      bytes,
+      missing,
+      duplicated,
+      latencies,
+      errors,
+      connectMs,
+      connected: clients.filter((c) => !c.closed).length,
+      cpuUserMs: cpu.user / 1000,
+      cpuSystemMs: cpu.system / 1000,
+    };
+    port.postMessage({ t: 'report', report });
+  } else if (msg.t === 'stop') {
+    for (const c of clients) c.close();
+    port.close();
+  }
+});
+
+void start();

@@ -1,0 +1,182 @@
+// The fan-out benchmark: simulated exchange and target server as child processes, clients on worker threads, one report.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { PACKAGE_ROOT } from '../../core/config.js';
+import type { ClientReport, ClientWorkerData } from './client-worker.js';
+
+export interface FanoutOptions {
+  clients: number;
+  symbols: string[];
+  /** Channel kinds each client subscribes for every symbol, e.g. ['price']. */
+  kinds: string[];
+  /** Ticker events per second per symbol at the simulated exchange (price/ticker frames per second per channel). */
+  rate: number;
+  warmupSeconds: number;
+  seconds: number;
+  workers?: number;
+  sampleEvery?: number;
+  shards?: number;
+  /** Spread client connections over 127.0.0.1..127.0.0.N. */
+  sourceAddresses?: number;
+}
+
+export interface FanoutResult {
+  scenario: Omit<FanoutOptions, 'symbols'> & { symbols: number; channelsPerClient: number };
+  connected: number;
+  connectMs: { p50: number; p99: number; max: number };
+  frames: number;
+  framesPerSecond: number;
+  expectedFramesPerSecond: number;
+  missing: number;
+  duplicated: number;
+  latencyMs: { samples: number; p50: number; p90: number; p99: number; max: number };
+  server: { rssMbIdle: number; rssMbLoaded: number; rssKbPerConnection: number; cpuPercent: number };
+  client: { cpuPercent: number };
+  errors: number;
+}
+
+const CLK_TCK = 100;
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** CPU time (ms) and RSS (KiB) of a process, from /proc. */
+function procUsage(pid: number): { cpuMs: number; rssKb: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const cpuMs = ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+  const rss = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return { cpuMs, rssKb: Number(rss?.[1] ?? 0) };
+}
+
+/** Starts a child node process and resolves when a line of its output matches `ready`. */
+function startChild(args: string[], env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: PACKAGE_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${args.join(' ')} did not start: ${out.slice(-500)}`));
+    }, 30_000);
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      const m = ready.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        child.stdout!.off('data', onData);
+        child.stdout!.resume();
+        resolve({ child, match: m });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${args.join(' ')} exited (${code}): ${out.slice(-500)}`));
+    });
+  });
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
+  const workersN = o.workers ?? Math.max(1, Math.min(4, availableParallelism()));
+  const channels = o.symbols.flatMap((s) => o.kinds.map((k) => `${k}:${s}`));
+  const sim = await startChild([join('dist/sim/main.js'), '--port', '0', '--ticker-interval-ms', String(Math.round(1000 / o.rate))], {}, /WS (ws:\/\/[\d.:]+)/);
+  const simUrl = sim.match[1]!;
+  let server: Awaited<ReturnType<typeof startChild>> | undefined;
+  const workers: Worker[] = [];
+  try {
+    server = await startChild([join('dist/core/main.js')], {
+      PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', BINANCE_WS_URL: simUrl, BINANCE_REST_URL: simUrl.replace('ws://', 'http://'),
+      ...(o.shards ? { SHARDS: String(o.shards) } : {}),
+      TICKGATE__LIMITS__MAX_CHANNELS_PER_CLIENT: String(Math.max(50, channels.length)),
+    }, /listening on 127\.0\.0\.1:(\d+)/);
+    const port = Number(server.match[1]);
+    const pid = server.child.pid!;
+    await sleep(1000);
+    const idle = procUsage(pid);
+    const addresses = Array.from({ length: o.sourceAddresses ?? 0 }, (_, i) => `127.0.0.${i + 1}`);
+    const per = Math.ceil(o.clients / workersN);
+    const connected: number[] = [];
+    await Promise.all(
+      Array.from({ length: workersN }, (_, i) => {
+        const n = Math.max(0, Math.min(per, o.clients - i * per));
+        const data: ClientWorkerData = { host: '127.0.0.1', port, clients: n, channels, sampleEvery: o.sampleEvery ?? 97, localAddresses: addresses };
+        const w = new Worker(new URL('./client-worker.js', import.meta.url), { workerData: data });
+        workers.push(w);
+        return new Promise<void>((resolve, reject) => {
+          w.once('message', (m: { t: string; connected: number }) => {
+            connected.push(m.connected);
+            resolve();
+          });
+          w.once('error', reject);
+        });
+      }),
+    );
+    await sleep(o.warmupSeconds * 1000);
+    const ask = <T>(t: string) => Promise.all(workers.map((w) => new Promise<T>((resolve) => {
+      const on = (m: { t: string } & T) => {
+        if (m.t !== t) return;
+        w.off('message', on);
+        resolve(m);
+      };
+      w.on('message', on);
+      w.postMessage({ t });
+    })));
+    const cpuBefore = await ask<{ report: ClientReport }>('report');
+    await ask('reset');
+    const serverBefore = procUsage(pid);
+    const startedAt = performance.now();
+    await sleep(o.seconds * 1000);
+    const reports = (await ask<{ report: ClientReport }>('report')).map((r) => r.report);
+    const elapsedS = (performance.now() - startedAt) / 1000;
+    const serverAfter = procUsage(pid);
+    const sum = (f: (r: ClientReport) => number) => reports.reduce((n, r) => n + f(r), 0);
+    const latencies = reports.flatMap((r) => r.latencies).sort((a, b) => a - b);
+    const connects = reports.flatMap((r) => r.connectMs).sort((a, b) => a - b);
+    const clientCpuMs = sum((r) => r.cpuUserMs + r.cpuSystemMs) - cpuBefore.reduce((n, r) => n + r.report.cpuUserMs + r.report.cpuSystemMs, 0);
+    const connectedN = connected.reduce((a, b) => a + b, 0);
+    return {
+      scenario: { ...o, symbols: o.symbols.length, channelsPerClient: channels.length, workers: workersN },
+      connected: connectedN,
+      connectMs: { p50: percentile(connects, 50), p99: percentile(connects, 99), max: connects.at(-1) ?? 0 },
+      frames: sum((r) => r.frames),
+      framesPerSecond: Math.round(sum((r) => r.frames) / elapsedS),
+      expectedFramesPerSecond: connectedN * channels.length * o.rate,
+      missing: sum((r) => r.missing),
+      duplicated: sum((r) => r.duplicated),
+      latencyMs: { samples: latencies.length, p50: percentile(latencies, 50), p90: percentile(latencies, 90), p99: percentile(latencies, 99), max: latencies.at(-1) ?? 0 },
+      server: {
+        rssMbIdle: Math.round(idle.rssKb / 1024),
+        rssMbLoaded: Math.round(serverAfter.rssKb / 1024),
+        rssKbPerConnection: connectedN ? Math.round(((serverAfter.rssKb - idle.rssKb) / connectedN) * 10) / 10 : 0,
+        cpuPercent: Math.round(((serverAfter.cpuMs - serverBefore.cpuMs) / 1000 / elapsedS) * 100),
+      },
+      client: { cpuPercent: Math.round((clientCpuMs / 1000 / elapsedS) * 100) },
+      errors: sum((r) => r.errors),
+    };
+  } finally {
+    for (const w of workers) w.postMessage({ t: 'stop' });
+    await Promise.all(workers.map((w) => w.terminate()));
+    if (server) await stopChild(server.child);
+    await stopChild(sim.child);
+  }
+}

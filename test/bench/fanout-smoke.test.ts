@@ -1,0 +1,15 @@
+// Smoke run of the fan-out harness: it counts every frame exactly once (checked against each channel's seq numbers).
+import t from 'tap';
+import { runFanout } from '../../bench/fanout/fanout.js';
+
+t.test('the fan-out harness connects, subscribes and counts frames exactly', async (t) => {
+  const r = await runFanout({ clients: 20, symbols: ['BTCUSDT', 'ETHUSDT'], kinds: ['price'], rate: 10, warmupSeconds: 1, seconds: 2, workers: 2, sampleEvery: 1 });
+  t.equal(r.connected, 20, 'all clients connected');
+  t.equal(r.errors, 0);
+  t.ok(r.frames > 0, `${r.frames} frames counted`);
+  t.equal(r.missing, 0, 'no frame missing inside any client\'s seq range');
+  t.equal(r.duplicated, 0, 'no frame counted twice');
+  t.ok(r.latencyMs.samples > 0, 'latency sampled from the frames\' event times');
+  t.ok(r.server.rssMbLoaded > 0 && r.server.cpuPercent >= 0, 'server usage read');
+  t.equal(r.expectedFramesPerSecond, 20 * 2 * 10);
+});
