@@ -21,6 +21,8 @@ export interface FanoutOptions {
   shards?: number;
   /** Spread client connections over 127.0.0.1..127.0.0.N. */
   sourceAddresses?: number;
+  /** The server measured: tickgate, or the raw uWebSockets.js ceiling peer (price channels only). */
+  target?: 'tickgate' | 'uws-ceiling';
 }
 
 export interface FanoutResult {
@@ -104,11 +106,15 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
   let server: Awaited<ReturnType<typeof startChild>> | undefined;
   const workers: Worker[] = [];
   try {
-    server = await startChild([join('dist/core/main.js')], {
-      PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', BINANCE_WS_URL: simUrl, BINANCE_REST_URL: simUrl.replace('ws://', 'http://'),
-      ...(o.shards ? { SHARDS: String(o.shards) } : {}),
-      TICKGATE__LIMITS__MAX_CHANNELS_PER_CLIENT: String(Math.max(50, channels.length)),
-    }, /listening on 127\.0\.0\.1:(\d+)/);
+    const target = o.target ?? 'tickgate';
+    if (target === 'uws-ceiling' && o.kinds.some((k) => k !== 'price')) throw new Error('the uws-ceiling peer serves price channels only');
+    server = target === 'tickgate'
+      ? await startChild([join('dist/core/main.js')], {
+          PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', BINANCE_WS_URL: simUrl, BINANCE_REST_URL: simUrl.replace('ws://', 'http://'),
+          ...(o.shards ? { SHARDS: String(o.shards) } : {}),
+          TICKGATE__LIMITS__MAX_CHANNELS_PER_CLIENT: String(Math.max(50, channels.length)),
+        }, /listening on 127\.0\.0\.1:(\d+)/)
+      : await startChild([join('dist/bench/peers/uws-ceiling.js')], { PORT: '0', BINANCE_WS_URL: simUrl, SYMBOLS: o.symbols.join(',') }, /listening on 127\.0\.0\.1:(\d+)/);
     const port = Number(server.match[1]);
     const pid = server.child.pid!;
     await sleep(1000);

@@ -15,6 +15,7 @@ const { values } = parseArgs({
     workers: { type: 'string' },
     shards: { type: 'string' },
     'source-addresses': { type: 'string', default: '0' },
+    targets: { type: 'string', default: 'tickgate' },
   },
 });
 const n = (v: string | undefined) => (v === undefined ? undefined : Number(v));
@@ -23,15 +24,28 @@ if (symbols < 1 || symbols > SYMBOLS.length) {
   process.stderr.write(`--symbols must be 1..${SYMBOLS.length}\n`);
   process.exit(2);
 }
-const result = await runFanout({
-  clients: n(values.clients)!,
-  symbols: SYMBOLS.slice(0, symbols),
-  kinds: values.kinds!.split(','),
-  rate: n(values.rate)!,
-  warmupSeconds: n(values.warmup)!,
-  seconds: n(values.seconds)!,
-  workers: n(values.workers),
-  shards: n(values.shards),
-  sourceAddresses: n(values['source-addresses']),
-});
-process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+const targets = values.targets!.split(',') as Array<'tickgate' | 'uws-ceiling'>;
+const results = [];
+// Targets run one after the other in the same command, so their figures come from the same machine state.
+for (const target of targets) {
+  results.push(await runFanout({
+    target,
+    clients: n(values.clients)!,
+    symbols: SYMBOLS.slice(0, symbols),
+    kinds: values.kinds!.split(','),
+    rate: n(values.rate)!,
+    warmupSeconds: n(values.warmup)!,
+    seconds: n(values.seconds)!,
+    workers: n(values.workers),
+    shards: n(values.shards),
+    sourceAddresses: n(values['source-addresses']),
+  }));
+}
+process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+const base = results.find((r) => r.scenario.target === 'uws-ceiling');
+const rows = results.map((r) => [
+  r.scenario.target ?? 'tickgate', r.framesPerSecond, r.expectedFramesPerSecond, r.missing, r.latencyMs.p50, r.latencyMs.p99, r.server.cpuPercent,
+  base ? (r.framesPerSecond / base.framesPerSecond).toFixed(2) : '-', base && base.latencyMs.p99 ? (r.latencyMs.p99 / base.latencyMs.p99).toFixed(2) : '-',
+]);
+process.stdout.write('\ntarget        frames/s  expected  missing  p50ms  p99ms  server%  ×ceiling(f/s)  ×ceiling(p99)\n');
+for (const row of rows) process.stdout.write(`${String(row[0]).padEnd(12)}  ${row.slice(1).map((v) => String(v).padStart(8)).join(' ')}\n`);
