@@ -10,6 +10,8 @@ export interface ClientWorkerData {
   sampleEvery: number;
   /** Local source addresses to spread connections over (127.0.0.x), past one address's ephemeral ports. */
   localAddresses: string[];
+  /** Each client sends {"type":"ping"} this often (0: never), spread evenly over the period. */
+  pingEverySeconds: number;
 }
 
 export interface ClientReport {
@@ -18,6 +20,7 @@ export interface ClientReport {
   /** Frames missing inside each client's seq range per channel (lost), and frames seen twice (duplicated). */
   missing: number;
   duplicated: number;
+  pongs: number;
   latencies: number[];
   errors: number;
   connectMs: number[];
@@ -28,7 +31,7 @@ export interface ClientReport {
 
 const data = workerData as ClientWorkerData;
 const port = parentPort!;
-const fresh = (): ClientCounters => ({ frames: 0, bytes: 0, seqs: new Map(), latencies: [], errors: 0 });
+const fresh = (): ClientCounters => ({ frames: 0, bytes: 0, seqs: new Map(), latencies: [], errors: 0, pongs: 0 });
 let connectErrors = 0;
 const clients: LoadClient[] = [];
 const connectMs: number[] = [];
@@ -44,7 +47,7 @@ async function start(): Promise<void> {
         try {
           connectMs.push(await c.open());
           clients.push(c);
-          c.send(subscribe);
+          if (data.channels.length) c.send(subscribe);
         } catch {
           connectErrors++;
         }
@@ -52,7 +55,22 @@ async function start(): Promise<void> {
     );
   }
   port.postMessage({ t: 'connected', connected: clients.length });
+  if (data.pingEverySeconds > 0 && clients.length) {
+    // Heartbeats spread over the period: one tick every period / clients.
+    let next = 0;
+    const period = data.pingEverySeconds * 1000;
+    const tick = Math.max(10, period / clients.length);
+    const batch = Math.max(1, Math.round((clients.length * tick) / period));
+    pinger = setInterval(() => {
+      for (let i = 0; i < batch; i++) {
+        clients[next % clients.length]!.send('{"type":"ping"}');
+        next++;
+      }
+    }, tick);
+  }
 }
+
+let pinger: NodeJS.Timeout | undefined;
 
 port.on('message', (msg: { t: 'reset' | 'report' | 'stop' }) => {
   if (msg.t === 'reset') {
@@ -66,12 +84,14 @@ port.on('message', (msg: { t: 'reset' | 'report' | 'stop' }) => {
     let missing = 0;
     let duplicated = 0;
     let errors = connectErrors;
+    let pongs = 0;
     const latencies: number[] = [];
     for (const c of clients) {
       const k = c.counters;
       frames += k.frames;
       bytes += k.bytes;
       errors += k.errors;
+      pongs += k.pongs;
       for (const l of k.latencies) latencies.push(l);
       for (const r of k.seqs.values()) {
         const span = r.max - r.min + 1;
@@ -84,6 +104,7 @@ port.on('message', (msg: { t: 'reset' | 'report' | 'stop' }) => {
       bytes,
       missing,
       duplicated,
+      pongs,
       latencies,
       errors,
       connectMs,
@@ -93,6 +114,7 @@ port.on('message', (msg: { t: 'reset' | 'report' | 'stop' }) => {
     };
     port.postMessage({ t: 'report', report });
   } else if (msg.t === 'stop') {
+    if (pinger) clearInterval(pinger);
     for (const c of clients) c.close();
     port.close();
   }

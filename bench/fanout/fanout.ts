@@ -23,6 +23,8 @@ export interface FanoutOptions {
   sourceAddresses?: number;
   /** The server measured: tickgate, or the raw uWebSockets.js ceiling peer (price channels only). */
   target?: 'tickgate' | 'uws-ceiling';
+  /** Heartbeat period of each client (0: none). */
+  pingEverySeconds?: number;
 }
 
 export interface FanoutResult {
@@ -34,6 +36,9 @@ export interface FanoutResult {
   expectedFramesPerSecond: number;
   missing: number;
   duplicated: number;
+  pongs: number;
+  /** Connections still open at the end of the measurement. */
+  held: number;
   latencyMs: { samples: number; p50: number; p90: number; p99: number; max: number };
   server: { rssMbIdle: number; rssMbLoaded: number; rssKbPerConnection: number; cpuPercent: number };
   client: { cpuPercent: number };
@@ -117,7 +122,8 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
       : await startChild([join('dist/bench/peers/uws-ceiling.js')], { PORT: '0', BINANCE_WS_URL: simUrl, SYMBOLS: o.symbols.join(',') }, /listening on 127\.0\.0\.1:(\d+)/);
     const port = Number(server.match[1]);
     const pid = server.child.pid!;
-    await sleep(1000);
+    // Baseline after start-up has settled: the heap shrinks in the first seconds.
+    await sleep(3000);
     const idle = procUsage(pid);
     const addresses = Array.from({ length: o.sourceAddresses ?? 0 }, (_, i) => `127.0.0.${i + 1}`);
     const per = Math.ceil(o.clients / workersN);
@@ -125,7 +131,7 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
     await Promise.all(
       Array.from({ length: workersN }, (_, i) => {
         const n = Math.max(0, Math.min(per, o.clients - i * per));
-        const data: ClientWorkerData = { host: '127.0.0.1', port, clients: n, channels, sampleEvery: o.sampleEvery ?? 97, localAddresses: addresses };
+        const data: ClientWorkerData = { host: '127.0.0.1', port, clients: n, channels, sampleEvery: o.sampleEvery ?? 97, localAddresses: addresses, pingEverySeconds: o.pingEverySeconds ?? 0 };
         const w = new Worker(new URL('./client-worker.js', import.meta.url), { workerData: data });
         workers.push(w);
         return new Promise<void>((resolve, reject) => {
@@ -169,6 +175,8 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
       expectedFramesPerSecond: connectedN * channels.length * o.rate,
       missing: sum((r) => r.missing),
       duplicated: sum((r) => r.duplicated),
+      pongs: sum((r) => r.pongs),
+      held: sum((r) => r.connected),
       latencyMs: { samples: latencies.length, p50: percentile(latencies, 50), p90: percentile(latencies, 90), p99: percentile(latencies, 99), max: latencies.at(-1) ?? 0 },
       server: {
         rssMbIdle: Math.round(idle.rssKb / 1024),

@@ -9,11 +9,13 @@ export interface ClientCounters {
   seqs: Map<string, { min: number; max: number; count: number }>;
   latencies: number[];
   errors: number;
+  pongs: number;
 }
 
 const SEQ = Buffer.from('"seq":');
 const CHANNEL = Buffer.from('"channel":"');
 const DATA_TS = Buffer.from('"timestamp":');
+const PONG = Buffer.from('"type":"pong"');
 
 /** Reads an unsigned integer at `at` in `buf` (ASCII digits). */
 function intAt(buf: Buffer, at: number): number {
@@ -124,7 +126,10 @@ export class LoadClient {
       return;
     }
     const s = payload.indexOf(SEQ);
-    if (s < 0) return;
+    if (s < 0) {
+      if (payload.indexOf(PONG) >= 0) this.counters.pongs++;
+      return;
+    }
     this.counters.frames++;
     this.counters.bytes += payload.length;
     const seq = intAt(payload, s + SEQ.length);

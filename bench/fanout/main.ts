@@ -16,6 +16,7 @@ const { values } = parseArgs({
     shards: { type: 'string' },
     'source-addresses': { type: 'string', default: '0' },
     targets: { type: 'string', default: 'tickgate' },
+    'ping-every': { type: 'string', default: '0' },
   },
 });
 const n = (v: string | undefined) => (v === undefined ? undefined : Number(v));
@@ -32,7 +33,8 @@ for (const target of targets) {
     target,
     clients: n(values.clients)!,
     symbols: SYMBOLS.slice(0, symbols),
-    kinds: values.kinds!.split(','),
+    kinds: values.kinds === 'none' ? [] : values.kinds!.split(','),
+    pingEverySeconds: n(values['ping-every']),
     rate: n(values.rate)!,
     warmupSeconds: n(values.warmup)!,
     seconds: n(values.seconds)!,
