@@ -52,7 +52,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
   const workersN = o.workers ?? Math.max(1, Math.min(4, availableParallelism()));
-  const channels = o.symbols.flatMap((s) => o.kinds.map((k) => `${k}:${s}`));
+  // A kind may carry its argument: "klines:1m" subscribes klines:SYM:1m.
+  const channels = o.symbols.flatMap((s) => o.kinds.map((k) => (k.includes(':') ? `${k.split(':')[0]}:${s}:${k.split(':')[1]}` : `${k}:${s}`)));
   const sim = await startChild([join('dist/sim/main.js'), '--port', '0', '--ticker-interval-ms', String(Math.round(1000 / o.rate))], {}, /WS (ws:\/\/[\d.:]+)/);
   const simUrl = sim.match[1]!;
   let server: Awaited<ReturnType<typeof startChild>> | undefined;
@@ -119,7 +120,8 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
       connectMs: { p50: percentile(connects, 50), p99: percentile(connects, 99), max: connects.at(-1) ?? 0 },
       frames: sum((r) => r.frames),
       framesPerSecond: Math.round(sum((r) => r.frames) / elapsedS),
-      expectedFramesPerSecond: connectedN * channels.length * o.rate,
+      // Known only for channels whose rate the exchange's ticker period sets (price, ticker); 0 for mixed scenarios.
+      expectedFramesPerSecond: o.kinds.every((k) => k === 'price' || k === 'ticker') ? connectedN * channels.length * o.rate : 0,
       missing: sum((r) => r.missing),
       duplicated: sum((r) => r.duplicated),
       pongs: sum((r) => r.pongs),
