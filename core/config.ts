@@ -216,7 +216,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
 }
 
 /** Named environment facts other modules need, so that nothing else reads process.env. */
-export function runtimeEnv(env: Env = process.env): { nodeEnv: string | undefined; simPort: number | undefined } {
+export function runtimeEnv(env: Env = process.env): { simPort: number | undefined } {
   const simPort = env.SIM_PORT ? Number(env.SIM_PORT) : undefined;
-  return { nodeEnv: env.NODE_ENV, simPort: Number.isInteger(simPort) ? simPort : undefined };
+  return { simPort: Number.isInteger(simPort) ? simPort : undefined };
 }

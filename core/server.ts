@@ -217,9 +217,6 @@ export class TickgateServer {
     });
   }
 
-  get clientCount(): number {
-    return this.clients.size;
-  }
 
   /** Drains: stop accepting, close clients with 1001, stop shards (they close their upstreams), close the app. */
   close(): Promise<void> {

@@ -32,18 +32,12 @@ export class Subscriptions {
   private readonly channels = new Map<string, ChannelEntry>();
   /** Last data-frame sequence number per channel name since start: numbering continues when a channel reopens. */
   private readonly seqs = new Map<string, number>();
-  /** Frames published since start (each counted once, whatever its fan-out). */
-  framesPublished = 0;
 
   constructor(
     private readonly app: TemplatedApp,
     private readonly shards: ShardLink,
     private readonly log: Logger,
   ) {}
-
-  has(channel: string): boolean {
-    return this.channels.has(channel);
-  }
 
   /** Adds a subscriber; opens the channel at its producer on the first one, and sends the current snapshot. */
   add(ws: WebSocket<Subscriber>, channel: string, shard: number): void {
@@ -109,7 +103,6 @@ export class Subscriptions {
           this.seqs.set(channel, seqs[i]!);
         } else if (kind === FrameKind.STALE) entry.stale = bytes.slice();
         else if (kind === FrameKind.LIVE) entry.stale = undefined;
-        this.framesPublished++;
         // A failed channel's subscribers are unsubscribed at once: a published frame would be lost with the
         // subscription, so its error frame goes to each of them directly.
         if (kind === FrameKind.FAILED) this.dropChannel(channel, entry, bytes);
@@ -133,7 +126,6 @@ export class Subscriptions {
     entry.snapshot = bytes;
     entry.marked = undefined;
     this.app.publish(channel, bytes, false);
-    this.framesPublished++;
   }
 
   /** Publishes a status frame produced on the acceptor (the status of a shard that went down). */
@@ -144,7 +136,6 @@ export class Subscriptions {
     if (kind === FrameKind.STALE) entry.stale = bytes;
     else if (kind === FrameKind.LIVE) entry.stale = undefined;
     this.app.publish(channel, bytes, false);
-    this.framesPublished++;
   }
 
   /** A channel whose producer failed: every subscriber is unsubscribed (the error frame told them why) and told so. */
@@ -182,7 +173,4 @@ export class Subscriptions {
     return this.channels.size;
   }
 
-  subscriberCount(channel: string): number {
-    return this.channels.get(channel)?.subscribers.size ?? 0;
-  }
 }

@@ -59,16 +59,15 @@ export default function market(api: ShardApi): void {
     streams: (ch) => [`${lower(ch.symbol)}@depth@100ms`],
     open: (ch, out) => {
       const levels = ch.arg ? Number(ch.arg) : DEPTH_LEVELS;
-      let last = '';
+      let last: { bids: Array<[number, number]>; asks: Array<[number, number]> } | undefined;
       let lastSentAt = 0;
       let pending: BookEvent | undefined;
       let timer: NodeJS.Timeout | undefined;
       // At most one frame per interval, and only when the top N levels changed.
       const send = (book: BookEvent) => {
         const data = depthData(book, levels);
-        const key = JSON.stringify([data.bids, data.asks]);
-        if (key === last) return;
-        last = key;
+        if (last && sameLevels(last.bids, data.bids) && sameLevels(last.asks, data.asks)) return;
+        last = data;
         lastSentAt = Date.now();
         out.emit('depth', data);
       };
@@ -94,4 +93,10 @@ export default function market(api: ShardApi): void {
       };
     },
   });
+}
+
+function sameLevels(a: Array<[number, number]>, b: Array<[number, number]>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i]![0] !== b[i]![0] || a[i]![1] !== b[i]![1]) return false;
+  return true;
 }

@@ -68,8 +68,12 @@ function ticker(stream: string, d: Raw): TickerEvent {
   };
 }
 
-function trade(stream: string, d: Raw): TradeEvent {
+function buyerIsMaker(stream: string, d: Raw): boolean {
   if (typeof d.m !== 'boolean') throw new PayloadError(stream, 'field m (buyer is maker) is not a boolean');
+  return d.m;
+}
+
+function trade(stream: string, d: Raw): TradeEvent {
   return {
     symbol: String(d.s),
     eventTime: num(stream, d, 'E'),
@@ -77,12 +81,11 @@ function trade(stream: string, d: Raw): TradeEvent {
     price: num(stream, d, 'p'),
     quantity: num(stream, d, 'q'),
     tradeTime: num(stream, d, 'T'),
-    buyerIsMaker: d.m,
+    buyerIsMaker: buyerIsMaker(stream, d),
   };
 }
 
 function aggTrade(stream: string, d: Raw): AggTradeEvent {
-  if (typeof d.m !== 'boolean') throw new PayloadError(stream, 'field m (buyer is maker) is not a boolean');
   return {
     symbol: String(d.s),
     eventTime: num(stream, d, 'E'),
@@ -92,7 +95,7 @@ function aggTrade(stream: string, d: Raw): AggTradeEvent {
     firstTradeId: num(stream, d, 'f'),
     lastTradeId: num(stream, d, 'l'),
     tradeTime: num(stream, d, 'T'),
-    buyerIsMaker: d.m,
+    buyerIsMaker: buyerIsMaker(stream, d),
   };
 }
 

@@ -34,7 +34,6 @@ export class BookManager {
   private inFlight = false;
   private pausedUntil = 0;
   private queueTimer: NodeJS.Timeout | undefined;
-  resyncs = 0;
 
   constructor(private readonly deps: BookManagerDeps) {}
 
@@ -59,7 +58,6 @@ export class BookManager {
         this.deps.updated(symbol, e.sync, eventTime);
         return;
       case 'resync':
-        this.resyncs++;
         this.deps.log.warn({ symbol, reason: r.reason }, 'order book thrown away: resynchronising from a new snapshot');
         this.setStale(symbol, e, true);
         this.fetch(symbol, e);
@@ -86,9 +84,6 @@ export class BookManager {
     this.books.delete(symbol);
   }
 
-  isLive(symbol: string): boolean {
-    return this.books.get(symbol)?.sync.live ?? false;
-  }
 
   private setStale(symbol: string, e: Entry, stale: boolean): void {
     if (e.stale === stale) return;

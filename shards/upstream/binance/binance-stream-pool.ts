@@ -155,16 +155,7 @@ export class BinanceStreamPool {
     return [...this.connections].map((c) => c.info());
   }
 
-  /** Connections currently delivering data. */
-  get connectedCount(): number {
-    let n = 0;
-    for (const c of this.connections) if (c.live) n++;
-    return n;
-  }
 
-  get connectionCount(): number {
-    return this.connections.size;
-  }
 
   async close(): Promise<void> {
     this.closing = true;
