@@ -14,8 +14,13 @@ export function procUsage(pid: number): { cpuMs: number; rssKb: number } {
   return { cpuMs, rssKb: Number(rss?.[1] ?? 0) };
 }
 
+export interface Child {
+  child: ChildProcess;
+  match: RegExpExecArray;
+}
+
 /** Starts a child node process and resolves when a line of its output matches `ready`. */
-export function startChild(args: string[], env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+export function startChild(args: string[], env: Record<string, string>, ready: RegExp): Promise<Child> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { cwd: PACKAGE_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

@@ -7,6 +7,8 @@ export interface ClientWorkerData {
   port: number;
   clients: number;
   channels: string[];
+  /** Kinds each client also subscribes for one symbol of its own: the client with global index i takes symbols[i mod n]. */
+  focus: { kinds: string[]; symbols: string[]; first: number };
   sampleEvery: number;
   /** Local source addresses to spread connections over (127.0.0.x), past one address's ephemeral ports. */
   localAddresses: string[];
@@ -25,8 +27,6 @@ export interface ClientReport {
   errors: number;
   connectMs: number[];
   connected: number;
-  cpuUserMs: number;
-  cpuSystemMs: number;
 }
 
 const data = workerData as ClientWorkerData;
@@ -37,7 +37,12 @@ const clients: LoadClient[] = [];
 const connectMs: number[] = [];
 
 async function start(): Promise<void> {
-  const subscribe = JSON.stringify({ type: 'subscribe', channels: data.channels });
+  const { kinds, symbols, first } = data.focus;
+  const channelsOf = (i: number) => {
+    const symbol = symbols[(first + i) % symbols.length]!;
+    const focus = kinds.map((k) => (k.includes(':') ? `${k.split(':')[0]}:${symbol}:${k.split(':')[1]}` : `${k}:${symbol}`));
+    return [...data.channels, ...focus.filter((c) => !data.channels.includes(c))];
+  };
   const batch = 50;
   for (let i = 0; i < data.clients; i += batch) {
     await Promise.all(
@@ -47,7 +52,8 @@ async function start(): Promise<void> {
         try {
           connectMs.push(await c.open());
           clients.push(c);
-          if (data.channels.length) c.send(subscribe);
+          const channels = channelsOf(i + j);
+          if (channels.length) c.send(JSON.stringify({ type: 'subscribe', channels }));
         } catch {
           connectErrors++;
         }
@@ -78,7 +84,6 @@ port.on('message', (msg: { t: 'reset' | 'report' | 'stop' }) => {
     for (const c of clients) c.counters = fresh();
     port.postMessage({ t: 'reset' });
   } else if (msg.t === 'report') {
-    const cpu = process.cpuUsage();
     let frames = 0;
     let bytes = 0;
     let missing = 0;
@@ -109,8 +114,6 @@ port.on('message', (msg: { t: 'reset' | 'report' | 'stop' }) => {
       errors,
       connectMs,
       connected: clients.filter((c) => !c.closed).length,
-      cpuUserMs: cpu.user / 1000,
-      cpuSystemMs: cpu.system / 1000,
     };
     port.postMessage({ t: 'report', report });
   } else if (msg.t === 'stop') {

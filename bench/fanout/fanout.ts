@@ -1,11 +1,14 @@
 // The fan-out benchmark: simulated exchange and target server as child processes, clients on worker threads, one report.
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
-import { procUsage, startChild, stopChild } from '../processes.js';
+import { procUsage, stopChild } from '../processes.js';
+import { startExchange, startTarget, TARGET_KINDS, type Target } from '../targets.js';
 import type { ClientReport, ClientWorkerData } from './client-worker.js';
 
 export interface FanoutOptions {
+  /** Scenario label for reports (runs with the same name are compared). */
+  name?: string;
   clients: number;
   symbols: string[];
   /** Channel kinds each client subscribes for every symbol, e.g. ['price']. */
@@ -19,8 +22,10 @@ export interface FanoutOptions {
   shards?: number;
   /** Spread client connections over 127.0.0.1..127.0.0.N. */
   sourceAddresses?: number;
-  /** The server measured: tickgate, or the raw uWebSockets.js ceiling peer (price channels only). */
-  target?: 'tickgate' | 'uws-ceiling';
+  /** The server measured: tickgate, the raw uWebSockets.js ceiling peer (price channels only), or the NestJS peer (price, ticker, trades). */
+  target?: Target;
+  /** Kinds each client also subscribes for one symbol of its own (client i: symbol i mod symbols), e.g. a trading screen's focus. */
+  focusKinds?: string[];
   /** Heartbeat period of each client (0: none). */
   pingEverySeconds?: number;
 }
@@ -54,32 +59,29 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
   const workersN = o.workers ?? Math.max(1, Math.min(4, availableParallelism()));
   // A kind may carry its argument: "klines:1m" subscribes klines:SYM:1m.
   const channels = o.symbols.flatMap((s) => o.kinds.map((k) => (k.includes(':') ? `${k.split(':')[0]}:${s}:${k.split(':')[1]}` : `${k}:${s}`)));
-  const sim = await startChild([join('dist/sim/main.js'), '--port', '0', '--ticker-interval-ms', String(Math.round(1000 / o.rate))], {}, /WS (ws:\/\/[\d.:]+)/);
-  const simUrl = sim.match[1]!;
-  let server: Awaited<ReturnType<typeof startChild>> | undefined;
+  const sim = await startExchange(Math.round(1000 / o.rate));
+  let server: { child: ChildProcess; port: number } | undefined;
   const workers: Worker[] = [];
   try {
     const target = o.target ?? 'tickgate';
-    if (target === 'uws-ceiling' && o.kinds.some((k) => k !== 'price')) throw new Error('the uws-ceiling peer serves price channels only');
-    server = target === 'tickgate'
-      ? await startChild([join('dist/core/main.js')], {
-          PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', BINANCE_WS_URL: simUrl, BINANCE_REST_URL: simUrl.replace('ws://', 'http://'),
-          ...(o.shards ? { SHARDS: String(o.shards) } : {}),
-          TICKGATE__LIMITS__MAX_CHANNELS_PER_CLIENT: String(Math.max(50, channels.length)),
-        }, /listening on 127\.0\.0\.1:(\d+)/)
-      : await startChild([join('dist/bench/peers/uws-ceiling.js')], { PORT: '0', BINANCE_WS_URL: simUrl, SYMBOLS: o.symbols.join(',') }, /listening on 127\.0\.0\.1:(\d+)/);
-    const port = Number(server.match[1]);
+    const served = TARGET_KINDS[target];
+    const kinds = [...o.kinds, ...(o.focusKinds ?? [])].map((k) => k.split(':')[0]!);
+    if (served !== 'all' && kinds.some((k) => !served.includes(k))) throw new Error(`the ${target} peer serves ${served.join(', ')} channels only`);
+    server = await startTarget(target, { wsUrl: sim.wsUrl, restUrl: sim.restUrl, symbols: o.symbols, shards: o.shards, maxChannelsPerClient: channels.length + (o.focusKinds?.length ?? 0) });
+    const port = server.port;
     const pid = server.child.pid!;
     // Baseline after start-up has settled: the heap shrinks in the first seconds.
     await sleep(3000);
     const idle = procUsage(pid);
     const addresses = Array.from({ length: o.sourceAddresses ?? 0 }, (_, i) => `127.0.0.${i + 1}`);
     const per = Math.ceil(o.clients / workersN);
+    // Focus channels of the clients a worker holds, starting at client index `first`.
+    const focusOf = (first: number) => ({ kinds: o.focusKinds ?? [], symbols: o.symbols, first });
     const connected: number[] = [];
     await Promise.all(
       Array.from({ length: workersN }, (_, i) => {
         const n = Math.max(0, Math.min(per, o.clients - i * per));
-        const data: ClientWorkerData = { host: '127.0.0.1', port, clients: n, channels, sampleEvery: o.sampleEvery ?? 97, localAddresses: addresses, pingEverySeconds: o.pingEverySeconds ?? 0 };
+        const data: ClientWorkerData = { host: '127.0.0.1', port, clients: n, channels, focus: focusOf(i * per), sampleEvery: o.sampleEvery ?? 97, localAddresses: addresses, pingEverySeconds: o.pingEverySeconds ?? 0 };
         const w = new Worker(new URL('./client-worker.js', import.meta.url), { workerData: data });
         workers.push(w);
         return new Promise<void>((resolve, reject) => {
@@ -101,8 +103,10 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
       w.on('message', on);
       w.postMessage({ t });
     })));
-    const cpuBefore = await ask<{ report: ClientReport }>('report');
     await ask('reset');
+    // The clients' CPU is this process's (its worker threads do the work); process.cpuUsage() in a worker is the
+    // whole process's too, so it is read once here rather than summed over workers.
+    const clientBefore = procUsage(process.pid);
     const serverBefore = procUsage(pid);
     const startedAt = performance.now();
     await sleep(o.seconds * 1000);
@@ -112,16 +116,16 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
     const sum = (f: (r: ClientReport) => number) => reports.reduce((n, r) => n + f(r), 0);
     const latencies = reports.flatMap((r) => r.latencies).sort((a, b) => a - b);
     const connects = reports.flatMap((r) => r.connectMs).sort((a, b) => a - b);
-    const clientCpuMs = sum((r) => r.cpuUserMs + r.cpuSystemMs) - cpuBefore.reduce((n, r) => n + r.report.cpuUserMs + r.report.cpuSystemMs, 0);
+    const clientCpuMs = procUsage(process.pid).cpuMs - clientBefore.cpuMs;
     const connectedN = connected.reduce((a, b) => a + b, 0);
     return {
-      scenario: { ...o, symbols: o.symbols.length, channelsPerClient: channels.length, workers: workersN },
+      scenario: { ...o, symbols: o.symbols.length, channelsPerClient: channels.length + (o.focusKinds?.length ?? 0), workers: workersN },
       connected: connectedN,
       connectMs: { p50: percentile(connects, 50), p99: percentile(connects, 99), max: connects.at(-1) ?? 0 },
       frames: sum((r) => r.frames),
       framesPerSecond: Math.round(sum((r) => r.frames) / elapsedS),
       // Known only for channels whose rate the exchange's ticker period sets (price, ticker); 0 for mixed scenarios.
-      expectedFramesPerSecond: o.kinds.every((k) => k === 'price' || k === 'ticker') ? connectedN * channels.length * o.rate : 0,
+      expectedFramesPerSecond: o.kinds.every((k) => k === 'price' || k === 'ticker') && !o.focusKinds?.length ? connectedN * channels.length * o.rate : 0,
       missing: sum((r) => r.missing),
       duplicated: sum((r) => r.duplicated),
       pongs: sum((r) => r.pongs),

@@ -1,4 +1,5 @@
 // A deliberately small WebSocket client for load generation: raw TCP, handshake, unmasked server frames, seq tracking.
+// Frames are read in place, with byte loops, from one read buffer: no slices, strings, concatenations or native calls per frame.
 import { connect, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 
@@ -12,15 +13,43 @@ export interface ClientCounters {
   pongs: number;
 }
 
-const SEQ = Buffer.from('"seq":');
-const CHANNEL = Buffer.from('"channel":"');
-const DATA_TS = Buffer.from('"timestamp":');
-const PONG = Buffer.from('"type":"pong"');
+type SeqRange = { min: number; max: number; count: number };
+/** A channel name seen on this thread, with its hash and its index in each client's ranges. */
+interface Channel {
+  hash: number;
+  name: string;
+  id: number;
+}
 
-/** Reads an unsigned integer at `at` in `buf` (ASCII digits). */
-function intAt(buf: Buffer, at: number): number {
+/** A byte string to search for, with its Horspool shift table: a search looks at a fraction of the bytes it passes. */
+interface Pattern {
+  bytes: Buffer;
+  shift: Uint8Array;
+}
+
+function pattern(text: string): Pattern {
+  const bytes = Buffer.from(text, 'latin1');
+  const shift = new Uint8Array(256).fill(bytes.length);
+  for (let j = 0; j < bytes.length - 1; j++) shift[bytes[j]!] = bytes.length - 1 - j;
+  return { bytes, shift };
+}
+
+const QUOTE = 34;
+const SEQ = pattern('"seq":');
+const CHANNEL = pattern('"channel":"');
+const DATA_TS = pattern('"timestamp":');
+const PONG = pattern('"type":"pong"');
+
+/**
+ * Every socket of this thread reads into this one buffer (net's `onread`): a read is handled synchronously, before the next,
+ * and whatever must outlive it (a frame split across reads, the handshake) is copied out.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
+/** Reads an unsigned integer at `at` in `buf` (ASCII digits), up to `end`. */
+function intAt(buf: Buffer, at: number, end: number): number {
   let n = 0;
-  for (let i = at; i < buf.length; i++) {
+  for (let i = at; i < end; i++) {
     const c = buf[i]!;
     if (c < 48 || c > 57) break;
     n = n * 10 + (c - 48);
@@ -28,11 +57,74 @@ function intAt(buf: Buffer, at: number): number {
   return n;
 }
 
+/** First position of `p` in buf[from, end), or -1 (Horspool: the window's last byte tells how far it can move on). */
+function find(buf: Buffer, p: Pattern, from: number, end: number): number {
+  const { bytes, shift } = p;
+  const m = bytes.length;
+  const last = bytes[m - 1]!;
+  for (let i = from + m - 1; i < end; i += shift[buf[i]!]!) {
+    if (buf[i] !== last) continue;
+    const at = i - m + 1;
+    let j = m - 2;
+    while (j >= 0 && buf[at + j] === bytes[j]) j--;
+    if (j < 0) return at;
+  }
+  return -1;
+}
+
+/**
+ * Channel names seen on this thread, by a hash of their bytes (open addressing, linear probing), names compared on a match so
+ * that channels whose hashes collide stay apart. All clients of the thread share it, so it stays in cache and frames need no string.
+ */
+let channels: (Channel | undefined)[] = new Array<Channel | undefined>(256).fill(undefined);
+let channelCount = 0;
+
+/** The channel named by buf[from, to), whose FNV-1a hash is `hash`. */
+function channelAt(buf: Buffer, from: number, to: number, hash: number): Channel {
+  const mask = channels.length - 1;
+  let i = hash & mask;
+  for (let ch = channels[i]; ch; ch = channels[(i = (i + 1) & mask)]) {
+    if (ch.hash !== hash || ch.name.length !== to - from) continue;
+    let j = 0;
+    while (j < ch.name.length && ch.name.charCodeAt(j) === buf[from + j]) j++;
+    if (j === ch.name.length) return ch;
+  }
+  const ch = { hash, name: buf.toString('latin1', from, to), id: channelCount++ };
+  channels[i] = ch;
+  if (channelCount * 2 > channels.length) {
+    const old = channels;
+    channels = new Array<Channel | undefined>(old.length * 2).fill(undefined);
+    for (const c of old) {
+      if (!c) continue;
+      let k = c.hash & (channels.length - 1);
+      while (channels[k]) k = (k + 1) & (channels.length - 1);
+      channels[k] = c;
+    }
+  }
+  return ch;
+}
+
+/** Size (header and payload) of the frame at `off`, or -1 if its header is not all in buf[off, end). */
+function frameSize(buf: Buffer, off: number, end: number): number {
+  if (end - off < 2) return -1;
+  const len = buf[off + 1]! & 0x7f;
+  if (len < 126) return 2 + len;
+  if (len === 126) return end - off < 4 ? -1 : 4 + buf.readUInt16BE(off + 2);
+  return end - off < 10 ? -1 : 10 + buf.readUInt32BE(off + 2) * 2 ** 32 + buf.readUInt32BE(off + 6);
+}
+
 export class LoadClient {
   private socket: Socket | undefined;
-  private pending: Buffer = Buffer.alloc(0);
+  /** The handshake response, until complete. */
+  private handshake: Buffer = Buffer.alloc(0);
   private upgraded = false;
+  /** The start of a frame split across reads: carry[0, carried). */
+  private carry: Buffer = Buffer.alloc(0);
+  private carried = 0;
   private frameNo = 0;
+  private current: ClientCounters;
+  /** The seq ranges in the counters, by channel id (channelAt). */
+  private ranges: (SeqRange | undefined)[] = [];
   /** Resolves on the server's first frame ("connected"). */
   private ready: ((ms: number) => void) | undefined;
   private failed: ((err: Error) => void) | undefined;
@@ -42,12 +134,23 @@ export class LoadClient {
   constructor(
     private readonly host: string,
     private readonly port: number,
-    /** Replaced by the worker when measurement starts. */
-    public counters: ClientCounters,
+    counters: ClientCounters,
     /** Every Nth data frame is parsed for latency (event time to receipt); the rest are only counted. */
     private readonly sampleEvery: number,
     private readonly localAddress?: string,
-  ) {}
+  ) {
+    this.current = counters;
+  }
+
+  get counters(): ClientCounters {
+    return this.current;
+  }
+
+  /** Replaced by the worker when measurement starts. */
+  set counters(counters: ClientCounters) {
+    this.current = counters;
+    this.ranges = [];
+  }
 
   /** Connects and waits for the "connected" frame; resolves with the connect time in ms. */
   open(): Promise<number> {
@@ -56,15 +159,25 @@ export class LoadClient {
       this.ready = resolve;
       this.failed = reject;
       const key = randomBytes(16).toString('base64');
-      const socket = connect({ host: this.host, port: this.port, localAddress: this.localAddress });
+      const socket = connect({
+        host: this.host,
+        port: this.port,
+        localAddress: this.localAddress,
+        onread: {
+          buffer: READ_BUFFER,
+          callback: (n) => {
+            this.onRead(READ_BUFFER, n);
+            return true;
+          },
+        },
+      });
       this.socket = socket;
       socket.setNoDelay(true);
       socket.on('connect', () => {
         socket.write(`GET /ws HTTP/1.1\r\nHost: ${this.host}:${this.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
       });
-      socket.on('data', (chunk: Buffer) => this.onData(chunk));
       socket.on('error', (err) => {
-        this.counters.errors++;
+        this.current.errors++;
         this.failed?.(err);
       });
       socket.on('close', () => {
@@ -74,45 +187,84 @@ export class LoadClient {
     });
   }
 
-  private onData(chunk: Buffer): void {
-    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+  /** Socket data in buf[0, end), valid during this call only. */
+  private onRead(buf: Buffer, end: number): void {
     if (!this.upgraded) {
-      const end = this.pending.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      if (!this.pending.subarray(0, 12).toString().startsWith('HTTP/1.1 101')) {
-        this.counters.errors++;
-        this.failed?.(new Error(`upgrade refused: ${this.pending.subarray(0, 40).toString()}`));
+      const pending = Buffer.concat([this.handshake, buf.subarray(0, end)]);
+      const at = pending.indexOf('\r\n\r\n');
+      if (at < 0) {
+        this.handshake = pending;
+        return;
+      }
+      if (!pending.subarray(0, 12).toString().startsWith('HTTP/1.1 101')) {
+        this.current.errors++;
+        this.failed?.(new Error(`upgrade refused: ${pending.subarray(0, 40).toString()}`));
         this.socket?.destroy();
         return;
       }
       this.upgraded = true;
-      this.pending = this.pending.subarray(end + 4);
+      this.handshake = Buffer.alloc(0);
+      buf = pending.subarray(at + 4);
+      end = buf.length;
     }
     let off = 0;
-    const buf = this.pending;
-    while (buf.length - off >= 2) {
-      const b0 = buf[off]!;
-      let len = buf[off + 1]! & 0x7f;
-      let head = 2;
-      if (len === 126) {
-        if (buf.length - off < 4) break;
-        len = buf.readUInt16BE(off + 2);
-        head = 4;
-      } else if (len === 127) {
-        if (buf.length - off < 10) break;
-        len = Number(buf.readBigUInt64BE(off + 2));
-        head = 10;
-      }
-      if (buf.length - off < head + len) break;
-      const payload = buf.subarray(off + head, off + head + len);
-      this.onFrame(b0 & 0x0f, payload);
-      off += head + len;
+    if (this.carried) {
+      off = this.finishCarried(buf, end);
+      if (off < 0) return;
     }
-    this.pending = off === buf.length ? Buffer.alloc(0) : buf.subarray(off);
+    for (;;) {
+      const size = frameSize(buf, off, end);
+      if (size < 0 || end - off < size) break;
+      this.onFrame(buf, off, off + size);
+      off += size;
+    }
+    if (off < end) this.append(buf, off, end);
   }
 
-  private onFrame(opcode: number, payload: Buffer): void {
-    if (opcode === 0x9) return this.sendFrame(0xa, payload);
+  /** Completes the carried frame from the head of buf[0, end) and handles it; returns where the next frame starts, or -1 if buf was all used. */
+  private finishCarried(buf: Buffer, end: number): number {
+    let off = 0;
+    let size = frameSize(this.carry, 0, this.carried);
+    if (size < 0) {
+      // Even the header was split: top up with a header's worth (10 bytes at most), which may go past a short frame's end.
+      off = Math.min(end, 10);
+      this.append(buf, 0, off);
+      size = frameSize(this.carry, 0, this.carried);
+      if (size < 0) return -1;
+      if (size <= this.carried) {
+        off -= this.carried - size;
+        this.carried = 0;
+        this.onFrame(this.carry, 0, size);
+        return off;
+      }
+    }
+    const take = Math.min(size - this.carried, end - off);
+    this.append(buf, off, off + take);
+    off += take;
+    if (this.carried < size) return -1;
+    this.carried = 0;
+    this.onFrame(this.carry, 0, size);
+    return off;
+  }
+
+  /** Appends buf[from, to) to the carry, growing it if needed. */
+  private append(buf: Buffer, from: number, to: number): void {
+    const need = this.carried + to - from;
+    if (need > this.carry.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(need, 2 * this.carry.length, 4096));
+      this.carry.copy(bigger, 0, 0, this.carried);
+      this.carry = bigger;
+    }
+    buf.copy(this.carry, this.carried, from, to);
+    this.carried = need;
+  }
+
+  /** The frame in buf[off, end). */
+  private onFrame(buf: Buffer, off: number, end: number): void {
+    const opcode = buf[off]! & 0x0f;
+    const len7 = buf[off + 1]! & 0x7f;
+    const start = off + (len7 < 126 ? 2 : len7 === 126 ? 4 : 10);
+    if (opcode === 0x9) return this.sendFrame(0xa, buf.subarray(start, end));
     if (opcode === 0x8) {
       this.socket?.end();
       return;
@@ -125,27 +277,37 @@ export class LoadClient {
       done(performance.now() - this.startedAt);
       return;
     }
-    const s = payload.indexOf(SEQ);
+    const counters = this.current;
+    const s = find(buf, SEQ, start, end);
     if (s < 0) {
-      if (payload.indexOf(PONG) >= 0) this.counters.pongs++;
+      if (find(buf, PONG, start, end) >= 0) counters.pongs++;
       return;
     }
-    this.counters.frames++;
-    this.counters.bytes += payload.length;
-    const seq = intAt(payload, s + SEQ.length);
-    const c = payload.indexOf(CHANNEL) + CHANNEL.length;
-    const channel = payload.subarray(c, payload.indexOf(34, c)).toString('latin1');
-    const range = this.counters.seqs.get(channel);
-    if (!range) this.counters.seqs.set(channel, { min: seq, max: seq, count: 1 });
-    else {
+    counters.frames++;
+    counters.bytes += end - start;
+    const seq = intAt(buf, s + SEQ.bytes.length, end);
+    const c = find(buf, CHANNEL, start, end);
+    // The channel name, up to its closing quote, hashed (FNV-1a); a frame without one counts under channel "".
+    const from = c < 0 ? end : c + CHANNEL.bytes.length;
+    let q = from;
+    let h = 0x811c9dc5;
+    for (; q < end && buf[q] !== QUOTE; q++) h = Math.imul(h ^ buf[q]!, 0x01000193);
+    const channel = channelAt(buf, from, q, h & 0x3fffffff); // a small integer hash: cheaper to handle
+    const range = this.ranges[channel.id];
+    if (!range) {
+      const fresh = { min: seq, max: seq, count: 1 };
+      this.ranges[channel.id] = fresh;
+      counters.seqs.set(channel.name, fresh);
+    } else {
       if (seq < range.min) range.min = seq;
       if (seq > range.max) range.max = seq;
       range.count++;
     }
     if (++this.frameNo % this.sampleEvery === 0) {
       // The data's own timestamp (epoch ms: the exchange's event time for price frames) is the first one in the frame.
-      const t = payload.indexOf(DATA_TS);
-      if (t >= 0 && payload[t + DATA_TS.length] !== 34) this.counters.latencies.push(Date.now() - intAt(payload, t + DATA_TS.length));
+      const t = find(buf, DATA_TS, start, end);
+      const n = t + DATA_TS.bytes.length;
+      if (t >= 0 && buf[n] !== QUOTE) counters.latencies.push(Date.now() - intAt(buf, n, end));
     }
   }
 

@@ -1,8 +1,9 @@
 // `npm run bench:fanout -- --clients 1000 --symbols 20 --rate 5 --seconds 20`: one fan-out scenario against tickgate, JSON out.
 import { parseArgs } from 'node:util';
 import { runFanout } from './fanout.js';
+import { fanoutTable } from '../report.js';
+import { BENCH_SYMBOLS as SYMBOLS, TARGETS, type Target } from '../targets.js';
 
-const SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'BNBUSDT', 'SOLUSDT', 'XRPUSDT', 'DOGEUSDT', 'ADAUSDT', 'AVAXUSDT', 'LTCUSDT', 'DOTUSDT', 'LINKUSDT', 'TRXUSDT', 'ATOMUSDT', 'UNIUSDT', 'ETCUSDT', 'XLMUSDT', 'NEARUSDT', 'APTUSDT', 'FILUSDT', 'ARBUSDT', 'OPUSDT', 'INJUSDT', 'SUIUSDT', 'PEPEUSDT'];
 
 const { values } = parseArgs({
   options: {
@@ -17,6 +18,7 @@ const { values } = parseArgs({
     'source-addresses': { type: 'string', default: '0' },
     targets: { type: 'string', default: 'tickgate' },
     'ping-every': { type: 'string', default: '0' },
+    focus: { type: 'string', default: '' },
   },
 });
 const n = (v: string | undefined) => (v === undefined ? undefined : Number(v));
@@ -25,15 +27,22 @@ if (symbols < 1 || symbols > SYMBOLS.length) {
   process.stderr.write(`--symbols must be 1..${SYMBOLS.length}\n`);
   process.exit(2);
 }
-const targets = values.targets!.split(',') as Array<'tickgate' | 'uws-ceiling'>;
+const targets = values.targets!.split(',') as Target[];
+const unknown = targets.filter((t) => !TARGETS.includes(t));
+if (unknown.length) {
+  process.stderr.write(`--targets: unknown ${unknown.join(', ')} (use ${TARGETS.join(', ')})\n`);
+  process.exit(2);
+}
 const results = [];
 // Targets run one after the other in the same command, so their figures come from the same machine state.
 for (const target of targets) {
   results.push(await runFanout({
+    name: 'cli',
     target,
     clients: n(values.clients)!,
     symbols: SYMBOLS.slice(0, symbols),
     kinds: values.kinds === 'none' ? [] : values.kinds!.split(','),
+    focusKinds: values.focus ? values.focus.split(',') : [],
     pingEverySeconds: n(values['ping-every']),
     rate: n(values.rate)!,
     warmupSeconds: n(values.warmup)!,
@@ -43,11 +52,4 @@ for (const target of targets) {
     sourceAddresses: n(values['source-addresses']),
   }));
 }
-process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
-const base = results.find((r) => r.scenario.target === 'uws-ceiling');
-const rows = results.map((r) => [
-  r.scenario.target ?? 'tickgate', r.framesPerSecond, r.expectedFramesPerSecond, r.missing, r.latencyMs.p50, r.latencyMs.p99, r.server.cpuPercent,
-  base ? (r.framesPerSecond / base.framesPerSecond).toFixed(2) : '-', base && base.latencyMs.p99 ? (r.latencyMs.p99 / base.latencyMs.p99).toFixed(2) : '-',
-]);
-process.stdout.write('\ntarget        frames/s  expected  missing  p50ms  p99ms  server%  ×ceiling(f/s)  ×ceiling(p99)\n');
-for (const row of rows) process.stdout.write(`${String(row[0]).padEnd(12)}  ${row.slice(1).map((v) => String(v).padStart(8)).join(' ')}\n`);
+process.stdout.write(`${JSON.stringify(results, null, 2)}\n\n${fanoutTable(results)}`);

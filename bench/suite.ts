@@ -1,0 +1,95 @@
+// `npm run bench`: the standard suite. Every scenario runs against its targets one after the other in this one command,
+// so ratios compare runs on the same machine state. Writes bench/results/<time>.json and prints one table per kind.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { PACKAGE_ROOT } from '../core/config.js';
+import { runFanout, type FanoutOptions, type FanoutResult } from './fanout/fanout.js';
+import { runHttp, type HttpResult } from './http/http.js';
+import { fanoutTable, httpTable } from './report.js';
+import { BENCH_SYMBOLS, type Target } from './targets.js';
+
+const { values } = parseArgs({
+  options: {
+    // --quick: every scenario at a tenth of its size and a few seconds, to check the suite itself runs.
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+  },
+});
+const quick = values.quick!;
+const scale = (n: number) => (quick ? Math.max(10, Math.round(n / 10)) : n);
+const seconds = quick ? 3 : 15;
+const warmupSeconds = quick ? 1 : 3;
+
+interface Scenario {
+  name: string;
+  targets: Target[];
+  options: Omit<FanoutOptions, 'target' | 'name'>;
+}
+
+const symbols20 = BENCH_SYMBOLS.slice(0, 20);
+const scenarios: Scenario[] = [
+  {
+    // The issue's headline load: ~100k frames/s of price frames.
+    name: `price ${scale(1000)}×20 @5/s`,
+    targets: ['tickgate', 'uws-ceiling', 'nestjs'],
+    options: { clients: scale(1000), symbols: symbols20, kinds: ['price'], rate: 5, warmupSeconds, seconds },
+  },
+  {
+    // A quarter of the load, where the NestJS peer still keeps up (or shows where it stops).
+    name: `price ${scale(250)}×20 @5/s`,
+    targets: ['tickgate', 'uws-ceiling', 'nestjs'],
+    options: { clients: scale(250), symbols: symbols20, kinds: ['price'], rate: 5, warmupSeconds, seconds },
+  },
+  {
+    // A trading screen per client: prices for a 20-symbol watchlist, plus ticker, trades, depth and 1m klines of one
+    // symbol of its own (client i: symbol i mod 20).
+    name: `mixed ${scale(1000)} (watchlist + focus)`,
+    targets: ['tickgate'],
+    options: { clients: scale(1000), symbols: symbols20, kinds: ['price'], focusKinds: ['ticker', 'trades', 'depth', 'klines:1m'], rate: 5, warmupSeconds, seconds },
+  },
+  {
+    // Connection scale: idle clients with heartbeats, from four loopback source addresses.
+    name: `idle ${scale(15000)} + pings`,
+    targets: ['tickgate', 'uws-ceiling', 'nestjs'],
+    options: { clients: scale(15000), symbols: symbols20.slice(0, 1), kinds: [], rate: 1, warmupSeconds: quick ? 1 : 5, seconds: quick ? 3 : 10, pingEverySeconds: 10, sourceAddresses: 4 },
+  },
+];
+
+const started = new Date();
+const fanout: FanoutResult[] = [];
+for (const s of scenarios) {
+  if (values.only && !s.name.startsWith(values.only)) continue;
+  for (const target of s.targets) {
+    process.stderr.write(`[bench] ${s.name}: ${target}\n`);
+    try {
+      fanout.push(await runFanout({ ...s.options, name: s.name, target }));
+    } catch (err) {
+      // A target that cannot run a scenario (fails to start, crashes) is reported, and the suite goes on.
+      process.stderr.write(`[bench] ${s.name}: ${target} failed: ${(err as Error).message}\n`);
+    }
+  }
+}
+const http: HttpResult[] = [];
+if (!values.only || 'http'.startsWith(values.only)) {
+  for (const target of ['tickgate', 'nestjs'] as const) {
+    process.stderr.write(`[bench] http: ${target}\n`);
+    http.push(await runHttp({ target, paths: ['/health', '/api/v1/ws/stats', '/api/v1/market/ticker/BTCUSDT'], connections: 100, seconds: quick ? 2 : 10 }));
+  }
+}
+
+const commit = (() => {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: PACKAGE_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return 'unknown';
+  }
+})();
+const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
+const dir = join(PACKAGE_ROOT, 'bench', 'results');
+mkdirSync(dir, { recursive: true });
+const file = join(dir, `${started.toISOString().replace(/[:.]/g, '-')}${quick ? '-quick' : ''}.json`);
+writeFileSync(file, `${JSON.stringify({ started: started.toISOString(), seconds: Math.round((Date.now() - started.getTime()) / 1000), quick, commit, machine, fanout, http }, null, 2)}\n`);
+process.stdout.write(`\n## Fan-out (${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}, commit ${commit})\n\n${fanoutTable(fanout)}\n## HTTP\n\n${httpTable(http)}\nResults: ${file}\n`);

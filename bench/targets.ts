@@ -1,0 +1,52 @@
+// The servers a benchmark measures, started as child processes against a simulated exchange.
+import { join } from 'node:path';
+import { startChild, type Child } from './processes.js';
+
+export type Target = 'tickgate' | 'uws-ceiling' | 'nestjs';
+export const TARGETS: readonly Target[] = ['tickgate', 'uws-ceiling', 'nestjs'];
+
+/** Channel kinds each target serves (the peers implement only part of the protocol). */
+export const TARGET_KINDS: Record<Target, readonly string[] | 'all'> = {
+  tickgate: 'all',
+  'uws-ceiling': ['price'],
+  nestjs: ['price', 'ticker', 'trades'],
+};
+
+/** Symbols the benchmarks subscribe, in order (the simulated exchange lists all of them). */
+export const BENCH_SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'BNBUSDT', 'SOLUSDT', 'XRPUSDT', 'DOGEUSDT', 'ADAUSDT', 'AVAXUSDT', 'LTCUSDT', 'DOTUSDT', 'LINKUSDT', 'TRXUSDT', 'ATOMUSDT', 'UNIUSDT', 'ETCUSDT', 'XLMUSDT', 'NEARUSDT', 'APTUSDT', 'FILUSDT', 'ARBUSDT', 'OPUSDT', 'INJUSDT', 'SUIUSDT', 'PEPEUSDT'];
+
+const LISTENING = /listening on 127\.0\.0\.1:(\d+)/;
+
+/** Starts the simulated exchange; `tickerIntervalMs` sets the ticker (price) event rate per symbol. */
+export async function startExchange(tickerIntervalMs = 1000): Promise<{ child: Child['child']; wsUrl: string; restUrl: string }> {
+  const sim = await startChild([join('dist/sim/main.js'), '--port', '0', '--ticker-interval-ms', String(tickerIntervalMs)], {}, /WS (ws:\/\/[\d.:]+)/);
+  const wsUrl = sim.match[1]!;
+  return { child: sim.child, wsUrl, restUrl: wsUrl.replace('ws://', 'http://') };
+}
+
+export interface TargetOptions {
+  wsUrl: string;
+  restUrl: string;
+  /** Symbols the ceiling peer relays (it subscribes upstream at start). */
+  symbols?: string[];
+  shards?: number;
+  maxChannelsPerClient?: number;
+}
+
+/** Starts a target server on a free port; resolves once it listens. */
+export async function startTarget(target: Target, o: TargetOptions): Promise<{ child: Child['child']; port: number }> {
+  const upstream = { BINANCE_WS_URL: o.wsUrl, BINANCE_REST_URL: o.restUrl };
+  let started: Child;
+  if (target === 'tickgate') {
+    started = await startChild([join('dist/core/main.js')], {
+      PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...upstream,
+      ...(o.shards ? { SHARDS: String(o.shards) } : {}),
+      ...(o.maxChannelsPerClient ? { TICKGATE__LIMITS__MAX_CHANNELS_PER_CLIENT: String(Math.max(50, o.maxChannelsPerClient)) } : {}),
+    }, LISTENING);
+  } else if (target === 'uws-ceiling') {
+    started = await startChild([join('dist/bench/peers/uws-ceiling.js')], { PORT: '0', ...upstream, SYMBOLS: (o.symbols ?? ['BTCUSDT']).join(',') }, LISTENING);
+  } else {
+    started = await startChild([join('dist/bench/peers/nestjs/main.js')], { PORT: '0', ...upstream }, LISTENING);
+  }
+  return { child: started.child, port: Number(started.match[1]) };
+}
