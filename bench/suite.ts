@@ -44,6 +44,13 @@ const scenarios: Scenario[] = [
     options: { clients: scale(250), symbols: symbols20, kinds: ['price'], rate: 5, warmupSeconds, seconds },
   },
   {
+    // The same ~100k frames/s spread over ten times the connections: memory per subscribed connection under load,
+    // where connections outweigh heap noise (at 1000 they do not).
+    name: `price ${scale(10000)}×20 @0.5/s`,
+    targets: ['tickgate', 'uws-ceiling'],
+    options: { clients: scale(10000), symbols: symbols20, kinds: ['price'], rate: 0.5, warmupSeconds, seconds: quick ? 3 : 10, sourceAddresses: 2 },
+  },
+  {
     // A trading screen per client: prices for a 20-symbol watchlist, plus ticker, trades, depth and 1m klines of one
     // symbol of its own (client i: symbol i mod 20).
     name: `mixed ${scale(1000)} (watchlist + focus)`,

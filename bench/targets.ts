@@ -31,22 +31,25 @@ export interface TargetOptions {
   symbols?: string[];
   shards?: number;
   maxChannelsPerClient?: number;
+  /** Writes V8 CPU profiles of the target (every thread) into this directory when it exits (--cpu-prof). */
+  profileDir?: string;
 }
 
 /** Starts a target server on a free port; resolves once it listens. */
 export async function startTarget(target: Target, o: TargetOptions): Promise<{ child: Child['child']; port: number }> {
   const upstream = { BINANCE_WS_URL: o.wsUrl, BINANCE_REST_URL: o.restUrl };
+  const node = o.profileDir ? ['--cpu-prof', '--cpu-prof-dir', o.profileDir] : [];
   let started: Child;
   if (target === 'tickgate') {
-    started = await startChild([join('dist/core/main.js')], {
+    started = await startChild([...node, join('dist/core/main.js')], {
       PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...upstream,
       ...(o.shards ? { SHARDS: String(o.shards) } : {}),
       ...(o.maxChannelsPerClient ? { TICKGATE__LIMITS__MAX_CHANNELS_PER_CLIENT: String(Math.max(50, o.maxChannelsPerClient)) } : {}),
     }, LISTENING);
   } else if (target === 'uws-ceiling') {
-    started = await startChild([join('dist/bench/peers/uws-ceiling.js')], { PORT: '0', ...upstream, SYMBOLS: (o.symbols ?? ['BTCUSDT']).join(',') }, LISTENING);
+    started = await startChild([...node, join('dist/bench/peers/uws-ceiling.js')], { PORT: '0', ...upstream, SYMBOLS: (o.symbols ?? ['BTCUSDT']).join(',') }, LISTENING);
   } else {
-    started = await startChild([join('dist/bench/peers/nestjs/main.js')], { PORT: '0', ...upstream }, LISTENING);
+    started = await startChild([...node, join('dist/bench/peers/nestjs/main.js')], { PORT: '0', ...upstream }, LISTENING);
   }
   return { child: started.child, port: Number(started.match[1]) };
 }

@@ -50,7 +50,7 @@ export class TickgateServer {
       open: (shard, channel, seq) => this.shards.send(shard, { t: 'open', channel, seq }),
       close: (shard, channel) => this.shards.send(shard, { t: 'close', channel }),
       isUp: (shard) => this.shards.isReady(shard),
-    }, this.log.child({ component: 'subscriptions' }));
+    }, this.log.child({ component: 'subscriptions' }), () => this.clients);
     this.plugins = new PluginHost({
       log: this.log,
       channels: this.channels,
@@ -173,7 +173,7 @@ export class TickgateServer {
           id: randomUUID(),
           userId: undefined,
           remoteAddress,
-          channels: new Set(),
+          channels: [],
           closed: false,
           tokens: l.messageBurst,
           refilledAt: Date.now(),

@@ -6,12 +6,19 @@ import { encodeDataFrame, encodeFrame, markSnapshot } from './protocol.js';
 
 export interface Subscriber {
   id: string;
-  channels: Set<string>;
+  /**
+   * The client's channels. An array of the channel table's own name strings, not a Set of the client's parsed copies:
+   * a client holds at most limits.maxChannelsPerClient of them, and per-connection memory is what fan-out scales by.
+   */
+  channels: string[];
   closed: boolean;
 }
 
 interface ChannelEntry {
-  subscribers: Set<WebSocket<Subscriber>>;
+  /** The channel's name: the one string every subscriber's channel list refers to. */
+  name: string;
+  /** Subscriber count (uWS keeps the subscribers themselves, as topic members). */
+  subscribers: number;
   /** Shard that produces it, or -1 for a channel produced on the acceptor. */
   shard: number;
   /** Latest data frame: sent to a new subscriber right after "subscribed", marked "snapshot": true. */
@@ -37,6 +44,8 @@ export class Subscriptions {
     private readonly app: TemplatedApp,
     private readonly shards: ShardLink,
     private readonly log: Logger,
+    /** Every open socket: walked only when a channel fails, to find its subscribers. */
+    private readonly sockets: () => Iterable<WebSocket<Subscriber>>,
   ) {}
 
   /** Adds a subscriber; opens the channel at its producer on the first one, and sends the current snapshot. */
@@ -44,11 +53,11 @@ export class Subscriptions {
     let entry = this.channels.get(channel);
     const first = !entry;
     if (!entry) {
-      entry = { subscribers: new Set(), shard, snapshot: undefined, marked: undefined, stale: undefined };
+      entry = { name: channel, subscribers: 0, shard, snapshot: undefined, marked: undefined, stale: undefined };
       this.channels.set(channel, entry);
     }
-    entry.subscribers.add(ws);
-    ws.getUserData().channels.add(channel);
+    entry.subscribers++;
+    ws.getUserData().channels.push(entry.name);
     ws.subscribe(channel);
     if (first && shard >= 0) {
       this.shards.open(shard, channel, this.lastSeq(channel));
@@ -69,12 +78,14 @@ export class Subscriptions {
   }
 
   remove(ws: WebSocket<Subscriber>, channel: string, socketOpen: boolean): void {
-    const entry = this.channels.get(channel);
-    ws.getUserData().channels.delete(channel);
+    const mine = ws.getUserData().channels;
+    const at = mine.indexOf(channel);
+    if (at < 0) return;
+    mine.splice(at, 1);
     if (socketOpen) ws.unsubscribe(channel);
+    const entry = this.channels.get(channel);
     if (!entry) return;
-    entry.subscribers.delete(ws);
-    if (entry.subscribers.size === 0) {
+    if (--entry.subscribers === 0) {
       this.channels.delete(channel);
       if (entry.shard >= 0) this.shards.close(entry.shard, channel);
     }
@@ -140,12 +151,13 @@ export class Subscriptions {
 
   /** A channel whose producer failed: every subscriber is unsubscribed (the error frame told them why) and told so. */
   private dropChannel(channel: string, entry: ChannelEntry, error: Uint8Array): void {
-    this.log.warn({ channel, subscribers: entry.subscribers.size }, 'channel failed: unsubscribing its clients');
+    this.log.warn({ channel, subscribers: entry.subscribers }, 'channel failed: unsubscribing its clients');
     const notice = encodeFrame('unsubscribed', channel, undefined);
-    for (const ws of [...entry.subscribers]) {
+    for (const ws of [...this.sockets()]) {
       const user = ws.getUserData();
-      if (user.closed) continue;
-      user.channels.delete(channel);
+      const at = user.channels.indexOf(channel);
+      if (user.closed || at < 0) continue;
+      user.channels.splice(at, 1);
       ws.unsubscribe(channel);
       ws.cork(() => {
         ws.send(error, false);

@@ -126,7 +126,7 @@ export class WsSession {
     const { registry, symbols, subs, shardFor } = this.deps;
     list.forEach((name, index) => {
       if (typeof name !== 'string') return this.notString(ws, index);
-      if (client.channels.has(name)) {
+      if (client.channels.includes(name)) {
         // Idempotent: already subscribed, nothing changes.
         ws.send(encodeFrame('subscribed', name, undefined), false);
         return;
@@ -138,13 +138,16 @@ export class WsSession {
         const denied: ErrorCode | undefined = client.userId === undefined ? 'TG_ERR_AUTH_REQUIRED' : client.userId !== channel.key ? 'TG_ERR_FORBIDDEN' : undefined;
         if (denied) return this.error(ws, errorData(denied), name);
       }
-      if (client.channels.size >= this.limits.maxChannels) {
+      if (client.channels.length >= this.limits.maxChannels) {
         return this.error(ws, errorData('TG_ERR_CHANNEL_LIMIT', `Channel limit of ${this.limits.maxChannels} per connection reached: ${name} was not subscribed; unsubscribe from another channel first`), name);
       }
       subs.add(ws, name, family.spec.key === 'symbol' ? shardFor(channel.key) : -1);
       ws.send(encodeFrame('subscribed', name, undefined), false);
       subs.sendSnapshot(ws, name);
     });
+    // Pushing grows an array's backing store by half again plus 16 slots; an exact copy keeps 20 channels at 20 slots
+    // (per-connection memory is what fan-out scales by).
+    client.channels = client.channels.slice();
   }
 
   private unsubscribe(ws: WebSocket<Client>, channels: unknown): void {
@@ -153,7 +156,7 @@ export class WsSession {
     const client = ws.getUserData();
     list.forEach((name, index) => {
       if (typeof name !== 'string') return this.notString(ws, index);
-      if (!client.channels.has(name)) {
+      if (!client.channels.includes(name)) {
         const shown = echo(name);
         return this.error(ws, errorData('TG_ERR_NOT_SUBSCRIBED', `Not subscribed to ${shown}: nothing to unsubscribe`), shown);
       }

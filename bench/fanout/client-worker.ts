@@ -5,7 +5,6 @@ import { LoadClient, type ClientCounters } from './load-client.js';
 export interface ClientWorkerData {
   host: string;
   port: number;
-  clients: number;
   channels: string[];
   /** Kinds each client also subscribes for one symbol of its own: the client with global index i takes symbols[i mod n]. */
   focus: { kinds: string[]; symbols: string[]; first: number };
@@ -36,23 +35,28 @@ let connectErrors = 0;
 const clients: LoadClient[] = [];
 const connectMs: number[] = [];
 
-async function start(): Promise<void> {
-  const { kinds, symbols, first } = data.focus;
-  const channelsOf = (i: number) => {
-    const symbol = symbols[(first + i) % symbols.length]!;
-    const focus = kinds.map((k) => (k.includes(':') ? `${k.split(':')[0]}:${symbol}:${k.split(':')[1]}` : `${k}:${symbol}`));
-    return [...data.channels, ...focus.filter((c) => !data.channels.includes(c))];
-  };
+const { kinds, symbols, first } = data.focus;
+const channelsOf = (i: number) => {
+  const symbol = symbols[(first + i) % symbols.length]!;
+  const focus = kinds.map((k) => (k.includes(':') ? `${k.split(':')[0]}:${symbol}:${k.split(':')[1]}` : `${k}:${symbol}`));
+  return [...data.channels, ...focus.filter((c) => !data.channels.includes(c))];
+};
+/** Clients opened so far (connected or failed): the index of the next one. */
+let opened = 0;
+
+/** Opens `n` more clients, 50 at a time, and subscribes each; then (re)spreads the heartbeats over all of them. */
+async function connectMore(n: number): Promise<void> {
   const batch = 50;
-  for (let i = 0; i < data.clients; i += batch) {
+  for (let done = 0; done < n; done += batch) {
     await Promise.all(
-      Array.from({ length: Math.min(batch, data.clients - i) }, async (_, j) => {
-        const local = data.localAddresses.length ? data.localAddresses[(i + j) % data.localAddresses.length] : undefined;
+      Array.from({ length: Math.min(batch, n - done) }, async () => {
+        const index = opened++;
+        const local = data.localAddresses.length ? data.localAddresses[index % data.localAddresses.length] : undefined;
         const c = new LoadClient(data.host, data.port, fresh(), data.sampleEvery, local);
         try {
           connectMs.push(await c.open());
           clients.push(c);
-          const channels = channelsOf(i + j);
+          const channels = channelsOf(index);
           if (channels.length) c.send(JSON.stringify({ type: 'subscribe', channels }));
         } catch {
           connectErrors++;
@@ -60,26 +64,28 @@ async function start(): Promise<void> {
       }),
     );
   }
-  port.postMessage({ t: 'connected', connected: clients.length });
+  if (pinger) clearInterval(pinger);
   if (data.pingEverySeconds > 0 && clients.length) {
     // Heartbeats spread over the period: one tick every period / clients.
     let next = 0;
     const period = data.pingEverySeconds * 1000;
     const tick = Math.max(10, period / clients.length);
-    const batch = Math.max(1, Math.round((clients.length * tick) / period));
+    const perTick = Math.max(1, Math.round((clients.length * tick) / period));
     pinger = setInterval(() => {
-      for (let i = 0; i < batch; i++) {
+      for (let i = 0; i < perTick; i++) {
         clients[next % clients.length]!.send('{"type":"ping"}');
         next++;
       }
     }, tick);
   }
+  port.postMessage({ t: 'connect', connected: clients.length });
 }
 
 let pinger: NodeJS.Timeout | undefined;
 
-port.on('message', (msg: { t: 'reset' | 'report' | 'stop' }) => {
-  if (msg.t === 'reset') {
+port.on('message', (msg: { t: 'connect' | 'reset' | 'report' | 'stop'; n?: number }) => {
+  if (msg.t === 'connect') void connectMore(msg.n ?? 0);
+  else if (msg.t === 'reset') {
     // Measurement starts now: clients keep their sockets, counters start from zero.
     for (const c of clients) c.counters = fresh();
     port.postMessage({ t: 'reset' });
@@ -99,9 +105,8 @@ port.on('message', (msg: { t: 'reset' | 'report' | 'stop' }) => {
       pongs += k.pongs;
       for (const l of k.latencies) latencies.push(l);
       for (const r of k.seqs.values()) {
-        const span = r.max - r.min + 1;
-        if (r.count < span) missing += span - r.count;
-        else duplicated += r.count - span;
+        missing += r.missing;
+        duplicated += r.repeated;
       }
     }
     const report: ClientReport = {
@@ -123,4 +128,3 @@ port.on('message', (msg: { t: 'reset' | 'report' | 'stop' }) => {
   }
 });
 
-void start();

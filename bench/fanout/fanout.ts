@@ -26,6 +26,8 @@ export interface FanoutOptions {
   target?: Target;
   /** Kinds each client also subscribes for one symbol of its own (client i: symbol i mod symbols), e.g. a trading screen's focus. */
   focusKinds?: string[];
+  /** Directory for V8 CPU profiles of the target, written when it stops (node --cpu-prof). */
+  profileDir?: string;
   /** Heartbeat period of each client (0: none). */
   pingEverySeconds?: number;
 }
@@ -55,6 +57,16 @@ function percentile(sorted: number[], p: number): number {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Median RSS (KiB) of a process over `ms`, sampled every 250 ms. */
+async function rssMedian(pid: number, ms: number): Promise<number> {
+  const samples: number[] = [];
+  for (const end = Date.now() + ms; Date.now() < end; ) {
+    samples.push(procUsage(pid).rssKb);
+    await sleep(250);
+  }
+  return percentile(samples.sort((a, b) => a - b), 50);
+}
+
 export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
   const workersN = o.workers ?? Math.max(1, Math.min(4, availableParallelism()));
   // A kind may carry its argument: "klines:1m" subscribes klines:SYM:1m.
@@ -67,49 +79,43 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
     const served = TARGET_KINDS[target];
     const kinds = [...o.kinds, ...(o.focusKinds ?? [])].map((k) => k.split(':')[0]!);
     if (served !== 'all' && kinds.some((k) => !served.includes(k))) throw new Error(`the ${target} peer serves ${served.join(', ')} channels only`);
-    server = await startTarget(target, { wsUrl: sim.wsUrl, restUrl: sim.restUrl, symbols: o.symbols, shards: o.shards, maxChannelsPerClient: channels.length + (o.focusKinds?.length ?? 0) });
+    server = await startTarget(target, { wsUrl: sim.wsUrl, restUrl: sim.restUrl, symbols: o.symbols, shards: o.shards, maxChannelsPerClient: channels.length + (o.focusKinds?.length ?? 0), profileDir: o.profileDir });
     const port = server.port;
     const pid = server.child.pid!;
-    // Baseline after start-up has settled: the heap shrinks in the first seconds.
-    await sleep(3000);
-    const idle = procUsage(pid);
+    // RSS is the median of samples, idle before any client and loaded over the measurement: one reading is at the
+    // mercy of a GC. Per connection it means something only where connections outweigh heap noise (thousands).
+    const idleRss = await rssMedian(pid, 3000);
     const addresses = Array.from({ length: o.sourceAddresses ?? 0 }, (_, i) => `127.0.0.${i + 1}`);
     const per = Math.ceil(o.clients / workersN);
-    // Focus channels of the clients a worker holds, starting at client index `first`.
-    const focusOf = (first: number) => ({ kinds: o.focusKinds ?? [], symbols: o.symbols, first });
-    const connected: number[] = [];
-    await Promise.all(
-      Array.from({ length: workersN }, (_, i) => {
-        const n = Math.max(0, Math.min(per, o.clients - i * per));
-        const data: ClientWorkerData = { host: '127.0.0.1', port, clients: n, channels, focus: focusOf(i * per), sampleEvery: o.sampleEvery ?? 97, localAddresses: addresses, pingEverySeconds: o.pingEverySeconds ?? 0 };
-        const w = new Worker(new URL('./client-worker.js', import.meta.url), { workerData: data });
-        workers.push(w);
-        return new Promise<void>((resolve, reject) => {
-          w.once('message', (m: { t: string; connected: number }) => {
-            connected.push(m.connected);
-            resolve();
-          });
-          w.once('error', reject);
-        });
-      }),
-    );
-    await sleep(o.warmupSeconds * 1000);
-    const ask = <T>(t: string) => Promise.all(workers.map((w) => new Promise<T>((resolve) => {
+    const shares = Array.from({ length: workersN }, (_, i) => Math.max(0, Math.min(per, o.clients - i * per)));
+    for (let i = 0; i < workersN; i++) {
+      // Each worker's clients start at global index i * per: client k's focus symbol is symbols[k mod n].
+      const data: ClientWorkerData = {
+        host: '127.0.0.1', port, channels, focus: { kinds: o.focusKinds ?? [], symbols: o.symbols, first: i * per },
+        sampleEvery: o.sampleEvery ?? 97, localAddresses: addresses, pingEverySeconds: o.pingEverySeconds ?? 0,
+      };
+      const w = new Worker(new URL('./client-worker.js', import.meta.url), { workerData: data });
+      w.on('error', (err) => process.stderr.write(`client worker failed: ${err.message}\n`));
+      workers.push(w);
+    }
+    const ask = <T>(t: string, payload: (i: number) => object = () => ({})) => Promise.all(workers.map((w, i) => new Promise<T>((resolve) => {
       const on = (m: { t: string } & T) => {
         if (m.t !== t) return;
         w.off('message', on);
         resolve(m);
       };
       w.on('message', on);
-      w.postMessage({ t });
+      w.postMessage({ t, ...payload(i) });
     })));
+    const connectedN = (await ask<{ connected: number }>('connect', (i) => ({ n: shares[i] }))).reduce((a, m) => a + m.connected, 0);
+    await sleep(o.warmupSeconds * 1000);
     await ask('reset');
     // The clients' CPU is this process's (its worker threads do the work); process.cpuUsage() in a worker is the
     // whole process's too, so it is read once here rather than summed over workers.
     const clientBefore = procUsage(process.pid);
     const serverBefore = procUsage(pid);
     const startedAt = performance.now();
-    await sleep(o.seconds * 1000);
+    const loadedRss = await rssMedian(pid, o.seconds * 1000);
     const reports = (await ask<{ report: ClientReport }>('report')).map((r) => r.report);
     const elapsedS = (performance.now() - startedAt) / 1000;
     const serverAfter = procUsage(pid);
@@ -117,7 +123,6 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
     const latencies = reports.flatMap((r) => r.latencies).sort((a, b) => a - b);
     const connects = reports.flatMap((r) => r.connectMs).sort((a, b) => a - b);
     const clientCpuMs = procUsage(process.pid).cpuMs - clientBefore.cpuMs;
-    const connectedN = connected.reduce((a, b) => a + b, 0);
     return {
       scenario: { ...o, symbols: o.symbols.length, channelsPerClient: channels.length + (o.focusKinds?.length ?? 0), workers: workersN },
       connected: connectedN,
@@ -132,9 +137,9 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
       held: sum((r) => r.connected),
       latencyMs: { samples: latencies.length, p50: percentile(latencies, 50), p90: percentile(latencies, 90), p99: percentile(latencies, 99), max: latencies.at(-1) ?? 0 },
       server: {
-        rssMbIdle: Math.round(idle.rssKb / 1024),
-        rssMbLoaded: Math.round(serverAfter.rssKb / 1024),
-        rssKbPerConnection: connectedN ? Math.round(((serverAfter.rssKb - idle.rssKb) / connectedN) * 10) / 10 : 0,
+        rssMbIdle: Math.round(idleRss / 1024),
+        rssMbLoaded: Math.round(loadedRss / 1024),
+        rssKbPerConnection: connectedN ? Math.round(((loadedRss - idleRss) / connectedN) * 10) / 10 : 0,
         cpuPercent: Math.round(((serverAfter.cpuMs - serverBefore.cpuMs) / 1000 / elapsedS) * 100),
       },
       client: { cpuPercent: Math.round((clientCpuMs / 1000 / elapsedS) * 100) },

@@ -6,14 +6,18 @@ import { randomBytes } from 'node:crypto';
 export interface ClientCounters {
   frames: number;
   bytes: number;
-  /** Per channel: lowest and highest seq seen, and data frames counted, to tell losses from counting errors. */
-  seqs: Map<string, { min: number; max: number; count: number }>;
+  /** Per channel: the seq numbers seen, checked in order of arrival (one channel's frames arrive in order on one socket). */
+  seqs: Map<string, SeqRange>;
   latencies: number[];
   errors: number;
   pongs: number;
 }
 
-type SeqRange = { min: number; max: number; count: number };
+/**
+ * First and last seq of a channel, frames counted, numbers skipped (lost frames: a jump past last + 1) and frames whose
+ * seq is not above the last one (repeated or out of order). A loss and a repeat do not cancel out.
+ */
+export type SeqRange = { first: number; last: number; count: number; missing: number; repeated: number };
 /** A channel name seen on this thread, with its hash and its index in each client's ranges. */
 interface Channel {
   hash: number;
@@ -295,12 +299,14 @@ export class LoadClient {
     const channel = channelAt(buf, from, q, h & 0x3fffffff); // a small integer hash: cheaper to handle
     const range = this.ranges[channel.id];
     if (!range) {
-      const fresh = { min: seq, max: seq, count: 1 };
+      const fresh = { first: seq, last: seq, count: 1, missing: 0, repeated: 0 };
       this.ranges[channel.id] = fresh;
       counters.seqs.set(channel.name, fresh);
     } else {
-      if (seq < range.min) range.min = seq;
-      if (seq > range.max) range.max = seq;
+      if (seq > range.last) {
+        range.missing += seq - range.last - 1;
+        range.last = seq;
+      } else range.repeated++;
       range.count++;
     }
     if (++this.frameNo % this.sampleEvery === 0) {

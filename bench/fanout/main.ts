@@ -19,6 +19,7 @@ const { values } = parseArgs({
     targets: { type: 'string', default: 'tickgate' },
     'ping-every': { type: 'string', default: '0' },
     focus: { type: 'string', default: '' },
+    profile: { type: 'string' },
   },
 });
 const n = (v: string | undefined) => (v === undefined ? undefined : Number(v));
@@ -42,6 +43,7 @@ for (const target of targets) {
     clients: n(values.clients)!,
     symbols: SYMBOLS.slice(0, symbols),
     kinds: values.kinds === 'none' ? [] : values.kinds!.split(','),
+    profileDir: values.profile,
     focusKinds: values.focus ? values.focus.split(',') : [],
     pingEverySeconds: n(values['ping-every']),
     rate: n(values.rate)!,

@@ -1,0 +1,47 @@
+// The load client's counting, against a real WebSocket server sending known frames: losses and repeats inside a
+// channel's seq range are found, channels are kept apart, pongs and latency samples are counted.
+import t from 'tap';
+import { WebSocketServer } from 'ws';
+import { LoadClient, type ClientCounters } from '../../bench/fanout/load-client.js';
+
+const fresh = (): ClientCounters => ({ frames: 0, bytes: 0, seqs: new Map(), latencies: [], errors: 0, pongs: 0 });
+const frame = (channel: string, seq: number, ts = Date.now()) =>
+  JSON.stringify({ type: 'price', channel, seq, data: { symbol: 'X', price: 1, timestamp: ts }, timestamp: new Date().toISOString() });
+
+t.test('counts frames per channel, finds the missing and the repeated ones', async (t) => {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', path: '/ws' });
+  await new Promise((r) => wss.once('listening', r));
+  t.teardown(() => new Promise((r) => wss.close(r)));
+  const big = 'y'.repeat(70_000);
+  wss.on('connection', (ws) => {
+    ws.send(JSON.stringify({ type: 'connected', data: {} }));
+    ws.on('message', () => {
+      // Channel A: 1, 2, 4, 4, 5 (3 missing, 4 twice). Channel B: 1..3, one of them over 64 KiB (a 127-length frame).
+      // Channel names differ in one byte, and field order differs in one frame.
+      for (const s of [1, 2, 4, 4, 5]) ws.send(frame('price:AAAUSDT', s));
+      ws.send(frame('price:AABUSDT', 1));
+      ws.send(JSON.stringify({ seq: 2, data: { timestamp: Date.now(), pad: big }, channel: 'price:AABUSDT', type: 'price' }));
+      ws.send(frame('price:AABUSDT', 3));
+      ws.send(JSON.stringify({ type: 'pong', timestamp: new Date().toISOString() }));
+      ws.ping();
+      ws.send(JSON.stringify({ type: 'done' }));
+    });
+  });
+  const port = (wss.address() as { port: number }).port;
+  const counters = fresh();
+  const client = new LoadClient('127.0.0.1', port, counters, 1);
+  t.teardown(() => client.close());
+  const connectMs = await client.open();
+  t.ok(connectMs >= 0, 'open resolves on the first frame');
+  client.send('{"type":"subscribe","channels":["price:AAAUSDT"]}');
+  for (let i = 0; i < 100 && client.counters.pongs === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 50));
+  const k = client.counters;
+  t.equal(k.frames, 8, 'every data frame counted once');
+  t.equal(k.pongs, 1, 'the pong counted, not as data');
+  t.same(k.seqs.get('price:AAAUSDT'), { first: 1, last: 5, count: 5, missing: 1, repeated: 1 }, 'channel A: 3 lost and 4 repeated, not cancelling out');
+  t.same(k.seqs.get('price:AABUSDT'), { first: 1, last: 3, count: 3, missing: 0, repeated: 0 }, 'channel B kept apart from A');
+  t.equal(k.latencies.length, 8, 'every frame sampled at sampleEvery 1');
+  t.ok(k.latencies.every((l) => l >= 0 && l < 5000), 'latencies are event-time to receipt');
+  t.equal(k.errors, 0);
+});
