@@ -48,7 +48,7 @@ const scenarios: Scenario[] = [
     // where connections outweigh heap noise (at 1000 they do not).
     name: `price ${scale(10000)}×20 @0.5/s`,
     targets: ['tickgate', 'uws-ceiling'],
-    options: { clients: scale(10000), symbols: symbols20, kinds: ['price'], rate: 0.5, warmupSeconds, seconds: quick ? 3 : 10, sourceAddresses: 2 },
+    options: { clients: scale(10000), symbols: symbols20, kinds: ['price'], rate: 0.5, warmupSeconds, seconds: quick ? 3 : 20, sourceAddresses: 2, settleSeconds: quick ? 0 : 12 },
   },
   {
     // A trading screen per client: prices for a 20-symbol watchlist, plus ticker, trades, depth and 1m klines of one
@@ -61,7 +61,7 @@ const scenarios: Scenario[] = [
     // Connection scale: idle clients with heartbeats, from four loopback source addresses.
     name: `idle ${scale(15000)} + pings`,
     targets: ['tickgate', 'uws-ceiling', 'nestjs'],
-    options: { clients: scale(15000), symbols: symbols20.slice(0, 1), kinds: [], rate: 1, warmupSeconds: quick ? 1 : 5, seconds: quick ? 3 : 10, pingEverySeconds: 10, sourceAddresses: 4 },
+    options: { clients: scale(15000), symbols: symbols20.slice(0, 1), kinds: [], rate: 1, warmupSeconds: quick ? 1 : 5, seconds: quick ? 3 : 10, pingEverySeconds: 10, sourceAddresses: 4, settleSeconds: quick ? 0 : 12 },
   },
 ];
 

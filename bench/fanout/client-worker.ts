@@ -44,17 +44,26 @@ const channelsOf = (i: number) => {
 /** Clients opened so far (connected or failed): the index of the next one. */
 let opened = 0;
 
-/** Opens `n` more clients, 50 at a time, and subscribes each; then (re)spreads the heartbeats over all of them. */
-async function connectMore(n: number): Promise<void> {
+/**
+ * Opens `n` more clients, 50 at a time, and subscribes each; then (re)spreads the heartbeats over all of them.
+ * A server that cannot take them all within `deadlineMs` keeps those it took: the rest count as connect errors.
+ */
+async function connectMore(n: number, deadlineMs: number): Promise<void> {
   const batch = 50;
+  const deadline = Date.now() + deadlineMs;
   for (let done = 0; done < n; done += batch) {
+    const size = Math.min(batch, n - done);
+    if (Date.now() >= deadline) {
+      connectErrors += n - done;
+      break;
+    }
     await Promise.all(
-      Array.from({ length: Math.min(batch, n - done) }, async () => {
+      Array.from({ length: size }, async () => {
         const index = opened++;
         const local = data.localAddresses.length ? data.localAddresses[index % data.localAddresses.length] : undefined;
         const c = new LoadClient(data.host, data.port, fresh(), data.sampleEvery, local);
         try {
-          connectMs.push(await c.open());
+          connectMs.push(await c.open(Math.max(1, deadline - Date.now())));
           clients.push(c);
           const channels = channelsOf(index);
           if (channels.length) c.send(JSON.stringify({ type: 'subscribe', channels }));
@@ -83,8 +92,8 @@ async function connectMore(n: number): Promise<void> {
 
 let pinger: NodeJS.Timeout | undefined;
 
-port.on('message', (msg: { t: 'connect' | 'reset' | 'report' | 'stop'; n?: number }) => {
-  if (msg.t === 'connect') void connectMore(msg.n ?? 0);
+port.on('message', (msg: { t: 'connect' | 'reset' | 'report' | 'stop'; n?: number; deadlineMs?: number }) => {
+  if (msg.t === 'connect') void connectMore(msg.n ?? 0, msg.deadlineMs ?? 60_000);
   else if (msg.t === 'reset') {
     // Measurement starts now: clients keep their sockets, counters start from zero.
     for (const c of clients) c.counters = fresh();

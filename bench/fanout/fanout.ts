@@ -28,6 +28,10 @@ export interface FanoutOptions {
   focusKinds?: string[];
   /** Directory for V8 CPU profiles of the target, written when it stops (node --cpu-prof). */
   profileDir?: string;
+  /** Wait before the idle RSS baseline, so start-up garbage is gone from it (default 0; memory scenarios: 12). */
+  settleSeconds?: number;
+  /** Time the clients get to connect and subscribe (default 60 s); a target that is too slow keeps fewer clients. */
+  connectSeconds?: number;
   /** Heartbeat period of each client (0: none). */
   pingEverySeconds?: number;
 }
@@ -84,6 +88,9 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
     const pid = server.child.pid!;
     // RSS is the median of samples, idle before any client and loaded over the measurement: one reading is at the
     // mercy of a GC. Per connection it means something only where connections outweigh heap noise (thousands).
+    // A fresh Node process gives back start-up garbage some seconds in (V8's memory reducer): tickgate's RSS falls by
+    // ~16 MB about 8 s after start. Memory scenarios wait that out (settleSeconds) before the idle baseline.
+    await sleep((o.settleSeconds ?? 0) * 1000);
     const idleRss = await rssMedian(pid, 3000);
     const addresses = Array.from({ length: o.sourceAddresses ?? 0 }, (_, i) => `127.0.0.${i + 1}`);
     const per = Math.ceil(o.clients / workersN);
@@ -107,7 +114,7 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
       w.on('message', on);
       w.postMessage({ t, ...payload(i) });
     })));
-    const connectedN = (await ask<{ connected: number }>('connect', (i) => ({ n: shares[i] }))).reduce((a, m) => a + m.connected, 0);
+    const connectedN = (await ask<{ connected: number }>('connect', (i) => ({ n: shares[i], deadlineMs: (o.connectSeconds ?? 60) * 1000 }))).reduce((a, m) => a + m.connected, 0);
     await sleep(o.warmupSeconds * 1000);
     await ask('reset');
     // The clients' CPU is this process's (its worker threads do the work); process.cpuUsage() in a worker is the

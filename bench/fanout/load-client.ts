@@ -157,11 +157,23 @@ export class LoadClient {
   }
 
   /** Connects and waits for the "connected" frame; resolves with the connect time in ms. */
-  open(): Promise<number> {
+  open(timeoutMs = 30_000): Promise<number> {
     this.startedAt = performance.now();
     return new Promise((resolve, reject) => {
-      this.ready = resolve;
-      this.failed = reject;
+      const timer = setTimeout(() => {
+        this.failed?.(new Error(`not connected within ${timeoutMs} ms`));
+        this.socket?.destroy();
+      }, timeoutMs);
+      this.ready = (ms) => {
+        clearTimeout(timer);
+        resolve(ms);
+      };
+      this.failed = (err) => {
+        clearTimeout(timer);
+        this.ready = undefined;
+        this.failed = undefined;
+        reject(err);
+      };
       const key = randomBytes(16).toString('base64');
       const socket = connect({
         host: this.host,

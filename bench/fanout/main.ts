@@ -20,6 +20,8 @@ const { values } = parseArgs({
     'ping-every': { type: 'string', default: '0' },
     focus: { type: 'string', default: '' },
     profile: { type: 'string' },
+    settle: { type: 'string', default: '0' },
+    'connect-seconds': { type: 'string', default: '60' },
   },
 });
 const n = (v: string | undefined) => (v === undefined ? undefined : Number(v));
@@ -44,6 +46,8 @@ for (const target of targets) {
     symbols: SYMBOLS.slice(0, symbols),
     kinds: values.kinds === 'none' ? [] : values.kinds!.split(','),
     profileDir: values.profile,
+    settleSeconds: n(values.settle),
+    connectSeconds: n(values['connect-seconds']),
     focusKinds: values.focus ? values.focus.split(',') : [],
     pingEverySeconds: n(values['ping-every']),
     rate: n(values.rate)!,
