@@ -7,7 +7,12 @@ const CLK_TCK = 100;
 
 /** CPU time (ms) and RSS (KiB) of a process, from /proc. */
 export function procUsage(pid: number): { cpuMs: number; rssKb: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    throw new Error(`process ${pid} is gone: the target exited during the run (its output is above, if any)`);
+  }
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const cpuMs = ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
   const rss = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

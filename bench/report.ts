@@ -4,6 +4,8 @@ import type { HttpResult } from './http/http.js';
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 const ratio = (a: number, b: number | undefined) => (b ? (a / b).toFixed(2) : '-');
+/** Memory ratios only between positive figures: a negative per-connection RSS is heap noise, not a measurement. */
+const memRatio = (a: number, b: number | undefined) => (a > 0 && b !== undefined && b > 0 ? (a / b).toFixed(2) : '-');
 
 function table(head: string[], rows: Array<Array<string | number>>): string {
   const line = (cells: Array<string | number>) => `| ${cells.join(' | ')} |\n`;
@@ -23,7 +25,7 @@ export function fanoutTable(results: FanoutResult[]): string {
         r.expectedFramesPerSecond ? fmt(r.expectedFramesPerSecond) : '-', fmt(r.missing), r.latencyMs.p50, r.latencyMs.p99,
         `${r.server.cpuPercent} %`, `${r.client.cpuPercent} %`, r.server.rssKbPerConnection,
         ratio(r.framesPerSecond, ceiling?.framesPerSecond), ratio(r.latencyMs.p99, ceiling?.latencyMs.p99),
-        ratio(r.server.rssKbPerConnection, ceiling?.server.rssKbPerConnection), ratio(r.framesPerSecond, nest?.framesPerSecond),
+        memRatio(r.server.rssKbPerConnection, ceiling?.server.rssKbPerConnection), ratio(r.framesPerSecond, nest?.framesPerSecond),
       ];
     }),
   );
@@ -38,4 +40,42 @@ export function httpTable(runs: HttpResult[]): string {
       ratio(p.requestsPerSecond, nest?.results.find((x) => x.path === p.path)?.requestsPerSecond),
     ])),
   );
+}
+
+/**
+ * The one table of the suite: per scenario and metric, each target's figure and tickgate's ratio to the ceiling and to
+ * NestJS (for frames/s and req/s above 1 is better for tickgate; for p99 and memory below 1 is).
+ */
+export function summaryTable(fanout: FanoutResult[], http: HttpResult[]): string {
+  const rows: Array<Array<string | number>> = [];
+  const names = [...new Set(fanout.map((r) => r.scenario.name ?? '-'))];
+  for (const name of names) {
+    const of = (t: string) => fanout.find((r) => r.scenario.name === name && (r.scenario.target ?? 'tickgate') === t);
+    const tg = of('tickgate');
+    const ce = of('uws-ceiling');
+    const ne = of('nestjs');
+    const idle = (tg ?? ce ?? ne)?.scenario.channelsPerClient === 0;
+    const metrics: Array<[string, (r: FanoutResult) => number, (n: number) => string]> = idle
+      ? [['connections held', (r) => r.held, fmt], ['RSS KB per connection', (r) => r.server.rssKbPerConnection, String]]
+      : [
+          ['clients held', (r) => r.held, fmt],
+          ['frames/s', (r) => r.framesPerSecond, fmt],
+          ...((tg ?? ce ?? ne)!.expectedFramesPerSecond ? [['frames/s ÷ expected', (r: FanoutResult) => r.framesPerSecond / r.expectedFramesPerSecond, (n: number) => n.toFixed(3)] as [string, (r: FanoutResult) => number, (n: number) => string]] : []),
+          ['missing + repeated frames', (r) => r.missing + r.duplicated, fmt],
+          ['latency p99 ms', (r) => r.latencyMs.p99, String],
+          ['RSS KB per connection', (r) => r.server.rssKbPerConnection, String],
+        ];
+    for (const [metric, get, show] of metrics) {
+      const v = (r: FanoutResult | undefined) => (r ? show(get(r)) : '-');
+      const r = metric.startsWith('RSS') ? memRatio : ratio;
+      rows.push([name, metric, v(tg), v(ce), v(ne), tg && ce ? r(get(tg), get(ce)) : '-', tg && ne ? r(get(tg), get(ne)) : '-']);
+    }
+  }
+  const tgHttp = http.find((r) => r.target === 'tickgate');
+  const neHttp = http.find((r) => r.target === 'nestjs');
+  for (const p of tgHttp?.results ?? []) {
+    const n = neHttp?.results.find((x) => x.path === p.path);
+    rows.push([`HTTP ${tgHttp!.connections} connections`, `\`${p.path}\` req/s`, fmt(p.requestsPerSecond), '-', n ? fmt(n.requestsPerSecond) : '-', '-', ratio(p.requestsPerSecond, n?.requestsPerSecond)]);
+  }
+  return table(['scenario', 'metric', 'tickgate', 'uws-ceiling', 'NestJS', 'tickgate ÷ ceiling', 'tickgate ÷ NestJS'], rows);
 }

@@ -93,7 +93,16 @@ export class Subscriptions {
 
   /** Called from the socket's close handler: uWS has already dropped its topics. */
   removeAll(ws: WebSocket<Subscriber>): void {
-    for (const channel of [...ws.getUserData().channels]) this.remove(ws, channel, false);
+    const user = ws.getUserData();
+    const mine = user.channels;
+    user.channels = [];
+    for (const channel of mine) {
+      const entry = this.channels.get(channel);
+      if (entry && --entry.subscribers === 0) {
+        this.channels.delete(channel);
+        if (entry.shard >= 0) this.shards.close(entry.shard, channel);
+      }
+    }
   }
 
   /** Publishes one shard batch: each frame's bytes go to uWS's native fan-out as they are, never re-parsed. */

@@ -41,11 +41,26 @@ const channelsOf = (i: number) => {
   const focus = kinds.map((k) => (k.includes(':') ? `${k.split(':')[0]}:${symbol}:${k.split(':')[1]}` : `${k}:${symbol}`));
   return [...data.channels, ...focus.filter((c) => !data.channels.includes(c))];
 };
+/** Global index of each connected client (its focus symbol). */
+const indexes: number[] = [];
+/** Clients subscribed so far. */
+let subscribed = 0;
+
+/** Subscribes the clients connected since the last call, each to its channel list. */
+function subscribeAll(): void {
+  for (; subscribed < clients.length; subscribed++) {
+    const channels = channelsOf(indexes[subscribed]!);
+    if (channels.length) clients[subscribed]!.send(JSON.stringify({ type: 'subscribe', channels }));
+  }
+  port.postMessage({ t: 'subscribe', subscribed });
+}
+
 /** Clients opened so far (connected or failed): the index of the next one. */
 let opened = 0;
 
 /**
- * Opens `n` more clients, 50 at a time, and subscribes each; then (re)spreads the heartbeats over all of them.
+ * Opens `n` more clients, 50 at a time; then (re)spreads the heartbeats over all of them. Subscribing is a separate
+ * step (subscribeAll), so a target's early traffic does not slow the handshakes of later clients.
  * A server that cannot take them all within `deadlineMs` keeps those it took: the rest count as connect errors.
  */
 async function connectMore(n: number, deadlineMs: number): Promise<void> {
@@ -65,8 +80,7 @@ async function connectMore(n: number, deadlineMs: number): Promise<void> {
         try {
           connectMs.push(await c.open(Math.max(1, deadline - Date.now())));
           clients.push(c);
-          const channels = channelsOf(index);
-          if (channels.length) c.send(JSON.stringify({ type: 'subscribe', channels }));
+          indexes.push(index);
         } catch {
           connectErrors++;
         }
@@ -92,8 +106,9 @@ async function connectMore(n: number, deadlineMs: number): Promise<void> {
 
 let pinger: NodeJS.Timeout | undefined;
 
-port.on('message', (msg: { t: 'connect' | 'reset' | 'report' | 'stop'; n?: number; deadlineMs?: number }) => {
+port.on('message', (msg: { t: 'connect' | 'subscribe' | 'reset' | 'report' | 'stop'; n?: number; deadlineMs?: number }) => {
   if (msg.t === 'connect') void connectMore(msg.n ?? 0, msg.deadlineMs ?? 60_000);
+  else if (msg.t === 'subscribe') subscribeAll();
   else if (msg.t === 'reset') {
     // Measurement starts now: clients keep their sockets, counters start from zero.
     for (const c of clients) c.counters = fresh();

@@ -105,16 +105,33 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
       w.on('error', (err) => process.stderr.write(`client worker failed: ${err.message}\n`));
       workers.push(w);
     }
-    const ask = <T>(t: string, payload: (i: number) => object = () => ({})) => Promise.all(workers.map((w, i) => new Promise<T>((resolve) => {
-      const on = (m: { t: string } & T) => {
-        if (m.t !== t) return;
-        w.off('message', on);
-        resolve(m);
-      };
-      w.on('message', on);
-      w.postMessage({ t, ...payload(i) });
-    })));
+    // One request to every worker; fails (rather than hangs) when a worker dies or does not answer.
+    const ask = <T>(t: string, payload: (i: number) => object = () => ({}), timeoutMs = ((o.connectSeconds ?? 60) + 60) * 1000) =>
+      Promise.all(workers.map((w, i) => new Promise<T>((resolve, reject) => {
+        const done = () => {
+          clearTimeout(timer);
+          w.off('message', on);
+          w.off('exit', onExit);
+        };
+        const timer = setTimeout(() => {
+          done();
+          reject(new Error(`client worker ${i} did not answer "${t}" within ${timeoutMs / 1000} s`));
+        }, timeoutMs);
+        const onExit = (code: number) => {
+          done();
+          reject(new Error(`client worker ${i} exited (code ${code}) during "${t}"`));
+        };
+        const on = (m: { t: string } & T) => {
+          if (m.t !== t) return;
+          done();
+          resolve(m);
+        };
+        w.on('message', on);
+        w.on('exit', onExit);
+        w.postMessage({ t, ...payload(i) });
+      })));
     const connectedN = (await ask<{ connected: number }>('connect', (i) => ({ n: shares[i], deadlineMs: (o.connectSeconds ?? 60) * 1000 }))).reduce((a, m) => a + m.connected, 0);
+    await ask('subscribe');
     await sleep(o.warmupSeconds * 1000);
     await ask('reset');
     // The clients' CPU is this process's (its worker threads do the work); process.cpuUsage() in a worker is the

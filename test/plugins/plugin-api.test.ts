@@ -88,6 +88,31 @@ t.test('a failed channel that is the client\'s only one still delivers its error
   t.equal(again.data.code, 'TG_ERR_UPSTREAM_REJECTED');
 });
 
+t.test('a failed channel drops only its own subscribers: a client on other channels hears nothing of it', async (t) => {
+  const { wsUrl, httpUrl } = await startStack(t, { config: { plugins: ['market', { name: 'failing', path: fixture('failing-plugin') }] } });
+  const a = await TestClient.connect(wsUrl);
+  const b = await TestClient.connect(wsUrl);
+  b.subscribe('price:BTCUSDT');
+  await b.next((f) => f.type === 'price');
+  a.subscribe('price:BTCUSDT', 'boomopen:ETHUSDT');
+  await a.next((f) => f.type === 'unsubscribed' && f.channel === 'boomopen:ETHUSDT');
+  const seen = b.frames.length;
+  await b.next((f) => f.type === 'price' && b.indexOf(f) >= seen);
+  t.equal(b.frames.filter((f) => f.type === 'error' || f.type === 'unsubscribed').length, 0, 'B got no error and no unsubscribed');
+  const n = a.frames.filter((f) => f.type === 'price').length;
+  await a.next((f) => f.type === 'price' && a.frames.filter((x) => x.type === 'price').length > n);
+  t.pass('A keeps its other channel');
+  // The subscriber counts stay right: both leave price:BTCUSDT, and the channel closes.
+  a.unsubscribe('price:BTCUSDT');
+  await a.next((f) => f.type === 'unsubscribed' && f.channel === 'price:BTCUSDT');
+  t.ok((await getJson(`${httpUrl}/api/v1/ws/stats`)).body.data.activeChannels.includes('price:BTCUSDT'), 'still open while B holds it');
+  b.close();
+  await until(async () => !(await getJson(`${httpUrl}/api/v1/ws/stats`)).body.data.activeChannels.includes('price:BTCUSDT'), 'closed with its last subscriber');
+  a.subscribe('boomopen:ETHUSDT');
+  const again = await a.next((f) => f.type === 'error' && f.channel === 'boomopen:ETHUSDT');
+  t.equal(again.data.code, 'TG_ERR_CHANNEL_FAILED', 'the failed channel opens again at its shard on a new subscription');
+});
+
 t.test('a stream the exchange rejects: error frame, unsubscribed; a private channel needs authentication', async (t) => {
   const { wsUrl } = await startStack(t, { config: { plugins: ['market', { name: 'failing', path: fixture('failing-plugin') }] } });
   const c = await TestClient.connect(wsUrl);

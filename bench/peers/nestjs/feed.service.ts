@@ -61,6 +61,7 @@ export class BinanceFeedService implements OnModuleInit, OnModuleDestroy {
     const n = this.streams.get(stream) ?? 0;
     if (n <= 1) {
       this.streams.delete(stream);
+      if (this.pending.delete(stream)) return;
       if (this.connected) this.socket!.send(JSON.stringify({ method: 'UNSUBSCRIBE', params: [stream], id: ++this.requestId }));
     } else this.streams.set(stream, n - 1);
   }
