@@ -16,13 +16,14 @@ function table(head: string[], rows: Array<Array<string | number>>): string {
 export function fanoutTable(results: FanoutResult[]): string {
   const peer = (r: FanoutResult, t: string) => results.find((x) => x.scenario.name === r.scenario.name && x.scenario.target === t);
   return table(
-    ['scenario', 'target', 'clients held', 'frames/s', 'expected', 'missing', 'p50 ms', 'p99 ms', 'server CPU', 'client CPU', 'RSS KB/conn', '× ceiling frames/s', '× ceiling p99', '× ceiling RSS/conn', '× NestJS frames/s'],
+    ['scenario', 'target', 'clients held', 'frames/s', 'expected', 'missing + repeated', 'p50 ms', 'p99 ms', 'p99 ms by type', 'server CPU', 'client CPU', 'RSS KB/conn', '× ceiling frames/s', '× ceiling p99', '× ceiling RSS/conn', '× NestJS frames/s'],
     results.map((r) => {
       const ceiling = peer(r, 'uws-ceiling');
       const nest = peer(r, 'nestjs');
       return [
         r.scenario.name ?? '-', r.scenario.target ?? 'tickgate', `${fmt(r.held)}/${fmt(r.scenario.clients)}`, fmt(r.framesPerSecond),
-        r.expectedFramesPerSecond ? fmt(r.expectedFramesPerSecond) : '-', fmt(r.missing), r.latencyMs.p50, r.latencyMs.p99,
+        r.expectedFramesPerSecond ? fmt(r.expectedFramesPerSecond) : '-', fmt(r.missing + r.duplicated), r.latencyMs.p50, r.latencyMs.p99,
+        Object.keys(r.latencyByType).length > 1 ? Object.entries(r.latencyByType).map(([k, l]) => `${k} ${l.p99}`).join(', ') : '-',
         `${r.server.cpuPercent} %`, `${r.client.cpuPercent} %`, r.server.rssKbPerConnection,
         ratio(r.framesPerSecond, ceiling?.framesPerSecond), ratio(r.latencyMs.p99, ceiling?.latencyMs.p99),
         memRatio(r.server.rssKbPerConnection, ceiling?.server.rssKbPerConnection), ratio(r.framesPerSecond, nest?.framesPerSecond),
@@ -63,6 +64,9 @@ export function summaryTable(fanout: FanoutResult[], http: HttpResult[]): string
           ...((tg ?? ce ?? ne)!.expectedFramesPerSecond ? [['frames/s ÷ expected', (r: FanoutResult) => r.framesPerSecond / r.expectedFramesPerSecond, (n: number) => n.toFixed(3)] as [string, (r: FanoutResult) => number, (n: number) => string]] : []),
           ['missing + repeated frames', (r) => r.missing + r.duplicated, fmt],
           ['latency p99 ms', (r) => r.latencyMs.p99, String],
+          ...(Object.keys((tg ?? ce ?? ne)!.latencyByType).length > 1
+            ? Object.keys((tg ?? ce ?? ne)!.latencyByType).map((type) => [`latency p99 ms, ${type} frames`, (r: FanoutResult) => r.latencyByType[type]?.p99 ?? 0, String] as [string, (r: FanoutResult) => number, (n: number) => string])
+            : []),
           ['RSS KB per connection', (r) => r.server.rssKbPerConnection, String],
         ];
     for (const [metric, get, show] of metrics) {

@@ -23,6 +23,7 @@ export interface ClientReport {
   duplicated: number;
   pongs: number;
   latencies: number[];
+  latencyByType: Record<string, number[]>;
   errors: number;
   connectMs: number[];
   connected: number;
@@ -30,7 +31,7 @@ export interface ClientReport {
 
 const data = workerData as ClientWorkerData;
 const port = parentPort!;
-const fresh = (): ClientCounters => ({ frames: 0, bytes: 0, seqs: new Map(), latencies: [], errors: 0, pongs: 0 });
+const fresh = (): ClientCounters => ({ frames: 0, bytes: 0, seqs: new Map(), latencies: [], latencyByType: {}, errors: 0, pongs: 0 });
 let connectErrors = 0;
 const clients: LoadClient[] = [];
 const connectMs: number[] = [];
@@ -121,6 +122,7 @@ port.on('message', (msg: { t: 'connect' | 'subscribe' | 'reset' | 'report' | 'st
     let errors = connectErrors;
     let pongs = 0;
     const latencies: number[] = [];
+    const latencyByType: Record<string, number[]> = {};
     for (const c of clients) {
       const k = c.counters;
       frames += k.frames;
@@ -128,6 +130,10 @@ port.on('message', (msg: { t: 'connect' | 'subscribe' | 'reset' | 'report' | 'st
       errors += k.errors;
       pongs += k.pongs;
       for (const l of k.latencies) latencies.push(l);
+      for (const [type, ls] of Object.entries(k.latencyByType)) {
+        const into = (latencyByType[type] ??= []);
+        for (const l of ls) into.push(l);
+      }
       for (const r of k.seqs.values()) {
         missing += r.missing;
         duplicated += r.repeated;
@@ -140,6 +146,7 @@ port.on('message', (msg: { t: 'connect' | 'subscribe' | 'reset' | 'report' | 'st
       duplicated,
       pongs,
       latencies,
+      latencyByType,
       errors,
       connectMs,
       connected: clients.filter((c) => !c.closed).length,

@@ -36,6 +36,19 @@ export interface FanoutOptions {
   pingEverySeconds?: number;
 }
 
+export interface Latency {
+  samples: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+function latency(samples: number[]): Latency {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return { samples: sorted.length, p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), max: sorted.at(-1) ?? 0 };
+}
+
 export interface FanoutResult {
   scenario: Omit<FanoutOptions, 'symbols'> & { symbols: number; channelsPerClient: number };
   connected: number;
@@ -48,7 +61,9 @@ export interface FanoutResult {
   pongs: number;
   /** Connections still open at the end of the measurement. */
   held: number;
-  latencyMs: { samples: number; p50: number; p90: number; p99: number; max: number };
+  latencyMs: Latency;
+  /** Latency per frame type (price, ticker, trade, depth, kline…). */
+  latencyByType: Record<string, Latency>;
   server: { rssMbIdle: number; rssMbLoaded: number; rssKbPerConnection: number; cpuPercent: number };
   client: { cpuPercent: number };
   errors: number;
@@ -144,7 +159,7 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
     const elapsedS = (performance.now() - startedAt) / 1000;
     const serverAfter = procUsage(pid);
     const sum = (f: (r: ClientReport) => number) => reports.reduce((n, r) => n + f(r), 0);
-    const latencies = reports.flatMap((r) => r.latencies).sort((a, b) => a - b);
+    const latencies = reports.flatMap((r) => r.latencies);
     const connects = reports.flatMap((r) => r.connectMs).sort((a, b) => a - b);
     const clientCpuMs = procUsage(process.pid).cpuMs - clientBefore.cpuMs;
     return {
@@ -159,7 +174,8 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
       duplicated: sum((r) => r.duplicated),
       pongs: sum((r) => r.pongs),
       held: sum((r) => r.connected),
-      latencyMs: { samples: latencies.length, p50: percentile(latencies, 50), p90: percentile(latencies, 90), p99: percentile(latencies, 99), max: latencies.at(-1) ?? 0 },
+      latencyMs: latency(latencies),
+      latencyByType: Object.fromEntries([...new Set(reports.flatMap((r) => Object.keys(r.latencyByType)))].sort().map((type) => [type, latency(reports.flatMap((r) => r.latencyByType[type] ?? []))])),
       server: {
         rssMbIdle: Math.round(idleRss / 1024),
         rssMbLoaded: Math.round(loadedRss / 1024),

@@ -9,6 +9,8 @@ export interface ClientCounters {
   /** Per channel: the seq numbers seen, checked in order of arrival (one channel's frames arrive in order on one socket). */
   seqs: Map<string, SeqRange>;
   latencies: number[];
+  /** The same samples by frame type ("price", "depth", …). */
+  latencyByType: Record<string, number[]>;
   errors: number;
   pongs: number;
 }
@@ -43,6 +45,7 @@ const SEQ = pattern('"seq":');
 const CHANNEL = pattern('"channel":"');
 const DATA_TS = pattern('"timestamp":');
 const PONG = pattern('"type":"pong"');
+const TYPE = pattern('"type":"');
 
 /**
  * Every socket of this thread reads into this one buffer (net's `onread`): a read is handled synchronously, before the next,
@@ -322,10 +325,23 @@ export class LoadClient {
       range.count++;
     }
     if (++this.frameNo % this.sampleEvery === 0) {
-      // The data's own timestamp (epoch ms: the exchange's event time for price frames) is the first one in the frame.
+      // The data's own timestamp (the exchange's event time) is the first one in the frame.
       const t = find(buf, DATA_TS, start, end);
       const n = t + DATA_TS.bytes.length;
-      if (t >= 0 && buf[n] !== QUOTE) counters.latencies.push(Date.now() - intAt(buf, n, end));
+      if (t >= 0) {
+        // Epoch ms (price frames) or an ISO string (the other kinds): both are the exchange's event time.
+        const at = buf[n] === QUOTE ? Date.parse(buf.toString('latin1', n + 1, Math.min(end, n + 25))) : intAt(buf, n, end);
+        if (Number.isFinite(at)) {
+          const latency = Date.now() - at;
+          counters.latencies.push(latency);
+          const ty = find(buf, TYPE, start, end);
+          const from = ty + TYPE.bytes.length;
+          let to = from;
+          while (to < end && buf[to] !== QUOTE) to++;
+          const type = ty < 0 ? '?' : buf.toString('latin1', from, to);
+          (counters.latencyByType[type] ??= []).push(latency);
+        }
+      }
     }
   }
 

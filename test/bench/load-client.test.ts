@@ -4,7 +4,7 @@ import t from 'tap';
 import { WebSocketServer } from 'ws';
 import { LoadClient, type ClientCounters } from '../../bench/fanout/load-client.js';
 
-const fresh = (): ClientCounters => ({ frames: 0, bytes: 0, seqs: new Map(), latencies: [], errors: 0, pongs: 0 });
+const fresh = (): ClientCounters => ({ frames: 0, bytes: 0, seqs: new Map(), latencies: [], latencyByType: {}, errors: 0, pongs: 0 });
 const frame = (channel: string, seq: number, ts = Date.now()) =>
   JSON.stringify({ type: 'price', channel, seq, data: { symbol: 'X', price: 1, timestamp: ts }, timestamp: new Date().toISOString() });
 
@@ -22,6 +22,7 @@ t.test('counts frames per channel, finds the missing and the repeated ones', asy
       ws.send(frame('price:AABUSDT', 1));
       ws.send(JSON.stringify({ seq: 2, data: { timestamp: Date.now(), pad: big }, channel: 'price:AABUSDT', type: 'price' }));
       ws.send(frame('price:AABUSDT', 3));
+      ws.send(JSON.stringify({ type: 'ticker', channel: 'ticker:AAAUSDT', seq: 1, data: { timestamp: new Date(Date.now() - 20).toISOString() } }));
       ws.send(JSON.stringify({ type: 'pong', timestamp: new Date().toISOString() }));
       ws.ping();
       ws.send(JSON.stringify({ type: 'done' }));
@@ -37,11 +38,14 @@ t.test('counts frames per channel, finds the missing and the repeated ones', asy
   for (let i = 0; i < 100 && client.counters.pongs === 0; i++) await new Promise((r) => setTimeout(r, 20));
   await new Promise((r) => setTimeout(r, 50));
   const k = client.counters;
-  t.equal(k.frames, 8, 'every data frame counted once');
+  t.equal(k.frames, 9, 'every data frame counted once');
   t.equal(k.pongs, 1, 'the pong counted, not as data');
   t.same(k.seqs.get('price:AAAUSDT'), { first: 1, last: 5, count: 5, missing: 1, repeated: 1 }, 'channel A: 3 lost and 4 repeated, not cancelling out');
   t.same(k.seqs.get('price:AABUSDT'), { first: 1, last: 3, count: 3, missing: 0, repeated: 0 }, 'channel B kept apart from A');
-  t.equal(k.latencies.length, 8, 'every frame sampled at sampleEvery 1');
+  t.equal(k.latencies.length, 9, 'every frame sampled at sampleEvery 1');
+  t.same(Object.keys(k.latencyByType).sort(), ['price', 'ticker'], 'samples kept by frame type');
+  t.equal(k.latencyByType.ticker!.length, 1);
+  t.ok(k.latencyByType.ticker![0]! >= 20, 'an ISO timestamp is read as well as epoch milliseconds');
   t.ok(k.latencies.every((l) => l >= 0 && l < 5000), 'latencies are event-time to receipt');
   t.equal(k.errors, 0);
 });
