@@ -63,6 +63,7 @@ export function summaryTable(fanout: FanoutResult[], http: HttpResult[]): string
           ['frames/s', (r) => r.framesPerSecond, fmt],
           ...((tg ?? ce ?? ne)!.expectedFramesPerSecond ? [['frames/s ÷ expected', (r: FanoutResult) => r.framesPerSecond / r.expectedFramesPerSecond, (n: number) => n.toFixed(3)] as [string, (r: FanoutResult) => number, (n: number) => string]] : []),
           ['missing + repeated frames', (r) => r.missing + r.duplicated, fmt],
+          ['channels silent in the window', (r) => r.silentChannels, fmt],
           ['latency p99 ms', (r) => r.latencyMs.p99, String],
           ...(Object.keys((tg ?? ce ?? ne)!.latencyByType).length > 1
             ? Object.keys((tg ?? ce ?? ne)!.latencyByType).map((type) => [`latency p99 ms, ${type} frames`, (r: FanoutResult) => r.latencyByType[type]?.p99 ?? 0, String] as [string, (r: FanoutResult) => number, (n: number) => string])

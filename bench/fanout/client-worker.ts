@@ -20,6 +20,8 @@ export interface ClientReport {
   bytes: number;
   /** Frames missing inside each client's seq range per channel (lost), and frames seen twice (duplicated). */
   missing: number;
+  /** Subscribed channels that delivered no data frame in the window: a loss the seq ranges cannot show. */
+  silent: number;
   duplicated: number;
   pongs: number;
   latencies: number[];
@@ -119,12 +121,15 @@ port.on('message', (msg: { t: 'connect' | 'subscribe' | 'reset' | 'report' | 'st
     let bytes = 0;
     let missing = 0;
     let duplicated = 0;
+    let silent = 0;
     let errors = connectErrors;
     let pongs = 0;
     const latencies: number[] = [];
     const latencyByType: Record<string, number[]> = {};
-    for (const c of clients) {
+    clients.forEach((c, i) => {
       const k = c.counters;
+      // Only clients that were subscribed before the window started are expected to hear from every channel.
+      if (i < subscribed) for (const ch of channelsOf(indexes[i]!)) if (!k.seqs.has(ch)) silent++;
       frames += k.frames;
       bytes += k.bytes;
       errors += k.errors;
@@ -138,11 +143,12 @@ port.on('message', (msg: { t: 'connect' | 'subscribe' | 'reset' | 'report' | 'st
         missing += r.missing;
         duplicated += r.repeated;
       }
-    }
+    });
     const report: ClientReport = {
       frames,
       bytes,
       missing,
+      silent,
       duplicated,
       pongs,
       latencies,

@@ -57,6 +57,8 @@ export interface FanoutResult {
   framesPerSecond: number;
   expectedFramesPerSecond: number;
   missing: number;
+  /** Subscribed channels (per client) that delivered nothing in the window. */
+  silentChannels: number;
   duplicated: number;
   pongs: number;
   /** Connections still open at the end of the measurement. */
@@ -171,6 +173,7 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
       // Known only for channels whose rate the exchange's ticker period sets (price, ticker); 0 for mixed scenarios.
       expectedFramesPerSecond: o.kinds.every((k) => k === 'price' || k === 'ticker') && !o.focusKinds?.length ? connectedN * channels.length * o.rate : 0,
       missing: sum((r) => r.missing),
+      silentChannels: sum((r) => r.silent),
       duplicated: sum((r) => r.duplicated),
       pongs: sum((r) => r.pongs),
       held: sum((r) => r.connected),

@@ -30,6 +30,20 @@ if (symbols < 1 || symbols > SYMBOLS.length) {
   process.stderr.write(`--symbols must be 1..${SYMBOLS.length}\n`);
   process.exit(2);
 }
+for (const key of ['clients', 'rate', 'seconds'] as const) {
+  const v = Number(values[key]);
+  if (!Number.isFinite(v) || v <= 0) {
+    process.stderr.write(`--${key} must be a number above 0, not "${values[key]}"\n`);
+    process.exit(2);
+  }
+}
+for (const key of ['warmup', 'settle', 'ping-every', 'source-addresses'] as const) {
+  const v = Number(values[key]);
+  if (!Number.isFinite(v) || v < 0) {
+    process.stderr.write(`--${key} must be a number of 0 or more, not "${values[key]}"\n`);
+    process.exit(2);
+  }
+}
 const targets = values.targets!.split(',') as Target[];
 const unknown = targets.filter((t) => !TARGETS.includes(t));
 if (unknown.length) {

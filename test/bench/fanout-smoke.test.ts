@@ -9,6 +9,7 @@ t.test('the fan-out harness connects, subscribes and counts frames exactly', asy
   t.ok(r.frames > 0, `${r.frames} frames counted`);
   t.equal(r.missing, 0, 'no frame missing inside any client\'s seq range');
   t.equal(r.duplicated, 0, 'no frame counted twice');
+  t.equal(r.silentChannels, 0, 'every subscribed channel delivered in the window');
   t.ok(r.latencyMs.samples > 0, 'latency sampled from the frames\' event times');
   t.ok(r.server.rssMbLoaded > 0 && r.server.cpuPercent >= 0, 'server usage read');
   t.equal(r.expectedFramesPerSecond, 20 * 2 * 10);
