@@ -7,8 +7,9 @@ import { encodeDataFrame, encodeFrame, markSnapshot } from './protocol.js';
 export interface Subscriber {
   id: string;
   /**
-   * The client's channels. An array of the channel table's own name strings, not a Set of the client's parsed copies:
-   * a client holds at most limits.maxChannelsPerClient of them, and per-connection memory is what fan-out scales by.
+   * The client's channels: an exact-size array of the channel table's own name strings. A client holds at most
+   * limits.maxChannelsPerClient of them, and per-connection memory is what fan-out scales by (a Set of 20 names
+   * took 360 bytes of heap, this array 176).
    */
   channels: string[];
   closed: boolean;
