@@ -22,6 +22,8 @@ export function procUsage(pid: number): { cpuMs: number; rssKb: number } {
 export interface Child {
   child: ChildProcess;
   match: RegExpExecArray;
+  /** The latest memory figures the child printed after a forced collection (see gc-on-signal.ts). */
+  memory: { latest?: NodeJS.MemoryUsage };
 }
 
 /** Starts a child node process and resolves when a line of its output matches `ready`. */
@@ -39,8 +41,16 @@ export function startChild(args: string[], env: Record<string, string>, ready: R
       if (m) {
         clearTimeout(timer);
         child.stdout!.off('data', onData);
-        child.stdout!.resume();
-        resolve({ child, match: m });
+        const memory: Child['memory'] = {};
+        // Later output is dropped, except the memory lines of gc-on-signal.
+        let rest = '';
+        child.stdout!.on('data', (chunk: Buffer) => {
+          rest += chunk.toString();
+          const lines = rest.split('\n');
+          rest = lines.pop()!.slice(-4096);
+          for (const line of lines) if (line.startsWith('gc-on-signal ')) memory.latest = JSON.parse(line.slice(13)) as NodeJS.MemoryUsage;
+        });
+        resolve({ child, match: m, memory });
       }
     };
     child.stdout!.on('data', onData);

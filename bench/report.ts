@@ -16,7 +16,7 @@ function table(head: string[], rows: Array<Array<string | number>>): string {
 export function fanoutTable(results: FanoutResult[]): string {
   const peer = (r: FanoutResult, t: string) => results.find((x) => x.scenario.name === r.scenario.name && x.scenario.target === t);
   return table(
-    ['scenario', 'target', 'clients held', 'frames/s', 'expected', 'missing + repeated', 'p50 ms', 'p99 ms', 'p99 ms by type', 'server CPU', 'client CPU', 'RSS KB/conn', '× ceiling frames/s', '× ceiling p99', '× ceiling RSS/conn', '× NestJS frames/s'],
+    ['scenario', 'target', 'clients held', 'frames/s', 'expected', 'missing + repeated', 'p50 ms', 'p99 ms', 'p99 ms by type', 'server CPU', 'client CPU', 'RSS KB/conn', 'in use KB/conn', '× ceiling frames/s', '× ceiling p99', '× ceiling RSS/conn', '× ceiling in use/conn', '× NestJS frames/s'],
     results.map((r) => {
       const ceiling = peer(r, 'uws-ceiling');
       const nest = peer(r, 'nestjs');
@@ -24,9 +24,9 @@ export function fanoutTable(results: FanoutResult[]): string {
         r.scenario.name ?? '-', r.scenario.target ?? 'tickgate', `${fmt(r.held)}/${fmt(r.scenario.clients)}`, fmt(r.framesPerSecond),
         r.expectedFramesPerSecond ? fmt(r.expectedFramesPerSecond) : '-', fmt(r.missing + r.duplicated), r.latencyMs.p50, r.latencyMs.p99,
         Object.keys(r.latencyByType).length > 1 ? Object.entries(r.latencyByType).map(([k, l]) => `${k} ${l.p99}`).join(', ') : '-',
-        `${r.server.cpuPercent} %`, `${r.client.cpuPercent} %`, r.server.rssKbPerConnection,
+        `${r.server.cpuPercent} %`, `${r.client.cpuPercent} %`, r.server.rssKbPerConnection, r.server.rssKbPerConnectionInUse,
         ratio(r.framesPerSecond, ceiling?.framesPerSecond), ratio(r.latencyMs.p99, ceiling?.latencyMs.p99),
-        memRatio(r.server.rssKbPerConnection, ceiling?.server.rssKbPerConnection), ratio(r.framesPerSecond, nest?.framesPerSecond),
+        memRatio(r.server.rssKbPerConnection, ceiling?.server.rssKbPerConnection), memRatio(r.server.rssKbPerConnectionInUse, ceiling?.server.rssKbPerConnectionInUse), ratio(r.framesPerSecond, nest?.framesPerSecond),
       ];
     }),
   );
@@ -57,7 +57,11 @@ export function summaryTable(fanout: FanoutResult[], http: HttpResult[]): string
     const ne = of('nestjs');
     const idle = (tg ?? ce ?? ne)?.scenario.channelsPerClient === 0;
     const metrics: Array<[string, (r: FanoutResult) => number, (n: number) => string]> = idle
-      ? [['connections held', (r) => r.held, fmt], ['RSS KB per connection', (r) => r.server.rssKbPerConnection, String]]
+      ? [
+          ['connections held', (r) => r.held, fmt],
+          ['RSS KB per connection', (r) => r.server.rssKbPerConnection, String],
+          ['RSS KB per connection in use (less V8 heap reserve)', (r) => r.server.rssKbPerConnectionInUse, String],
+        ]
       : [
           ['clients held', (r) => r.held, fmt],
           ['frames/s', (r) => r.framesPerSecond, fmt],
@@ -69,6 +73,7 @@ export function summaryTable(fanout: FanoutResult[], http: HttpResult[]): string
             ? Object.keys((tg ?? ce ?? ne)!.latencyByType).map((type) => [`latency p99 ms, ${type} frames`, (r: FanoutResult) => r.latencyByType[type]?.p99 ?? 0, String] as [string, (r: FanoutResult) => number, (n: number) => string])
             : []),
           ['RSS KB per connection', (r) => r.server.rssKbPerConnection, String],
+          ['RSS KB per connection in use (less V8 heap reserve)', (r) => r.server.rssKbPerConnectionInUse, String],
         ];
     for (const [metric, get, show] of metrics) {
       const v = (r: FanoutResult | undefined) => (r ? show(get(r)) : '-');

@@ -1,5 +1,7 @@
 // The servers a benchmark measures, started as child processes against a simulated exchange.
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { PACKAGE_ROOT } from '../core/config.js';
 import { startChild, type Child } from './processes.js';
 
 export type Target = 'tickgate' | 'uws-ceiling' | 'nestjs';
@@ -36,9 +38,9 @@ export interface TargetOptions {
 }
 
 /** Starts a target server on a free port; resolves once it listens. */
-export async function startTarget(target: Target, o: TargetOptions): Promise<{ child: Child['child']; port: number }> {
+export async function startTarget(target: Target, o: TargetOptions): Promise<{ child: Child['child']; port: number; memory: Child['memory'] }> {
   const upstream = { BINANCE_WS_URL: o.wsUrl, BINANCE_REST_URL: o.restUrl };
-  const node = o.profileDir ? ['--cpu-prof', '--cpu-prof-dir', o.profileDir] : [];
+  const node = ['--expose-gc', '--import', pathToFileURL(join(PACKAGE_ROOT, 'dist/bench/gc-on-signal.js')).href, ...(o.profileDir ? ['--cpu-prof', '--cpu-prof-dir', o.profileDir] : [])];
   let started: Child;
   if (target === 'tickgate') {
     started = await startChild([...node, join('dist/core/main.js')], {
@@ -51,5 +53,5 @@ export async function startTarget(target: Target, o: TargetOptions): Promise<{ c
   } else {
     started = await startChild([...node, join('dist/bench/peers/nestjs/main.js')], { PORT: '0', ...upstream }, LISTENING);
   }
-  return { child: started.child, port: Number(started.match[1]) };
+  return { child: started.child, port: Number(started.match[1]), memory: started.memory };
 }

@@ -1,6 +1,5 @@
 // The fan-out benchmark: simulated exchange and target server as child processes, clients on worker threads, one report.
 import { availableParallelism } from 'node:os';
-import type { ChildProcess } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { procUsage, stopChild } from '../processes.js';
 import { startExchange, startTarget, TARGET_KINDS, type Target } from '../targets.js';
@@ -66,7 +65,16 @@ export interface FanoutResult {
   latencyMs: Latency;
   /** Latency per frame type (price, ticker, trade, depth, kline…). */
   latencyByType: Record<string, Latency>;
-  server: { rssMbIdle: number; rssMbLoaded: number; rssKbPerConnection: number; cpuPercent: number };
+  server: {
+    rssMbIdle: number;
+    rssMbLoaded: number;
+    rssKbPerConnection: number;
+    /** RSS per connection less the growth of the V8 heap's empty reserve (committed, unused), both after a collection. */
+    rssKbPerConnectionInUse: number;
+    /** Main-thread V8 heap after a forced collection, idle and after the measurement. */
+    heapMb: { idleTotal: number; idleUsed: number; loadedTotal: number; loadedUsed: number };
+    cpuPercent: number;
+  };
   client: { cpuPercent: number };
   errors: number;
 }
@@ -77,6 +85,8 @@ function percentile(sorted: number[], p: number): number {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const mb = (bytes: number | undefined) => Math.round(((bytes ?? 0) / 2 ** 20) * 10) / 10;
 
 /** Median RSS (KiB) of a process over `ms`, sampled every 250 ms. */
 async function rssMedian(pid: number, ms: number): Promise<number> {
@@ -93,7 +103,7 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
   // A kind may carry its argument: "klines:1m" subscribes klines:SYM:1m.
   const channels = o.symbols.flatMap((s) => o.kinds.map((k) => (k.includes(':') ? `${k.split(':')[0]}:${s}:${k.split(':')[1]}` : `${k}:${s}`)));
   const sim = await startExchange(Math.round(1000 / o.rate));
-  let server: { child: ChildProcess; port: number } | undefined;
+  let server: Awaited<ReturnType<typeof startTarget>> | undefined;
   const workers: Worker[] = [];
   try {
     const target = o.target ?? 'tickgate';
@@ -108,6 +118,10 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
     // A fresh Node process gives back start-up garbage some seconds in (V8's memory reducer): tickgate's RSS falls by
     // ~16 MB about 8 s after start. Memory scenarios wait that out (settleSeconds) before the idle baseline.
     await sleep((o.settleSeconds ?? 0) * 1000);
+    // Memory is read after a full collection (SIGUSR2, see gc-on-signal.ts); RSS follows within a second or two.
+    process.kill(pid, 'SIGUSR2');
+    await sleep(2000);
+    const idleHeap = server.memory.latest;
     const idleRss = await rssMedian(pid, 3000);
     const addresses = Array.from({ length: o.sourceAddresses ?? 0 }, (_, i) => `127.0.0.${i + 1}`);
     const per = Math.ceil(o.clients / workersN);
@@ -149,6 +163,9 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
       })));
     const connectedN = (await ask<{ connected: number }>('connect', (i) => ({ n: shares[i], deadlineMs: (o.connectSeconds ?? 60) * 1000 }))).reduce((a, m) => a + m.connected, 0);
     await ask('subscribe');
+    // The subscribe burst's garbage is collected before the warm-up, so neither memory nor latency figures see it.
+    await sleep(1000);
+    process.kill(pid, 'SIGUSR2');
     await sleep(o.warmupSeconds * 1000);
     await ask('reset');
     // The clients' CPU is this process's (its worker threads do the work); process.cpuUsage() in a worker is the
@@ -160,6 +177,14 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
     const reports = (await ask<{ report: ClientReport }>('report')).map((r) => r.report);
     const elapsedS = (performance.now() - startedAt) / 1000;
     const serverAfter = procUsage(pid);
+    // The V8 heap's empty reserve (committed, not in use: mostly a young generation sized up by the subscribe burst),
+    // read after a collection at the end, is told apart from memory in use.
+    const seen = server.memory.latest;
+    process.kill(pid, 'SIGUSR2');
+    for (let i = 0; i < 50 && server.memory.latest === seen; i++) await sleep(100);
+    const loadedHeap = server.memory.latest;
+    const reserve = (m: NodeJS.MemoryUsage | undefined) => (m ? (m.heapTotal - m.heapUsed) / 1024 : 0);
+    const reserveGrowthKb = idleHeap && loadedHeap && loadedHeap !== idleHeap ? reserve(loadedHeap) - reserve(idleHeap) : 0;
     const sum = (f: (r: ClientReport) => number) => reports.reduce((n, r) => n + f(r), 0);
     const latencies = reports.flatMap((r) => r.latencies);
     const connects = reports.flatMap((r) => r.connectMs).sort((a, b) => a - b);
@@ -183,6 +208,10 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
         rssMbIdle: Math.round(idleRss / 1024),
         rssMbLoaded: Math.round(loadedRss / 1024),
         rssKbPerConnection: connectedN ? Math.round(((loadedRss - idleRss) / connectedN) * 10) / 10 : 0,
+        rssKbPerConnectionInUse: connectedN ? Math.round(((loadedRss - idleRss - reserveGrowthKb) / connectedN) * 10) / 10 : 0,
+        heapMb: {
+          idleTotal: mb(idleHeap?.heapTotal), idleUsed: mb(idleHeap?.heapUsed), loadedTotal: mb(loadedHeap?.heapTotal), loadedUsed: mb(loadedHeap?.heapUsed),
+        },
         cpuPercent: Math.round(((serverAfter.cpuMs - serverBefore.cpuMs) / 1000 / elapsedS) * 100),
       },
       client: { cpuPercent: Math.round((clientCpuMs / 1000 / elapsedS) * 100) },
