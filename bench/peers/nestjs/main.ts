@@ -14,7 +14,8 @@ app.useWebSocketAdapter(new WsAdapter(app, {
     return { event: String(msg.type), data: msg };
   },
 }));
-app.enableShutdownHooks();
+// Nest's default shutdown signals include SIGUSR2, which the benchmark preload uses for a collection.
+app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
 await app.listen(Number(process.env.PORT ?? 3000), '127.0.0.1');
 const { port } = (app.getHttpServer() as { address(): AddressInfo }).address();
 process.stdout.write(`nestjs listening on 127.0.0.1:${port}\n`);
