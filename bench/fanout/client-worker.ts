@@ -1,5 +1,6 @@
 // Worker thread of the fan-out benchmark: holds a share of the clients, subscribes them, reports counters on request.
 import { parentPort, workerData } from 'node:worker_threads';
+import { channelName } from './channels.js';
 import { LoadClient, type ClientCounters } from './load-client.js';
 
 export interface ClientWorkerData {
@@ -41,7 +42,7 @@ const connectMs: number[] = [];
 const { kinds, symbols, first } = data.focus;
 const channelsOf = (i: number) => {
   const symbol = symbols[(first + i) % symbols.length]!;
-  const focus = kinds.map((k) => (k.includes(':') ? `${k.split(':')[0]}:${symbol}:${k.split(':')[1]}` : `${k}:${symbol}`));
+  const focus = kinds.map((k) => channelName(k, symbol));
   return [...data.channels, ...focus.filter((c) => !data.channels.includes(c))];
 };
 /** Global index of each connected client (its focus symbol). */

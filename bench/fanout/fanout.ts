@@ -2,6 +2,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { procUsage, stopChild } from '../processes.js';
+import { channelName } from './channels.js';
 import { startExchange, startTarget, TARGET_KINDS, type Target } from '../targets.js';
 import type { ClientReport, ClientWorkerData } from './client-worker.js';
 
@@ -54,6 +55,8 @@ export interface FanoutResult {
   connectMs: { p50: number; p99: number; max: number };
   frames: number;
   framesPerSecond: number;
+  /** Payload bytes of the data frames received per second. */
+  bytesPerSecond: number;
   expectedFramesPerSecond: number;
   missing: number;
   /** Subscribed channels (per client) that delivered nothing in the window. */
@@ -100,8 +103,7 @@ async function rssMedian(pid: number, ms: number): Promise<number> {
 
 export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
   const workersN = o.workers ?? Math.max(1, Math.min(4, availableParallelism()));
-  // A kind may carry its argument: "klines:1m" subscribes klines:SYM:1m.
-  const channels = o.symbols.flatMap((s) => o.kinds.map((k) => (k.includes(':') ? `${k.split(':')[0]}:${s}:${k.split(':')[1]}` : `${k}:${s}`)));
+  const channels = o.symbols.flatMap((s) => o.kinds.map((k) => channelName(k, s)));
   const sim = await startExchange(Math.round(1000 / o.rate));
   let server: Awaited<ReturnType<typeof startTarget>> | undefined;
   const workers: Worker[] = [];
@@ -195,6 +197,7 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
       connectMs: { p50: percentile(connects, 50), p99: percentile(connects, 99), max: connects.at(-1) ?? 0 },
       frames: sum((r) => r.frames),
       framesPerSecond: Math.round(sum((r) => r.frames) / elapsedS),
+      bytesPerSecond: Math.round(sum((r) => r.bytes) / elapsedS),
       // Known only for channels whose rate the exchange's ticker period sets (price, ticker); 0 for mixed scenarios.
       expectedFramesPerSecond: o.kinds.every((k) => k === 'price' || k === 'ticker') && !o.focusKinds?.length ? connectedN * channels.length * o.rate : 0,
       missing: sum((r) => r.missing),
