@@ -1,4 +1,5 @@
 // The servers a benchmark measures, started as child processes against a simulated exchange.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PACKAGE_ROOT } from '../core/config.js';
@@ -7,15 +8,29 @@ import { startChild, type Child } from './processes.js';
 export type Target = 'tickgate' | 'uws-ceiling' | 'nestjs';
 export const TARGETS: readonly Target[] = ['tickgate', 'uws-ceiling', 'nestjs'];
 
-/** Channel kinds each target serves (the peers implement only part of the protocol). */
+/** Channel kinds (with their argument, as in --kinds) each target serves: the peers implement only part of the protocol. */
 export const TARGET_KINDS: Record<Target, readonly string[] | 'all'> = {
   tickgate: 'all',
-  'uws-ceiling': ['price'],
+  'uws-ceiling': ['price', 'ticker', 'trades', 'depth', 'klines:1m'],
   nestjs: ['price', 'ticker', 'trades'],
 };
 
 /** Symbols the benchmarks subscribe, in order (the simulated exchange lists all of them). */
 export const BENCH_SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'BNBUSDT', 'SOLUSDT', 'XRPUSDT', 'DOGEUSDT', 'ADAUSDT', 'AVAXUSDT', 'LTCUSDT', 'DOTUSDT', 'LINKUSDT', 'TRXUSDT', 'ATOMUSDT', 'UNIUSDT', 'ETCUSDT', 'XLMUSDT', 'NEARUSDT', 'APTUSDT', 'FILUSDT', 'ARBUSDT', 'OPUSDT', 'INJUSDT', 'SUIUSDT', 'PEPEUSDT'];
+
+/** The node flags before the script in a `node …` command line (package.json's start script). */
+export function nodeFlagsOf(command: string): string[] {
+  const words = command.trim().split(/\s+/);
+  if (words[0] !== 'node') throw new Error(`expected a "node …" command, got "${command}"`);
+  const script = words.findIndex((w, i) => i > 0 && !w.startsWith('-'));
+  return words.slice(1, script < 0 ? undefined : script);
+}
+
+/** tickgate runs with the node flags of `npm start`, so the benchmarks measure it as a self-hoster runs it. */
+export function tickgateNodeFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  return nodeFlagsOf(pkg.scripts.start);
+}
 
 const LISTENING = /listening on 127\.0\.0\.1:(\d+)/;
 
@@ -31,6 +46,8 @@ export interface TargetOptions {
   restUrl: string;
   /** Symbols the ceiling peer relays (it subscribes upstream at start). */
   symbols?: string[];
+  /** Channel kinds the ceiling peer relays (default: price). */
+  kinds?: string[];
   shards?: number;
   maxChannelsPerClient?: number;
   /** Writes V8 CPU profiles of the target (every thread) into this directory when it exits (--cpu-prof). */
@@ -43,13 +60,13 @@ export async function startTarget(target: Target, o: TargetOptions): Promise<{ c
   const node = ['--expose-gc', '--import', pathToFileURL(join(PACKAGE_ROOT, 'dist/bench/gc-on-signal.js')).href, ...(o.profileDir ? ['--cpu-prof', '--cpu-prof-dir', o.profileDir] : [])];
   let started: Child;
   if (target === 'tickgate') {
-    started = await startChild([...node, join('dist/core/main.js')], {
+    started = await startChild([...tickgateNodeFlags(), ...node, join('dist/core/main.js')], {
       PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...upstream,
       ...(o.shards ? { SHARDS: String(o.shards) } : {}),
       ...(o.maxChannelsPerClient ? { TICKGATE__LIMITS__MAX_CHANNELS_PER_CLIENT: String(Math.max(50, o.maxChannelsPerClient)) } : {}),
     }, LISTENING);
   } else if (target === 'uws-ceiling') {
-    started = await startChild([...node, join('dist/bench/peers/uws-ceiling.js')], { PORT: '0', ...upstream, SYMBOLS: (o.symbols ?? ['BTCUSDT']).join(',') }, LISTENING);
+    started = await startChild([...node, join('dist/bench/peers/uws-ceiling.js')], { PORT: '0', ...upstream, SYMBOLS: (o.symbols ?? ['BTCUSDT']).join(','), KINDS: (o.kinds ?? ['price']).join(',') }, LISTENING);
   } else {
     started = await startChild([...node, join('dist/bench/peers/nestjs/main.js')], { PORT: '0', ...upstream }, LISTENING);
   }

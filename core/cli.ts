@@ -5,6 +5,7 @@ import { TickgateServer } from './server.js';
 import { NativeBindingError } from './uws-native.js';
 import { PluginLoadError } from './plugin-host.js';
 import { installShutdown } from './shutdown.js';
+import { youngGenerationHint } from './node-flags.js';
 
 export async function main(overrides?: Record<string, unknown>): Promise<TickgateServer | undefined> {
   let config;
@@ -22,6 +23,8 @@ export async function main(overrides?: Record<string, unknown>): Promise<Tickgat
   try {
     const server = await TickgateServer.start(config, log);
     installShutdown(log, () => server.close());
+    const hint = youngGenerationHint(process.execArgv, process.env.NODE_OPTIONS);
+    if (hint) log.info(hint);
     return server;
   } catch (err) {
     const known = err instanceof NativeBindingError || err instanceof ConfigError || err instanceof PluginLoadError;

@@ -110,9 +110,9 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
   try {
     const target = o.target ?? 'tickgate';
     const served = TARGET_KINDS[target];
-    const kinds = [...o.kinds, ...(o.focusKinds ?? [])].map((k) => k.split(':')[0]!);
+    const kinds = [...o.kinds, ...(o.focusKinds ?? [])];
     if (served !== 'all' && kinds.some((k) => !served.includes(k))) throw new Error(`the ${target} peer serves ${served.join(', ')} channels only`);
-    server = await startTarget(target, { wsUrl: sim.wsUrl, restUrl: sim.restUrl, symbols: o.symbols, shards: o.shards, maxChannelsPerClient: channels.length + (o.focusKinds?.length ?? 0), profileDir: o.profileDir });
+    server = await startTarget(target, { wsUrl: sim.wsUrl, restUrl: sim.restUrl, symbols: o.symbols, kinds, shards: o.shards, maxChannelsPerClient: channels.length + (o.focusKinds?.length ?? 0), profileDir: o.profileDir });
     const port = server.port;
     const pid = server.child.pid!;
     // RSS is the median of samples, idle before any client and loaded over the measurement: one reading is at the

@@ -1,11 +1,20 @@
-// The ceiling peer: a minimal uWebSockets.js server that only relays the exchange's tickers as price frames to topics.
-// Same client protocol subset as tickgate (connected, subscribe/subscribed, price frames with seq), nothing else.
+// The ceiling peer: a minimal uWebSockets.js server that relays the exchange's events as frames to topics.
+// Same client protocol subset as tickgate (connected, subscribe/subscribed, data frames with seq), nothing else: no
+// validation, limits, snapshots, status or order book. KINDS picks what it relays (default: price only):
+//   price, ticker ← <sym>@ticker    trades ← <sym>@trade    depth ← <sym>@depth10@100ms (the exchange's own top 10)
+//   klines:1m ← <sym>@kline_1m
+// Frames are shaped by tickgate's own frame functions, so both send the same bytes for the same event.
 import WebSocket from 'ws';
 import { loadNativeUws } from '../../core/uws-native.js';
+import { encodeDataFrame } from '../../core/protocol.js';
+import { normalise } from '../../shards/market/binance-normaliser.js';
+import { depthData, klineData, priceData, tickerData, tradeData } from '../../plugins/market/frames.js';
+import type { DepthEvent, KlineEvent, TickerEvent, TradeEvent } from '../../shards/shard-api.js';
 
 const uws = loadNativeUws();
 const upstream = process.env.BINANCE_WS_URL ?? 'ws://127.0.0.1:9443';
 const symbols = (process.env.SYMBOLS ?? 'BTCUSDT').split(',');
+const kinds = new Set((process.env.KINDS ?? 'price').split(','));
 const port = Number(process.env.PORT ?? 3000);
 const seqs = new Map<string, number>();
 
@@ -28,14 +37,36 @@ app.ws('/ws', {
   },
 });
 
-const feed = new WebSocket(`${upstream}/stream?streams=${symbols.map((s) => `${s.toLowerCase()}@ticker`).join('/')}`);
-feed.on('message', (raw: Buffer) => {
-  const { data: t } = JSON.parse(raw.toString()) as { data: Record<string, string> & { E: number; s: string } };
-  const channel = `price:${t.s}`;
+/** Serialises once and publishes, only to a topic someone holds (tickgate too only produces subscribed channels). */
+function publish(channel: string, type: string, data: () => unknown): void {
+  if (app.numSubscribers(channel) === 0) return;
   const seq = (seqs.get(channel) ?? 0) + 1;
   seqs.set(channel, seq);
-  const data = { symbol: t.s, price: Number(t.c), change24h: Number(t.p), changePercent24h: Number(t.P), high24h: Number(t.h), low24h: Number(t.l), volume24h: Number(t.v), timestamp: t.E };
-  app.publish(channel, JSON.stringify({ type: 'price', channel, seq, data, timestamp: new Date().toISOString() }), false);
+  app.publish(channel, encodeDataFrame(type, channel, seq, data()), false);
+}
+
+const streams = symbols.flatMap((s) => {
+  const l = s.toLowerCase();
+  return [
+    ...(kinds.has('price') || kinds.has('ticker') ? [`${l}@ticker`] : []),
+    ...(kinds.has('trades') ? [`${l}@trade`] : []),
+    ...(kinds.has('depth') ? [`${l}@depth10@100ms`] : []),
+    ...(kinds.has('klines:1m') ? [`${l}@kline_1m`] : []),
+  ];
+});
+const feed = new WebSocket(`${upstream}/stream?streams=${streams.join('/')}`);
+feed.on('message', (raw: Buffer) => {
+  const { stream, data } = JSON.parse(raw.toString()) as { stream: string; data: unknown };
+  const n = normalise(stream, data, Date.now());
+  if (!n) return;
+  const sym = n.symbol;
+  if (n.kind === 'ticker') {
+    const t = n.event as TickerEvent;
+    publish(`price:${sym}`, 'price', () => priceData(t));
+    publish(`ticker:${sym}`, 'ticker', () => tickerData(t));
+  } else if (n.kind === 'trade') publish(`trades:${sym}`, 'trade', () => tradeData(n.event as TradeEvent));
+  else if (n.kind === 'depth') publish(`depth:${sym}`, 'depth', () => depthData(n.event as DepthEvent, 10));
+  else if (n.kind === 'kline') publish(`klines:${sym}:1m`, 'kline', () => klineData(n.event as KlineEvent));
 });
 
 app.listen('127.0.0.1', port, (token) => {
