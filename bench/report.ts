@@ -3,7 +3,9 @@ import type { FanoutResult } from './fanout/fanout.js';
 import type { HttpResult } from './http/http.js';
 
 const fmt = (n: number) => n.toLocaleString('en-US');
-const ratio = (a: number, b: number | undefined) => (b ? (a / b).toFixed(2) : '-');
+const ratio = (a: number, b: number | undefined) => (b && Number.isFinite(a) && Number.isFinite(b) ? (a / b).toFixed(2) : '-');
+/** A figure, or "-" for one the run did not measure (NaN: no latency sample of that frame type). */
+const shown = (n: number) => (Number.isNaN(n) ? '-' : String(n));
 /** Memory ratios only between positive figures: a negative per-connection RSS is heap noise, not a measurement. */
 const memRatio = (a: number, b: number | undefined) => (a > 0 && b !== undefined && b > 0 ? (a / b).toFixed(2) : '-');
 
@@ -43,6 +45,12 @@ export function httpTable(runs: HttpResult[]): string {
   );
 }
 
+/** The frame types any of the runs sampled, where there is more than one. */
+function latencyTypes(...runs: Array<FanoutResult | undefined>): string[] {
+  const types = [...new Set(runs.flatMap((r) => (r ? Object.keys(r.latencyByType) : [])))].sort();
+  return types.length > 1 ? types : [];
+}
+
 /**
  * The one table of the suite: per scenario and metric, each target's figure and tickgate's ratio to the ceiling and to
  * NestJS (for frames/s and req/s above 1 is better for tickgate; for p99 and memory below 1 is).
@@ -69,9 +77,7 @@ export function summaryTable(fanout: FanoutResult[], http: HttpResult[]): string
           ['missing + repeated frames', (r) => r.missing + r.duplicated, fmt],
           ['channels silent in the window', (r) => r.silentChannels, fmt],
           ['latency p99 ms', (r) => r.latencyMs.p99, String],
-          ...(Object.keys((tg ?? ce ?? ne)!.latencyByType).length > 1
-            ? Object.keys((tg ?? ce ?? ne)!.latencyByType).map((type) => [`latency p99 ms, ${type} frames`, (r: FanoutResult) => r.latencyByType[type]?.p99 ?? 0, String] as [string, (r: FanoutResult) => number, (n: number) => string])
-            : []),
+          ...latencyTypes(tg, ce, ne).map((type) => [`latency p99 ms, ${type} frames`, (r: FanoutResult) => r.latencyByType[type]?.p99 ?? NaN, shown] as [string, (r: FanoutResult) => number, (n: number) => string]),
           ['RSS KB per connection', (r) => r.server.rssKbPerConnection, String],
           ['RSS KB per connection in use (less V8 heap reserve)', (r) => r.server.rssKbPerConnectionInUse, String],
         ];

@@ -120,6 +120,15 @@ function frameSize(buf: Buffer, off: number, end: number): number {
   return end - off < 10 ? -1 : 10 + buf.readUInt32BE(off + 2) * 2 ** 32 + buf.readUInt32BE(off + 6);
 }
 
+/**
+ * Frames until the next latency sample: uniform over 1 … 2N − 1, a mean of N. A fixed "every Nth frame" aliases with
+ * the feed's periodic order (every client gets the same frame types in the same order each round) and then samples
+ * some types never.
+ */
+function nextGap(n: number): number {
+  return n <= 1 ? 1 : 1 + Math.floor(Math.random() * (2 * n - 1));
+}
+
 export class LoadClient {
   private socket: Socket | undefined;
   /** The handshake response, until complete. */
@@ -128,7 +137,8 @@ export class LoadClient {
   /** The start of a frame split across reads: carry[0, carried). */
   private carry: Buffer = Buffer.alloc(0);
   private carried = 0;
-  private frameNo = 0;
+  /** Frames until the next latency sample: a random gap, so that periodic frame patterns cannot alias the sampling. */
+  private untilSample: number;
   private current: ClientCounters;
   /** The seq ranges in the counters, by channel id (channelAt). */
   private ranges: (SeqRange | undefined)[] = [];
@@ -147,6 +157,7 @@ export class LoadClient {
     private readonly localAddress?: string,
   ) {
     this.current = counters;
+    this.untilSample = nextGap(sampleEvery);
   }
 
   get counters(): ClientCounters {
@@ -324,7 +335,8 @@ export class LoadClient {
       } else range.repeated++;
       range.count++;
     }
-    if (++this.frameNo % this.sampleEvery === 0) {
+    if (--this.untilSample === 0) {
+      this.untilSample = nextGap(this.sampleEvery);
       // The data's own timestamp (the exchange's event time) is the first one in the frame.
       const t = find(buf, DATA_TS, start, end);
       const n = t + DATA_TS.bytes.length;
