@@ -18,18 +18,25 @@ export const TARGET_KINDS: Record<Target, readonly string[] | 'all'> = {
 /** Symbols the benchmarks subscribe, in order (the simulated exchange lists all of them). */
 export const BENCH_SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'BNBUSDT', 'SOLUSDT', 'XRPUSDT', 'DOGEUSDT', 'ADAUSDT', 'AVAXUSDT', 'LTCUSDT', 'DOTUSDT', 'LINKUSDT', 'TRXUSDT', 'ATOMUSDT', 'UNIUSDT', 'ETCUSDT', 'XLMUSDT', 'NEARUSDT', 'APTUSDT', 'FILUSDT', 'ARBUSDT', 'OPUSDT', 'INJUSDT', 'SUIUSDT', 'PEPEUSDT'];
 
-/** The node flags before the script in a `node …` command line (package.json's start script). */
-export function nodeFlagsOf(command: string): string[] {
+/** The node options before `script` in a `node … script` command line (package.json's start script), values included. */
+export function nodeFlagsOf(command: string, script: string): string[] {
   const words = command.trim().split(/\s+/);
-  if (words[0] !== 'node') throw new Error(`expected a "node …" command, got "${command}"`);
-  const script = words.findIndex((w, i) => i > 0 && !w.startsWith('-'));
-  return words.slice(1, script < 0 ? undefined : script);
+  const at = words.indexOf(script);
+  if (words[0] !== 'node' || at < 0) throw new Error(`expected a "node … ${script}" command, got "${command}"`);
+  return words.slice(1, at);
 }
 
 /** tickgate runs with the node flags of `npm start`, so the benchmarks measure it as a self-hoster runs it. */
 export function tickgateNodeFlags(): string[] {
   const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
-  return nodeFlagsOf(pkg.scripts.start);
+  return nodeFlagsOf(pkg.scripts.start, 'dist/core/main.js');
+}
+
+/** Throws, naming them, when `kinds` (as given to --kinds and --focus) holds kinds `target` does not serve. */
+export function checkServed(target: Target, kinds: readonly string[]): void {
+  const served = TARGET_KINDS[target];
+  const not = served === 'all' ? [] : kinds.filter((k) => !served.includes(k));
+  if (not.length) throw new Error(`the ${target} peer does not serve ${not.join(', ')}: it serves ${(served as readonly string[]).join(', ')}`);
 }
 
 const LISTENING = /listening on 127\.0\.0\.1:(\d+)/;

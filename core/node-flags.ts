@@ -2,8 +2,8 @@
 //
 // The acceptor keeps little per connection, but a burst of connections (a reconnect storm, a benchmark) makes many
 // short-lived objects survive a young-generation collection. V8 then doubles the young generation, up to 2 × 16 MB
-// on 64-bit, and keeps it once the burst is over. Capping the semi-space at 2 MB keeps that memory out of every
-// gateway's RSS; the acceptor's steady allocation is small (it publishes byte views), so collections stay cheap.
+// on 64-bit with Node 20, and keeps it while the process stays busy. Capping the semi-space at 2 MB keeps that memory
+// out of the gateway's RSS. The flag applies to every thread, shards included; measured costs are in BENCHMARKS.md.
 
 /** The flag `npm start` passes to node (package.json), with its value in MB. */
 export const SEMI_SPACE_FLAG = '--max-semi-space-size';

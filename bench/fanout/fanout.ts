@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { procUsage, stopChild } from '../processes.js';
 import { channelName } from './channels.js';
-import { startExchange, startTarget, TARGET_KINDS, type Target } from '../targets.js';
+import { checkServed, startExchange, startTarget, type Target } from '../targets.js';
 import type { ClientReport, ClientWorkerData } from './client-worker.js';
 
 export interface FanoutOptions {
@@ -22,7 +22,7 @@ export interface FanoutOptions {
   shards?: number;
   /** Spread client connections over 127.0.0.1..127.0.0.N. */
   sourceAddresses?: number;
-  /** The server measured: tickgate, the raw uWebSockets.js ceiling peer (price channels only), or the NestJS peer (price, ticker, trades). */
+  /** The server measured: tickgate, the raw uWebSockets.js ceiling peer or the NestJS peer (each serves some kinds: TARGET_KINDS). */
   target?: Target;
   /** Kinds each client also subscribes for one symbol of its own (client i: symbol i mod symbols), e.g. a trading screen's focus. */
   focusKinds?: string[];
@@ -104,14 +104,13 @@ async function rssMedian(pid: number, ms: number): Promise<number> {
 export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
   const workersN = o.workers ?? Math.max(1, Math.min(4, availableParallelism()));
   const channels = o.symbols.flatMap((s) => o.kinds.map((k) => channelName(k, s)));
+  const target = o.target ?? 'tickgate';
+  const kinds = [...o.kinds, ...(o.focusKinds ?? [])];
+  checkServed(target, kinds);
   const sim = await startExchange(Math.round(1000 / o.rate));
   let server: Awaited<ReturnType<typeof startTarget>> | undefined;
   const workers: Worker[] = [];
   try {
-    const target = o.target ?? 'tickgate';
-    const served = TARGET_KINDS[target];
-    const kinds = [...o.kinds, ...(o.focusKinds ?? [])];
-    if (served !== 'all' && kinds.some((k) => !served.includes(k))) throw new Error(`the ${target} peer serves ${served.join(', ')} channels only`);
     server = await startTarget(target, { wsUrl: sim.wsUrl, restUrl: sim.restUrl, symbols: o.symbols, kinds, shards: o.shards, maxChannelsPerClient: channels.length + (o.focusKinds?.length ?? 0), profileDir: o.profileDir });
     const port = server.port;
     const pid = server.child.pid!;

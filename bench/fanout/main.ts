@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { runFanout } from './fanout.js';
 import { fanoutTable } from '../report.js';
-import { BENCH_SYMBOLS as SYMBOLS, TARGETS, type Target } from '../targets.js';
+import { BENCH_SYMBOLS as SYMBOLS, TARGETS, checkServed, type Target } from '../targets.js';
 
 
 const { values } = parseArgs({
@@ -50,6 +50,17 @@ if (unknown.length) {
   process.stderr.write(`--targets: unknown ${unknown.join(', ')} (use ${TARGETS.join(', ')})\n`);
   process.exit(2);
 }
+const kinds = values.kinds === 'none' ? [] : values.kinds!.split(',');
+const focusKinds = values.focus ? values.focus.split(',') : [];
+// Every target is checked before the first runs: a refusal after a long run would lose that run's figures.
+for (const target of targets) {
+  try {
+    checkServed(target, [...kinds, ...focusKinds]);
+  } catch (err) {
+    process.stderr.write(`--targets: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+}
 const results = [];
 // Targets run one after the other in the same command, so their figures come from the same machine state.
 for (const target of targets) {
@@ -58,11 +69,11 @@ for (const target of targets) {
     target,
     clients: n(values.clients)!,
     symbols: SYMBOLS.slice(0, symbols),
-    kinds: values.kinds === 'none' ? [] : values.kinds!.split(','),
+    kinds,
     profileDir: values.profile,
     settleSeconds: n(values.settle),
     connectSeconds: n(values['connect-seconds']),
-    focusKinds: values.focus ? values.focus.split(',') : [],
+    focusKinds,
     pingEverySeconds: n(values['ping-every']),
     rate: n(values.rate)!,
     warmupSeconds: n(values.warmup)!,

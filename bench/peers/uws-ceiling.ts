@@ -1,22 +1,31 @@
 // The ceiling peer: a minimal uWebSockets.js server that relays the exchange's events as frames to topics.
 // Same client protocol subset as tickgate (connected, subscribe/subscribed, data frames with seq), nothing else: no
 // validation, limits, snapshots, status or order book. KINDS picks what it relays (default: price only):
-//   price, ticker ← <sym>@ticker    trades ← <sym>@trade    depth ← <sym>@depth10@100ms (the exchange's own top 10)
-//   klines:1m ← <sym>@kline_1m
-// Frames are shaped by tickgate's own frame functions, so both send the same bytes for the same event.
+//   price, ticker ← <sym>@ticker    trades ← <sym>@trade    klines:1m ← <sym>@kline_1m
+//   depth ← <sym>@depth10@100ms: the exchange's own top 10, relayed when it changed (as tickgate sends its book's)
+// Frames are shaped by tickgate's own frame functions, so both send the same bytes for the same event. One
+// difference: Binance's partial-depth payload has no event time, so the ceiling's depth frames are stamped on
+// receipt, and their latency leaves out the exchange-to-server leg that tickgate's depth frames include.
 import WebSocket from 'ws';
 import { loadNativeUws } from '../../core/uws-native.js';
 import { encodeDataFrame } from '../../core/protocol.js';
 import { normalise } from '../../shards/market/binance-normaliser.js';
 import { depthData, klineData, priceData, tickerData, tradeData } from '../../plugins/market/frames.js';
-import type { DepthEvent, KlineEvent, TickerEvent, TradeEvent } from '../../shards/shard-api.js';
 
 const uws = loadNativeUws();
 const upstream = process.env.BINANCE_WS_URL ?? 'ws://127.0.0.1:9443';
 const symbols = (process.env.SYMBOLS ?? 'BTCUSDT').split(',');
-const kinds = new Set((process.env.KINDS ?? 'price').split(','));
+const SERVED = ['price', 'ticker', 'trades', 'depth', 'klines:1m'];
+const kinds = new Set((process.env.KINDS ?? 'price').split(',').filter((k) => k !== ''));
+const unserved = [...kinds].filter((k) => !SERVED.includes(k));
+if (unserved.length) {
+  process.stderr.write(`uws-ceiling: KINDS has ${unserved.join(', ')}; it serves ${SERVED.join(', ')}\n`);
+  process.exit(2);
+}
 const port = Number(process.env.PORT ?? 3000);
 const seqs = new Map<string, number>();
+/** The last depth levels sent per channel, serialised: an unchanged book is not sent again. */
+const lastDepth = new Map<string, string>();
 
 const app = uws.App();
 app.ws('/ws', {
@@ -61,12 +70,23 @@ feed.on('message', (raw: Buffer) => {
   if (!n) return;
   const sym = n.symbol;
   if (n.kind === 'ticker') {
-    const t = n.event as TickerEvent;
+    const t = n.event;
     publish(`price:${sym}`, 'price', () => priceData(t));
     publish(`ticker:${sym}`, 'ticker', () => tickerData(t));
-  } else if (n.kind === 'trade') publish(`trades:${sym}`, 'trade', () => tradeData(n.event as TradeEvent));
-  else if (n.kind === 'depth') publish(`depth:${sym}`, 'depth', () => depthData(n.event as DepthEvent, 10));
-  else if (n.kind === 'kline') publish(`klines:${sym}:1m`, 'kline', () => klineData(n.event as KlineEvent));
+  } else if (n.kind === 'trade') {
+    const t = n.event;
+    publish(`trades:${sym}`, 'trade', () => tradeData(t));
+  } else if (n.kind === 'kline') {
+    const k = n.event;
+    publish(`klines:${sym}:${k.interval}`, 'kline', () => klineData(k));
+  } else if (n.kind === 'depth') {
+    const channel = `depth:${sym}`;
+    const levels = JSON.stringify([n.event.bids, n.event.asks]);
+    if (levels === lastDepth.get(channel)) return;
+    lastDepth.set(channel, levels);
+    const d = n.event;
+    publish(channel, 'depth', () => depthData(d, 10));
+  }
 });
 
 app.listen('127.0.0.1', port, (token) => {

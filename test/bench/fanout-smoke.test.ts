@@ -17,3 +17,15 @@ t.test('the fan-out harness connects, subscribes and counts frames exactly', asy
   // half the frames, or each twice, fails here (the window may hold one ticker round more or less: 10 %).
   t.ok(Math.abs(r.framesPerSecond / r.expectedFramesPerSecond - 1) < 0.15, `${r.framesPerSecond} frames/s counted of ${r.expectedFramesPerSecond} sent`);
 });
+
+t.test('the ceiling peer relays every kind it serves, each channel in order', async (t) => {
+  const r = await runFanout({
+    target: 'uws-ceiling', clients: 8, symbols: ['BTCUSDT', 'ETHUSDT'], kinds: ['price'], focusKinds: ['ticker', 'trades', 'depth', 'klines:1m'],
+    rate: 10, warmupSeconds: 1, seconds: 3, workers: 1, sampleEvery: 1,
+  });
+  t.equal(r.connected, 8);
+  t.equal(r.errors, 0);
+  t.equal(r.missing + r.duplicated, 0, 'no frame missing or repeated');
+  t.equal(r.silentChannels, 0, 'every channel of every kind delivered in the window');
+  t.same(Object.keys(r.latencyByType).sort(), ['depth', 'kline', 'price', 'ticker', 'trade'], 'frames of every kind arrived');
+});

@@ -1,12 +1,22 @@
 // The node flags tickgate starts with: the benchmarks use npm start's, and the start log says when the cap is missing.
 import t from 'tap';
-import { nodeFlagsOf, tickgateNodeFlags } from '../../bench/targets.js';
+import { checkServed, nodeFlagsOf, tickgateNodeFlags } from '../../bench/targets.js';
 import { youngGenerationHint } from '../../core/node-flags.js';
 
-t.test('the node flags before the script are read from a start command', async (t) => {
-  t.same(nodeFlagsOf('node --a=1 --b dist/core/main.js --not-mine'), ['--a=1', '--b']);
-  t.same(nodeFlagsOf('node dist/core/main.js'), []);
-  t.throws(() => nodeFlagsOf('tsx core/main.ts'), /expected a "node …" command/);
+t.test('the node options before the script are read from a start command, values included', async (t) => {
+  const script = 'dist/core/main.js';
+  t.same(nodeFlagsOf('node --a=1 --b dist/core/main.js --not-mine', script), ['--a=1', '--b']);
+  t.same(nodeFlagsOf('node --max-semi-space-size=2 --import ./otel.mjs -r dotenv/config dist/core/main.js', script), ['--max-semi-space-size=2', '--import', './otel.mjs', '-r', 'dotenv/config']);
+  t.same(nodeFlagsOf('node dist/core/main.js', script), []);
+  t.throws(() => nodeFlagsOf('tsx core/main.ts', script), /expected a "node … dist\/core\/main.js" command/);
+  t.throws(() => nodeFlagsOf('node dist/other.js', script), /expected a "node … dist\/core\/main.js" command/);
+});
+
+t.test('a peer is refused the channel kinds it does not serve, each named', async (t) => {
+  t.doesNotThrow(() => checkServed('tickgate', ['price', 'depth:5', 'klines:4h']));
+  t.doesNotThrow(() => checkServed('uws-ceiling', ['price', 'ticker', 'trades', 'depth', 'klines:1m']));
+  t.throws(() => checkServed('uws-ceiling', ['price', 'klines:5m', 'depth:5']), /the uws-ceiling peer does not serve klines:5m, depth:5: it serves price, ticker/);
+  t.throws(() => checkServed('nestjs', ['depth']), /the nestjs peer does not serve depth/);
 });
 
 t.test('the benchmarks run tickgate with npm start\'s young-generation cap', async (t) => {
@@ -20,5 +30,4 @@ t.test('the start log hints at the cap only when neither the command line nor NO
   t.match(youngGenerationHint(['--expose-gc'], '--max-old-space-size=512'), /runs without/);
   t.equal(youngGenerationHint(['--max-semi-space-size=4'], undefined), undefined);
   t.equal(youngGenerationHint([], '--enable-source-maps --max_semi_space_size=1'), undefined, 'V8 spelling with underscores');
-  t.equal(youngGenerationHint(['--max-semi-space-size', '2'], ''), undefined, 'value as the next argument');
 });
