@@ -1,7 +1,7 @@
 // Process-level behaviour: graceful shutdown, config errors, the native-binding check, shard restart, no tokens in logs.
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,6 +59,7 @@ t.test('a bad config value names the key and exits non-zero', async (t) => {
   t.equal(await limit.exit, 2);
   t.match(limit.err(), /limits\.maxChannelsPerClient/);
   const dir = mkdtempSync(join(tmpdir(), 'tickgate-config-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'bad.yaml'), 'server:\n  prot: 3000\n');
   const file = run([MAIN], { TICKGATE_CONFIG: join(dir, 'bad.yaml') });
   t.equal(await file.exit, 2);
@@ -77,7 +78,9 @@ t.test('refuses to start when the uWebSockets.js native binding does not load', 
 });
 
 t.test('a shard that dies is restarted; its channels go stale, then live, and data resumes', async (t) => {
-  const marker = join(mkdtempSync(join(tmpdir(), 'tickgate-crash-')), 'crashed');
+  const markerDir = mkdtempSync(join(tmpdir(), 'tickgate-crash-'));
+  t.teardown(() => rmSync(markerDir, { recursive: true, force: true }));
+  const marker = join(markerDir, 'crashed');
   const plugin = fileURLToPath(new URL('../fixtures/crashing-plugin/index.js', import.meta.url));
   const { wsUrl, httpUrl } = await startStack(t, { config: { plugins: ['market', { name: 'crashing', path: plugin, config: { marker } }] } });
   const c = await TestClient.connect(wsUrl);
