@@ -1,5 +1,5 @@
 // `npm run bench`: the standard suite. Every scenario runs against its targets one after the other in this one command,
-// so ratios compare runs on the same machine state. Writes bench/results/<time>.json and prints one table per kind.
+// so ratios compare runs on the same machine state. Writes bench/results/<time>.json and prints the fan-out and HTTP tables, then one summary table.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';

@@ -178,6 +178,7 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
     const reports = (await ask<{ report: ClientReport }>('report')).map((r) => r.report);
     const elapsedS = (performance.now() - startedAt) / 1000;
     const serverAfter = procUsage(pid);
+    const clientAfter = procUsage(process.pid);
     // The V8 heap's empty reserve (committed, not in use: mostly a young generation sized up by the subscribe burst),
     // read after a collection at the end, is told apart from memory in use.
     const seen = server.memory.latest;
@@ -189,7 +190,8 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
     const sum = (f: (r: ClientReport) => number) => reports.reduce((n, r) => n + f(r), 0);
     const latencies = reports.flatMap((r) => r.latencies);
     const connects = reports.flatMap((r) => r.connectMs).sort((a, b) => a - b);
-    const clientCpuMs = procUsage(process.pid).cpuMs - clientBefore.cpuMs;
+    // Read with the server's, at the window's end: the collection wait below is not part of the window.
+    const clientCpuMs = clientAfter.cpuMs - clientBefore.cpuMs;
     return {
       scenario: { ...o, symbols: o.symbols.length, channelsPerClient: channels.length + (o.focusKinds?.length ?? 0), workers: workersN },
       connected: connectedN,

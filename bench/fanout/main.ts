@@ -22,6 +22,7 @@ const { values } = parseArgs({
     profile: { type: 'string' },
     settle: { type: 'string', default: '0' },
     'connect-seconds': { type: 'string', default: '60' },
+    'sample-every': { type: 'string', default: '97' },
   },
 });
 const n = (v: string | undefined) => (v === undefined ? undefined : Number(v));
@@ -30,7 +31,7 @@ if (symbols < 1 || symbols > SYMBOLS.length) {
   process.stderr.write(`--symbols must be 1..${SYMBOLS.length}\n`);
   process.exit(2);
 }
-for (const key of ['clients', 'rate', 'seconds'] as const) {
+for (const key of ['clients', 'rate', 'seconds', 'sample-every'] as const) {
   const v = Number(values[key]);
   if (!Number.isFinite(v) || v <= 0) {
     process.stderr.write(`--${key} must be a number above 0, not "${values[key]}"\n`);
@@ -81,6 +82,7 @@ for (const target of targets) {
     workers: n(values.workers),
     shards: n(values.shards),
     sourceAddresses: n(values['source-addresses']),
+    sampleEvery: Math.max(1, Math.round(n(values['sample-every'])!)),
   }));
 }
 process.stdout.write(`${JSON.stringify(results, null, 2)}\n\n${fanoutTable(results)}`);
