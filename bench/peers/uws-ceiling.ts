@@ -11,11 +11,12 @@ import { loadNativeUws } from '../../core/uws-native.js';
 import { encodeDataFrame } from '../../core/protocol.js';
 import { normalise } from '../../shards/market/binance-normaliser.js';
 import { depthData, klineData, priceData, tickerData, tradeData } from '../../plugins/market/frames.js';
+import { TARGET_KINDS } from '../targets.js';
 
 const uws = loadNativeUws();
 const upstream = process.env.BINANCE_WS_URL ?? 'ws://127.0.0.1:9443';
 const symbols = (process.env.SYMBOLS ?? 'BTCUSDT').split(',');
-const SERVED = ['price', 'ticker', 'trades', 'depth', 'klines:1m'];
+const SERVED = TARGET_KINDS['uws-ceiling'] as readonly string[];
 const kinds = new Set((process.env.KINDS ?? 'price').split(',').filter((k) => k !== ''));
 const unserved = [...kinds].filter((k) => !SERVED.includes(k));
 if (unserved.length) {
