@@ -1,4 +1,6 @@
 // Messages between the acceptor and the shards: the one interface every transport (threads today, NATS later) carries.
+import type { ErrorData } from './errors.js';
+import type { SymbolInfo } from './symbol-registry.js';
 
 /** Kind of each frame in a batch, so the acceptor routes it without parsing it. */
 export const FrameKind = {
@@ -41,7 +43,10 @@ export interface ShardStats {
   t: 'stats';
   shard: number;
   channels: number;
+  /** The exchange's names of the streams open now. */
   streams: string[];
+  /** Symbols with market data open (channels, holds, listeners): the active-symbol cap counts these. */
+  symbols: string[];
   priceCache: number;
   connections: UpstreamConnectionInfo[];
   restUsedWeight: number;
@@ -53,16 +58,20 @@ export interface ShardStats {
  */
 export type ToShard =
   | { t: 'open'; channel: string; seq: number; stale?: boolean }
-  /** A question to a plugin's shard half (AcceptorApi.ask → ShardApi.answer). */
-  | { t: 'ask'; id: number; plugin: string; question: string; params: unknown }
+  /** A question to a plugin's shard half (AcceptorApi.ask → ShardApi.answer), routed by `symbol`. */
+  | { t: 'ask'; id: number; plugin: string; question: string; params: unknown; symbol: string }
+  /** The exchange's symbol list, as shard 0 loaded it: every shard validates symbols against the same list. */
+  | { t: 'symbols'; symbols: SymbolInfo[] }
   | { t: 'close'; channel: string } | { t: 'stop' };
 
 export type FromShard =
   | { t: 'ready'; shard: number }
   | FrameBatch
   | ShardStats
-  | { t: 'symbols'; shard: number; symbols: Array<[symbol: string, status: string]> }
+  | { t: 'symbols'; shard: number; symbols: SymbolInfo[] }
   | { t: 'symbolsFailed'; shard: number; message: string }
+  /** A plugin's shard half failed to load: the start stops, naming the plugin. */
+  | { t: 'pluginFailed'; shard: number; plugin: string; message: string }
   | { t: 'answer'; id: number; ok: true; data: unknown }
-  | { t: 'answer'; id: number; ok: false; error: { code: string; message: string } }
+  | { t: 'answer'; id: number; ok: false; error: ErrorData }
   | { t: 'stopped'; shard: number };

@@ -1,7 +1,7 @@
 // Channel families registered by plugins, and the validation of a channel name for one client.
 import type { ChannelSpec } from './plugin-api.js';
-import { parseChannelName, isValidKind, SYMBOL_RE, type ChannelName } from './channel-grammar.js';
-import { errorData, type ErrorData } from './errors.js';
+import { parseChannelName, isValidKind, type ChannelName } from './channel-grammar.js';
+import { errorData, type ErrorData, type ErrorRegistry } from './errors.js';
 import type { SymbolRegistry } from './symbol-registry.js';
 
 export interface ChannelKind {
@@ -12,15 +12,21 @@ export interface ChannelKind {
 
 export type Validation =
   | { ok: true; channel: ChannelName; family: ChannelKind }
-  | { ok: false; error: ErrorData & { hint?: string } };
+  | { ok: false; error: ErrorData };
 
 export class ChannelRegistry {
   private readonly kinds = new Map<string, ChannelKind>();
+
+  constructor(private readonly errors: ErrorRegistry) {}
 
   register(plugin: string, kind: string, spec: ChannelSpec): void {
     if (!isValidKind(kind)) throw new Error(`plugin "${plugin}": channel kind "${kind}" must match /^[a-z][a-zA-Z0-9_-]{0,31}$/`);
     const existing = this.kinds.get(kind);
     if (existing) throw new Error(`plugin "${plugin}": channel kind "${kind}" is already registered by plugin "${existing.plugin}"`);
+    if (spec.key !== 'symbol' && spec.key !== 'user') throw new Error(`plugin "${plugin}": channel kind "${kind}" needs key 'symbol' or 'user'`);
+    if (spec.argErrorCode !== undefined && !this.errors.get(spec.argErrorCode)) {
+      throw new Error(`plugin "${plugin}": channel kind "${kind}": argErrorCode ${spec.argErrorCode} is not a registered error code (declare it with defineErrors)`);
+    }
     this.kinds.set(kind, { kind, plugin, spec });
   }
 
@@ -43,17 +49,8 @@ export class ChannelRegistry {
     }
     const { spec } = family;
     if (spec.key === 'symbol') {
-      if (!SYMBOL_RE.test(parsed.key)) {
-        return fail('TG_ERR_INVALID_SYMBOL', `Invalid symbol "${clip(parsed.key)}": symbols are uppercase letters and digits, e.g. BTCUSDT`);
-      }
-      if (!symbols.loaded) return fail('TG_ERR_SYMBOLS_UNAVAILABLE');
-      const status = symbols.status(parsed.key);
-      if (status === undefined) {
-        return { ok: false, error: { ...errorData('TG_ERR_UNKNOWN_SYMBOL', `Failed to fetch quote for ${parsed.key}`), hint: 'The exchange does not list this symbol: check the spelling (e.g. BTCUSDT) or GET /api/v1/market/symbols' } };
-      }
-      if (status !== 'TRADING') {
-        return { ok: false, error: { ...errorData('TG_ERR_UNKNOWN_SYMBOL', `Failed to fetch quote for ${parsed.key}`), hint: `The exchange lists this symbol as ${status}, not TRADING: it has no live market data` } };
-      }
+      const refused = this.symbolError(() => symbols.validate(parsed.key));
+      if (refused) return refused;
     }
     const argName = spec.argName ?? 'argument';
     if (parsed.arg === undefined) {
@@ -63,9 +60,25 @@ export class ChannelRegistry {
     } else if (!spec.args) {
       return fail('TG_ERR_INVALID_ARGUMENT', `Channel "${parsed.kind}" takes no third part: use ${parsed.kind}:${parsed.key}`);
     } else if (!spec.args.includes(parsed.arg)) {
-      return fail(spec.argErrorCode ?? 'TG_ERR_INVALID_ARGUMENT', `Invalid ${argName} "${clip(parsed.arg)}" for ${parsed.kind}: use one of ${spec.args.join(', ')}`);
+      return { ok: false, error: this.errors.data(spec.argErrorCode ?? 'TG_ERR_INVALID_ARGUMENT', `Invalid ${argName} "${clip(parsed.arg)}" for ${parsed.kind}: use one of ${spec.args.join(', ')}`) };
+    }
+    if (spec.key === 'symbol') {
+      // Last, so that a name refused for another reason never counts against the active-symbol cap.
+      const refused = this.symbolError(() => symbols.admit(parsed.key));
+      if (refused) return refused;
     }
     return { ok: true, channel: parsed, family };
+  }
+
+  private symbolError(check: () => unknown): Validation | undefined {
+    try {
+      check();
+      return undefined;
+    } catch (err) {
+      const e = this.errors.toClientError(err);
+      if (!e) throw err;
+      return { ok: false, error: e.hint === undefined ? { code: e.code, message: e.message } : { code: e.code, message: e.message, hint: e.hint } };
+    }
   }
 }
 

@@ -5,18 +5,22 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, parseDocument } from 'yaml';
 import { z } from 'zod';
-import { isBinanceStream } from '../shards/upstream/binance/binance-streams.js';
+import { isBinanceStream } from '../shards/exchanges/binance/binance-streams.js';
+import { EXCHANGES, type ExchangeName } from '../shards/exchanges/adapters.js';
+import { SYMBOL_RE } from './channel-grammar.js';
+import { clientAddressResolver } from './client-address.js';
 
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 const pluginEntry = z.union([
   z.string().min(1),
   z.object({
-    name: z.string().min(1),
+    /** The plugin's declared name: required for a built-in plugin, optional (checked) with a path. */
+    name: z.string().min(1).optional(),
     path: z.string().min(1).optional(),
     enabled: z.boolean().default(true),
     config: z.record(z.string(), z.unknown()).default({}),
-  }).strict(),
+  }).strict().refine((e) => e.name !== undefined || e.path !== undefined, { message: 'a plugin entry needs a name (built-in plugin) or a path (your own)' }),
 ]);
 
 const urlString = (protocols: string[]) =>
@@ -34,6 +38,11 @@ export const configSchema = z.object({
     port: z.number().int().min(0).max(65535).default(3000),
     drainTimeoutMs: z.number().int().min(100).max(60_000).default(5000),
     routeTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
+    /**
+     * Reverse proxies whose X-Forwarded-For is believed (addresses, CIDR ranges, or "loopback", "linklocal",
+     * "uniquelocal"); empty: the peer's address is the client's.
+     */
+    trustProxy: z.array(z.string().min(1)).default([]),
   }).strict().prefault({}),
   shards: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default('auto'),
   limits: z.object({
@@ -46,7 +55,12 @@ export const configSchema = z.object({
     idleTimeoutSeconds: z.number().int().min(8).max(960).default(120),
     maxConnectionsPerIp: z.number().int().min(0).default(0),
   }).strict().prefault({}),
+  symbols: z.object({
+    allow: z.array(z.string().regex(SYMBOL_RE, 'symbols are uppercase letters and digits, e.g. BTCUSDT')).default([]),
+    maxActive: z.number().int().min(0).default(0),
+  }).strict().prefault({}),
   upstream: z.object({
+    exchange: z.enum(Object.keys(EXCHANGES) as [ExchangeName, ...ExchangeName[]]).default('binance'),
     wsUrl: urlString(['ws:', 'wss:']).default('wss://stream.binance.com:9443'),
     restUrl: urlString(['http:', 'https:']).default('https://api.binance.com'),
     maxStreamsPerConnection: z.number().int().min(1).max(1024).default(1024),
@@ -73,7 +87,8 @@ export const configSchema = z.object({
 export type ConfigInput = z.input<typeof configSchema>;
 type RawConfig = z.output<typeof configSchema>;
 export interface PluginEntry {
-  name: string;
+  /** The name config.yaml gives (a built-in plugin's; optional for a plugin by path, checked against its declared one). */
+  name: string | undefined;
   /** Absolute path of the plugin module, or undefined for a built-in plugin under plugins/. */
   path: string | undefined;
   config: Record<string, unknown>;
@@ -158,13 +173,20 @@ export function validateConfig(input: unknown, source: string, configDir = PACKA
   for (const entry of raw.plugins) {
     const e = typeof entry === 'string' ? { name: entry, path: undefined, enabled: true, config: {} } : entry;
     if (!e.enabled) continue;
-    if (seen.has(e.name)) throw new ConfigError(`invalid configuration (${source}):\n  plugins: "${e.name}" is listed twice`);
-    seen.add(e.name);
+    if (e.name !== undefined) {
+      if (seen.has(e.name)) throw new ConfigError(`invalid configuration (${source}):\n  plugins: "${e.name}" is listed twice`);
+      seen.add(e.name);
+    }
     plugins.push({
       name: e.name,
       path: e.path === undefined ? undefined : isAbsolute(e.path) ? e.path : resolve(configDir, e.path),
       config: e.config,
     });
+  }
+  try {
+    clientAddressResolver(raw.server.trustProxy);
+  } catch (err) {
+    throw new ConfigError(`invalid configuration (${source}):\n  server.trustProxy: ${(err as Error).message} (use addresses, CIDR ranges such as 10.0.0.0/8, or loopback, linklocal, uniquelocal)`);
   }
   const shards = raw.shards === 'auto' ? Math.max(1, availableParallelism() - 1) : raw.shards;
   return { ...raw, shards, plugins, source };

@@ -41,9 +41,13 @@ export const ERRORS = {
   TG_ERR_METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this route' },
   TG_ERR_INTERNAL: { status: 500, message: 'Internal error: the server logged the cause' },
   TG_ERR_SHUTTING_DOWN: { status: 503, message: 'The server is shutting down: reconnect to another instance or retry shortly' },
+  TG_ERR_SYMBOL_LIMIT: { status: 503, message: 'This server streams as many symbols at once as it is configured to: use a symbol that is already streaming, or retry later' },
 } as const satisfies Record<string, ErrorDef>;
 
+/** A code of the core's own table. */
 export type ErrorCode = keyof typeof ERRORS;
+/** A code of the core's table or of a plugin's (plugins register theirs with defineErrors). */
+export type AnyErrorCode = ErrorCode | (string & {});
 
 /** WebSocket close codes tickgate uses. 4000–4499: reconnecting is fine; 4500–4999: do not reconnect unchanged. */
 export const CLOSE_CODES = {
@@ -57,20 +61,163 @@ export const CLOSE_CODES = {
 
 /** Plain, thread-safe error shape: errors cross threads as this, never as class instances. */
 export interface ErrorData {
-  code: ErrorCode;
+  code: AnyErrorCode;
   message: string;
+  /** What to check, where the message alone does not say (e.g. why a symbol is refused). */
+  hint?: string;
 }
 
 export function errorData(code: ErrorCode, message?: string): ErrorData {
   return { code, message: message ?? ERRORS[code].message };
 }
 
-/** An error with a stable code, thrown inside the process and turned into ErrorData at the boundary. */
+/**
+ * An error with a stable code, thrown inside the process and turned into ErrorData at the boundary. The code is the
+ * core's or a registered plugin's; without a message, the table's message for the code is used.
+ */
 export class TickgateError extends Error {
-  readonly code: ErrorCode;
-  constructor(code: ErrorCode, message?: string) {
-    super(message ?? ERRORS[code].message);
+  readonly code: AnyErrorCode;
+  constructor(code: AnyErrorCode, message?: string) {
+    super(message ?? (Object.hasOwn(ERRORS, code) ? ERRORS[code as ErrorCode].message : ''));
     this.code = code;
     this.name = 'TickgateError';
+  }
+}
+
+/** Codes: uppercase words joined by underscores, e.g. SPREAD_NO_BOOK. */
+const CODE_RE = /^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$/;
+/** A plugin's prefix: uppercase words, each followed by an underscore, e.g. SPREAD_ or ACME_SPREAD_. */
+const PREFIX_RE = /^(?:[A-Z][A-Z0-9]*_)+$/;
+/** The prefix of the core's codes; built-in plugins may use it too, a plugin loaded by path may not. */
+export const CORE_PREFIX = 'TG_';
+
+/** A plugin's own error codes: plain data, so it crosses to the shard threads with the plugin. */
+export interface ErrorTable<C extends string = string> {
+  readonly prefix: string;
+  readonly codes: Readonly<Record<C, ErrorDef>>;
+}
+
+/** What defineErrors returns: the table, and a typed way to throw one of its errors. */
+export interface PluginErrors<C extends string = string> extends ErrorTable<C> {
+  /** A TickgateError with this code and the table's message (or a more specific one). */
+  error(code: C, message?: string): TickgateError;
+}
+
+function checkTable(owner: string, table: ErrorTable): void {
+  if (typeof table.prefix !== 'string' || !PREFIX_RE.test(table.prefix)) {
+    throw new Error(`${owner}: error prefix ${JSON.stringify(table.prefix)} must be uppercase words each followed by "_", e.g. "SPREAD_"`);
+  }
+  if (table.codes === null || typeof table.codes !== 'object') throw new Error(`${owner}: error codes must be an object of { status, message }`);
+  for (const [code, def] of Object.entries(table.codes as Record<string, ErrorDef>)) {
+    if (!code.startsWith(table.prefix) || !CODE_RE.test(code) || code === table.prefix.slice(0, -1)) {
+      throw new Error(`${owner}: error code "${code}" must start with the prefix "${table.prefix}" and be uppercase words joined by "_"`);
+    }
+    if (!def || !Number.isInteger(def.status) || def.status < 400 || def.status > 599) {
+      throw new Error(`${owner}: error code "${code}" needs an HTTP status from 400 to 599`);
+    }
+    if (typeof def.message !== 'string' || def.message.trim() === '') {
+      throw new Error(`${owner}: error code "${code}" needs a message that tells the client what to do`);
+    }
+  }
+}
+
+/**
+ * Declares a plugin's error codes: each starts with the plugin's prefix and has an HTTP status and a message that
+ * says what to do. List the result as `errors` in definePlugin; throw with `errors.error(code)` in either half.
+ */
+export function defineErrors<const T extends Record<string, ErrorDef>>(prefix: string, codes: T): PluginErrors<keyof T & string> {
+  const table = { prefix, codes };
+  checkTable('defineErrors', table);
+  return {
+    prefix,
+    codes,
+    error: (code, message) => new TickgateError(code, message ?? codes[code]?.message),
+  };
+}
+
+export interface RegisteredError extends ErrorDef {
+  /** "core" or the plugin that registered the code. */
+  readonly owner: string;
+}
+
+/** A coded error as it reaches a client: code, message and the HTTP status of its code. */
+export interface ClientError extends ErrorData {
+  status: number;
+}
+
+/** Reads a property of a value that may be hostile (a getter that throws): undefined instead of an exception. */
+function read(value: unknown, key: string): unknown {
+  try {
+    return (value as Record<string, unknown>)[key];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The one error table of a running gateway (one per thread): the core's codes and the codes plugins registered.
+ * Every path that turns a thrown value into a client-visible error (routes, shard answers, channel producers) uses
+ * `toClientError`, so the rule is the same everywhere.
+ */
+export class ErrorRegistry {
+  private readonly table = new Map<string, RegisteredError>();
+  private readonly prefixes = new Map<string, string>();
+
+  constructor() {
+    for (const [code, def] of Object.entries(ERRORS)) this.table.set(code, { ...def, owner: 'core' });
+    this.prefixes.set(CORE_PREFIX, 'core');
+  }
+
+  /**
+   * Adds a plugin's codes. Refused: a malformed table, a prefix another plugin uses (or the core's, unless the plugin
+   * is built in), a code already registered.
+   */
+  register(owner: string, table: ErrorTable, builtIn: boolean): void {
+    checkTable(`plugin "${owner}"`, table);
+    const holder = this.prefixes.get(table.prefix);
+    if (table.prefix.startsWith(CORE_PREFIX) && !builtIn) {
+      throw new Error(`plugin "${owner}": the error prefix "${CORE_PREFIX}" belongs to tickgate itself: choose your own, e.g. "${owner.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_"`);
+    }
+    if (holder && holder !== owner && holder !== 'core') throw new Error(`plugin "${owner}": the error prefix "${table.prefix}" is already used by plugin "${holder}"`);
+    for (const code of Object.keys(table.codes)) {
+      const existing = this.table.get(code);
+      if (existing && existing.owner !== owner) throw new Error(`plugin "${owner}": error code ${code} is already registered by ${existing.owner === 'core' ? 'the core' : `plugin "${existing.owner}"`}`);
+    }
+    if (!holder) this.prefixes.set(table.prefix, owner);
+    for (const [code, def] of Object.entries(table.codes as Record<string, ErrorDef>)) this.table.set(code, { status: def.status, message: def.message, owner });
+  }
+
+  get(code: string): RegisteredError | undefined {
+    return this.table.get(code);
+  }
+
+  /** Every registered code, the core's first, in registration order. */
+  entries(): Array<[string, RegisteredError]> {
+    return [...this.table];
+  }
+
+  /**
+   * The rule for every path: a thrown value with a registered `code` (a TickgateError, from this package or a copy
+   * of it) reaches the client as that code, its message (or the table's) and the code's status. Anything else is
+   * not the client's business: undefined, and the caller logs it and answers with its generic code.
+   */
+  toClientError(err: unknown): ClientError | undefined {
+    if (err === null || typeof err !== 'object') return undefined;
+    const code = read(err, 'code');
+    if (typeof code !== 'string') return undefined;
+    const def = this.table.get(code);
+    if (!def) return undefined;
+    const message = read(err, 'message');
+    const hint = read(err, 'hint');
+    const out: ClientError = { code, message: typeof message === 'string' && message !== '' ? message : def.message, status: def.status };
+    if (typeof hint === 'string') out.hint = hint;
+    return out;
+  }
+
+  /** The error data for a code, with the table's message when none is given; an unregistered code is an internal error. */
+  data(code: string, message?: string): ErrorData {
+    const def = this.table.get(code);
+    if (!def) return errorData('TG_ERR_INTERNAL');
+    return { code, message: message ?? def.message };
   }
 }

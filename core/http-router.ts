@@ -2,8 +2,9 @@
 import { STATUS_CODES } from 'node:http';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { HttpMethod, RouteHandler, RouteOptions, RouteRequest, RouteResult } from './plugin-api.js';
-import { ERRORS, TickgateError, type ErrorCode } from './errors.js';
+import { ERRORS, type AnyErrorCode, type ErrorCode, type ErrorRegistry } from './errors.js';
 import type { Logger } from './logger.js';
+import type { ClientAddressResolver } from './client-address.js';
 
 const BODY_METHODS = new Set<HttpMethod>(['post', 'put', 'patch']);
 const DEFAULT_MAX_BODY = 64 * 1024;
@@ -41,34 +42,50 @@ function serialise(result: RouteResult): Serialised {
 
 const INTERNAL: Serialised = serialise({ status: 500, body: errorBody('TG_ERR_INTERNAL') });
 
-export function errorBody(code: ErrorCode, message?: string): { success: false; error: { code: ErrorCode; message: string } } {
-  return { success: false, error: { code, message: message ?? ERRORS[code].message } };
+export function errorBody(code: ErrorCode, message?: string): { success: false; error: { code: AnyErrorCode; message: string } };
+export function errorBody(code: AnyErrorCode, message: string): { success: false; error: { code: AnyErrorCode; message: string } };
+export function errorBody(code: AnyErrorCode, message?: string): { success: false; error: { code: AnyErrorCode; message: string } } {
+  return { success: false, error: { code, message: message ?? ERRORS[code as ErrorCode].message } };
 }
 
+export interface HttpRouterOptions {
+  /** A route that has not answered by then gets 504: a handler that never settles must not hold a request forever. */
+  timeoutMs: number;
+  /** The gateway's error table: a handler's coded error is answered with its code's status. */
+  errors: ErrorRegistry;
+  clientAddress: ClientAddressResolver;
+}
+
+const VERBS: Record<HttpMethod, string> = { get: 'GET', post: 'POST', put: 'PUT', patch: 'PATCH', del: 'DELETE', options: 'OPTIONS' };
+
 export class HttpRouter {
-  private readonly paths = new Map<string, Set<string>>();
+  /** Methods by path, each with who registered it. */
+  private readonly paths = new Map<string, Map<string, string>>();
   private finished = false;
 
   constructor(
     private readonly app: TemplatedApp,
     private readonly log: Logger,
-    /** A route that has not answered by then gets 504: a handler that never settles must not hold a request forever. */
-    private readonly timeoutMs: number,
+    private readonly opts: HttpRouterOptions,
   ) {}
 
-  route(method: HttpMethod, path: string, handler: RouteHandler, opts: RouteOptions = {}): void {
-    if (this.finished) throw new Error(`route ${method.toUpperCase()} ${path} registered after the server started`);
-    if (!path.startsWith('/')) throw new Error(`route path must start with "/": ${path}`);
-    const methods = this.paths.get(path) ?? new Set<string>();
-    const verb = method === 'del' ? 'DELETE' : method.toUpperCase();
-    if (methods.has(verb)) throw new Error(`route ${verb} ${path} is registered twice`);
-    methods.add(verb);
+  /** `owner` ("the core", `plugin "x"`) is named when someone else registers the same method and path. */
+  route(method: HttpMethod, path: string, handler: RouteHandler, opts: RouteOptions = {}, owner = 'the core'): void {
+    const verb = VERBS[method];
+    if (!verb) throw new Error(`unknown HTTP method "${String(method)}": use ${Object.keys(VERBS).join(', ')}`);
+    if (this.finished) throw new Error(`route ${verb} ${path} registered after the server started`);
+    if (typeof path !== 'string' || !path.startsWith('/')) throw new Error(`route path must start with "/": ${String(path)}`);
+    if (typeof handler !== 'function') throw new Error(`route ${verb} ${path} needs a handler function`);
+    const methods = this.paths.get(path) ?? new Map<string, string>();
+    const holder = methods.get(verb);
+    if (holder) throw new Error(`route ${verb} ${path} is already registered by ${holder}`);
+    methods.set(verb, owner);
     this.paths.set(path, methods);
     const paramNames = path.split('/').filter((p) => p.startsWith(':')).map((p) => p.slice(1));
     const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
     const serve = (headOnly: boolean) => (res: HttpResponse, req: HttpRequest) => {
       // uWS invalidates req when this callback returns: copy what the handler needs now.
-      const request = this.readRequest(req, paramNames, headOnly ? 'HEAD' : verb);
+      const request = this.readRequest(req, res, paramNames, headOnly ? 'HEAD' : verb);
       let done = false;
       res.onAborted(() => {
         done = true;
@@ -81,9 +98,9 @@ export class HttpRouter {
       const run = (body: unknown) => {
         request.body = body;
         const timer = setTimeout(() => {
-          this.log.error({ method: request.method, path: request.path, timeoutMs: this.timeoutMs }, 'route handler did not answer in time');
+          this.log.error({ method: request.method, path: request.path, timeoutMs: this.opts.timeoutMs }, 'route handler did not answer in time');
           finish(serialise({ status: 504, body: errorBody('TG_ERR_ROUTE_TIMEOUT') }));
-        }, this.timeoutMs);
+        }, this.opts.timeoutMs);
         void this.invoke(handler, request)
           .catch(() => INTERNAL)
           .then((response) => {
@@ -97,7 +114,7 @@ export class HttpRouter {
     this.app[method](path, serve(false));
     // Every GET route answers HEAD too (load balancers' health checks use it): same status and headers, no body.
     if (method === 'get') {
-      methods.add('HEAD');
+      methods.set('HEAD', owner);
       this.app.head(path, serve(true));
     }
   }
@@ -110,7 +127,8 @@ export class HttpRouter {
       const method = req.getMethod().toUpperCase();
       const allowed = this.paths.get(path);
       if (allowed) {
-        this.send(res, { status: 405, headers: { allow: [...allowed].join(', ') }, body: errorBody('TG_ERR_METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}: use ${[...allowed].join(' or ')}`) });
+        const verbs = [...allowed.keys()];
+        this.send(res, { status: 405, headers: { allow: verbs.join(', ') }, body: errorBody('TG_ERR_METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}: use ${verbs.join(' or ')}`) });
         return;
       }
       const shown = path.length > 100 ? `${path.slice(0, 100)}…` : path;
@@ -118,7 +136,7 @@ export class HttpRouter {
     });
   }
 
-  private readRequest(req: HttpRequest, paramNames: string[], method: string): RouteRequest {
+  private readRequest(req: HttpRequest, res: HttpResponse, paramNames: string[], method: string): RouteRequest {
     const headers: Record<string, string> = {};
     req.forEach((k, v) => {
       headers[k] = v;
@@ -127,7 +145,8 @@ export class HttpRouter {
     paramNames.forEach((name, i) => {
       params[name] = req.getParameter(i) ?? '';
     });
-    return { method, path: req.getUrl(), params, query: new URLSearchParams(req.getQuery() ?? ''), headers, body: undefined };
+    const remoteAddress = this.opts.clientAddress(Buffer.from(res.getRemoteAddressAsText()).toString(), headers['x-forwarded-for']);
+    return { method, path: req.getUrl(), params, query: new URLSearchParams(req.getQuery() ?? ''), headers, body: undefined, remoteAddress };
   }
 
   private readBody(res: HttpResponse, maxBody: number, isAborted: () => boolean, done: (body: unknown) => void): void {
@@ -160,8 +179,13 @@ export class HttpRouter {
     try {
       result = await handler(req);
     } catch (err) {
-      const known = err instanceof TickgateError && Object.hasOwn(ERRORS, err.code);
-      if (known) return serialise({ status: ERRORS[err.code].status, body: errorBody(err.code, String(err.message)) });
+      const coded = this.opts.errors.toClientError(err);
+      if (coded) {
+        const body = errorBody(coded.code, coded.message);
+        // Why a symbol is refused, for instance: the envelope keeps code and message, and adds the hint when there is one.
+        if (coded.hint !== undefined) (body.error as { hint?: string }).hint = coded.hint;
+        return serialise({ status: coded.status, body });
+      }
       this.logSafely(err, req, 'route handler failed');
       return INTERNAL;
     }

@@ -1,23 +1,30 @@
-// Loads the plugins listed in config.yaml, validates their config, runs their acceptor halves and names their shard halves.
+// Loads the plugins listed in config.yaml: validates their config, registers their error codes, runs their acceptor
+// halves with names namespaced per plugin, names their shard halves, and tears them down in reverse order.
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { PluginEntry } from './config.js';
 import { ConfigError } from './config.js';
 import type { Logger } from './logger.js';
-import type { AcceptorApi, ClientInfo, PluginDefinition, RouteHandler, HttpMethod, RouteOptions } from './plugin-api.js';
+import type { AcceptorApi, ClientInfo, PluginDefinition, RouteHandler, HttpMethod, RouteOptions, Teardown } from './plugin-api.js';
 import type { ChannelRegistry } from './channel-registry.js';
-import type { ShardPluginRef } from './shard-pool.js';
+import type { ErrorRegistry } from './errors.js';
+import type { SymbolRegistry } from './symbol-registry.js';
+import type { ShardPluginRef } from '../shards/worker.js';
 
 export interface PluginHostDeps {
   log: Logger;
   channels: ChannelRegistry;
-  route(method: HttpMethod, path: string, handler: RouteHandler, opts?: RouteOptions): void;
+  errors: ErrorRegistry;
+  symbols: SymbolRegistry;
+  /** Registers a route; `owner` is named in the error when another owner holds the same method and path. */
+  route(owner: string, method: HttpMethod, path: string, handler: RouteHandler, opts?: RouteOptions): void;
   publish(plugin: string, channel: string, type: string, data: unknown): void;
   ask(plugin: string, symbol: string, question: string, params: unknown, timeoutMs: number): Promise<unknown>;
 }
 
 type ClientEvent = 'connect' | 'disconnect';
 
+/** A plugin that cannot be loaded: the start stops with this message and exit code 3. */
 export class PluginLoadError extends Error {
   constructor(message: string) {
     super(message);
@@ -25,76 +32,114 @@ export class PluginLoadError extends Error {
   }
 }
 
+const NAME_RE = /^[a-z][a-z0-9-]{0,31}$/;
+/** Names the core's own routes and services use. */
+const RESERVED_NAMES = new Set(['core', 'ws', 'health', 'api', 'tickgate']);
+
 export class PluginHost {
   private readonly services = new Map<string, { plugin: string; service: unknown }>();
   private readonly listeners: Record<ClientEvent, Array<{ plugin: string; fn: (c: ClientInfo) => void }>> = { connect: [], disconnect: [] };
+  private readonly teardowns: Array<{ plugin: string; fn: Teardown }> = [];
+  /** Where each loaded plugin came from, for the message when a second one declares the same name. */
+  private readonly sources = new Map<string, string>();
   readonly loaded: Array<{ name: string; shard: boolean }> = [];
   readonly shardRefs: ShardPluginRef[] = [];
 
   constructor(private readonly deps: PluginHostDeps) {}
-
-  /** Services the core offers to every plugin (e.g. 'symbols'). */
-  provideCore(name: string, service: unknown): void {
-    this.services.set(name, { plugin: 'core', service });
-  }
 
   async load(entries: PluginEntry[]): Promise<void> {
     for (const entry of entries) await this.loadOne(entry);
   }
 
   private async loadOne(entry: PluginEntry): Promise<void> {
-    const url = entry.path
-      ? (isAbsolute(entry.path) ? pathToFileURL(entry.path) : new URL(entry.path))
-      : new URL(`../plugins/${entry.name}/index.js`, import.meta.url);
+    const builtIn = entry.path === undefined;
+    const url = builtIn ? new URL(`../plugins/${entry.name}/index.js`, import.meta.url) : pathToFileURL(entry.path!);
+    const label = entry.name ?? entry.path;
     let mod: { default?: PluginDefinition };
     try {
       mod = (await import(url.href)) as { default?: PluginDefinition };
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
-      throw new PluginLoadError(`plugin "${entry.name}": cannot load ${url.href}: ${why}`);
+      const hint = builtIn ? ` (no built-in plugin is called "${entry.name}"; a plugin of your own needs a path: in config.yaml)` : '';
+      throw new PluginLoadError(`plugin "${label}": cannot load ${url.href}: ${why}${hint}`);
     }
     const def = mod.default;
     if (!def || typeof def !== 'object' || typeof def.name !== 'string') {
-      throw new PluginLoadError(`plugin "${entry.name}": ${url.href} must default-export definePlugin({ name, ... })`);
+      throw new PluginLoadError(`plugin "${label}": ${url.href} must default-export definePlugin({ name, ... })`);
     }
+    const name = def.name;
+    if (!NAME_RE.test(name) || RESERVED_NAMES.has(name)) {
+      throw new PluginLoadError(`plugin at ${url.href}: its name "${name}" must be lowercase letters, digits and "-" (at most 32, starting with a letter), and not one of ${[...RESERVED_NAMES].join(', ')}`);
+    }
+    if (entry.name !== undefined && entry.name !== name) {
+      throw new PluginLoadError(`plugin at ${url.href} declares the name "${name}", but config.yaml lists it as "${entry.name}": use name: ${name} (or leave the name out)`);
+    }
+    const earlier = this.sources.get(name);
+    if (earlier) throw new PluginLoadError(`plugin "${name}" from ${url.href}: a plugin named "${name}" is already loaded (from ${earlier}); plugin names must be unique`);
+    this.sources.set(name, url.href);
     let config: Record<string, unknown> = entry.config;
     if (def.configSchema) {
       const parsed = def.configSchema.safeParse(entry.config);
       if (!parsed.success) {
-        const lines = parsed.error.issues.map((i) => `plugins.${entry.name}.config${i.path.length ? '.' + i.path.map(String).join('.') : ''}: ${i.message}`);
-        throw new ConfigError(`invalid configuration for plugin "${entry.name}":\n  ${lines.join('\n  ')}`);
+        const lines = parsed.error.issues.map((i) => `plugins.${name}.config${i.path.length ? '.' + i.path.map(String).join('.') : ''}: ${i.message}`);
+        throw new ConfigError(`invalid configuration for plugin "${name}":\n  ${lines.join('\n  ')}`);
       }
       config = (parsed.data ?? {}) as Record<string, unknown>;
     }
-    const log = this.deps.log.child({ plugin: entry.name });
-    if (def.acceptor) {
+    const errors = def.errors ? { prefix: def.errors.prefix, codes: { ...def.errors.codes } } : undefined;
+    if (errors) {
       try {
-        await def.acceptor(this.apiFor(entry.name, config, log));
+        this.deps.errors.register(name, errors, builtIn);
       } catch (err) {
-        if (err instanceof ConfigError) throw err;
-        const why = err instanceof Error ? err.message : String(err);
-        throw new PluginLoadError(`plugin "${entry.name}": its acceptor setup failed: ${why}`);
+        throw new PluginLoadError((err as Error).message);
       }
     }
-    if (def.shard) {
-      const shardUrl = def.shard instanceof URL ? def.shard.href : isAbsolute(def.shard) ? pathToFileURL(def.shard).href : def.shard;
-      this.shardRefs.push({ name: entry.name, shardUrl, config });
+    const log = this.deps.log.child({ plugin: name });
+    if (def.acceptor) {
+      try {
+        await def.acceptor(this.apiFor(name, config, log));
+      } catch (err) {
+        if (err instanceof ConfigError || err instanceof PluginLoadError) throw err;
+        const why = err instanceof Error ? err.message : String(err);
+        throw new PluginLoadError(`plugin "${name}": its acceptor setup failed: ${why}`);
+      }
     }
-    this.loaded.push({ name: entry.name, shard: Boolean(def.shard) });
+    let shardUrl: string | undefined;
+    if (def.shard !== undefined) {
+      if (def.shard instanceof URL) shardUrl = def.shard.href;
+      else if (typeof def.shard === 'string' && isAbsolute(def.shard)) shardUrl = pathToFileURL(def.shard).href;
+      else if (typeof def.shard === 'string' && /^file:/.test(def.shard)) shardUrl = def.shard;
+      else throw new PluginLoadError(`plugin "${name}": shard must be a URL, e.g. new URL('./shard.js', import.meta.url)`);
+    }
+    // Every plugin's error codes go to the shards, so a shard knows the codes a plugin without a shard half may share.
+    this.shardRefs.push({ name, shardUrl, config, errors, builtIn });
+    this.loaded.push({ name, shard: shardUrl !== undefined });
     log.debug('plugin loaded');
   }
 
   private apiFor(plugin: string, config: Record<string, unknown>, log: Logger): AcceptorApi {
+    const namespace = `/api/v1/${plugin}`;
     return {
+      name: plugin,
       config,
       log,
-      route: (method, path, handler, opts) => this.deps.route(method, path, handler, opts),
+      symbols: this.deps.symbols,
+      route: (method, path, handler, opts) => {
+        const inside = path === namespace || path.startsWith(`${namespace}/`);
+        if (!inside && !opts?.outsideNamespace) {
+          throw new PluginLoadError(`plugin "${plugin}": route ${path} is outside its namespace: a plugin's routes live under ${namespace}/ (pass { outsideNamespace: true } to serve another path on purpose)`);
+        }
+        this.deps.route(`plugin "${plugin}"`, method, path, handler, opts);
+      },
       channel: (kind, spec) => this.deps.channels.register(plugin, kind, spec),
       publish: (channel, type, data) => this.deps.publish(plugin, channel, type, data),
       ask: <T>(symbol: string, question: string, params?: unknown, timeoutMs = 8000) => this.deps.ask(plugin, symbol, question, params, timeoutMs) as Promise<T>,
       provide: (name, service) => {
+        if (name !== plugin && !name.startsWith(`${plugin}.`)) {
+          throw new PluginLoadError(`plugin "${plugin}": service "${name}" is outside its namespace: call it "${plugin}" or "${plugin}.<name>"`);
+        }
         const existing = this.services.get(name);
-        if (existing) throw new PluginLoadError(`plugin "${plugin}": service "${name}" is already provided by "${existing.plugin}"`);
+        if (existing) throw new PluginLoadError(`plugin "${plugin}": service "${name}" is already provided`);
         this.services.set(name, { plugin, service });
       },
       use: <T>(name: string): T => {
@@ -103,7 +148,11 @@ export class PluginHost {
         return found.service as T;
       },
       on: (event, fn) => {
+        if (event !== 'connect' && event !== 'disconnect') throw new PluginLoadError(`plugin "${plugin}": no event "${String(event)}": use "connect" or "disconnect"`);
         this.listeners[event].push({ plugin, fn });
+      },
+      onClose: (fn) => {
+        this.teardowns.push({ plugin, fn });
       },
     };
   }
@@ -114,6 +163,25 @@ export class PluginHost {
         fn(client);
       } catch (err) {
         this.deps.log.error({ err, plugin, event }, 'plugin event listener threw (contained)');
+      }
+    }
+  }
+
+  /** Runs the acceptor halves' teardowns, last loaded first; each failure is logged, none stops the others. */
+  async close(timeoutMs: number): Promise<void> {
+    for (const { plugin, fn } of this.teardowns.splice(0).reverse()) {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          Promise.resolve().then(fn),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`did not finish within ${timeoutMs} ms`)), timeoutMs);
+          }),
+        ]);
+      } catch (err) {
+        this.deps.log.error({ err, plugin }, 'plugin teardown failed');
+      } finally {
+        clearTimeout(timer);
       }
     }
   }

@@ -5,7 +5,7 @@ import type { Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { loadNativeUws } from './uws-native.js';
 import { ChannelRegistry } from './channel-registry.js';
-import { SymbolRegistry } from './symbol-registry.js';
+import { SymbolRegistry, type SymbolInfo } from './symbol-registry.js';
 import { Subscriptions } from './subscriptions.js';
 import { HttpRouter } from './http-router.js';
 import { PluginHost } from './plugin-host.js';
@@ -13,7 +13,8 @@ import { ThreadShardPool } from './shard-pool.js';
 import { WsSession, clientLimits, type Client } from './ws-session.js';
 import { encodeFrame } from './protocol.js';
 import { FrameKind } from './bus.js';
-import { CLOSE_CODES } from './errors.js';
+import { CLOSE_CODES, ErrorRegistry } from './errors.js';
+import { clientAddressResolver, type ClientAddressResolver } from './client-address.js';
 import { VERSION } from './version.js';
 import { healthRoute, statsRoute, type StatusSources } from './status-routes.js';
 import { errorBody } from './http-router.js';
@@ -25,8 +26,11 @@ function hardPayloadCap(maxMessageBytes: number): number {
 
 export class TickgateServer {
   readonly log: Logger;
-  readonly symbols = new SymbolRegistry();
-  readonly channels = new ChannelRegistry();
+  /** The gateway's one error table: the core's codes and those the plugins registered. */
+  readonly errors = new ErrorRegistry();
+  readonly symbols: SymbolRegistry;
+  readonly channels = new ChannelRegistry(this.errors);
+  private readonly clientAddress: ClientAddressResolver;
   private readonly app: TemplatedApp;
   private readonly uws = loadNativeUws();
   private readonly router: HttpRouter;
@@ -37,6 +41,8 @@ export class TickgateServer {
   /** Open connections per remote address, for limits.maxConnectionsPerIp. */
   private readonly perIp = new Map<string, number>();
   private listenSocket: us_listen_socket | undefined;
+  /** The exchange's symbol list as last loaded, for shards that restart. */
+  private lastSymbols: SymbolInfo[] | undefined;
   private draining = false;
   private closing: Promise<void> | undefined;
   private readonly startedAt = Date.now();
@@ -44,8 +50,10 @@ export class TickgateServer {
 
   private constructor(readonly config: Config, log?: Logger) {
     this.log = log ?? createLogger(config.log.level, { component: 'acceptor' });
+    this.symbols = new SymbolRegistry(config.symbols);
+    this.clientAddress = clientAddressResolver(config.server.trustProxy);
     this.app = this.uws.App();
-    this.router = new HttpRouter(this.app, this.log.child({ component: 'http' }), config.server.routeTimeoutMs);
+    this.router = new HttpRouter(this.app, this.log.child({ component: 'http' }), { timeoutMs: config.server.routeTimeoutMs, errors: this.errors, clientAddress: this.clientAddress });
     this.subs = new Subscriptions(this.app, {
       open: (shard, channel, seq) => this.shards.send(shard, { t: 'open', channel, seq }),
       close: (shard, channel) => this.shards.send(shard, { t: 'close', channel }),
@@ -54,7 +62,9 @@ export class TickgateServer {
     this.plugins = new PluginHost({
       log: this.log,
       channels: this.channels,
-      route: (method, path, handler, opts) => this.router.route(method, path, handler, opts),
+      errors: this.errors,
+      symbols: this.symbols,
+      route: (owner, method, path, handler, opts) => this.router.route(method, path, handler, opts, owner),
       publish: (plugin, channel, type, data) => {
         const family = this.channels.get(channel.slice(0, channel.indexOf(':')));
         if (!family || family.plugin !== plugin || family.spec.key !== 'user') {
@@ -62,9 +72,11 @@ export class TickgateServer {
         }
         this.subs.publishData(channel, type, data);
       },
-      ask: (plugin, symbol, question, params, timeoutMs) => this.shards.ask(this.shards.shardFor(symbol), plugin, question, params, timeoutMs),
+      ask: async (plugin, symbol, question, params, timeoutMs) => {
+        this.symbols.admit(symbol);
+        return this.shards.ask(this.shards.shardFor(symbol), plugin, question, params, symbol, timeoutMs);
+      },
     });
-    this.plugins.provideCore('symbols', this.symbols);
   }
 
   /** Loads plugins, starts the shards and listens. Throws (and leaves nothing running) if any step fails. */
@@ -81,15 +93,24 @@ export class TickgateServer {
 
   private async boot(): Promise<void> {
     const { config } = this;
+    // The core's routes first: a plugin that asks for one of their paths is told who holds it.
+    this.routes();
     await this.plugins.load(config.plugins);
     this.shards = new ThreadShardPool({
       config,
       plugins: this.plugins.shardRefs,
       log: this.log.child({ component: 'shards' }),
+      errors: this.errors,
       events: {
         frames: (batch) => this.subs.publishBatch(batch),
-        stats: () => {},
-        symbols: (list) => this.symbols.replace(list),
+        stats: (stats) => this.symbols.setActive(stats.shard, stats.symbols),
+        symbols: (list) => {
+          const missing = this.symbols.replace(list);
+          if (missing.length) this.log.warn({ symbols: missing }, 'symbols.allow names symbols the exchange does not list: they are not served');
+          // Every shard validates against the same list (messages to a shard keep their order: before any open).
+          this.shards.broadcast({ t: 'symbols', symbols: list });
+          this.lastSymbols = list;
+        },
         symbolsFailed: (message) => {
           this.symbols.lastError = message;
         },
@@ -98,13 +119,15 @@ export class TickgateServer {
             this.subs.publishLocal(channel, encodeFrame('status', channel, { state: 'stale' }), FrameKind.STALE);
           }
         },
+        ready: (shard) => {
+          if (this.lastSymbols) this.shards.send(shard, { t: 'symbols', symbols: this.lastSymbols });
+        },
         up: (shard) => {
           for (const channel of this.subs.channelsOf(shard)) this.shards.send(shard, { t: 'open', channel, seq: this.subs.lastSeq(channel), stale: true });
         },
       },
     });
     await this.shards.start();
-    this.routes();
     this.websocket();
     this.router.finish();
     await this.listen();
@@ -127,11 +150,12 @@ export class TickgateServer {
   }
 
   private routes(): void {
-    const src = this.statusSources();
-    this.router.route('get', '/health', () => healthRoute(src));
-    this.router.route('get', '/api/v1/ws/stats', () => statsRoute(src));
+    // Built on the first request: the shard pool does not exist yet when the routes are registered.
+    let src: StatusSources | undefined;
+    this.router.route('get', '/health', () => healthRoute((src ??= this.statusSources())), {}, 'the core');
+    this.router.route('get', '/api/v1/ws/stats', () => statsRoute((src ??= this.statusSources())), {}, 'the core');
     // A plain GET on the feed (a browser tab, curl) is told what the path is for.
-    this.router.route('get', '/ws', () => ({ status: 426, headers: { upgrade: 'websocket' }, body: errorBody('TG_ERR_UPGRADE_REQUIRED') }));
+    this.router.route('get', '/ws', () => ({ status: 426, headers: { upgrade: 'websocket' }, body: errorBody('TG_ERR_UPGRADE_REQUIRED') }), {}, 'the core');
   }
 
   private websocket(): void {
@@ -158,7 +182,7 @@ export class TickgateServer {
           });
           return;
         }
-        const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString();
+        const remoteAddress = this.clientAddress(Buffer.from(res.getRemoteAddressAsText()).toString(), req.getHeader('x-forwarded-for'));
         if (l.maxConnectionsPerIp > 0 && (this.perIp.get(remoteAddress) ?? 0) >= l.maxConnectionsPerIp) {
           res.cork(() => {
             res.writeStatus('429 Too Many Requests').writeHeader('content-type', 'application/json')
@@ -234,6 +258,7 @@ export class TickgateServer {
     for (const ws of clients) ws.end(CLOSE_CODES.GOING_AWAY, 'server shutting down');
     if (clients.length) this.log.info({ clients: clients.length }, 'closed client connections (1001)');
     if (this.shards) await this.shards.stop();
+    await this.plugins.close(this.config.server.drainTimeoutMs);
     // app.close() exists in this uWS build but not in its type declarations; it force-closes what is left.
     (this.app as TemplatedApp & { close(): void }).close();
     this.log.info('tickgate stopped');

@@ -4,24 +4,25 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { FrameBatch, FromShard, ShardStats, ToShard } from './bus.js';
 import { shardFor } from './shard-hash.js';
-import { ERRORS, TickgateError, type ErrorCode } from './errors.js';
+import { TickgateError, type ErrorRegistry } from './errors.js';
+import { PluginLoadError } from './plugin-host.js';
+import type { ShardPluginRef } from '../shards/worker.js';
+import type { SymbolInfo } from './symbol-registry.js';
 
 export interface ShardPoolEvents {
   frames(batch: FrameBatch): void;
   stats(stats: ShardStats): void;
-  symbols(symbols: Array<[string, string]>): void;
+  symbols(symbols: SymbolInfo[]): void;
   symbolsFailed(message: string): void;
   /** A shard died: its channels have no producer until `up`. */
   down(shard: number): void;
   /** A shard (re)started after `down`: its channels must be opened again. */
   up(shard: number): void;
+  /** A shard is ready, on its first start or a restart (before `up`): what every shard must know is sent now. */
+  ready(shard: number): void;
 }
 
-export interface ShardPluginRef {
-  name: string;
-  shardUrl: string;
-  config: Record<string, unknown>;
-}
+export type { ShardPluginRef };
 
 const START_TIMEOUT_MS = 30_000;
 const WORKER_URL = new URL('../shards/worker.js', import.meta.url);
@@ -48,7 +49,7 @@ export class ThreadShardPool {
   private readonly asks = new Map<number, { shard: number; resolve(v: unknown): void; reject(e: Error): void; timer: NodeJS.Timeout }>();
 
   constructor(
-    private readonly opts: { config: Config; plugins: ShardPluginRef[]; log: Logger; events: ShardPoolEvents },
+    private readonly opts: { config: Config; plugins: ShardPluginRef[]; log: Logger; events: ShardPoolEvents; errors: ErrorRegistry },
   ) {
     this.slots = Array.from({ length: opts.config.shards }, () => ({ worker: undefined, ready: false, restarts: 0, startedAt: 0, lastStats: undefined }));
   }
@@ -87,7 +88,14 @@ export class ThreadShardPool {
           settled = true;
           clearTimeout(timer);
           slot.ready = true;
+          this.opts.events.ready(id);
           resolve();
+          return;
+        }
+        if (msg.t === 'pluginFailed' && !settled) {
+          settled = true;
+          clearTimeout(timer);
+          reject(new PluginLoadError(`plugin "${msg.plugin}": its shard half failed to load: ${msg.message}`));
           return;
         }
         this.onMessage(id, msg);
@@ -151,12 +159,14 @@ export class ThreadShardPool {
         this.asks.delete(msg.id);
         clearTimeout(pending.timer);
         if (msg.ok) pending.resolve(msg.data);
-        else {
-          const code = (Object.hasOwn(ERRORS, msg.error.code) ? msg.error.code : 'TG_ERR_INTERNAL') as ErrorCode;
-          pending.reject(new TickgateError(code, msg.error.message));
-        }
+        else if (this.opts.errors.get(msg.error.code)) pending.reject(new TickgateError(msg.error.code, msg.error.message));
+        else pending.reject(new TickgateError('TG_ERR_INTERNAL'));
         break;
       }
+      case 'pluginFailed':
+        // After a restart: the start succeeded once, so the restart logic retries.
+        this.opts.log.error({ shard: id, plugin: msg.plugin, err: msg.message }, 'a plugin\'s shard half failed to load in a restarted shard');
+        break;
       case 'ready':
       case 'stopped':
         break;
@@ -164,7 +174,7 @@ export class ThreadShardPool {
   }
 
   /** Asks a plugin's shard half a question; rejects with a TickgateError (timeout, shard down, or the answer's error). */
-  ask(shard: number, plugin: string, question: string, params: unknown, timeoutMs: number): Promise<unknown> {
+  ask(shard: number, plugin: string, question: string, params: unknown, symbol: string, timeoutMs: number): Promise<unknown> {
     const slot = this.slots[shard];
     if (!slot?.worker || !slot.ready) return Promise.reject(new TickgateError('TG_ERR_DATA_UNAVAILABLE', 'The shard for this symbol is restarting: retry in a few seconds'));
     const id = this.nextAskId++;
@@ -174,7 +184,7 @@ export class ThreadShardPool {
         reject(new TickgateError('TG_ERR_DATA_UNAVAILABLE'));
       }, timeoutMs);
       this.asks.set(id, { shard, resolve, reject, timer });
-      slot.worker!.postMessage({ t: 'ask', id, plugin, question, params } satisfies ToShard);
+      slot.worker!.postMessage({ t: 'ask', id, plugin, question, params, symbol } satisfies ToShard);
     });
   }
 
@@ -190,6 +200,11 @@ export class ThreadShardPool {
   send(shard: number, msg: ToShard): void {
     const slot = this.slots[shard];
     if (slot?.worker && slot.ready) slot.worker.postMessage(msg);
+  }
+
+  /** Sends to every running shard. */
+  broadcast(msg: ToShard): void {
+    for (let i = 0; i < this.slots.length; i++) this.send(i, msg);
   }
 
   isReady(shard: number): boolean {

@@ -1,10 +1,11 @@
-// The API a plugin's shard half receives: channel producers and the shard's normalised market events.
+// The API a plugin's shard half receives: channel producers, the shard's market data by meaning, history, answers.
 import type { Logger } from '../core/logger.js';
-import type { ErrorCode } from '../core/errors.js';
-import type { KlineEvent, MarketEvents, TradeEvent } from './market/market-events.js';
+import type { AnyErrorCode } from '../core/errors.js';
+import type { SymbolsService } from '../core/symbol-registry.js';
+import type { KlineEvent, MarketEvents, MarketNeed, TradeEvent } from './market/market-events.js';
 
-export type { MarketEvents };
-export type { TickerEvent, TradeEvent, AggTradeEvent, KlineEvent, DepthEvent, BookEvent, MarketEventMap } from './market/market-events.js';
+export type { MarketEvents, MarketNeed };
+export type { TickerEvent, TradeEvent, AggTradeEvent, KlineEvent, BookEvent, MarketEventMap, MarketKind, KlineInterval } from './market/market-events.js';
 
 export interface Channel {
   /** Full name, e.g. klines:BTCUSDT:1m. */
@@ -17,19 +18,28 @@ export interface Channel {
 /** Sends frames on one channel; each call serialises the frame once for all its subscribers. */
 export interface Emitter {
   emit(type: string, data: unknown): void;
-  error(code: ErrorCode, message?: string): void;
+  /** An error frame for the channel's subscribers (the channel stays open); a core code or one of the plugin's. */
+  error(code: AnyErrorCode, message?: string): void;
 }
 
 export type Closer = () => void;
 
 export interface ProducerSpec {
-  /** Upstream streams this channel needs (Binance stream names, lowercase); reference-counted by the shard. */
-  streams?(ch: Channel): string[];
-  /** Called on the channel's first subscriber; the returned closer runs when its last subscriber leaves. */
+  /**
+   * The market data of the channel's symbol that the channel needs open, by meaning: 'ticker', 'trade',
+   * 'aggTrade', 'book', 'kline:1m'. The shard opens it before `open` and reports the channel stale while any of it
+   * is not current. (Listening with `market.on` opens data too; declaring it here also gives the channel its status.)
+   */
+  needs?: readonly MarketNeed[] | ((ch: Channel) => readonly MarketNeed[]);
+  /**
+   * Called on the channel's first subscriber; the returned closer runs when its last subscriber leaves. A throw (or
+   * a rejected promise) fails the channel: subscribers get the error's code when it is a registered one
+   * (TG_ERR_CHANNEL_FAILED otherwise), then `unsubscribed`.
+   */
   open(ch: Channel, out: Emitter): Closer | void | Promise<Closer | void>;
 }
 
-/** Read-only REST queries to the exchange, normalised like stream events (each call costs exchange request weight). */
+/** History from the exchange's REST API, normalised like the live events (each call costs exchange request weight). */
 export interface ExchangeRestApi {
   /** The most recent candles, oldest first; the last one is the candle still open. */
   klines(symbol: string, interval: string, limit: number): Promise<KlineEvent[]>;
@@ -37,20 +47,31 @@ export interface ExchangeRestApi {
   trades(symbol: string, limit: number): Promise<TradeEvent[]>;
 }
 
+/** What `answer` is told besides the parameters. */
+export interface AskContext {
+  /** The symbol `ask()` was routed by: this shard owns it. */
+  symbol: string;
+}
+
+/** A teardown function: runs once when the shard stops. */
+export type Teardown = () => void | Promise<void>;
+
 export interface ShardApi {
+  /** The plugin's declared name. */
+  readonly name: string;
   readonly config: Record<string, unknown>;
   readonly log: Logger;
   readonly shardId: number;
+  /** The symbols this deployment serves, with their filters (the same view as the acceptor half's). */
+  readonly symbols: SymbolsService;
+  /** A channel family this plugin produces (declared by its acceptor half with `channel`). */
   produce(kind: string, spec: ProducerSpec): void;
   readonly market: MarketEvents;
   readonly exchange: ExchangeRestApi;
   /** Answers the acceptor half's `ask(symbol, question, params)`; throw a TickgateError for a coded error. */
-  answer(question: string, fn: (params: unknown) => unknown): void;
-  /**
-   * Keeps upstream streams open without a channel (e.g. for REST queries), until `idleMs` after the last call.
-   * Returns true when the streams were already held or open.
-   */
-  hold(streams: string[], idleMs: number): boolean;
+  answer(question: string, fn: (params: unknown, ctx: AskContext) => unknown): void;
+  /** Runs when the shard stops, after its channels are closed; plugins are torn down in reverse load order. */
+  onClose(fn: Teardown): void;
 }
 
 export type ShardPluginMain = (api: ShardApi) => void | Promise<void>;

@@ -1,20 +1,17 @@
-// One shard's engine: channel producers of plugins, upstream stream ref-counts, normalised events, status and frames out.
+// One shard's runtime: plugins' channel producers, feed ref-counts, market events, status and frames out; no exchange in it.
 import type { Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { FrameKind, type FromShard, type ShardStats } from '../core/bus.js';
 import { encodeDataFrame, encodeError, encodeFrame } from '../core/protocol.js';
-import { errorData, type ErrorCode } from '../core/errors.js';
+import { errorData, TickgateError, type ErrorData, type ErrorRegistry } from '../core/errors.js';
 import { parseChannelName } from '../core/channel-grammar.js';
+import { SymbolTable, type SymbolInfo } from '../core/symbol-registry.js';
 import { FrameBatcher } from './frame-batcher.js';
-import { MarketEventBus, type MarketKind } from './market/market-events.js';
-import { klineFromRow, normalise, PayloadError, streamSymbol } from './market/binance-normaliser.js';
-import { BinanceStreamPool } from './upstream/binance/binance-stream-pool.js';
-import { BookManager } from './market/book-manager.js';
-import { CandleContinuity } from './market/candle-continuity.js';
-import type { DepthSnapshot } from './market/order-book.js';
-import { BinanceRest } from './upstream/binance/binance-rest.js';
-import { Backoff } from './upstream/backoff.js';
-import type { Channel, Closer, Emitter, ProducerSpec, ShardApi } from './shard-api.js';
+import { MarketEventBus, type MarketEventMap, type MarketEvents, type MarketKind, type MarketNeed } from './market/market-events.js';
+import { feed as makeFeed, type ExchangeAdapter, type Feed } from './exchanges/exchange-adapter.js';
+import { EXCHANGES } from './exchanges/adapters.js';
+import { Backoff } from './exchanges/backoff.js';
+import type { AskContext, Channel, Closer, Emitter, ProducerSpec, ShardApi, Teardown } from './shard-api.js';
 
 interface Producer {
   plugin: string;
@@ -24,15 +21,17 @@ interface Producer {
 interface OpenChannel {
   ch: Channel;
   producer: Producer;
-  streams: string[];
+  feeds: Feed[];
   closer: Closer | undefined;
   closed: boolean;
   state: 'live' | 'stale';
   lastErrorAt: number;
 }
 
-interface StreamRef {
-  channels: Set<string>;
+/** Who holds a feed open: channel names, `#hold`, and `#listener:N` for market.on listeners. */
+interface FeedRef {
+  feed: Feed;
+  holders: Set<string>;
   grace: NodeJS.Timeout | undefined;
 }
 
@@ -40,6 +39,7 @@ export interface ShardHostOptions {
   shardId: number;
   config: Config;
   log: Logger;
+  errors: ErrorRegistry;
   post(msg: FromShard, transfer?: ArrayBuffer[]): void;
 }
 
@@ -47,101 +47,76 @@ export interface ShardHostOptions {
 const ERROR_FRAME_INTERVAL_MS = 10_000;
 const STATS_EVERY_MS = 2000;
 const STATS_DEBOUNCE_MS = 20;
-/** Levels of the REST snapshot a local book starts from (Binance weight 50), and levels handed to listeners. */
-const BOOK_SNAPSHOT_LEVELS = 1000;
-const BOOK_EVENT_LEVELS = 100;
-/** The pseudo-channel that holds the heartbeat stream. */
-const HEARTBEAT = '#heartbeat';
+/** Levels of the local book handed to listeners and `latest`. */
+const BOOK_LEVELS = 100;
+const KINDS: readonly MarketKind[] = ['ticker', 'trade', 'aggTrade', 'kline', 'book'];
 
 export class ShardHost {
-  readonly market: MarketEventBus;
+  private readonly bus: MarketEventBus;
+  readonly symbols: SymbolTable;
+  private readonly adapter: ExchangeAdapter;
   private readonly producers = new Map<string, Producer>();
   private readonly channels = new Map<string, OpenChannel>();
-  private readonly streamRefs = new Map<string, StreamRef>();
-  /** Streams whose connection is down or stalled. */
-  private readonly staleStreams = new Set<string>();
-  /** Diff-depth streams whose local book is being rebuilt (after a gap or a reconnect). */
-  private readonly unsyncedStreams = new Set<string>();
-  private readonly books: BookManager;
-  readonly candles: CandleContinuity;
-  private readonly lastTradeId = new Map<string, number>();
+  private readonly feeds = new Map<string, FeedRef>();
   private readonly batcher: FrameBatcher;
-  private readonly pool: BinanceStreamPool;
-  private readonly rest: BinanceRest;
   private readonly log: Logger;
+  private readonly errors: ErrorRegistry;
   private statsTimer: NodeJS.Timeout | undefined;
   private statsDebounce: NodeJS.Timeout | undefined;
   private symbolsTimer: NodeJS.Timeout | undefined;
-  private payloadErrors = 0;
-  private readonly answers = new Map<string, (params: unknown) => unknown>();
+  private readonly answers = new Map<string, (params: unknown, ctx: AskContext) => unknown>();
+  private readonly teardowns: Array<{ plugin: string; fn: Teardown }> = [];
   /**
    * Last data-frame sequence number per channel name, kept across close and reopen: frames of an earlier opening
    * may still be on their way to the acceptor, and numbering must never repeat.
    */
   private readonly seqs = new Map<string, number>();
-  /** Streams kept open without a channel (ShardApi.hold), with the timer that releases them. */
+  /** Feeds kept open without a channel (market.hold), with the timer that releases them. */
   private readonly holds = new Map<string, NodeJS.Timeout>();
+  private nextListener = 1;
   private stopped = false;
 
   constructor(private readonly opts: ShardHostOptions) {
     this.log = opts.log;
-    const up = opts.config.upstream;
+    this.errors = opts.errors;
+    this.symbols = new SymbolTable({ allow: opts.config.symbols.allow });
     this.batcher = new FrameBatcher(opts.shardId, (batch, transfer) => opts.post(batch, transfer));
-    this.market = new MarketEventBus((tag, err) => this.onListenerError(tag, err));
-    this.rest = new BinanceRest({ baseUrl: up.restUrl, timeoutMs: up.restTimeoutMs, optionalWeightBudget: up.optionalRestWeightPerMinute, log: this.log.child({ component: 'binance-rest' }) });
-    this.books = new BookManager({
-      log: this.log.child({ component: 'order-book' }),
-      snapshot: (symbol) => this.rest.get<DepthSnapshot>('/api/v3/depth', { symbol, limit: BOOK_SNAPSHOT_LEVELS }, { weight: 50, budget: up.snapshotRestWeightPerMinute }),
-      updated: (symbol, sync, eventTime) => {
-        if (!this.market.hasListeners('book', symbol)) return;
-        const top = sync.book.top(BOOK_EVENT_LEVELS);
-        this.market.emit('book', symbol, undefined, { symbol, eventTime, lastUpdateId: sync.book.lastUpdateId, bids: top.bids, asks: top.asks });
+    this.bus = new MarketEventBus((tag, err) => this.onListenerError(tag, err));
+    this.adapter = EXCHANGES[opts.config.upstream.exchange]({
+      upstream: opts.config.upstream,
+      log: this.log,
+      heartbeat: opts.shardId === 0 && opts.config.upstream.heartbeatStream !== '',
+      events: {
+        event: (kind, symbol, arg, event) => {
+          // The first cached ticker of a symbol changes the stats' priceCache.
+          if (this.bus.emit(kind, symbol, arg, event) && kind === 'ticker') this.scheduleStats();
+        },
+        changed: (feeds) => this.refreshChannels(feeds),
+        rejected: (feeds, reason) => this.onRejected(feeds, reason),
+        wanted: (kind, symbol) => this.bus.hasListeners(kind, symbol),
       },
-      syncState: (symbol, live) => {
-        const stream = `${symbol.toLowerCase()}@depth@100ms`;
-        if (live) this.unsyncedStreams.delete(stream);
-        else {
-          this.unsyncedStreams.add(stream);
-          // The last book is no longer current: never replay it to a new listener or answer a query with it.
-          this.market.forget('book', symbol);
-        }
-        this.refreshChannels([stream]);
-      },
-    });
-    this.candles = new CandleContinuity({
-      log: this.log.child({ component: 'candles' }),
-      fetch: async (symbol, interval, startTime, endTime) => {
-        const rows = await this.rest.klines(symbol, interval, 1000, { startTime, endTime, optional: false });
-        const now = Date.now();
-        return rows.map((row) => klineFromRow(symbol, interval, row, now)).filter((k) => k.isFinal);
-      },
-      emit: (k) => this.market.emit('kline', k.symbol, k.interval, k),
-    });
-    this.pool = new BinanceStreamPool({
-      ...up,
-      log: this.log.child({ component: 'binance-stream' }),
-      onMessage: (stream, data) => this.onUpstreamMessage(stream, data),
-      onState: (streams, state) => this.onStreamState(streams, state),
-      onRejected: (streams, reason) => this.onRejected(streams, reason),
     });
   }
 
   /** The API handed to one plugin's shard half. */
   apiFor(plugin: string, config: Record<string, unknown>): ShardApi {
+    const log = this.log.child({ plugin });
     return {
+      name: plugin,
       config,
-      log: this.log.child({ plugin }),
+      log,
       shardId: this.opts.shardId,
+      symbols: this.symbols,
       market: this.market,
       exchange: {
-        klines: async (symbol, interval, limit) => {
-          const rows = await this.rest.klines(symbol, interval, limit);
-          const now = Date.now();
-          return rows.map((row) => klineFromRow(symbol, interval, row, now));
+        klines: (symbol, interval, limit) => {
+          this.symbols.validate(symbol);
+          this.interval(interval);
+          return this.adapter.klines(symbol, interval, limit);
         },
-        trades: async (symbol, limit) => {
-          const rows = await this.rest.get<Array<{ id: number; price: string; qty: string; time: number; isBuyerMaker: boolean }>>('/api/v3/trades', { symbol, limit }, { weight: 25, optional: true });
-          return rows.map((r) => ({ symbol, eventTime: r.time, tradeId: r.id, price: Number(r.price), quantity: Number(r.qty), tradeTime: r.time, buyerIsMaker: r.isBuyerMaker }));
+        trades: (symbol, limit) => {
+          this.symbols.validate(symbol);
+          return this.adapter.trades(symbol, limit);
         },
       },
       answer: (question, fn) => {
@@ -149,33 +124,102 @@ export class ShardHost {
         if (this.answers.has(key)) throw new Error(`plugin "${plugin}" answers "${question}" twice`);
         this.answers.set(key, fn);
       },
-      hold: (streams, idleMs) => this.hold(streams, idleMs),
       produce: (kind, spec) => {
         const existing = this.producers.get(kind);
         if (existing) throw new Error(`channel kind "${kind}" is already produced by plugin "${existing.plugin}"`);
+        if ('streams' in spec) throw new Error(`plugin "${plugin}": produce("${kind}") names exchange streams; declare what the channel needs instead, e.g. needs: ['book'] or needs: (ch) => [\`kline:\${ch.arg}\`]`);
+        if (typeof spec.open !== 'function') throw new Error(`plugin "${plugin}": produce("${kind}") needs an open(ch, out) function`);
         this.producers.set(kind, { plugin, spec });
       },
+      onClose: (fn) => {
+        this.teardowns.push({ plugin, fn });
+      },
     };
+  }
+
+  /** The market data plugins see: listening opens the data, `hold` keeps it open, `latest` reads it. */
+  private readonly market: MarketEvents = {
+    on: <K extends MarketKind>(kind: K, symbol: string, fn: (event: MarketEventMap[K]) => void, arg?: string) => {
+      const f = this.feedOf(kind, symbol, arg);
+      const holder = `#listener:${this.nextListener++}`;
+      this.ref(f, holder);
+      const current = kind === 'book' ? (this.adapter.book(symbol, BOOK_LEVELS) as MarketEventMap[K] | undefined) : undefined;
+      const off = this.bus.on(kind, symbol, fn, arg, current);
+      let done = false;
+      return () => {
+        if (done) return;
+        done = true;
+        off();
+        this.unref(f, holder);
+      };
+    },
+    latest: <K extends MarketKind>(kind: K, symbol: string, arg?: string): MarketEventMap[K] | undefined => {
+      if (kind === 'book') return this.feeds.has(makeFeed('book', symbol).key) ? (this.adapter.book(symbol, BOOK_LEVELS) as MarketEventMap[K] | undefined) : undefined;
+      return this.bus.latest(kind, symbol, arg);
+    },
+    hold: (symbol, needs, idleMs) => {
+      let already = true;
+      for (const f of needs.map((n) => this.needFeed(symbol, n))) {
+        const existing = this.holds.get(f.key);
+        if (existing) clearTimeout(existing);
+        else {
+          if (!this.feeds.get(f.key)?.holders.size) already = false;
+          this.ref(f, '#hold');
+        }
+        const timer = setTimeout(() => {
+          this.holds.delete(f.key);
+          this.unref(f, '#hold');
+        }, idleMs);
+        timer.unref();
+        this.holds.set(f.key, timer);
+      }
+      return already;
+    },
+  };
+
+  private interval(interval: string | undefined): string {
+    if (interval === undefined || !this.adapter.intervals.includes(interval)) {
+      throw new TickgateError('TG_ERR_INVALID_INTERVAL', `Invalid kline interval "${String(interval)}": use one of ${this.adapter.intervals.join(' ')}`);
+    }
+    return interval;
+  }
+
+  /** The feed behind a kind of event of a served symbol; throws a coded error for a symbol or interval it does not serve. */
+  private feedOf(kind: MarketKind, symbol: string, arg: string | undefined): Feed {
+    if (!KINDS.includes(kind)) throw new Error(`unknown market event kind "${String(kind)}": use one of ${KINDS.join(', ')}`);
+    this.symbols.validate(symbol);
+    return makeFeed(kind, symbol, kind === 'kline' ? this.interval(arg) : undefined);
+  }
+
+  private needFeed(symbol: string, need: MarketNeed): Feed {
+    if (typeof need !== 'string') throw new Error(`a market need must be a string such as 'book' or 'kline:1m', not ${typeof need}`);
+    const [kind, interval] = need.split(':') as [MarketKind, string | undefined];
+    if (!KINDS.includes(kind) || (kind === 'kline') !== (interval !== undefined)) {
+      throw new Error(`unknown market need "${need}": use 'ticker', 'trade', 'aggTrade', 'book' or 'kline:<interval>'`);
+    }
+    return this.feedOf(kind, symbol, interval);
   }
 
   start(): void {
     this.statsTimer = setInterval(() => this.postStats(), STATS_EVERY_MS);
     this.statsTimer.unref();
-    if (this.opts.shardId !== 0) return;
-    void this.loadSymbols(new Backoff(1000, 30_000));
-    // One stream held at all times, so an idle gateway still knows (and /health says) whether the exchange delivers.
-    const heartbeat = this.opts.config.upstream.heartbeatStream;
-    if (heartbeat) this.ref(heartbeat, HEARTBEAT);
+    this.adapter.start();
+    if (this.opts.shardId === 0) void this.loadSymbols(new Backoff(1000, 30_000));
   }
 
-  /** Shard 0 keeps the exchange's symbol list current for the acceptor's validation. */
+  /** The acceptor's copy of the exchange's symbol list, so this shard validates symbols the same way. */
+  setSymbols(list: SymbolInfo[]): void {
+    this.symbols.replace(list);
+  }
+
+  /** Shard 0 keeps the exchange's symbol list current for the acceptor (which passes it on to every shard). */
   private async loadSymbols(backoff: Backoff): Promise<void> {
     if (this.stopped) return;
     let delay: number;
     try {
-      const symbols = await this.rest.exchangeInfo();
+      const symbols = await this.adapter.symbols();
       if (this.stopped) return;
-      this.opts.post({ t: 'symbols', shard: this.opts.shardId, symbols: symbols.map((s) => [s.symbol, s.status]) });
+      this.opts.post({ t: 'symbols', shard: this.opts.shardId, symbols });
       this.log.info({ symbols: symbols.length }, 'exchange symbol list loaded');
       backoff.reset();
       delay = this.opts.config.upstream.symbolsRefreshMs;
@@ -197,40 +241,38 @@ export class ShardHost {
     const producer = parsed && this.producers.get(parsed.kind);
     if (!parsed || !producer) {
       this.log.error({ channel: name }, 'no producer for this channel kind in the shard: is the plugin\'s shard half missing?');
-      this.fail(name, 'TG_ERR_CHANNEL_FAILED', `No producer for "${name}" on this server: the plugin that declares it has no shard half`);
+      this.fail(name, errorData('TG_ERR_CHANNEL_FAILED', `No producer for "${name}" on this server: the plugin that declares it has no shard half`));
       return;
     }
     const ch: Channel = { name, kind: parsed.kind, symbol: parsed.key, arg: parsed.arg };
-    let streams: string[];
+    let feeds: Feed[];
     try {
-      const list: unknown = producer.spec.streams ? producer.spec.streams(ch) : [];
-      if (!Array.isArray(list) || list.some((x) => typeof x !== 'string')) throw new Error(`streams() of "${parsed.kind}" must return an array of stream names`);
-      streams = [...new Set(list as string[])];
+      const { needs } = producer.spec;
+      const list: unknown = typeof needs === 'function' ? needs(ch) : needs ?? [];
+      if (!Array.isArray(list)) throw new Error(`needs of "${parsed.kind}" must be an array such as ['book']`);
+      const byKey = new Map((list as MarketNeed[]).map((n) => this.needFeed(ch.symbol, n)).map((f) => [f.key, f]));
+      feeds = [...byKey.values()];
     } catch (err) {
       this.producerFailed(name, producer.plugin, err);
       return;
     }
     // The acceptor's count matters after a shard restart (this map is then empty); otherwise the shard's is ahead.
     this.seqs.set(name, Math.max(this.seqs.get(name) ?? 0, seqBase));
-    const entry: OpenChannel = { ch, producer, streams, closer: undefined, closed: false, state: wasStale ? 'stale' : 'live', lastErrorAt: 0 };
+    const entry: OpenChannel = { ch, producer, feeds, closer: undefined, closed: false, state: wasStale ? 'stale' : 'live', lastErrorAt: 0 };
     this.channels.set(name, entry);
-    for (const s of streams) {
-      this.ref(s, name);
-      // A stream placed on a connection that is waiting to reconnect is stale from the start.
-      if (this.pool.isDown(s)) this.staleStreams.add(s);
-    }
-    if (streams.some((s) => this.isStale(s))) this.setChannelState(entry, 'stale');
-    else if (wasStale && streams.every((s) => this.pool.isLive(s))) this.setChannelState(entry, 'live');
-    this.market.currentTag = name;
+    for (const f of feeds) this.ref(f, name);
+    if (feeds.some((f) => this.adapter.isStale(f))) this.setChannelState(entry, 'stale');
+    else if (wasStale && feeds.every((f) => this.adapter.isLive(f))) this.setChannelState(entry, 'live');
+    this.bus.currentTag = name;
     let result: ReturnType<ProducerSpec['open']>;
     try {
       result = producer.spec.open(ch, this.emitterFor(entry));
     } catch (err) {
-      this.market.currentTag = undefined;
+      this.bus.currentTag = undefined;
       this.producerFailed(name, producer.plugin, err);
       return;
     }
-    this.market.currentTag = undefined;
+    this.bus.currentTag = undefined;
     if (result instanceof Promise) {
       result.then(
         (closer) => {
@@ -248,42 +290,22 @@ export class ShardHost {
   }
 
   /** Answers a question from a plugin's acceptor half; errors cross back as {code, message}. */
-  ask(id: number, plugin: string, question: string, params: unknown): void {
+  ask(id: number, plugin: string, question: string, params: unknown, symbol: string): void {
     const fn = this.answers.get(`${plugin}:${question}`);
-    const fail = (code: string, message: string) => this.opts.post({ t: 'answer', id, ok: false, error: { code, message } });
-    if (!fn) return fail('TG_ERR_INTERNAL', `plugin "${plugin}" has no answer for "${question}" in this shard`);
+    const fail = (error: ErrorData) => this.opts.post({ t: 'answer', id, ok: false, error });
+    if (!fn) return fail(errorData('TG_ERR_INTERNAL', `plugin "${plugin}" has no answer for "${question}" in this shard`));
     Promise.resolve()
-      .then(() => fn(params))
+      .then(() => fn(params, { symbol }))
       .then(
         (data) => this.opts.post({ t: 'answer', id, ok: true, data }),
         (err: unknown) => {
-          const code = (err as { code?: unknown })?.code;
-          if (typeof code === 'string' && code.startsWith('TG_ERR_')) return fail(code, String((err as Error).message));
+          const coded = this.errors.toClientError(err);
+          if (coded) return fail({ code: coded.code, message: coded.message });
           this.log.error({ err, plugin, question }, 'plugin answer failed');
-          fail('TG_ERR_INTERNAL', 'Internal error: the server logged the cause');
+          fail(errorData('TG_ERR_INTERNAL'));
         },
       )
       .catch((err: unknown) => this.log.error({ err, plugin, question }, 'answer could not be sent back'));
-  }
-
-  private hold(streams: string[], idleMs: number): boolean {
-    let already = true;
-    for (const stream of streams) {
-      const tag = `#hold:${stream}`;
-      const existing = this.holds.get(stream);
-      if (existing) clearTimeout(existing);
-      else {
-        if (!this.streamRefs.get(stream)?.channels.size) already = false;
-        this.ref(stream, tag);
-      }
-      const timer = setTimeout(() => {
-        this.holds.delete(stream);
-        this.unref(stream, tag);
-      }, idleMs);
-      timer.unref();
-      this.holds.set(stream, timer);
-    }
-    return already;
   }
 
   close(name: string): void {
@@ -292,7 +314,7 @@ export class ShardHost {
     entry.closed = true;
     this.channels.delete(name);
     runCloser(entry.closer, this.log, name);
-    for (const s of entry.streams) this.unref(s, name);
+    for (const f of entry.feeds) this.unref(f, name);
     this.scheduleStats();
   }
 
@@ -307,20 +329,32 @@ export class ShardHost {
         this.batcher.push(channel, FrameKind.DATA, encodeDataFrame(type, channel, seq, data), seq);
       },
       error: (code, message) => {
-        if (!entry.closed) this.batcher.push(channel, FrameKind.ERROR, encodeError(errorData(code, message), channel));
+        if (entry.closed) return;
+        if (!this.errors.get(code)) {
+          this.log.error({ channel, plugin: entry.producer.plugin, code }, 'out.error() with an unregistered code: sent as TG_ERR_CHANNEL_FAILED (declare the code with defineErrors)');
+          this.batcher.push(channel, FrameKind.ERROR, encodeError(errorData('TG_ERR_CHANNEL_FAILED'), channel));
+          return;
+        }
+        this.batcher.push(channel, FrameKind.ERROR, encodeError(this.errors.data(code, message), channel));
       },
     };
+  }
+
+  /** A producer's failure as the client sees it: its registered code, or TG_ERR_CHANNEL_FAILED. */
+  private failure(err: unknown, fallback: string): ErrorData {
+    const coded = this.errors.toClientError(err);
+    return coded ? { code: coded.code, message: coded.message } : errorData('TG_ERR_CHANNEL_FAILED', fallback);
   }
 
   private producerFailed(name: string, plugin: string, err: unknown): void {
     this.log.error({ err, channel: name, plugin }, 'channel producer failed to open: channel closed');
     this.close(name);
-    this.fail(name, 'TG_ERR_CHANNEL_FAILED');
+    this.fail(name, this.failure(err, 'The producer of this channel failed: the server logged the cause; resubscribe later'));
   }
 
   /** Sends a final error frame; the acceptor then unsubscribes the channel's clients. */
-  private fail(name: string, code: ErrorCode, message?: string): void {
-    this.batcher.push(name, FrameKind.FAILED, encodeError(errorData(code, message), name));
+  private fail(name: string, error: ErrorData): void {
+    this.batcher.push(name, FrameKind.FAILED, encodeError(error, name));
   }
 
   private onListenerError(tag: unknown, err: unknown): void {
@@ -330,33 +364,35 @@ export class ShardHost {
     if (entry && now - entry.lastErrorAt < ERROR_FRAME_INTERVAL_MS) return;
     if (entry) entry.lastErrorAt = now;
     this.log.error({ err, channel: name, plugin: entry?.producer.plugin }, 'plugin listener threw: event skipped for this channel');
-    if (entry) this.batcher.push(entry.ch.name, FrameKind.ERROR, encodeError(errorData('TG_ERR_CHANNEL_FAILED', 'The producer of this channel failed on an update: the server logged the cause; updates continue'), entry.ch.name));
+    if (entry) this.batcher.push(entry.ch.name, FrameKind.ERROR, encodeError(this.failure(err, 'The producer of this channel failed on an update: the server logged the cause; updates continue'), entry.ch.name));
   }
 
-  private ref(stream: string, channel: string): void {
-    let ref = this.streamRefs.get(stream);
+  private ref(f: Feed, holder: string): void {
+    let ref = this.feeds.get(f.key);
     if (!ref) {
-      ref = { channels: new Set(), grace: undefined };
-      this.streamRefs.set(stream, ref);
-      this.pool.subscribe(stream);
+      ref = { feed: f, holders: new Set(), grace: undefined };
+      this.feeds.set(f.key, ref);
+      this.adapter.open(f);
+      this.scheduleStats();
     }
     if (ref.grace) {
       clearTimeout(ref.grace);
       ref.grace = undefined;
     }
-    ref.channels.add(channel);
+    ref.holders.add(holder);
   }
 
-  private unref(stream: string, channel: string): void {
-    const ref = this.streamRefs.get(stream);
+  private unref(f: Feed, holder: string): void {
+    const ref = this.feeds.get(f.key);
     if (!ref) return;
-    ref.channels.delete(channel);
-    if (ref.channels.size > 0) return;
+    ref.holders.delete(holder);
+    if (ref.holders.size > 0) return;
     const drop = () => {
-      this.streamRefs.delete(stream);
-      this.staleStreams.delete(stream);
-      this.pool.unsubscribe(stream);
-      this.forgetStream(stream);
+      if (this.feeds.get(f.key) !== ref) return;
+      this.feeds.delete(f.key);
+      this.adapter.close(ref.feed);
+      // Cached values fed by it are never replayed as current after it stops.
+      this.bus.forget(f.kind, f.symbol, f.interval);
       this.scheduleStats();
     };
     const grace = this.opts.config.upstream.unsubscribeGraceMs;
@@ -364,87 +400,18 @@ export class ShardHost {
     else ref.grace = setTimeout(drop, grace);
   }
 
-  /** Drops cached values fed by a stream, so they are never replayed as current after it stops. */
-  private forgetStream(stream: string): void {
-    const symbol = streamSymbol(stream);
-    const kind = stream.slice(stream.indexOf('@') + 1);
-    const forget = (k: MarketKind, arg?: string) => this.market.forget(k, symbol, arg);
-    if (kind === 'ticker') forget('ticker');
-    else if (kind === 'trade' || kind === 'aggTrade') {
-      forget(kind);
-      this.lastTradeId.delete(`${kind}|${symbol}`);
-    } else if (kind.startsWith('kline_')) {
-      forget('kline', kind.slice('kline_'.length));
-      this.candles.forget(symbol, kind.slice('kline_'.length));
-    }
-    else if (kind === 'depth@100ms') {
-      forget('book');
-      this.books.drop(symbol);
-      this.unsyncedStreams.delete(stream);
-    } else {
-      const depth = /^depth(5|10|20)/.exec(kind);
-      if (depth) forget('depth', depth[1]);
-    }
-  }
-
-  private onUpstreamMessage(stream: string, data: unknown): void {
-    let n;
-    try {
-      n = normalise(stream, data, Date.now());
-    } catch (err) {
-      if (!(err instanceof PayloadError)) throw err;
-      // Logged with a cap: a broken upstream must not flood the logs.
-      if (this.payloadErrors++ < 20 || this.payloadErrors % 1000 === 0) this.log.warn({ stream, err: err.message, count: this.payloadErrors }, 'malformed upstream payload skipped');
-      return;
-    }
-    if (!n) return;
-    if (n.kind === 'depthDiff') {
-      this.books.onDiff(n.symbol, n.diff, n.eventTime);
-      return;
-    }
-    if (n.kind === 'kline') {
-      this.candles.accept(n.event);
-      return;
-    }
-    if (n.kind === 'trade' || n.kind === 'aggTrade') {
-      // During a connection renewal both connections deliver for a moment: drop trades already seen.
-      const key = `${n.kind}|${n.symbol}`;
-      const last = this.lastTradeId.get(key);
-      const id = n.kind === 'trade' ? n.event.tradeId : n.event.aggId;
-      if (last !== undefined && id <= last && last - id < 1_000_000) return;
-      this.lastTradeId.set(key, id);
-    }
-    // The first cached ticker of a symbol changes the stats' priceCache.
-    if (this.market.emit(n.kind, n.symbol, n.arg, n.event as never) && n.kind === 'ticker') this.scheduleStats();
-  }
-
-  private onStreamState(streams: string[], state: 'live' | 'stale'): void {
-    for (const s of streams) {
-      if (state === 'stale') {
-        this.staleStreams.add(s);
-        // A diff stream that lost continuity: its book is rebuilt before anything is published from it.
-        if (s.endsWith('@depth@100ms')) this.books.onStreamDown(streamSymbol(s));
-      } else this.staleStreams.delete(s);
-    }
-    this.refreshChannels(streams);
-    this.scheduleStats();
-  }
-
-  private isStale(stream: string): boolean {
-    return this.staleStreams.has(stream) || this.unsyncedStreams.has(stream);
-  }
-
-  /** Recomputes the status of the channels fed by these streams and tells subscribers of changes. */
-  private refreshChannels(streams: string[]): void {
+  /** Recomputes the status of the channels fed by these feeds and tells subscribers of changes. */
+  private refreshChannels(feeds: Feed[]): void {
     const touched = new Set<string>();
-    for (const s of streams) {
-      const ref = this.streamRefs.get(s);
-      if (ref) for (const c of ref.channels) touched.add(c);
+    for (const f of feeds) {
+      const ref = this.feeds.get(f.key);
+      if (ref) for (const holder of ref.holders) touched.add(holder);
     }
     for (const name of touched) {
       const entry = this.channels.get(name);
-      if (entry) this.setChannelState(entry, entry.streams.some((s) => this.isStale(s)) ? 'stale' : 'live');
+      if (entry) this.setChannelState(entry, entry.feeds.some((f) => this.adapter.isStale(f)) ? 'stale' : 'live');
     }
+    this.scheduleStats();
   }
 
   private setChannelState(entry: OpenChannel, state: 'live' | 'stale'): void {
@@ -454,21 +421,23 @@ export class ShardHost {
     this.batcher.push(entry.ch.name, kind, encodeFrame('status', entry.ch.name, { state }));
   }
 
-  private onRejected(streams: string[], reason: string): void {
+  private onRejected(feeds: Feed[], reason: string): void {
     const failed = new Set<string>();
-    for (const s of streams) {
-      const ref = this.streamRefs.get(s);
+    for (const f of feeds) {
+      const ref = this.feeds.get(f.key);
       if (!ref) continue;
-      for (const c of ref.channels) failed.add(c);
-      // Forget the stream now (not after the grace period): a channel reopened later must subscribe it afresh.
+      // Forget the feed now (not after the grace period): a channel reopened later must open it afresh.
       if (ref.grace) clearTimeout(ref.grace);
-      this.streamRefs.delete(s);
-      this.staleStreams.delete(s);
-      if (ref.channels.has(HEARTBEAT)) this.log.error({ stream: s, reason }, 'the exchange refused the heartbeat stream: set upstream.heartbeatStream to a stream it serves');
+      this.feeds.delete(f.key);
+      this.bus.forget(f.kind, f.symbol, f.interval);
+      for (const holder of ref.holders) {
+        if (this.channels.has(holder)) failed.add(holder);
+        else this.log.warn({ feed: f.key, holder, reason }, 'the exchange refused market data a plugin listens to');
+      }
     }
     for (const name of failed) {
       this.close(name);
-      this.fail(name, 'TG_ERR_UPSTREAM_REJECTED', `The exchange rejected the stream for ${name}: ${reason}`);
+      this.fail(name, errorData('TG_ERR_UPSTREAM_REJECTED', `The exchange rejected the stream for ${name}: ${reason}`));
     }
   }
 
@@ -481,14 +450,18 @@ export class ShardHost {
   }
 
   stats(): ShardStats {
+    const info = this.adapter.info();
+    const symbols = new Set<string>();
+    for (const ref of this.feeds.values()) symbols.add(ref.feed.symbol);
     return {
       t: 'stats',
       shard: this.opts.shardId,
       channels: this.channels.size,
-      streams: this.pool.streams(),
-      priceCache: this.market.cachedCount('ticker'),
-      connections: this.pool.info(),
-      restUsedWeight: this.rest.usedWeight,
+      streams: info.streams,
+      symbols: [...symbols],
+      priceCache: this.bus.cachedCount('ticker'),
+      connections: info.connections,
+      restUsedWeight: info.restUsedWeight,
     };
   }
 
@@ -496,18 +469,24 @@ export class ShardHost {
     if (!this.stopped) this.opts.post(this.stats());
   }
 
+  /** Closes the channels, runs the plugins' teardowns (last loaded first), then closes the exchange connections. */
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of [this.statsTimer, this.statsDebounce, this.symbolsTimer]) if (t) clearTimeout(t);
     for (const name of [...this.channels.keys()]) this.close(name);
-    for (const ref of this.streamRefs.values()) if (ref.grace) clearTimeout(ref.grace);
+    for (const { plugin, fn } of this.teardowns.splice(0).reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        this.log.error({ err, plugin }, 'plugin teardown failed');
+      }
+    }
+    for (const ref of this.feeds.values()) if (ref.grace) clearTimeout(ref.grace);
     for (const timer of this.holds.values()) clearTimeout(timer);
     this.holds.clear();
-    this.streamRefs.clear();
-    this.books.close();
+    this.feeds.clear();
     this.batcher.flush();
-    await this.pool.close();
-    await this.rest.close();
+    await this.adapter.stop();
   }
 }
 

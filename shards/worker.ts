@@ -3,50 +3,78 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../core/config.js';
 import type { FromShard, ToShard } from '../core/bus.js';
 import { createLogger } from '../core/logger.js';
+import { ErrorRegistry, type ErrorTable } from '../core/errors.js';
 import { ShardHost } from './shard-host.js';
 import type { ShardPluginMain } from './shard-api.js';
+
+export interface ShardPluginRef {
+  name: string;
+  /** URL of the shard half's module; undefined for a plugin with an acceptor half only. */
+  shardUrl: string | undefined;
+  config: Record<string, unknown>;
+  errors: ErrorTable | undefined;
+  builtIn: boolean;
+}
 
 export interface ShardWorkerData {
   shardId: number;
   config: Config;
-  plugins: Array<{ name: string; shardUrl: string; config: Record<string, unknown> }>;
+  plugins: ShardPluginRef[];
 }
 
 const data = workerData as ShardWorkerData;
 const port = parentPort!;
 const log = createLogger(data.config.log.level, { shard: data.shardId });
 const post = (msg: FromShard, transfer?: ArrayBuffer[]) => port.postMessage(msg, transfer ?? []);
-const host = new ShardHost({ shardId: data.shardId, config: data.config, log, post });
+// Every plugin's codes, so that a coded error thrown in this thread crosses to the client as it was thrown.
+const errors = new ErrorRegistry();
+for (const p of data.plugins) if (p.errors) errors.register(p.name, p.errors, p.builtIn);
+const host = new ShardHost({ shardId: data.shardId, config: data.config, log, errors, post });
 
 // A plugin's asynchronous throw must not take the shard's books and connections down with it.
 process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception in shard (contained)'));
 process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection in shard (contained)'));
 
+let loaded = true;
 for (const p of data.plugins) {
-  const mod = (await import(p.shardUrl)) as { default?: ShardPluginMain };
-  if (typeof mod.default !== 'function') throw new Error(`plugin "${p.name}": ${p.shardUrl} has no default export function`);
-  await mod.default(host.apiFor(p.name, p.config));
+  if (!p.shardUrl) continue;
+  try {
+    const mod = (await import(p.shardUrl)) as { default?: ShardPluginMain };
+    if (typeof mod.default !== 'function') throw new Error(`${p.shardUrl} has no default export function (export default function (api: ShardApi) { … })`);
+    await mod.default(host.apiFor(p.name, p.config));
+  } catch (err) {
+    // The acceptor stops the start and names the plugin; the thread ends once it has said so.
+    post({ t: 'pluginFailed', shard: data.shardId, plugin: p.name, message: err instanceof Error ? err.message : String(err) });
+    loaded = false;
+    break;
+  }
 }
 
-port.on('message', (msg: ToShard) => {
-  switch (msg.t) {
-    case 'open':
-      host.open(msg.channel, msg.seq, msg.stale ?? false);
-      break;
-    case 'close':
-      host.close(msg.channel);
-      break;
-    case 'ask':
-      host.ask(msg.id, msg.plugin, msg.question, msg.params);
-      break;
-    case 'stop':
-      void host.stop().then(() => {
-        post({ t: 'stopped', shard: data.shardId });
-        port.close();
-      });
-      break;
-  }
-});
-
-host.start();
-post({ t: 'ready', shard: data.shardId });
+if (loaded) {
+  port.on('message', (msg: ToShard) => {
+    switch (msg.t) {
+      case 'symbols':
+        host.setSymbols(msg.symbols);
+        break;
+      case 'open':
+        host.open(msg.channel, msg.seq, msg.stale ?? false);
+        break;
+      case 'close':
+        host.close(msg.channel);
+        break;
+      case 'ask':
+        host.ask(msg.id, msg.plugin, msg.question, msg.params, msg.symbol);
+        break;
+      case 'stop':
+        void host.stop().then(() => {
+          post({ t: 'stopped', shard: data.shardId });
+          port.close();
+        });
+        break;
+    }
+  });
+  host.start();
+  post({ t: 'ready', shard: data.shardId });
+} else {
+  port.close();
+}

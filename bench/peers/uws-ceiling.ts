@@ -9,7 +9,7 @@
 import WebSocket from 'ws';
 import { loadNativeUws } from '../../core/uws-native.js';
 import { encodeDataFrame } from '../../core/protocol.js';
-import { normalise } from '../../shards/market/binance-normaliser.js';
+import { normalise } from '../../shards/exchanges/binance/binance-normaliser.js';
 import { depthData, klineData, priceData, tickerData, tradeData } from '../../plugins/market/frames.js';
 import { TARGET_KINDS } from '../targets.js';
 

@@ -1,5 +1,5 @@
 // The market channels' frame payloads, field for field as the protocol guide gives them.
-import type { AggTradeEvent, BookEvent, DepthEvent, KlineEvent, TickerEvent, TradeEvent } from '../../shards/shard-api.js';
+import type { AggTradeEvent, BookEvent, KlineEvent, TickerEvent, TradeEvent } from '../../shards/shard-api.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -76,7 +76,7 @@ export function aggTradeData(t: AggTradeEvent) {
   };
 }
 
-export function depthData(d: DepthEvent | BookEvent, levels: number) {
+export function depthData(d: Pick<BookEvent, 'symbol' | 'eventTime' | 'bids' | 'asks'>, levels: number) {
   return {
     symbol: d.symbol,
     bids: d.bids.length > levels ? d.bids.slice(0, levels) : d.bids,

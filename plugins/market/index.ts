@@ -1,9 +1,7 @@
 // Built-in market plugin, acceptor half: declares the public market channel families and the symbols route.
 import { z } from 'zod';
 import { definePlugin } from '../../core/plugin-api.js';
-import type { SymbolRegistry } from '../../core/symbol-registry.js';
 import { TickgateError } from '../../core/errors.js';
-import { SYMBOL_RE } from '../../core/channel-grammar.js';
 import { KLINE_INTERVALS } from './intervals.js';
 
 export default definePlugin({
@@ -19,20 +17,14 @@ export default definePlugin({
     api.channel('trades', { key: 'symbol', description: 'individual trades' });
     api.channel('aggTrades', { key: 'symbol', description: 'aggregate trades: one per taker order (extension)' });
     api.channel('depth', { key: 'symbol', argName: 'levels', args: ['5', '10', '20', '50', '100'], argRequired: false, description: 'order book from the local book: top 10 levels per side, or depth:SYM:N' });
-    const symbols = api.use<SymbolRegistry>('symbols');
+    const { symbols } = api;
     api.route('get', '/api/v1/market/symbols', () => {
       if (!symbols.loaded) throw new TickgateError('TG_ERR_SYMBOLS_UNAVAILABLE');
       return { body: { success: true, data: symbols.list() } };
     });
     // REST views of the shards' market state: no exchange call per request (a symbol's stream opens on demand).
-    const symbolOf = (raw: string | undefined): string => {
-      const symbol = raw ?? '';
-      if (!SYMBOL_RE.test(symbol)) throw new TickgateError('TG_ERR_INVALID_SYMBOL', `Invalid symbol "${symbol.slice(0, 40)}": symbols are uppercase letters and digits, e.g. BTCUSDT`);
-      if (!symbols.loaded) throw new TickgateError('TG_ERR_SYMBOLS_UNAVAILABLE');
-      const status = symbols.status(symbol);
-      if (status !== 'TRADING') throw new TickgateError('TG_ERR_UNKNOWN_SYMBOL', status ? `${symbol} is ${status}, not TRADING: it has no live market data` : `Unknown symbol ${symbol}: see GET /api/v1/market/symbols`);
-      return symbol;
-    };
+    // The symbol is checked first, so a bad symbol is reported before a bad parameter.
+    const symbolOf = (raw: string | undefined): string => symbols.validate(raw ?? '').symbol;
     const limitOf = (q: URLSearchParams, dflt: number, max: number): number => {
       const raw = q.get('limit');
       if (raw === null) return dflt;
@@ -43,21 +35,21 @@ export default definePlugin({
     const ok = (data: unknown) => ({ body: { success: true, data } });
     api.route('get', '/api/v1/market/ticker/:symbol', async (req) => {
       const symbol = symbolOf(req.params.symbol);
-      return ok(await api.ask(symbol, 'ticker', { symbol }));
+      return ok(await api.ask(symbol, 'ticker', {}));
     });
     api.route('get', '/api/v1/market/depth/:symbol', async (req) => {
       const symbol = symbolOf(req.params.symbol);
-      return ok(await api.ask(symbol, 'depth', { symbol, limit: limitOf(req.query, 20, 100) }));
+      return ok(await api.ask(symbol, 'depth', { limit: limitOf(req.query, 20, 100) }));
     });
     api.route('get', '/api/v1/market/klines/:symbol', async (req) => {
       const symbol = symbolOf(req.params.symbol);
       const interval = req.query.get('interval') ?? '';
       if (!KLINE_INTERVALS.includes(interval)) throw new TickgateError('TG_ERR_INVALID_INTERVAL', `interval must be one of ${KLINE_INTERVALS.join(', ')}`);
-      return ok(await api.ask(symbol, 'klines', { symbol, interval, limit: limitOf(req.query, 100, 1000) }));
+      return ok(await api.ask(symbol, 'klines', { interval, limit: limitOf(req.query, 100, 1000) }));
     });
     api.route('get', '/api/v1/market/trades/:symbol', async (req) => {
       const symbol = symbolOf(req.params.symbol);
-      return ok(await api.ask(symbol, 'trades', { symbol, limit: limitOf(req.query, 100, 1000) }));
+      return ok(await api.ask(symbol, 'trades', { limit: limitOf(req.query, 100, 1000) }));
     });
   },
   shard: new URL('./shard.js', import.meta.url),

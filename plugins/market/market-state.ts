@@ -1,6 +1,6 @@
 // Market plugin, shard half: the state behind the REST market endpoints, opened on demand and released when idle.
 import { TickgateError } from '../../core/errors.js';
-import type { BookEvent, KlineEvent, ShardApi, TradeEvent } from '../../shards/shard-api.js';
+import type { KlineEvent, KlineInterval, ShardApi, TradeEvent } from '../../shards/shard-api.js';
 import { depthData, klineData, tickerData, tradeData } from './frames.js';
 
 const WAIT_MS = 5000;
@@ -47,39 +47,30 @@ async function waitFor<T>(get: () => T | undefined): Promise<T> {
 }
 
 interface Params {
-  symbol: string;
   limit?: number;
   interval?: string;
 }
 
 export function answerMarketQueries(api: ShardApi): void {
-  const lower = (s: string) => s.toLowerCase();
-  /** How long REST-only interest keeps a symbol's stream and state after the last request. */
+  /** How long REST-only interest keeps a symbol's data and state after the last request. */
   const IDLE_MS = Number(api.config.restIdleMs);
-  const books = new Kept<{ latest: BookEvent | undefined }>(IDLE_MS);
   const candles = new Kept<{ list: KlineEvent[]; seeded: Promise<void> }>(IDLE_MS);
   const trades = new Kept<{ ring: TradeEvent[]; seeded: Promise<void> }>(IDLE_MS);
 
-  api.answer('ticker', async (p) => {
-    const { symbol } = p as Params;
-    api.hold([`${lower(symbol)}@ticker`], IDLE_MS);
+  api.answer('ticker', async (_p, { symbol }) => {
+    api.market.hold(symbol, ['ticker'], IDLE_MS);
     return tickerData(await waitFor(() => api.market.latest('ticker', symbol)));
   });
 
-  api.answer('depth', async (p) => {
-    const { symbol, limit = 20 } = p as Params;
-    api.hold([`${lower(symbol)}@depth@100ms`], IDLE_MS);
-    const state = books.use(symbol, () => {
-      const s = { latest: api.market.latest('book', symbol) };
-      const off = api.market.on('book', symbol, (b) => (s.latest = b));
-      return { value: s, release: off };
-    });
-    return depthData(await waitFor(() => state.latest), limit);
+  api.answer('depth', async (p, { symbol }) => {
+    const { limit = 20 } = p as Params;
+    api.market.hold(symbol, ['book'], IDLE_MS);
+    return depthData(await waitFor(() => api.market.latest('book', symbol)), limit);
   });
 
-  api.answer('klines', async (p) => {
-    const { symbol, interval = '1m', limit = 100 } = p as Params;
-    api.hold([`${lower(symbol)}@kline_${interval}`], IDLE_MS);
+  api.answer('klines', async (p, { symbol }) => {
+    const { interval = '1m', limit = 100 } = p as Params;
+    api.market.hold(symbol, [`kline:${interval as KlineInterval}`], IDLE_MS);
     const state = candles.use(`${symbol}|${interval}`, () => {
       const list: KlineEvent[] = [];
       const put = (k: KlineEvent) => {
@@ -104,9 +95,9 @@ export function answerMarketQueries(api: ShardApi): void {
     return state.list.slice(-limit).map(klineData);
   });
 
-  api.answer('trades', async (p) => {
-    const { symbol, limit = 100 } = p as Params;
-    api.hold([`${lower(symbol)}@trade`], IDLE_MS);
+  api.answer('trades', async (p, { symbol }) => {
+    const { limit = 100 } = p as Params;
+    api.market.hold(symbol, ['trade'], IDLE_MS);
     const state = trades.use(symbol, () => {
       const ring: TradeEvent[] = [];
       const put = (t: TradeEvent) => {

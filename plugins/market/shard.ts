@@ -1,5 +1,5 @@
 // Built-in market plugin, shard half: maps the shard's normalised events to price, ticker, klines, trades and depth frames.
-import type { BookEvent, ShardApi } from '../../shards/shard-api.js';
+import type { BookEvent, KlineInterval, ShardApi } from '../../shards/shard-api.js';
 import { aggTradeData, depthData, klineData, priceData, tickerData, tradeData } from './frames.js';
 import { answerMarketQueries } from './market-state.js';
 
@@ -8,18 +8,17 @@ const DEPTH_INTERVAL_MS = 100;
 
 export default function market(api: ShardApi): void {
   answerMarketQueries(api);
-  const lower = (symbol: string) => symbol.toLowerCase();
-  // price: and ticker: share the exchange's @ticker stream: the shard subscribes it once.
+  // price: and ticker: need the same ticker: the shard opens it once.
   api.produce('price', {
-    streams: (ch) => [`${lower(ch.symbol)}@ticker`],
+    needs: ['ticker'],
     open: (ch, out) => api.market.on('ticker', ch.symbol, (t) => out.emit('price', priceData(t))),
   });
   api.produce('ticker', {
-    streams: (ch) => [`${lower(ch.symbol)}@ticker`],
+    needs: ['ticker'],
     open: (ch, out) => api.market.on('ticker', ch.symbol, (t) => out.emit('ticker', tickerData(t))),
   });
   api.produce('klines', {
-    streams: (ch) => [`${lower(ch.symbol)}@kline_${ch.arg}`],
+    needs: (ch) => [`kline:${ch.arg as KlineInterval}`],
     open: (ch, out) => {
       const interval = ch.arg!;
       let live = false;
@@ -47,16 +46,16 @@ export default function market(api: ShardApi): void {
     },
   });
   api.produce('trades', {
-    streams: (ch) => [`${lower(ch.symbol)}@trade`],
+    needs: ['trade'],
     open: (ch, out) => api.market.on('trade', ch.symbol, (t) => out.emit('trade', tradeData(t))),
   });
   api.produce('aggTrades', {
-    streams: (ch) => [`${lower(ch.symbol)}@aggTrade`],
+    needs: ['aggTrade'],
     open: (ch, out) => api.market.on('aggTrade', ch.symbol, (t) => out.emit('aggTrade', aggTradeData(t))),
   });
-  // depth:SYM[:N] comes from the shard's local order book, kept from the diff stream (see shards/market/book-manager.ts).
+  // depth:SYM[:N] comes from the shard's local order book, kept by the exchange adapter.
   api.produce('depth', {
-    streams: (ch) => [`${lower(ch.symbol)}@depth@100ms`],
+    needs: ['book'],
     open: (ch, out) => {
       const levels = ch.arg ? Number(ch.arg) : DEPTH_LEVELS;
       let last: { bids: Array<[number, number]>; asks: Array<[number, number]> } | undefined;

@@ -22,6 +22,8 @@ interface Entry {
   retry: NodeJS.Timeout | undefined;
   /** Whether subscribers were told the book is stale (only after it had been live, or after a reconnect). */
   stale: boolean;
+  /** Event time of the last diff applied (or of the snapshot that made the book live). */
+  eventTime: number;
 }
 
 /** Snapshots cost exchange weight: at most one per symbol per this many milliseconds. */
@@ -40,7 +42,7 @@ export class BookManager {
   private entry(symbol: string): Entry {
     let e = this.books.get(symbol);
     if (!e) {
-      e = { sync: new BookSync(), gen: 0, fetching: false, queued: false, lastFetchAt: 0, retry: undefined, stale: false };
+      e = { sync: new BookSync(), gen: 0, fetching: false, queued: false, lastFetchAt: 0, retry: undefined, stale: false, eventTime: 0 };
       this.books.set(symbol, e);
     }
     return e;
@@ -55,6 +57,7 @@ export class BookManager {
         this.fetch(symbol, e);
         return;
       case 'updated':
+        e.eventTime = eventTime;
         this.deps.updated(symbol, e.sync, eventTime);
         return;
       case 'resync':
@@ -74,6 +77,12 @@ export class BookManager {
     e.sync.restart();
     e.gen++;
     this.setStale(symbol, e, true);
+  }
+
+  /** The symbol's book while it is in sync, with the event time of its last update; undefined otherwise. */
+  current(symbol: string): { sync: BookSync; eventTime: number } | undefined {
+    const e = this.books.get(symbol);
+    return e?.sync.live ? { sync: e.sync, eventTime: e.eventTime } : undefined;
   }
 
   drop(symbol: string): void {
@@ -138,8 +147,9 @@ export class BookManager {
         if (this.books.get(symbol) !== e || e.gen !== gen) return done();
         const r = e.sync.onSnapshot(snap);
         if (r.kind === 'live') {
+          e.eventTime = Date.now();
           this.setStale(symbol, e, false);
-          this.deps.updated(symbol, e.sync, Date.now());
+          this.deps.updated(symbol, e.sync, e.eventTime);
         } else if (r.kind === 'resync') {
           this.deps.log.warn({ symbol, reason: r.reason }, 'snapshot does not fit the buffered events: fetching another');
         }

@@ -61,16 +61,6 @@ export interface KlineEvent {
   isFinal: boolean;
 }
 
-export interface DepthEvent {
-  symbol: string;
-  /** Receipt time: partial-depth payloads carry no event time. */
-  eventTime: number;
-  lastUpdateId: number;
-  levels: number;
-  bids: Array<[number, number]>;
-  asks: Array<[number, number]>;
-}
-
 /** The shard's local order book after an update, top levels only (best first). Only built while someone listens. */
 export interface BookEvent {
   symbol: string;
@@ -85,20 +75,39 @@ export interface MarketEventMap {
   trade: TradeEvent;
   aggTrade: AggTradeEvent;
   kline: KlineEvent;
-  depth: DepthEvent;
   book: BookEvent;
 }
 
 export type MarketKind = keyof MarketEventMap;
 
+/** Kline intervals (the exchange adapter says which of them it serves). */
+export type KlineInterval = '1s' | '1m' | '3m' | '5m' | '15m' | '30m' | '1h' | '2h' | '4h' | '6h' | '8h' | '12h' | '1d' | '3d' | '1w' | '1M';
+
+/**
+ * Market data of one symbol, by meaning: its ticker, trades, aggregate trades, local order book, or candles of one
+ * interval. The shard opens whatever the exchange needs to deliver it.
+ */
+export type MarketNeed = 'ticker' | 'trade' | 'aggTrade' | 'book' | `kline:${KlineInterval}`;
+
+/** The shard's market data, as a plugin's shard half sees it. */
 export interface MarketEvents {
   /**
-   * Listens to one kind of event for one symbol (and, for klines and depth, one argument: the interval or level count).
-   * The latest known state (ticker, open candle, book; not a trade or a closed candle) is delivered at once
-   * (asynchronously), then every new event. Returns the unsubscriber.
+   * Listens to one kind of event for one symbol (for klines, the interval is the fourth argument). The shard opens
+   * the exchange data this needs for as long as the listener stays. The latest known state (ticker, open candle,
+   * book; not a trade or a closed candle) is delivered at once (asynchronously), then every new event. Returns the
+   * unsubscriber. Throws a TickgateError for a symbol this deployment does not serve.
    */
   on<K extends MarketKind>(kind: K, symbol: string, fn: (event: MarketEventMap[K]) => void, arg?: string): () => void;
+  /**
+   * The latest state of a symbol's data (for a book: its current top 100 levels), while that data is open (by a
+   * channel, a listener or `hold`); undefined otherwise, and for a book that is being rebuilt.
+   */
   latest<K extends MarketKind>(kind: K, symbol: string, arg?: string): MarketEventMap[K] | undefined;
+  /**
+   * Keeps a symbol's data open without a listener (e.g. for queries answered with `latest`) until `idleMs` after
+   * the last call. Returns true when all of it was open already.
+   */
+  hold(symbol: string, needs: readonly MarketNeed[], idleMs: number): boolean;
 }
 
 interface Listener {
@@ -124,12 +133,12 @@ function replays(kind: MarketKind, latest: unknown): boolean {
   return true;
 }
 
-function keyOf(kind: string, symbol: string, arg: string | undefined): string {
+export function keyOf(kind: string, symbol: string, arg: string | undefined): string {
   return arg === undefined ? `${kind}|${symbol}` : `${kind}|${symbol}|${arg}`;
 }
 
-/** Dispatcher owned by the shard host; plugins see it through the MarketEvents interface. */
-export class MarketEventBus implements MarketEvents {
+/** Dispatcher owned by the shard host, which wraps it in the MarketEvents plugins see. */
+export class MarketEventBus {
   private readonly slots = new Map<string, Slot>();
   /** Set by the shard host while a channel's producer opens, so listener errors reach that channel. */
   currentTag: unknown = undefined;
@@ -145,12 +154,13 @@ export class MarketEventBus implements MarketEvents {
     return s;
   }
 
-  on<K extends MarketKind>(kind: K, symbol: string, fn: (event: MarketEventMap[K]) => void, arg?: string): () => void {
+  /** `current`: the value to replay instead of the cached one (books are not cached; the host builds one). */
+  on<K extends MarketKind>(kind: K, symbol: string, fn: (event: MarketEventMap[K]) => void, arg?: string, current?: MarketEventMap[K]): () => void {
     const slot = this.slot(keyOf(kind, symbol, arg));
     const listener: Listener = { fn: fn as (event: never) => void, tag: this.currentTag, active: true };
     slot.listeners.add(listener);
-    if (slot.latest !== undefined && replays(kind, slot.latest)) {
-      const replay = slot.latest;
+    const replay = current ?? slot.latest;
+    if (replay !== undefined && replays(kind, replay)) {
       queueMicrotask(() => {
         if (listener.active) this.call(listener, replay);
       });
@@ -165,11 +175,14 @@ export class MarketEventBus implements MarketEvents {
     return this.slots.get(keyOf(kind, symbol, arg))?.latest as MarketEventMap[K] | undefined;
   }
 
-  /** Delivers an event to its listeners; returns true when it is the first cached value of its key. */
+  /**
+   * Delivers an event to its listeners; returns true when it is the first cached value of its key. Books are not
+   * cached: they are built only while someone listens, so a cached one could be old (the host asks the adapter).
+   */
   emit<K extends MarketKind>(kind: K, symbol: string, arg: string | undefined, event: MarketEventMap[K]): boolean {
     const slot = this.slot(keyOf(kind, symbol, arg));
     const first = slot.latest === undefined;
-    slot.latest = event;
+    if (kind !== 'book') slot.latest = event;
     for (const listener of slot.listeners) this.call(listener, event);
     return first;
   }

@@ -72,7 +72,8 @@ t.test('a plugin whose producer throws is contained: error frame, channel closed
 });
 
 t.test('a failed channel that is the client\'s only one still delivers its error frame, then unsubscribed', async (t) => {
-  const { wsUrl } = await startStack(t, { config: { plugins: ['market', { name: 'failing', path: fixture('failing-plugin') }], upstream: { unsubscribeGraceMs: 60_000 } } });
+  // The exchange takes one stream per connection: boomopen's trades fill it, and badstream's are refused.
+  const { wsUrl } = await startStack(t, { config: { plugins: ['market', { name: 'failing', path: fixture('failing-plugin') }], upstream: { unsubscribeGraceMs: 60_000 } }, sim: { maxStreamsPerConnection: 1 } });
   for (const ch of ['boomopen:BTCUSDT', 'badstream:ETHUSDT', 'orphan:SOLUSDT']) {
     const c = await TestClient.connect(wsUrl);
     c.subscribe(ch);
@@ -114,14 +115,15 @@ t.test('a failed channel drops only its own subscribers: a client on other chann
 });
 
 t.test('a stream the exchange rejects: error frame, unsubscribed; a private channel needs authentication', async (t) => {
-  const { wsUrl } = await startStack(t, { config: { plugins: ['market', { name: 'failing', path: fixture('failing-plugin') }] } });
+  // The exchange takes one stream per connection (tickgate is configured for 1024): price's ticker fills it.
+  const { wsUrl } = await startStack(t, { config: { plugins: ['market', { name: 'failing', path: fixture('failing-plugin') }] }, sim: { maxStreamsPerConnection: 1 } });
   const c = await TestClient.connect(wsUrl);
   c.subscribe('price:BTCUSDT');
   await c.next((f) => f.type === 'price');
   c.subscribe('badstream:BTCUSDT');
   const err = await c.next((f) => f.type === 'error' && f.channel === 'badstream:BTCUSDT');
   t.equal(err.data.code, 'TG_ERR_UPSTREAM_REJECTED');
-  t.match(err.data.message, /not a Binance market stream name/, 'the reason is passed on');
+  t.match(err.data.message, /more than 1 streams on one connection/, 'the exchange\'s reason is passed on');
   await c.next((f) => f.type === 'unsubscribed' && f.channel === 'badstream:BTCUSDT');
   const n = c.frames.filter((f) => f.type === 'price').length;
   await c.next((f) => f.type === 'price' && c.frames.filter((x) => x.type === 'price').length > n);
@@ -157,5 +159,6 @@ t.test('plugin loading errors stop the start with a message naming the plugin', 
   const bad = await TickgateServer.start(testConfig({ plugins: ['market', { name: 'vwap', path: fixture('vwap-plugin'), config: { window: 0 } }] }, upstream)).catch((e: unknown) => e);
   t.ok(bad instanceof ConfigError);
   t.match((bad as Error).message, /plugins\.vwap\.config\.window/);
-  await t.rejects(TickgateServer.start(testConfig({ plugins: ['market', { name: 'market2', path: fixture('vwap-plugin') }, { name: 'vwap', path: fixture('vwap-plugin') }] }, upstream)), /already registered/);
+  await t.rejects(TickgateServer.start(testConfig({ plugins: ['market', { name: 'market2', path: fixture('vwap-plugin') }] }, upstream)), /declares the name "vwap", but config.yaml lists it as "market2"/);
+  await t.rejects(TickgateServer.start(testConfig({ plugins: ['market', { path: fixture('vwap-plugin') }, { name: 'vwap', path: fixture('vwap-plugin') }] }, upstream)), /a plugin named "vwap" is already loaded/);
 });

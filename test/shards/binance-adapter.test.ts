@@ -2,8 +2,8 @@
 import t from 'tap';
 import type { Test } from 'tap';
 import { createLogger } from '../../core/logger.js';
-import { BinanceStreamPool, type StreamPoolOptions } from '../../shards/upstream/binance/binance-stream-pool.js';
-import { BinanceRest, BinanceRestError } from '../../shards/upstream/binance/binance-rest.js';
+import { BinanceStreamPool, type StreamPoolOptions } from '../../shards/exchanges/binance/binance-stream-pool.js';
+import { BinanceRest, BinanceRestError } from '../../shards/exchanges/binance/binance-rest.js';
 import { SimExchange, type SimOptions } from '../../sim/exchange.js';
 import { until } from '../helpers/stack.js';
 

@@ -1,6 +1,6 @@
 // Exact field mapping from Binance's documented example payloads to tickgate frames, and malformed payloads.
 import t from 'tap';
-import { normalise, PayloadError, streamSymbol } from '../../shards/market/binance-normaliser.js';
+import { normalise, PayloadError, streamSymbol } from '../../shards/exchanges/binance/binance-normaliser.js';
 import { aggTradeData, depthData, klineData, priceData, tickerData, tradeData, tradeSide } from '../../plugins/market/frames.js';
 
 // Payloads as printed in Binance's Spot "WebSocket Streams" documentation.

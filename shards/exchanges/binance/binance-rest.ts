@@ -1,6 +1,7 @@
 // Binance REST over undici: JSON GETs with timeouts, Binance error codes, and Retry-After on 429/418.
 import { Pool } from 'undici';
 import type { Logger } from '../../../core/logger.js';
+import type { SymbolFilters, SymbolInfo } from '../../../core/symbol-registry.js';
 
 export class BinanceRestError extends Error {
   constructor(
@@ -15,11 +16,48 @@ export class BinanceRestError extends Error {
   }
 }
 
-export interface ExchangeSymbol {
+interface ExchangeSymbol {
   symbol: string;
   status: string;
   baseAsset: string;
   quoteAsset: string;
+  filters?: Array<Record<string, unknown>>;
+}
+
+/** Decimal places of a step as Binance writes it: "0.01000000" → 2, "1.00000000" → 0. */
+export function decimalsOf(step: string): number {
+  const dot = step.indexOf('.');
+  if (dot < 0) return 0;
+  const frac = step.slice(dot + 1).replace(/0+$/, '');
+  return frac.length;
+}
+
+/** PRICE_FILTER, LOT_SIZE and NOTIONAL (or the older MIN_NOTIONAL) as numbers; a filter not stated does not limit. */
+export function symbolFilters(filters: Array<Record<string, unknown>> = []): SymbolFilters {
+  const byType = new Map(filters.map((f) => [String(f.filterType), f]));
+  const num = (f: Record<string, unknown> | undefined, key: string, dflt: number) => {
+    const n = Number(f?.[key]);
+    return f && f[key] !== undefined && Number.isFinite(n) ? n : dflt;
+  };
+  const price = byType.get('PRICE_FILTER');
+  const lot = byType.get('LOT_SIZE');
+  const notional = byType.get('NOTIONAL') ?? byType.get('MIN_NOTIONAL');
+  const maxPrice = num(price, 'maxPrice', 0);
+  const maxQty = num(lot, 'maxQty', 0);
+  const maxNotional = num(notional, 'maxNotional', 0);
+  return {
+    tickSize: num(price, 'tickSize', 0),
+    minPrice: num(price, 'minPrice', 0),
+    // Binance writes 0 for "no limit".
+    maxPrice: maxPrice > 0 ? maxPrice : Infinity,
+    stepSize: num(lot, 'stepSize', 0),
+    minQty: num(lot, 'minQty', 0),
+    maxQty: maxQty > 0 ? maxQty : Infinity,
+    minNotional: num(notional, 'minNotional', 0),
+    maxNotional: maxNotional > 0 ? maxNotional : Infinity,
+    priceDecimals: typeof price?.tickSize === 'string' ? decimalsOf(price.tickSize) : 8,
+    quantityDecimals: typeof lot?.stepSize === 'string' ? decimalsOf(lot.stepSize) : 8,
+  };
 }
 
 export interface BinanceRestOptions {
@@ -113,10 +151,10 @@ export class BinanceRest {
     return body as T;
   }
 
-  async exchangeInfo(): Promise<ExchangeSymbol[]> {
+  async exchangeInfo(): Promise<SymbolInfo[]> {
     const info = await this.get<{ symbols?: ExchangeSymbol[] }>('/api/v3/exchangeInfo', {}, { weight: 20 });
     if (!Array.isArray(info.symbols)) throw new BinanceRestError('exchangeInfo has no symbols array', 200, undefined, undefined);
-    return info.symbols.map((s) => ({ symbol: s.symbol, status: s.status, baseAsset: s.baseAsset, quoteAsset: s.quoteAsset }));
+    return info.symbols.map((s) => ({ symbol: s.symbol, status: s.status, baseAsset: s.baseAsset, quoteAsset: s.quoteAsset, filters: symbolFilters(s.filters) }));
   }
 
   /** Raw kline rows: [openTime, open, high, low, close, volume, closeTime, quoteVolume, trades, …]. */

@@ -1,11 +1,24 @@
 // Turns one Binance stream payload (numbers as strings) into a typed market event, parsing each field once.
-import type { AggTradeEvent, DepthEvent, KlineEvent, MarketEventMap, MarketKind, TickerEvent, TradeEvent } from './market-events.js';
-import type { DepthDiff } from './order-book.js';
+import type { AggTradeEvent, KlineEvent, MarketEventMap, TickerEvent, TradeEvent } from '../../market/market-events.js';
+import type { DepthDiff } from '../../market/order-book.js';
+
+/** A partial-depth payload (`<sym>@depth<N>`): the exchange's own top N levels; tickgate's books come from the diff stream. */
+export interface DepthEvent {
+  symbol: string;
+  /** Receipt time: partial-depth payloads carry no event time. */
+  eventTime: number;
+  lastUpdateId: number;
+  levels: number;
+  bids: Array<[number, number]>;
+  asks: Array<[number, number]>;
+}
+
+type StreamEvents = Omit<MarketEventMap, 'book'> & { depth: DepthEvent };
 
 export type Normalised =
   | {
-      [K in MarketKind]: { kind: K; symbol: string; arg: string | undefined; event: MarketEventMap[K] };
-    }[MarketKind]
+      [K in keyof StreamEvents]: { kind: K; symbol: string; arg: string | undefined; event: StreamEvents[K] };
+    }[keyof StreamEvents]
   /** A diff-depth event: not a market event itself, it feeds the shard's local order book. */
   | { kind: 'depthDiff'; symbol: string; eventTime: number; diff: DepthDiff };
 
