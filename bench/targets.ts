@@ -1,5 +1,7 @@
 // The servers a benchmark measures, started as child processes against a simulated exchange.
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PACKAGE_ROOT } from '../core/config.js';
@@ -18,9 +20,10 @@ export const TARGET_KINDS: Record<Target, readonly string[] | 'all'> = {
 /** Symbols the benchmarks subscribe, in order (the simulated exchange lists all of them). */
 export const BENCH_SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'BNBUSDT', 'SOLUSDT', 'XRPUSDT', 'DOGEUSDT', 'ADAUSDT', 'AVAXUSDT', 'LTCUSDT', 'DOTUSDT', 'LINKUSDT', 'TRXUSDT', 'ATOMUSDT', 'UNIUSDT', 'ETCUSDT', 'XLMUSDT', 'NEARUSDT', 'APTUSDT', 'FILUSDT', 'ARBUSDT', 'OPUSDT', 'INJUSDT', 'SUIUSDT', 'PEPEUSDT'];
 
-/** The node options before `script` in a `node … script` command line (package.json's start script), values included. */
+/** The node options before `script` in a `[exec] node … script` command line (package.json's start script), values included. */
 export function nodeFlagsOf(command: string, script: string): string[] {
   const words = command.trim().split(/\s+/);
+  if (words[0] === 'exec') words.shift();
   const at = words.indexOf(script);
   if (words[0] !== 'node' || at < 0) throw new Error(`expected a "node … ${script}" command, got "${command}"`);
   return words.slice(1, at);
@@ -75,7 +78,29 @@ export async function startTarget(target: Target, o: TargetOptions): Promise<{ c
   } else if (target === 'uws-ceiling') {
     started = await startChild([...node, join('dist/bench/peers/uws-ceiling.js')], { PORT: '0', ...upstream, SYMBOLS: (o.symbols ?? ['BTCUSDT']).join(','), KINDS: (o.kinds ?? ['price']).join(',') }, LISTENING);
   } else {
+    buildNestPeer();
     started = await startChild([...node, join('dist/bench/peers/nestjs/main.js')], { PORT: '0', ...upstream }, LISTENING);
   }
   return { child: started.child, port: Number(started.match[1]), memory: started.memory };
+}
+
+const NEST_SRC = join(PACKAGE_ROOT, 'bench/peers/nestjs');
+const NEST_OUT = join(PACKAGE_ROOT, 'dist/bench/peers/nestjs/main.js');
+
+/**
+ * The NestJS peer is not part of the product's build (`npm run build`): it is compiled here, the first time a run
+ * needs it and again when its sources change. It needs the devDependencies (NestJS itself).
+ */
+export function buildNestPeer(): void {
+  const built = existsSync(NEST_OUT) ? statSync(NEST_OUT).mtimeMs : 0;
+  const newest = Math.max(...readdirSync(NEST_SRC).map((f) => statSync(join(NEST_SRC, f)).mtimeMs));
+  if (built >= newest) return;
+  const require = createRequire(import.meta.url);
+  try {
+    require.resolve('@nestjs/core');
+  } catch {
+    throw new Error('the NestJS peer needs the devDependencies (NestJS): run npm install without --omit=dev, or leave nestjs out of --targets');
+  }
+  process.stderr.write('[bench] compiling the NestJS peer (bench/peers/nestjs)\n');
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', NEST_SRC], { cwd: PACKAGE_ROOT, stdio: 'inherit' });
 }

@@ -7,6 +7,18 @@ import { PluginLoadError } from './plugin-host.js';
 import { installShutdown } from './shutdown.js';
 import { youngGenerationHint } from './node-flags.js';
 
+/** Exit codes of `npm start`, documented in the README. */
+export const EXIT_CODES = {
+  /** Stopped by SIGINT/SIGTERM after draining. */
+  OK: 0,
+  /** Could not start (the port is taken, the native binding did not load, a shard did not start) or failed later. */
+  FAILED: 1,
+  /** config.yaml, an environment override or a plugin's config section is invalid. */
+  CONFIG: 2,
+  /** A plugin could not be loaded (missing module, bad definition, a name or route clash, its setup threw). */
+  PLUGIN: 3,
+} as const;
+
 export async function main(overrides?: Record<string, unknown>): Promise<TickgateServer | undefined> {
   let config;
   try {
@@ -14,7 +26,7 @@ export async function main(overrides?: Record<string, unknown>): Promise<Tickgat
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`tickgate: ${err.message}\n`);
-      process.exitCode = 2;
+      process.exitCode = EXIT_CODES.CONFIG;
       return undefined;
     }
     throw err;
@@ -29,7 +41,12 @@ export async function main(overrides?: Record<string, unknown>): Promise<Tickgat
   } catch (err) {
     const known = err instanceof NativeBindingError || err instanceof ConfigError || err instanceof PluginLoadError;
     log.fatal({ err: known ? undefined : err }, `tickgate cannot start: ${err instanceof Error ? err.message : String(err)}`);
-    process.exitCode = 1;
+    process.exitCode = exitCodeFor(err);
     return undefined;
   }
+}
+
+/** The exit code for an error that stopped the start. */
+export function exitCodeFor(err: unknown): number {
+  return err instanceof ConfigError ? EXIT_CODES.CONFIG : err instanceof PluginLoadError ? EXIT_CODES.PLUGIN : EXIT_CODES.FAILED;
 }

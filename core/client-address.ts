@@ -1,4 +1,5 @@
 // The client's address: the TCP peer's, or behind a trusted reverse proxy the one its X-Forwarded-For names.
+import { isIP } from 'node:net';
 import proxyaddr from 'proxy-addr';
 
 /** (peer address as uWS prints it, X-Forwarded-For header or '') → the client's address. */
@@ -55,6 +56,8 @@ export function clientAddressResolver(trusted: readonly string[]): ClientAddress
   return (peer, forwardedFor) => {
     const req = { socket: { remoteAddress: canonicalAddress(peer) }, headers: { 'x-forwarded-for': forwardedFor ?? '' } };
     // The rightmost address not in the trust list: what a trusted proxy saw, not what the client claims.
-    return proxyaddr(req as unknown as Parameters<typeof proxyaddr>[0], trust);
+    const address = proxyaddr(req as unknown as Parameters<typeof proxyaddr>[0], trust);
+    // A header the proxy passed on unchecked may hold anything: then the proxy itself is all that is known.
+    return isIP(address) ? canonicalAddress(address) : req.socket.remoteAddress;
   };
 }

@@ -67,11 +67,12 @@ export interface ChannelSpec {
 /** A teardown function: runs once when the gateway stops (or when its start fails after this plugin loaded). */
 export type Teardown = () => void | Promise<void>;
 
-export interface AcceptorApi {
+/** `C`: the plugin's config, as its configSchema's output types it. */
+export interface AcceptorApi<C = Record<string, unknown>> {
   /** The plugin's declared name. */
   readonly name: string;
-  /** This plugin's section of config.yaml, validated by its configSchema. */
-  readonly config: Record<string, unknown>;
+  /** This plugin's section of config.yaml, validated by its configSchema (defaults filled in). */
+  readonly config: C;
   readonly log: Logger;
   /** The symbols this deployment serves, with their exchange filters. */
   readonly symbols: SymbolsService;
@@ -96,18 +97,19 @@ export interface AcceptorApi {
 }
 
 /** A schema with zod's safeParse shape; plugins may use zod or anything that offers the same method. */
-export interface ConfigSchema {
-  safeParse(input: unknown): { success: true; data: unknown } | { success: false; error: { issues: Array<{ path: PropertyKey[]; message: string }> } };
+export interface ConfigSchema<C = unknown> {
+  safeParse(input: unknown): { success: true; data: C } | { success: false; error: { issues: ReadonlyArray<{ path: readonly PropertyKey[]; message: string }> } };
 }
 
-export interface PluginDefinition {
+export interface PluginDefinition<C = Record<string, unknown>> {
   /** Lowercase letters, digits and "-"; used for logs, the route namespace, services and its config entry. */
   name: string;
-  configSchema?: ConfigSchema;
+  /** Validates (and fills defaults into) the plugin's `config` section of config.yaml; its output types `api.config`. */
+  configSchema?: ConfigSchema<C>;
   /** The plugin's own error codes (from defineErrors), registered in the gateway's error table in both halves. */
   errors?: ErrorTable;
   /** Runs once in the acceptor: routes, channel families, services. */
-  acceptor?(api: AcceptorApi): void | Promise<void>;
+  acceptor?(api: AcceptorApi<C>): void | Promise<void>;
   /**
    * Module run once in every shard worker; its default export receives the ShardApi.
    * Functions cannot cross threads, so the shard half is named by its URL.
@@ -115,7 +117,7 @@ export interface PluginDefinition {
   shard?: URL | string;
 }
 
-/** Identity function that only gives types. */
-export function definePlugin(def: PluginDefinition): PluginDefinition {
+/** Identity function that only gives types (the config's type comes from configSchema). */
+export function definePlugin<C = Record<string, unknown>>(def: PluginDefinition<C>): PluginDefinition<C> {
   return def;
 }

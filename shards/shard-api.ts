@@ -56,10 +56,12 @@ export interface AskContext {
 /** A teardown function: runs once when the shard stops. */
 export type Teardown = () => void | Promise<void>;
 
-export interface ShardApi {
+/** `C`: the plugin's config (validated by the acceptor half's configSchema; type it as the schema's output). */
+export interface ShardApi<C = Record<string, unknown>> {
   /** The plugin's declared name. */
   readonly name: string;
-  readonly config: Record<string, unknown>;
+  /** This plugin's section of config.yaml, as its configSchema validated it. */
+  readonly config: C;
   readonly log: Logger;
   readonly shardId: number;
   /** The symbols this deployment serves, with their filters (the same view as the acceptor half's). */
@@ -74,4 +76,4 @@ export interface ShardApi {
   onClose(fn: Teardown): void;
 }
 
-export type ShardPluginMain = (api: ShardApi) => void | Promise<void>;
+export type ShardPluginMain<C = Record<string, unknown>> = (api: ShardApi<C>) => void | Promise<void>;

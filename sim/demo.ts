@@ -3,6 +3,7 @@ import { loadConfig, ConfigError, runtimeEnv } from '../core/config.js';
 import { createLogger } from '../core/logger.js';
 import { TickgateServer } from '../core/server.js';
 import { installShutdown } from '../core/shutdown.js';
+import { EXIT_CODES, exitCodeFor } from '../core/cli.js';
 import { SimExchange } from './exchange.js';
 
 let config;
@@ -11,7 +12,7 @@ try {
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
   process.stderr.write(`tickgate demo: ${err.message}\n`);
-  process.exit(2);
+  process.exit(EXIT_CODES.CONFIG);
 }
 const root = createLogger(config.log.level);
 const log = root.child({ component: 'demo' });
@@ -25,7 +26,7 @@ try {
 } catch (err) {
   log.fatal(`tickgate cannot start: ${err instanceof Error ? err.message : String(err)}`);
   await sim.close();
-  process.exit(1);
+  process.exit(exitCodeFor(err));
 }
 const shown = config.server.host === '0.0.0.0' ? 'localhost' : config.server.host;
 process.stdout.write(`

@@ -637,6 +637,7 @@ export class SimExchange {
         filters: [
           { filterType: 'PRICE_FILTER', minPrice: m.fmtPrice(m.spec.tickSize), maxPrice: '1000000.00000000', tickSize: m.fmtPrice(m.spec.tickSize) },
           { filterType: 'LOT_SIZE', minQty: m.fmtQty(m.spec.stepSize), maxQty: '9000.00000000', stepSize: m.fmtQty(m.spec.stepSize) },
+          { filterType: 'NOTIONAL', minNotional: '5.00000000', applyMinToMarket: true, maxNotional: '9000000.00000000', applyMaxToMarket: false, avgPriceMins: 5 },
         ],
         permissions: ['SPOT'],
       })),

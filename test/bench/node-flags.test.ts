@@ -8,6 +8,7 @@ t.test('the node options before the script are read from a start command, values
   t.same(nodeFlagsOf('node --a=1 --b dist/core/main.js --not-mine', script), ['--a=1', '--b']);
   t.same(nodeFlagsOf('node --max-semi-space-size=2 --import ./otel.mjs -r dotenv/config dist/core/main.js', script), ['--max-semi-space-size=2', '--import', './otel.mjs', '-r', 'dotenv/config']);
   t.same(nodeFlagsOf('node dist/core/main.js', script), []);
+  t.same(nodeFlagsOf('exec node --max-semi-space-size=2 dist/core/main.js', script), ['--max-semi-space-size=2'], 'npm start execs node, so signals reach it');
   t.throws(() => nodeFlagsOf('tsx core/main.ts', script), /expected a "node … dist\/core\/main.js" command/);
   t.throws(() => nodeFlagsOf('node dist/other.js', script), /expected a "node … dist\/core\/main.js" command/);
 });

@@ -47,3 +47,43 @@ t.test('error data and errors carry the code and a message', async (t) => {
   t.equal(e.code, 'TG_ERR_NOT_FOUND');
   t.equal(e.message, ERRORS.TG_ERR_NOT_FOUND.message);
 });
+
+t.test('the README\'s error table lists exactly the codes and statuses of the table, the built-in plugins\' included', async (t) => {
+  const { readFileSync, readdirSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { PACKAGE_ROOT } = await import('../../core/config.js');
+  const readme = readFileSync(join(PACKAGE_ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('### Errors'), readme.indexOf('### Close codes'));
+  const documented = Object.fromEntries([...section.matchAll(/^\| `([A-Z][A-Z0-9_]+)` \| (\d{3}) \|/gm)].map((m) => [m[1], Number(m[2])]));
+  const table: Record<string, number> = Object.fromEntries(Object.entries(ERRORS).map(([code, def]) => [code, def.status]));
+  for (const name of readdirSync(join(PACKAGE_ROOT, 'dist/plugins'))) {
+    const def = ((await import(join(PACKAGE_ROOT, 'dist/plugins', name, 'index.js'))) as { default: { errors?: { codes: Record<string, { status: number }> } } }).default;
+    for (const [code, d] of Object.entries(def.errors?.codes ?? {})) table[code] = d.status;
+  }
+  t.same(documented, table);
+});
+
+t.test('defineErrors checks a plugin\'s table and throws its codes with their messages', async (t) => {
+  const { defineErrors, ErrorRegistry } = await import('../../core/errors.js');
+  const errors = defineErrors('ACME_', { ACME_NOPE: { status: 409, message: 'Nope: do something else' } });
+  const e = errors.error('ACME_NOPE');
+  t.ok(e instanceof TickgateError);
+  t.equal(e.code, 'ACME_NOPE');
+  t.equal(e.message, 'Nope: do something else');
+  t.equal(errors.error('ACME_NOPE', 'more specific').message, 'more specific');
+  t.throws(() => defineErrors('acme', {}), /error prefix "acme" must be uppercase words/);
+  t.throws(() => defineErrors('ACME_', { ACME: { status: 400, message: 'x' } }), /must start with the prefix "ACME_"/);
+  t.throws(() => defineErrors('ACME_', { ACME_X: { status: 400, message: ' ' } }), /needs a message/);
+  const registry = new ErrorRegistry();
+  registry.register('acme', errors, false);
+  t.same(registry.toClientError(e), { code: 'ACME_NOPE', message: 'Nope: do something else', status: 409 });
+  t.same(registry.toClientError({ code: 'ACME_NOPE', message: '' }), { code: 'ACME_NOPE', message: 'Nope: do something else', status: 409 }, 'a plain {code} from another copy of the package works too');
+  t.equal(registry.toClientError(new Error('plain')), undefined, 'an uncoded error is not the client\'s business');
+  t.equal(registry.toClientError({ code: 'ACME_OTHER', message: 'x' }), undefined, 'nor an unregistered code');
+  t.equal(registry.toClientError(Object.defineProperty({}, 'code', { get: () => { throw new Error('hostile'); } })), undefined, 'a hostile getter is survived');
+  registry.register('acme', errors, false);
+  t.pass('registering the same plugin\'s table again is harmless');
+  t.doesNotThrow(() => registry.register('other', { prefix: 'OTHER_', codes: { OTHER_X: { status: 400, message: 'x' } } }, false), 'a second plugin with its own prefix is fine');
+  t.throws(() => registry.register('third', { prefix: 'THIRD_', codes: { ACME_NOPE: { status: 400, message: 'x' } } }, false), /must start with the prefix/);
+  t.throws(() => registry.register('fourth', { prefix: 'ACME_', codes: {} }, false), /already used by plugin "acme"/);
+});

@@ -51,6 +51,41 @@ t.test('SIGTERM drains: clients closed with 1001, upstream closed, shards stoppe
   t.notMatch(child.out() + child.err(), /super-secret-token-123/, 'the token never reaches the logs');
 });
 
+t.test('Ctrl-C on npm start (SIGINT to the whole process group, npm forwarding its copy) drains once and exits 0', async (t) => {
+  const sim = await new SimExchange({ port: 0 }).start();
+  t.teardown(() => sim.close());
+  // A terminal sends Ctrl-C's SIGINT to every process of its foreground group: npm and the gateway it runs.
+  const child = spawn('npm', ['start'], { cwd: PACKAGE_ROOT, detached: true, env: { ...process.env, PORT: '0', HOST: '127.0.0.1', SHARDS: '1', BINANCE_WS_URL: sim.wsUrl, BINANCE_REST_URL: sim.restUrl }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  t.teardown(() => {
+    if (child.exitCode === null) process.kill(-child.pid!, 'SIGKILL');
+  });
+  await until(() => /listening on 127\.0\.0\.1:\d+/.test(out), 'server listening', 20_000);
+  process.kill(-child.pid!, 'SIGINT');
+  t.equal(await exit, 0, 'npm exits 0');
+  t.match(out, /tickgate stopped/, 'the drain finished');
+  t.notMatch(out, /second signal/, 'the forwarded copy is not taken for an impatient second Ctrl-C');
+});
+
+t.test('a second signal given later exits at once with 1', async (t) => {
+  // A shard half whose teardown never ends keeps the drain waiting until the second signal.
+  const dir = mkdtempSync(join(tmpdir(), 'tickgate-stuck-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'stuck.mjs'), "export default { name: 'stuck', acceptor(api) { api.onClose(() => new Promise(() => {})); } };\n");
+  writeFileSync(join(dir, 'config.yaml'), 'server: { drainTimeoutMs: 60000 }\nplugins: [market, { path: ./stuck.mjs }]\n');
+  const child = run([MAIN], { PORT: '0', HOST: '127.0.0.1', TICKGATE_CONFIG: join(dir, 'config.yaml'), BINANCE_WS_URL: 'ws://127.0.0.1:9', BINANCE_REST_URL: 'http://127.0.0.1:9' });
+  await until(() => /listening on 127\.0\.0\.1:\d+/.test(child.out()), 'server listening', 20_000);
+  child.kill('SIGTERM');
+  await until(() => /shutting down/.test(child.out()), 'drain started');
+  await new Promise((r) => setTimeout(r, 1200));
+  child.kill('SIGTERM');
+  t.equal(await child.exit, 1);
+  t.match(child.out(), /second signal: exiting without finishing the drain/);
+});
+
 t.test('a bad config value names the key and exits non-zero', async (t) => {
   const port = run([MAIN], { PORT: 'abc' });
   t.equal(await port.exit, 2);

@@ -113,7 +113,11 @@ t.test('stats endpoint has the guide shape and counts streams, channels and clie
   c.subscribe('price:BTCUSDT', 'klines:ETHUSDT:1m');
   await c.next((f) => f.type === 'price');
   await c.next((f) => f.type === 'kline');
-  await until(async () => (await getJson(`${httpUrl}/api/v1/ws/stats`)).body.data.binanceStreams === 2, 'stats show 2 streams');
+  // Shards report their state every 2 s and 20 ms after a change: wait for the report that follows the first ticker.
+  await until(async () => {
+    const d = (await getJson(`${httpUrl}/api/v1/ws/stats`)).body.data;
+    return d.binanceStreams === 2 && d.priceCache === 1;
+  }, 'stats show 2 streams and the cached ticker');
   const { status, body } = await getJson(`${httpUrl}/api/v1/ws/stats`);
   t.equal(status, 200);
   t.same(keys(body), ['data', 'success']);

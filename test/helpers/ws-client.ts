@@ -33,8 +33,8 @@ export class TestClient {
   }
 
   /** Connects and waits for the server's "connected" frame. */
-  static async connect(url: string): Promise<TestClient> {
-    const ws = new WebSocket(url);
+  static async connect(url: string, opts?: WebSocket.ClientOptions): Promise<TestClient> {
+    const ws = new WebSocket(url, opts);
     const client = new TestClient(ws);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());

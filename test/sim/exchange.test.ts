@@ -31,7 +31,7 @@ t.test('REST: exchangeInfo, depth, klines, trades, 24hr ticker in Binance shapes
   for (const sym of ['BTCUSDT', 'ETHUSDT', 'BNBUSDT', 'SOLUSDT', 'XRPUSDT', 'DOGEUSDT', 'ADAUSDT', 'AVAXUSDT']) t.ok(names.includes(sym), sym);
   const btc = info.symbols.find((x: any) => x.symbol === 'BTCUSDT');
   t.equal(btc.status, 'TRADING');
-  t.same(btc.filters.map((f: any) => f.filterType), ['PRICE_FILTER', 'LOT_SIZE']);
+  t.same(btc.filters.map((f: any) => f.filterType), ['PRICE_FILTER', 'LOT_SIZE', 'NOTIONAL']);
   t.equal(btc.filters[0].tickSize, '0.01');
 
   const depth = await getJson(`${s.restUrl}/api/v3/depth?symbol=BTCUSDT&limit=5`);

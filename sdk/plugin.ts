@@ -1,0 +1,39 @@
+// `tickgate/plugin`: everything a plugin author imports, in both halves of a plugin.
+export { definePlugin } from '../core/plugin-api.js';
+export type {
+  AcceptorApi,
+  ChannelSpec,
+  ClientInfo,
+  ConfigSchema,
+  HttpMethod,
+  PluginDefinition,
+  RouteHandler,
+  RouteOptions,
+  RouteRequest,
+  RouteResult,
+  Teardown,
+} from '../core/plugin-api.js';
+export type {
+  AskContext,
+  Channel,
+  Closer,
+  Emitter,
+  ExchangeRestApi,
+  ProducerSpec,
+  ShardApi,
+  ShardPluginMain,
+  MarketEvents,
+  MarketNeed,
+  MarketKind,
+  MarketEventMap,
+  TickerEvent,
+  TradeEvent,
+  AggTradeEvent,
+  KlineEvent,
+  KlineInterval,
+  BookEvent,
+} from '../shards/shard-api.js';
+export { TickgateError, defineErrors, ERRORS } from '../core/errors.js';
+export type { AnyErrorCode, ErrorCode, ErrorData, ErrorDef, ErrorTable, PluginErrors } from '../core/errors.js';
+export type { SymbolFilters, SymbolInfo, SymbolsService } from '../core/symbol-registry.js';
+export type { Logger } from '../core/logger.js';

@@ -1,0 +1,108 @@
+// The worked examples, built the way a plugin author builds them (their own folder, npm install, tsc) and run in the demo.
+import t from 'tap';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../../core/config.js';
+import { TestClient } from '../helpers/ws-client.js';
+import { getJson, until } from '../helpers/stack.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'tickgate-examples-'));
+t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
+const npm = (args: string[], cwd: string) => execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+/** Copies an example out of the tree, points its tickgate dependency at this checkout, installs and compiles it. */
+function build(name: string): string {
+  const dir = join(tmp, name);
+  cpSync(join(PACKAGE_ROOT, 'examples', name), dir, { recursive: true, filter: (src) => !/[/\\](node_modules|dist)$/.test(src) && !src.endsWith('package-lock.json') });
+  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+  t.equal(pkg.dependencies.tickgate, 'file:../..', `${name}: depends on tickgate by path`);
+  pkg.dependencies.tickgate = `file:${PACKAGE_ROOT}`;
+  writeFileSync(join(dir, 'package.json'), JSON.stringify(pkg, null, 2));
+  // --ignore-scripts: npm would run tickgate's own prepare (its build) in this checkout, rewriting dist/ under the
+  // test files that run beside this one. The example's own dependencies have no install scripts.
+  npm(['install', '--no-audit', '--no-fund', '--prefer-offline', '--ignore-scripts'], dir);
+  npm(['run', 'build'], dir);
+  return dir;
+}
+
+t.test('the examples build out of the tree with their own tsc and run in the demo', async (t) => {
+  const spread = build('spread');
+  const vwap = build('vwap');
+  t.ok(existsSync(join(spread, 'dist/index.js')) && existsSync(join(spread, 'dist/shard.js')), 'spread compiled');
+  t.ok(existsSync(join(vwap, 'dist/index.js')) && existsSync(join(vwap, 'dist/shard.js')), 'vwap compiled');
+  t.notOk(existsSync(join(PACKAGE_ROOT, 'examples/spread/src/index.js')), 'nothing written into the tickgate checkout');
+
+  writeFileSync(join(tmp, 'config.yaml'), [
+    'server: { host: 127.0.0.1, port: 0 }',
+    'shards: 2',
+    'plugins:',
+    '  - market',
+    '  - path: ./spread/dist/index.js',
+    '    config: { waitMs: 0 }',
+    '  - name: vwap',
+    '    path: ./vwap/dist/index.js',
+    '    config: { window: 5 }',
+    '',
+  ].join('\n'));
+  const demo: ChildProcess = spawn('npm', ['run', 'demo'], { cwd: PACKAGE_ROOT, env: { ...process.env, TICKGATE_CONFIG: join(tmp, 'config.yaml') }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  demo.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  demo.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => demo.on('exit', resolve));
+  t.teardown(() => {
+    if (demo.exitCode === null) demo.kill('SIGKILL');
+  });
+  await until(() => /WebSocket: ws:\/\/[^:]+:(\d+)\/ws/.test(out) || demo.exitCode !== null, 'the demo banner', 30_000);
+  const port = Number(/WebSocket: ws:\/\/[^:]+:(\d+)\/ws/.exec(out)?.[1]);
+  t.ok(port > 0, `demo listening on ${port}`);
+  const http = `http://127.0.0.1:${port}`;
+  await until(async () => (await getJson(`${http}/api/v1/market/symbols`)).status === 200, 'symbol list');
+
+  const c = await TestClient.connect(`ws://127.0.0.1:${port}/ws`);
+  c.subscribe('spread:BTCUSDT', 'vwap:ETHUSDT');
+  const s = await c.next((f) => f.type === 'spread');
+  t.equal(s.data.symbol, 'BTCUSDT');
+  t.ok(s.data.ask > s.data.bid, 'best ask above best bid');
+  t.equal(s.data.spread, Number((s.data.ask - s.data.bid).toFixed(2)), 'spread rounded to the symbol\'s tick size');
+  t.ok(s.data.imbalance >= -1 && s.data.imbalance <= 1);
+  let v;
+  do v = await c.next((f) => f.type === 'vwap');
+  while (v.data.trades < 5);
+  t.equal(v.data.trades, 5, 'the window from the plugin\'s config section');
+  const next = await c.next((f) => f.type === 'vwap');
+  t.equal(next.data.trades, 5, 'and it stays at the window');
+
+  const first = await getJson(`${http}/api/v1/spread/SOLUSDT`);
+  t.equal(first.status, 503, 'an idle symbol\'s book is not built yet: the plugin\'s own code, from its shard half');
+  t.equal(first.body.error.code, 'SPREAD_NO_BOOK');
+  t.equal(first.body.error.message, 'The order book of SOLUSDT is not in sync yet: retry in a few seconds');
+  await until(async () => (await getJson(`${http}/api/v1/spread/SOLUSDT`)).status === 200, 'the held book is in sync', 15_000);
+  const ok = await getJson(`${http}/api/v1/spread/SOLUSDT?levels=3`);
+  t.equal(ok.body.data.levels, 3);
+  const bad = await getJson(`${http}/api/v1/spread/SOLUSDT?levels=0`);
+  t.equal(bad.status, 400, 'the plugin\'s own code, from its route');
+  t.same(bad.body.error, { code: 'SPREAD_BAD_LEVELS', message: 'levels must be an integer from 1 to 100' });
+  const unknown = await getJson(`${http}/api/v1/spread/NOPEUSDT`);
+  t.equal(unknown.body.error.code, 'TG_ERR_UNKNOWN_SYMBOL', 'the core checks the symbol for the plugin');
+
+  demo.kill('SIGTERM');
+  t.equal(await exited, 0, 'SIGTERM to npm run demo drains and exits 0');
+  t.match(out, /vwap shard half stopped/, 'the shard half\'s teardown ran');
+  t.match(out, /vwap plugin stopped/, 'the acceptor half\'s teardown ran');
+});
+
+t.test('the README walks through the spread example as it is: every file of it appears there in full', async (t) => {
+  const readme = readFileSync(join(PACKAGE_ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('### A plugin from an empty folder'), readme.indexOf('### The API'));
+  const blocks = [...section.matchAll(/```(?:ts|json)\n([\s\S]*?)\n```/g)].map((m) => m[1]);
+  for (const file of ['tsconfig.json', 'src/errors.ts', 'src/index.ts', 'src/shard.ts']) {
+    const text = readFileSync(join(PACKAGE_ROOT, 'examples/spread', file), 'utf8').replace(/\n$/, '');
+    t.ok(blocks.includes(text), `${file} is in the README as it is in examples/spread`);
+  }
+  const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'examples/spread/package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+  for (const dep of [...Object.keys(pkg.dependencies).filter((d) => d !== 'tickgate'), ...Object.keys(pkg.devDependencies)]) {
+    t.match(section, new RegExp(`npm install[^\\n]* ${dep.replace('/', '\\/')}\\b`), `the walkthrough installs ${dep}`);
+  }
+});
