@@ -64,7 +64,7 @@ export class ChannelRegistry {
     }
     if (spec.key === 'symbol') {
       // Last, so that a name refused for another reason never counts against the active-symbol cap.
-      const refused = this.symbolError(() => symbols.admit(parsed.key));
+      const refused = this.symbolError(() => symbols.reserve(parsed.key));
       if (refused) return refused;
     }
     return { ok: true, channel: parsed, family };

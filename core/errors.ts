@@ -77,9 +77,12 @@ export function errorData(code: ErrorCode, message?: string): ErrorData {
  */
 export class TickgateError extends Error {
   readonly code: AnyErrorCode;
-  constructor(code: AnyErrorCode, message?: string) {
+  /** What to check, where the message alone does not say; sent to the client with the code. */
+  readonly hint: string | undefined;
+  constructor(code: AnyErrorCode, message?: string, hint?: string) {
     super(message ?? (Object.hasOwn(ERRORS, code) ? ERRORS[code as ErrorCode].message : ''));
     this.code = code;
+    this.hint = hint;
     this.name = 'TickgateError';
   }
 }

@@ -112,7 +112,8 @@ export class PluginHost {
       else throw new PluginLoadError(`plugin "${name}": shard must be a URL, e.g. new URL('./shard.js', import.meta.url)`);
     }
     // Every plugin's error codes go to the shards, so a shard knows the codes a plugin without a shard half may share.
-    this.shardRefs.push({ name, shardUrl, config, errors, builtIn });
+    const kinds = this.deps.channels.list().filter((k) => k.plugin === name && k.spec.key === 'symbol').map((k) => k.kind);
+    this.shardRefs.push({ name, shardUrl, config, errors, builtIn, kinds });
     this.loaded.push({ name, shard: shardUrl !== undefined });
     log.debug('plugin loaded');
   }
@@ -167,15 +168,20 @@ export class PluginHost {
     }
   }
 
-  /** Runs the acceptor halves' teardowns, last loaded first; each failure is logged, none stops the others. */
+  /**
+   * Runs the acceptor halves' teardowns, last loaded first, all within `timeoutMs`; each failure is logged, none
+   * stops the others (one that outlives the time is abandoned, and the rest are still started).
+   */
   async close(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
     for (const { plugin, fn } of this.teardowns.splice(0).reverse()) {
       let timer: NodeJS.Timeout | undefined;
+      const left = Math.max(0, deadline - Date.now());
       try {
         await Promise.race([
           Promise.resolve().then(fn),
           new Promise((_, reject) => {
-            timer = setTimeout(() => reject(new Error(`did not finish within ${timeoutMs} ms`)), timeoutMs);
+            timer = setTimeout(() => reject(new Error(`did not finish within the ${timeoutMs} ms all teardowns get (server.drainTimeoutMs)`)), left);
           }),
         ]);
       } catch (err) {

@@ -19,6 +19,9 @@ import { VERSION } from './version.js';
 import { healthRoute, statsRoute, type StatusSources } from './status-routes.js';
 import { errorBody } from './http-router.js';
 
+/** uWS's LIBUS_LISTEN_EXCLUSIVE_PORT (its ListenOptions enum is declared, not exported at run time). */
+const LISTEN_EXCLUSIVE_PORT = 1;
+
 /** uWS closes (1006, no error frame) above this; tickgate's own, documented limit is checked first and answered. */
 function hardPayloadCap(maxMessageBytes: number): number {
   return Math.max(256 * 1024, maxMessageBytes * 16);
@@ -229,7 +232,10 @@ export class TickgateServer {
   private listen(): Promise<void> {
     const { host, port } = this.config.server;
     return new Promise((resolve, reject) => {
-      this.app.listen(host, port, (token) => {
+      // Exclusive: uWS listens with SO_REUSEPORT by default, and a second gateway on the same port would silently
+      // share its connections instead of being refused. (This overload is missing from uWS's type declarations.)
+      const listen = this.app.listen as unknown as (h: string, p: number, options: number, cb: (token: us_listen_socket | false) => void) => void;
+      listen.call(this.app, host, port, LISTEN_EXCLUSIVE_PORT, (token) => {
         if (!token) {
           reject(new Error(`cannot listen on ${host}:${port}: the port is in use or the address is not available (set PORT or server.port)`));
           return;

@@ -110,11 +110,13 @@ export class ThreadShardPool {
       });
       worker.on('exit', (code) => {
         if (slot.worker !== worker) return;
+        const wasReady = slot.ready;
         slot.worker = undefined;
         slot.ready = false;
         slot.lastStats = undefined;
         this.failAsks(id);
-        if (this.stopping || !settled) return;
+        // A worker that never became ready failed its start: whoever awaited spawn() handles that (once).
+        if (this.stopping || !wasReady) return;
         this.opts.log.error({ shard: id, code }, 'shard worker exited unexpectedly: restarting it');
         this.opts.events.down(id);
         this.restart(id);
@@ -159,7 +161,7 @@ export class ThreadShardPool {
         this.asks.delete(msg.id);
         clearTimeout(pending.timer);
         if (msg.ok) pending.resolve(msg.data);
-        else if (this.opts.errors.get(msg.error.code)) pending.reject(new TickgateError(msg.error.code, msg.error.message));
+        else if (this.opts.errors.get(msg.error.code)) pending.reject(new TickgateError(msg.error.code, msg.error.message, msg.error.hint));
         else pending.reject(new TickgateError('TG_ERR_INTERNAL'));
         break;
       }

@@ -35,6 +35,12 @@ export interface SymbolInfo {
 export interface SymbolsService {
   /** Whether the exchange's symbol list has arrived. */
   readonly loaded: boolean;
+  /**
+   * Resolves once the list has arrived. A shard half that opens market data from its setup (not from a channel)
+   * starts it here: `api.symbols.whenLoaded().then(() => api.market.on(…))`. Do not await it in the setup function
+   * itself: the list is loaded once every plugin has been set up.
+   */
+  whenLoaded(): Promise<void>;
   /** Whether this deployment serves the symbol: the exchange lists it as TRADING and `symbols.allow` admits it. */
   serves(symbol: string): boolean;
   /** The served symbol's exchange data and filters; undefined for a symbol not served. */
@@ -54,20 +60,27 @@ export interface SymbolPolicy {
 }
 
 /** Why a symbol is refused: the guide's message for clients, and a hint saying what to do. */
-class UnknownSymbolError extends TickgateError {
-  constructor(symbol: string, readonly hint: string) {
-    super('TG_ERR_UNKNOWN_SYMBOL', `Failed to fetch quote for ${symbol}`);
-  }
+function unknownSymbol(symbol: string, hint: string): TickgateError {
+  return new TickgateError('TG_ERR_UNKNOWN_SYMBOL', `Failed to fetch quote for ${symbol}`, hint);
 }
 
 export class SymbolTable implements SymbolsService {
   private all = new Map<string, SymbolInfo>();
   private served: string[] = [];
   private readonly allow: Set<string> | undefined;
+  private readonly arrived: Promise<void>;
+  private resolveArrived!: () => void;
   loadedAt = 0;
 
   constructor(policy: SymbolPolicy = { allow: [] }) {
     this.allow = policy.allow.length ? new Set(policy.allow) : undefined;
+    this.arrived = new Promise((resolve) => {
+      this.resolveArrived = resolve;
+    });
+  }
+
+  whenLoaded(): Promise<void> {
+    return this.arrived;
   }
 
   /** Replaces the exchange's list; returns the allow-list entries the exchange does not list (for a warning). */
@@ -75,6 +88,7 @@ export class SymbolTable implements SymbolsService {
     this.all = new Map(list.map((s) => [s.symbol, s]));
     this.served = list.filter((s) => this.admits(s)).map((s) => s.symbol).sort();
     this.loadedAt = Date.now();
+    this.resolveArrived();
     return this.allow ? [...this.allow].filter((s) => !this.all.has(s)) : [];
   }
 
@@ -115,15 +129,18 @@ export class SymbolTable implements SymbolsService {
     }
     if (!this.loaded) throw new TickgateError('TG_ERR_SYMBOLS_UNAVAILABLE');
     const s = this.all.get(symbol);
-    if (!s) throw new UnknownSymbolError(symbol, 'The exchange does not list this symbol: check the spelling (e.g. BTCUSDT) or GET /api/v1/market/symbols');
-    if (this.allow && !this.allow.has(symbol)) throw new UnknownSymbolError(symbol, 'This server does not serve this symbol (symbols.allow): GET /api/v1/market/symbols lists the ones it does');
-    if (s.status !== 'TRADING') throw new UnknownSymbolError(symbol, `The exchange lists this symbol as ${s.status}, not TRADING: it has no live market data`);
+    if (!s) throw unknownSymbol(symbol, 'The exchange does not list this symbol: check the spelling (e.g. BTCUSDT) or GET /api/v1/market/symbols');
+    if (this.allow && !this.allow.has(symbol)) throw unknownSymbol(symbol, 'This server does not serve this symbol (symbols.allow): GET /api/v1/market/symbols lists the ones it does');
+    if (s.status !== 'TRADING') throw unknownSymbol(symbol, `The exchange lists this symbol as ${s.status}, not TRADING: it has no live market data`);
     return s;
   }
 }
 
-/** How long a symbol admitted under the cap counts as active before a shard reports it open. */
-const ADMISSION_MS = 10_000;
+/**
+ * How long a symbol admitted under the cap counts as active before a shard reports it open (shards report 20 ms
+ * after a change): long enough to cover that, short enough that a query which opened nothing frees its place soon.
+ */
+const ADMISSION_MS = 3000;
 
 /**
  * The acceptor's table: the served symbols, plus the cap on symbols open at once (`symbols.maxActive`). A symbol is
@@ -176,13 +193,18 @@ export class SymbolRegistry extends SymbolTable {
    */
   admit(symbol: string): SymbolInfo {
     const info = this.validate(symbol);
-    if (this.maxActive === 0) return info;
+    this.reserve(symbol);
+    return info;
+  }
+
+  /** The cap alone, for a symbol already validated. */
+  reserve(symbol: string): void {
+    if (this.maxActive === 0) return;
     const now = Date.now();
-    if (this.isActive(symbol, now)) return info;
+    if (this.isActive(symbol, now)) return;
     if (this.activeCount(now) >= this.maxActive) {
       throw new TickgateError('TG_ERR_SYMBOL_LIMIT', `This server streams at most ${this.maxActive} symbols at once and all are in use: use a symbol that is already streaming, or retry later`);
     }
     this.admitted.set(symbol, now + ADMISSION_MS);
-    return info;
   }
 }

@@ -1,6 +1,7 @@
 // The API a plugin's shard half receives: channel producers, the shard's market data by meaning, history, answers.
 import type { Logger } from '../core/logger.js';
 import type { AnyErrorCode } from '../core/errors.js';
+import type { Teardown } from '../core/plugin-api.js';
 import type { SymbolsService } from '../core/symbol-registry.js';
 import type { KlineEvent, MarketEvents, MarketNeed, TradeEvent } from './market/market-events.js';
 
@@ -53,8 +54,7 @@ export interface AskContext {
   symbol: string;
 }
 
-/** A teardown function: runs once when the shard stops. */
-export type Teardown = () => void | Promise<void>;
+export type { Teardown };
 
 /** `C`: the plugin's config (validated by the acceptor half's configSchema; type it as the schema's output). */
 export interface ShardApi<C = Record<string, unknown>> {

@@ -7,7 +7,7 @@ import { errorData, TickgateError, type ErrorData, type ErrorRegistry } from '..
 import { parseChannelName } from '../core/channel-grammar.js';
 import { SymbolTable, type SymbolInfo } from '../core/symbol-registry.js';
 import { FrameBatcher } from './frame-batcher.js';
-import { MarketEventBus, type MarketEventMap, type MarketEvents, type MarketKind, type MarketNeed } from './market/market-events.js';
+import { BOOK_LEVELS, MarketEventBus, type MarketEventMap, type MarketEvents, type MarketKind, type MarketNeed } from './market/market-events.js';
 import { feed as makeFeed, type ExchangeAdapter, type Feed } from './exchanges/exchange-adapter.js';
 import { EXCHANGES } from './exchanges/adapters.js';
 import { Backoff } from './exchanges/backoff.js';
@@ -47,8 +47,6 @@ export interface ShardHostOptions {
 const ERROR_FRAME_INTERVAL_MS = 10_000;
 const STATS_EVERY_MS = 2000;
 const STATS_DEBOUNCE_MS = 20;
-/** Levels of the local book handed to listeners and `latest`. */
-const BOOK_LEVELS = 100;
 const KINDS: readonly MarketKind[] = ['ticker', 'trade', 'aggTrade', 'kline', 'book'];
 
 export class ShardHost {
@@ -99,7 +97,7 @@ export class ShardHost {
   }
 
   /** The API handed to one plugin's shard half. */
-  apiFor(plugin: string, config: Record<string, unknown>): ShardApi {
+  apiFor(plugin: string, config: Record<string, unknown>, kinds: readonly string[]): ShardApi {
     const log = this.log.child({ plugin });
     return {
       name: plugin,
@@ -125,6 +123,9 @@ export class ShardHost {
         this.answers.set(key, fn);
       },
       produce: (kind, spec) => {
+        if (!kinds.includes(kind)) {
+          throw new Error(`plugin "${plugin}" produces "${kind}", which its acceptor half does not declare${kinds.length ? ` (it declares ${kinds.join(', ')})` : ''}: declare it there with api.channel('${kind}', { key: 'symbol' })`);
+        }
         const existing = this.producers.get(kind);
         if (existing) throw new Error(`channel kind "${kind}" is already produced by plugin "${existing.plugin}"`);
         if ('streams' in spec) throw new Error(`plugin "${plugin}": produce("${kind}") names exchange streams; declare what the channel needs instead, e.g. needs: ['book'] or needs: (ch) => [\`kline:\${ch.arg}\`]`);
@@ -187,6 +188,9 @@ export class ShardHost {
   /** The feed behind a kind of event of a served symbol; throws a coded error for a symbol or interval it does not serve. */
   private feedOf(kind: MarketKind, symbol: string, arg: string | undefined): Feed {
     if (!KINDS.includes(kind)) throw new Error(`unknown market event kind "${String(kind)}": use one of ${KINDS.join(', ')}`);
+    if (!this.symbols.loaded) {
+      throw new TickgateError('TG_ERR_SYMBOLS_UNAVAILABLE', undefined, 'In a shard half\'s setup, open market data once the list is there: api.symbols.whenLoaded().then(() => api.market.on(…))');
+    }
     this.symbols.validate(symbol);
     return makeFeed(kind, symbol, kind === 'kline' ? this.interval(arg) : undefined);
   }
@@ -300,7 +304,7 @@ export class ShardHost {
         (data) => this.opts.post({ t: 'answer', id, ok: true, data }),
         (err: unknown) => {
           const coded = this.errors.toClientError(err);
-          if (coded) return fail({ code: coded.code, message: coded.message });
+          if (coded) return fail(coded.hint === undefined ? { code: coded.code, message: coded.message } : { code: coded.code, message: coded.message, hint: coded.hint });
           this.log.error({ err, plugin, question }, 'plugin answer failed');
           fail(errorData('TG_ERR_INTERNAL'));
         },
@@ -343,7 +347,8 @@ export class ShardHost {
   /** A producer's failure as the client sees it: its registered code, or TG_ERR_CHANNEL_FAILED. */
   private failure(err: unknown, fallback: string): ErrorData {
     const coded = this.errors.toClientError(err);
-    return coded ? { code: coded.code, message: coded.message } : errorData('TG_ERR_CHANNEL_FAILED', fallback);
+    if (!coded) return errorData('TG_ERR_CHANNEL_FAILED', fallback);
+    return coded.hint === undefined ? { code: coded.code, message: coded.message } : { code: coded.code, message: coded.message, hint: coded.hint };
   }
 
   private producerFailed(name: string, plugin: string, err: unknown): void {

@@ -14,6 +14,8 @@ export interface ShardPluginRef {
   config: Record<string, unknown>;
   errors: ErrorTable | undefined;
   builtIn: boolean;
+  /** The symbol-keyed channel kinds its acceptor half declared: the only ones its shard half may produce. */
+  kinds: string[];
 }
 
 export interface ShardWorkerData {
@@ -41,7 +43,7 @@ for (const p of data.plugins) {
   try {
     const mod = (await import(p.shardUrl)) as { default?: ShardPluginMain };
     if (typeof mod.default !== 'function') throw new Error(`${p.shardUrl} has no default export function (export default function (api: ShardApi) { … })`);
-    await mod.default(host.apiFor(p.name, p.config));
+    await mod.default(host.apiFor(p.name, p.config, p.kinds));
   } catch (err) {
     // The acceptor stops the start and names the plugin; the thread ends once it has said so.
     post({ t: 'pluginFailed', shard: data.shardId, plugin: p.name, message: err instanceof Error ? err.message : String(err) });
@@ -49,6 +51,8 @@ for (const p of data.plugins) {
     break;
   }
 }
+// The plugins set up before the one that failed are torn down as at any stop.
+if (!loaded) await host.stop();
 
 if (loaded) {
   port.on('message', (msg: ToShard) => {

@@ -1,6 +1,6 @@
 // Market plugin, shard half: the state behind the REST market endpoints, opened on demand and released when idle.
 import { TickgateError } from '../../core/errors.js';
-import type { KlineEvent, KlineInterval, ShardApi, TradeEvent } from '../../shards/shard-api.js';
+import type { KlineEvent, ShardApi, TradeEvent } from '../../shards/shard-api.js';
 import { depthData, klineData, tickerData, tradeData } from './frames.js';
 
 const WAIT_MS = 5000;
@@ -70,7 +70,7 @@ export function answerMarketQueries(api: ShardApi): void {
 
   api.answer('klines', async (p, { symbol }) => {
     const { interval = '1m', limit = 100 } = p as Params;
-    api.market.hold(symbol, [`kline:${interval as KlineInterval}`], IDLE_MS);
+    api.market.hold(symbol, [`kline:${interval}`], IDLE_MS);
     const state = candles.use(`${symbol}|${interval}`, () => {
       const list: KlineEvent[] = [];
       const put = (k: KlineEvent) => {

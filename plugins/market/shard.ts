@@ -1,5 +1,5 @@
 // Built-in market plugin, shard half: maps the shard's normalised events to price, ticker, klines, trades and depth frames.
-import type { BookEvent, KlineInterval, ShardApi } from '../../shards/shard-api.js';
+import type { BookEvent, ShardApi } from '../../shards/shard-api.js';
 import { aggTradeData, depthData, klineData, priceData, tickerData, tradeData } from './frames.js';
 import { answerMarketQueries } from './market-state.js';
 
@@ -18,7 +18,7 @@ export default function market(api: ShardApi): void {
     open: (ch, out) => api.market.on('ticker', ch.symbol, (t) => out.emit('ticker', tickerData(t))),
   });
   api.produce('klines', {
-    needs: (ch) => [`kline:${ch.arg as KlineInterval}`],
+    needs: (ch) => [`kline:${ch.arg}`],
     open: (ch, out) => {
       const interval = ch.arg!;
       let live = false;

@@ -23,7 +23,7 @@ export function feed(kind: MarketKind, symbol: string, interval?: string): Feed 
 export interface AdapterEvents {
   /** A normalised market event of an open feed (books only while `wanted` says someone listens). */
   event<K extends MarketKind>(kind: K, symbol: string, arg: string | undefined, event: MarketEventMap[K]): void;
-  /** These feeds may have changed between live and stale: the runtime asks `isStale` again. */
+  /** These feeds (possibly none: a connection's state changed) may have changed between live and stale: the runtime asks `isStale` again. */
   changed(feeds: Feed[]): void;
   /** The exchange refused these feeds: their channels fail and the feeds are forgotten. */
   rejected(feeds: Feed[], reason: string): void;

@@ -80,14 +80,19 @@ export interface MarketEventMap {
 
 export type MarketKind = keyof MarketEventMap;
 
-/** Kline intervals (the exchange adapter says which of them it serves). */
-export type KlineInterval = '1s' | '1m' | '3m' | '5m' | '15m' | '30m' | '1h' | '2h' | '4h' | '6h' | '8h' | '12h' | '1d' | '3d' | '1w' | '1M';
+/** Kline intervals, Binance's list (an exchange adapter says which of them it serves). */
+export const KLINE_INTERVALS = ['1s', '1m', '3m', '5m', '15m', '30m', '1h', '2h', '4h', '6h', '8h', '12h', '1d', '3d', '1w', '1M'] as const;
+export type KlineInterval = (typeof KLINE_INTERVALS)[number];
+
+/** Levels per side of the local book that listeners and `latest` get. */
+export const BOOK_LEVELS = 100;
 
 /**
  * Market data of one symbol, by meaning: its ticker, trades, aggregate trades, local order book, or candles of one
- * interval. The shard opens whatever the exchange needs to deliver it.
+ * interval ('kline:1m'; an interval the exchange does not serve fails the channel with a message naming it). The
+ * shard opens whatever the exchange needs to deliver it.
  */
-export type MarketNeed = 'ticker' | 'trade' | 'aggTrade' | 'book' | `kline:${KlineInterval}`;
+export type MarketNeed = 'ticker' | 'trade' | 'aggTrade' | 'book' | `kline:${KlineInterval}` | `kline:${string}`;
 
 /** The shard's market data, as a plugin's shard half sees it. */
 export interface MarketEvents {

@@ -71,7 +71,7 @@ t.test('Ctrl-C on npm start (SIGINT to the whole process group, npm forwarding i
 });
 
 t.test('a second signal given later exits at once with 1', async (t) => {
-  // A shard half whose teardown never ends keeps the drain waiting until the second signal.
+  // An acceptor half whose teardown never ends keeps the drain waiting until the second signal.
   const dir = mkdtempSync(join(tmpdir(), 'tickgate-stuck-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'stuck.mjs'), "export default { name: 'stuck', acceptor(api) { api.onClose(() => new Promise(() => {})); } };\n");
@@ -84,6 +84,13 @@ t.test('a second signal given later exits at once with 1', async (t) => {
   child.kill('SIGTERM');
   t.equal(await child.exit, 1);
   t.match(child.out(), /second signal: exiting without finishing the drain/);
+});
+
+t.test('a second gateway on a port already taken exits with 1 instead of sharing it', async (t) => {
+  const { server } = await startStack(t);
+  const child = run([MAIN], { PORT: String(server.port), HOST: '127.0.0.1', BINANCE_WS_URL: 'ws://127.0.0.1:9', BINANCE_REST_URL: 'http://127.0.0.1:9' });
+  t.equal(await child.exit, 1);
+  t.match(child.out(), /cannot listen on 127\.0\.0\.1:\d+: the port is in use/);
 });
 
 t.test('a bad config value names the key and exits non-zero', async (t) => {

@@ -43,6 +43,19 @@ t.test('stalled upstream: detected after staleAfterMs, reconnected, live again',
   await c.next((f) => f.type === 'ticker');
 });
 
+t.test('a heartbeat stream that a channel also uses stays open when the channel closes', async (t) => {
+  const { wsUrl, httpUrl } = await startStack(t, { config: { upstream: { heartbeatStream: 'btcusdt@ticker' } } });
+  const c = await TestClient.connect(wsUrl);
+  c.subscribe('price:BTCUSDT');
+  await c.next((f) => f.type === 'price');
+  c.unsubscribe('price:BTCUSDT');
+  await c.next((f) => f.type === 'unsubscribed');
+  await until(async () => (await getJson(`${httpUrl}/api/v1/ws/stats`)).body.data.activeChannels.length === 0, 'channel closed');
+  await new Promise((r) => setTimeout(r, 300));
+  t.same((await getJson(`${httpUrl}/api/v1/ws/stats`)).body.data.binanceActiveStreams, ['btcusdt@ticker'], 'still subscribed upstream');
+  t.equal((await getJson(`${httpUrl}/health`)).status, 200, 'and /health still sees a live upstream');
+});
+
 t.test('/health: 200 "ok" when an upstream delivers (the heartbeat stream on an idle gateway); 503 without one', async (t) => {
   const { httpUrl } = await startStack(t, { config: { upstream: { heartbeatStream: 'btcusdt@miniTicker' } } });
   await until(async () => (await getJson(`${httpUrl}/health`)).status === 200, 'healthy while idle');

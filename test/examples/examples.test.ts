@@ -33,6 +33,8 @@ t.test('the examples build out of the tree with their own tsc and run in the dem
   t.ok(existsSync(join(spread, 'dist/index.js')) && existsSync(join(spread, 'dist/shard.js')), 'spread compiled');
   t.ok(existsSync(join(vwap, 'dist/index.js')) && existsSync(join(vwap, 'dist/shard.js')), 'vwap compiled');
   t.notOk(existsSync(join(PACKAGE_ROOT, 'examples/spread/src/index.js')), 'nothing written into the tickgate checkout');
+  const own = npm(['test'], spread);
+  t.match(own, /# pass 1/, 'the example\'s own test passes, with tickgate/testing');
 
   writeFileSync(join(tmp, 'config.yaml'), [
     'server: { host: 127.0.0.1, port: 0 }',
@@ -63,6 +65,9 @@ t.test('the examples build out of the tree with their own tsc and run in the dem
   const c = await TestClient.connect(`ws://127.0.0.1:${port}/ws`);
   c.subscribe('spread:BTCUSDT', 'vwap:ETHUSDT');
   const s = await c.next((f) => f.type === 'spread');
+  const later = [s];
+  while (later.length < 12) later.push(await c.next((f) => f.type === 'spread'));
+  t.ok(later.every((f, i) => i === 0 || (f.data.timestamp >= later[i - 1]!.data.timestamp && f.seq === (later[i - 1]!.seq as number) + 1)), 'spread frames in book order, seq without gaps');
   t.equal(s.data.symbol, 'BTCUSDT');
   t.ok(s.data.ask > s.data.bid, 'best ask above best bid');
   t.equal(s.data.spread, Number((s.data.ask - s.data.bid).toFixed(2)), 'spread rounded to the symbol\'s tick size');

@@ -69,6 +69,18 @@ t.test('a plugin asks for a book by meaning: held without a channel or a listene
   t.ok(stats.binanceActiveStreams.includes('solusdt@depth@100ms'), 'the exchange adapter chose the stream');
 });
 
+t.test('a shard half\'s setup opens market data once the symbol list is there (whenLoaded), and is told so before', async (t) => {
+  const { httpUrl } = await startStack(t, { config: { plugins: ['market', platform()] } });
+  let r = await getJson(`${httpUrl}/api/v1/platform/ask/BTCUSDT?q=setup`);
+  t.equal(r.body.data.setupError.code, 'TG_ERR_SYMBOLS_UNAVAILABLE', 'at setup the list is not there: a coded error, not a hang');
+  t.match(r.body.data.setupError.hint, /api\.symbols\.whenLoaded\(\)/, 'whose hint says what to do');
+  await until(async () => {
+    r = await getJson(`${httpUrl}/api/v1/platform/ask/BTCUSDT?q=setup`);
+    return r.body.data.tickersSinceLoad > 0;
+  }, 'tickers reach the listener opened in whenLoaded()');
+  t.pass('data opened after whenLoaded() flows');
+});
+
 t.test('channels: needs open the data, a producer\'s coded error and out.error with a plugin code reach subscribers', async (t) => {
   const { wsUrl, httpUrl } = await startStack(t, { config: { plugins: ['market', platform()] } });
   const c = await TestClient.connect(wsUrl);
@@ -79,9 +91,9 @@ t.test('channels: needs open the data, a producer\'s coded error and out.error w
   const undeclared = await c.next((f) => f.type === 'error' && f.channel === 'plat:ETHUSDT');
   t.equal(undeclared.data.code, 'TG_ERR_CHANNEL_FAILED', 'an undeclared code is not sent as is');
   // Shards report their streams 20 ms after a change.
-  await until(async () => (await getJson(`${httpUrl}/api/v1/ws/stats`)).body.data.binanceStreams === 2, 'the streams reported');
-  const stats = (await getJson(`${httpUrl}/api/v1/ws/stats`)).body.data;
-  t.same(stats.binanceActiveStreams, ['ethusdt@kline_1m', 'ethusdt@ticker'], 'needs may depend on the channel');
+  const eth = async () => ((await getJson(`${httpUrl}/api/v1/ws/stats`)).body.data.binanceActiveStreams as string[]).filter((s) => s.startsWith('ethusdt@'));
+  await until(async () => (await eth()).length === 2, 'the streams reported');
+  t.same(await eth(), ['ethusdt@kline_1m', 'ethusdt@ticker'], 'needs may depend on the channel');
   c.subscribe('platfail:BTCUSDT');
   const failed = await c.next((f) => f.type === 'error' && f.channel === 'platfail:BTCUSDT');
   t.same(failed.data, { code: 'PLAT_OPEN_FAILED', message: 'The platform fixture cannot open this channel: subscribe to plat:SYM instead' }, 'the producer\'s own code');
@@ -132,6 +144,10 @@ t.test('names are namespaced per plugin: clashes and paths outside the namespace
   await t.rejects(start([{ path: plugin('badcode', '', `errors: { prefix: 'BAD_', codes: { OTHER_A: { status: 400, message: 'm' } } },`) }]), /error code "OTHER_A" must start with the prefix "BAD_"/);
   await t.rejects(start([{ path: plugin('badstatus', '', `errors: { prefix: 'BS_', codes: { BS_A: { status: 200, message: 'm' } } },`) }]), /needs an HTTP status from 400 to 599/);
   await t.rejects(start([{ path: plugin('argcode', `api.channel('argc', { key: 'symbol', args: ['a'], argErrorCode: 'NOPE_X' });`) }]), /argErrorCode NOPE_X is not a registered error code/);
+  const thiefShard = write('thief-shard', `export default (api) => api.produce('price', { needs: ['ticker'], open: () => undefined });`);
+  const thief = write('thief', `export default { name: 'thief', acceptor(api) { api.channel('loot', { key: 'symbol' }); }, shard: new URL('./thief-shard.mjs', import.meta.url) };`);
+  await t.rejects(TickgateServer.start(testConfig({ plugins: ['market', { path: thief }] }, upstream)), /plugin "thief".*produces "price", which its acceptor half does not declare \(it declares loot\)/, 'a shard half produces only its own kinds');
+  t.ok(thiefShard);
 });
 
 t.test('a plugin that fails to load stops `npm start` with exit code 3 and a message naming it', async (t) => {
@@ -142,6 +158,8 @@ t.test('a plugin that fails to load stops `npm start` with exit code 3 and a mes
   writeFileSync(join(dir, 'config.yaml'), 'plugins:\n  - market\n  - path: ./broken.mjs\nserver:\n  port: 0\n  host: 127.0.0.1\nshards: 1\n');
   const sim = await new SimExchange({ port: 0 }).start();
   t.teardown(() => sim.close());
+  const marker = join(dir, 'marker');
+  writeFileSync(join(dir, 'config.yaml'), `plugins:\n  - market\n  - path: ${fixture('platform-plugin')}\n    config: { marker: ${marker} }\n  - path: ./broken.mjs\nserver:\n  port: 0\n  host: 127.0.0.1\nshards: 1\n`);
   const child = spawn(process.execPath, ['dist/core/main.js'], {
     cwd: PACKAGE_ROOT,
     env: { ...process.env, TICKGATE_CONFIG: join(dir, 'config.yaml'), BINANCE_WS_URL: sim.wsUrl, BINANCE_REST_URL: sim.restUrl },
@@ -153,4 +171,5 @@ t.test('a plugin that fails to load stops `npm start` with exit code 3 and a mes
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   t.equal(code, 3, 'the documented exit code for a plugin that cannot load');
   t.match(out, /plugin \\"broken\\": its shard half failed to load: broken on purpose/);
+  t.match(readFileSync(marker, 'utf8'), /shard-0/, 'the plugins set up before it in that shard were torn down');
 });

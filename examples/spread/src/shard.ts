@@ -51,7 +51,13 @@ export default function spread(api: ShardApi<SpreadConfig>): void {
       };
       const off = api.market.on('book', ch.symbol, (book) => {
         const wait = sentAt + intervalMs - Date.now();
-        if (wait <= 0) return send(book);
+        if (wait <= 0) {
+          // Sent now: an older book still waiting for the timer must not follow it.
+          pending = undefined;
+          clearTimeout(timer);
+          timer = undefined;
+          return send(book);
+        }
         // Within the interval: the latest book is sent when it ends, so the last state is never lost.
         pending = book;
         timer ??= setTimeout(() => {

@@ -1,8 +1,8 @@
 // Binance Spot behind the ExchangeAdapter seam: feeds to stream names, connections, normalisation, books, candles, REST.
 import type { Logger } from '../../../core/logger.js';
 import type { SymbolInfo } from '../../../core/symbol-registry.js';
-import type { AdapterEvents, AdapterInfo, AdapterOptions, ExchangeAdapter, Feed } from '../exchange-adapter.js';
-import type { BookEvent, KlineEvent, TradeEvent } from '../../market/market-events.js';
+import { feed, type AdapterEvents, type AdapterInfo, type AdapterOptions, type ExchangeAdapter, type Feed } from '../exchange-adapter.js';
+import { BOOK_LEVELS, KLINE_INTERVALS, type BookEvent, type KlineEvent, type TradeEvent } from '../../market/market-events.js';
 import { BookManager } from '../../market/book-manager.js';
 import { CandleContinuity } from '../../market/candle-continuity.js';
 import type { DepthSnapshot } from '../../market/order-book.js';
@@ -12,10 +12,6 @@ import { BinanceStreamPool } from './binance-stream-pool.js';
 
 /** Levels of the REST snapshot a local book starts from (Binance weight 50). */
 const BOOK_SNAPSHOT_LEVELS = 1000;
-/** Levels handed to book listeners. */
-const BOOK_EVENT_LEVELS = 100;
-/** Kline intervals Binance serves. */
-const INTERVALS = ['1s', '1m', '3m', '5m', '15m', '30m', '1h', '2h', '4h', '6h', '8h', '12h', '1d', '3d', '1w', '1M'] as const;
 
 /** The Binance stream that carries a feed. */
 export function streamOf(f: Feed): string {
@@ -35,7 +31,7 @@ export function streamOf(f: Feed): string {
 }
 
 export class BinanceAdapter implements ExchangeAdapter {
-  readonly intervals: readonly string[] = INTERVALS;
+  readonly intervals: readonly string[] = KLINE_INTERVALS;
   private readonly log: Logger;
   private readonly events: AdapterEvents;
   private readonly rest: BinanceRest;
@@ -62,13 +58,14 @@ export class BinanceAdapter implements ExchangeAdapter {
     this.books = new BookManager({
       log: this.log.child({ component: 'order-book' }),
       snapshot: (symbol) => this.rest.get<DepthSnapshot>('/api/v3/depth', { symbol, limit: BOOK_SNAPSHOT_LEVELS }, { weight: 50, budget: up.snapshotRestWeightPerMinute }),
-      updated: (symbol) => {
+      updated: (symbol, sync, eventTime) => {
+        // Built only for listeners: the top levels of every diff are the costly part of a book.
         if (!this.events.wanted('book', symbol)) return;
-        const book = this.book(symbol, BOOK_EVENT_LEVELS);
-        if (book) this.events.event('book', symbol, undefined, book);
+        const top = sync.book.top(BOOK_LEVELS);
+        this.events.event('book', symbol, undefined, { symbol, eventTime, lastUpdateId: sync.book.lastUpdateId, bids: top.bids, asks: top.asks });
       },
       syncState: (symbol, live) => {
-        const stream = `${symbol.toLowerCase()}@depth@100ms`;
+        const stream = streamOf(feed('book', symbol));
         if (live) this.unsyncedStreams.delete(stream);
         else this.unsyncedStreams.add(stream);
         this.changed([stream]);
@@ -107,7 +104,8 @@ export class BinanceAdapter implements ExchangeAdapter {
   close(f: Feed): void {
     const stream = streamOf(f);
     if (!this.feeds.delete(stream)) return;
-    this.pool.unsubscribe(stream);
+    // The heartbeat stream may also carry a feed: it stays subscribed when the feed closes.
+    if (stream !== this.heartbeat) this.pool.unsubscribe(stream);
     this.staleStreams.delete(stream);
     this.lastTradeId.delete(stream);
     if (f.kind === 'kline') this.candles.forget(f.symbol, f.interval!);
@@ -204,6 +202,7 @@ export class BinanceAdapter implements ExchangeAdapter {
         if (f?.kind === 'book') this.books.onStreamDown(f.symbol);
       } else this.staleStreams.delete(s);
     }
+    // Told even when no feed is on these streams (the heartbeat's connection): /health follows connection states.
     this.changed(streams);
   }
 
@@ -213,7 +212,7 @@ export class BinanceAdapter implements ExchangeAdapter {
       const f = this.feeds.get(s);
       if (f) feeds.push(f);
     }
-    if (feeds.length) this.events.changed(feeds);
+    this.events.changed(feeds);
   }
 
   private onRejected(streams: string[], reason: string): void {

@@ -1,7 +1,7 @@
 // Exact field mapping from Binance's documented example payloads to tickgate frames, and malformed payloads.
 import t from 'tap';
-import { normalise, PayloadError, streamSymbol } from '../../shards/exchanges/binance/binance-normaliser.js';
-import { aggTradeData, depthData, klineData, priceData, tickerData, tradeData, tradeSide } from '../../plugins/market/frames.js';
+import { normalise, PayloadError, streamSymbol } from '../../../../shards/exchanges/binance/binance-normaliser.js';
+import { aggTradeData, depthData, klineData, priceData, tickerData, tradeData, tradeSide } from '../../../../plugins/market/frames.js';
 
 // Payloads as printed in Binance's Spot "WebSocket Streams" documentation.
 const TRADE = { e: 'trade', E: 1672515782136, s: 'BNBBTC', t: 12345, p: '0.001', q: '100', T: 1672515782136, m: true, M: true };

@@ -1,11 +1,11 @@
-// The real Binance adapter against the simulated exchange: subscribe paths, reconnect, stall detection, pacing, renewal, REST.
+// The Binance stream pool and REST client against the simulated exchange: subscribe paths, reconnect, stall detection, pacing, renewal, REST.
 import t from 'tap';
 import type { Test } from 'tap';
-import { createLogger } from '../../core/logger.js';
-import { BinanceStreamPool, type StreamPoolOptions } from '../../shards/exchanges/binance/binance-stream-pool.js';
-import { BinanceRest, BinanceRestError } from '../../shards/exchanges/binance/binance-rest.js';
-import { SimExchange, type SimOptions } from '../../sim/exchange.js';
-import { until } from '../helpers/stack.js';
+import { createLogger } from '../../../../core/logger.js';
+import { BinanceStreamPool, type StreamPoolOptions } from '../../../../shards/exchanges/binance/binance-stream-pool.js';
+import { BinanceRest, BinanceRestError } from '../../../../shards/exchanges/binance/binance-rest.js';
+import { SimExchange, type SimOptions } from '../../../../sim/exchange.js';
+import { until } from '../../../helpers/stack.js';
 
 const log = createLogger('silent');
 
