@@ -5,7 +5,6 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, parseDocument } from 'yaml';
 import { z } from 'zod';
-import { isBinanceStream } from '../shards/exchanges/binance/binance-streams.js';
 import { EXCHANGES, type ExchangeName } from '../shards/exchanges/adapters.js';
 import { SYMBOL_RE } from './channel-grammar.js';
 import { clientAddressResolver } from './client-address.js';
@@ -76,8 +75,17 @@ export const configSchema = z.object({
     restTimeoutMs: z.number().int().min(100).default(10_000),
     optionalRestWeightPerMinute: z.number().int().min(0).max(6000).default(2400),
     snapshotRestWeightPerMinute: z.number().int().min(50).max(6000).default(4000),
-    heartbeatStream: z.string().refine((s) => s === '' || isBinanceStream(s), 'must be a Binance market stream name like btcusdt@miniTicker, or empty').default('btcusdt@miniTicker'),
-  }).strict().refine((u) => u.reconnectBaseMs <= u.reconnectMaxMs, { message: 'reconnectBaseMs must not exceed reconnectMaxMs', path: ['reconnectBaseMs'] }).prefault({}),
+    heartbeatStream: z.string().default('btcusdt@miniTicker'),
+  }).strict()
+    .refine((u) => u.reconnectBaseMs <= u.reconnectMaxMs, { message: 'reconnectBaseMs must not exceed reconnectMaxMs', path: ['reconnectBaseMs'] })
+    // The exchange adapter knows its stream names.
+    .superRefine((u, ctx) => {
+      const exchange = EXCHANGES[u.exchange];
+      if (u.heartbeatStream !== '' && !exchange.isStream(u.heartbeatStream)) {
+        ctx.addIssue({ code: 'custom', message: `must be a ${u.exchange} market stream name like ${exchange.exampleStream}, or empty`, path: ['heartbeatStream'] });
+      }
+    })
+    .prefault({}),
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).strict().prefault({}),

@@ -80,7 +80,7 @@ export class ShardHost {
     this.symbols = new SymbolTable({ allow: opts.config.symbols.allow });
     this.batcher = new FrameBatcher(opts.shardId, (batch, transfer) => opts.post(batch, transfer));
     this.bus = new MarketEventBus((tag, err) => this.onListenerError(tag, err));
-    this.adapter = EXCHANGES[opts.config.upstream.exchange]({
+    this.adapter = EXCHANGES[opts.config.upstream.exchange].create({
       upstream: opts.config.upstream,
       log: this.log,
       heartbeat: opts.shardId === 0 && opts.config.upstream.heartbeatStream !== '',
