@@ -37,9 +37,9 @@ export function fanoutTable(results: FanoutResult[]): string {
 export function httpTable(runs: HttpResult[]): string {
   const nest = runs.find((r) => r.target === 'nestjs');
   return table(
-    ['target', 'path', 'connections', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', '× NestJS req/s'],
+    ['target', 'path', 'connections', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'server CPU µs/request', '× NestJS req/s'],
     runs.flatMap((run) => run.results.map((p) => [
-      run.target, `\`${p.path}\``, run.connections, fmt(p.requestsPerSecond), p.latencyMs.p50, p.latencyMs.p99, p.non2xx, p.errors,
+      run.target, `\`${p.path}\``, run.connections, fmt(p.requestsPerSecond), p.latencyMs.p50, p.latencyMs.p99, p.non2xx, p.errors, p.serverCpuUsPerRequest,
       ratio(p.requestsPerSecond, nest?.results.find((x) => x.path === p.path)?.requestsPerSecond),
     ])),
   );

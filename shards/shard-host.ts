@@ -195,7 +195,20 @@ export class ShardHost {
     return makeFeed(kind, symbol, kind === 'kline' ? this.interval(arg) : undefined);
   }
 
+  /** Feeds already checked, by symbol and need: `market.hold` runs on every REST query, so it should not parse again. */
+  private readonly needFeeds = new Map<string, Map<string, Feed>>();
+
   private needFeed(symbol: string, need: MarketNeed): Feed {
+    let bySymbol = this.needFeeds.get(symbol);
+    const known = bySymbol?.get(need);
+    if (known) return known;
+    const f = this.parseNeed(symbol, need);
+    if (!bySymbol) this.needFeeds.set(symbol, (bySymbol = new Map()));
+    bySymbol.set(need, f);
+    return f;
+  }
+
+  private parseNeed(symbol: string, need: MarketNeed): Feed {
     if (typeof need !== 'string') throw new Error(`a market need must be a string such as 'book' or 'kline:1m', not ${typeof need}`);
     const [kind, interval] = need.split(':') as [MarketKind, string | undefined];
     if (!KINDS.includes(kind) || (kind === 'kline') !== (interval !== undefined)) {
@@ -214,6 +227,8 @@ export class ShardHost {
   /** The acceptor's copy of the exchange's symbol list, so this shard validates symbols the same way. */
   setSymbols(list: SymbolInfo[]): void {
     this.symbols.replace(list);
+    // A symbol no longer served must be checked (and refused) again.
+    this.needFeeds.clear();
   }
 
   /** Shard 0 keeps the exchange's symbol list current for the acceptor (which passes it on to every shard). */

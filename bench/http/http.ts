@@ -1,6 +1,6 @@
 // The HTTP benchmark: autocannon against a target's routes, the target and the simulated exchange as child processes.
 import autocannon from 'autocannon';
-import { stopChild } from '../processes.js';
+import { procUsage, stopChild } from '../processes.js';
 import { startExchange, startTarget, type Target } from '../targets.js';
 
 export interface HttpOptions {
@@ -16,6 +16,11 @@ export interface HttpPathResult {
   latencyMs: { p50: number; p99: number };
   non2xx: number;
   errors: number;
+  /**
+   * The target process's CPU time (all its threads) over the run divided by the requests answered: steadier than
+   * req/s on a machine that also runs the load generator, since it does not depend on how much CPU autocannon got.
+   */
+  serverCpuUsPerRequest: number;
 }
 
 export interface HttpResult {
@@ -40,8 +45,11 @@ export async function runHttp(o: HttpOptions): Promise<HttpResult> {
     for (const path of o.paths) {
       // One request first, so on-demand state (a ticker stream, a cache entry) is warm before measuring.
       await fetch(`${base}${path}`).then((r) => r.arrayBuffer(), () => undefined);
+      const before = procUsage(server.child.pid!).cpuMs;
       const r = await autocannon({ url: `${base}${path}`, connections: o.connections, duration: o.seconds });
-      results.push({ path, requestsPerSecond: Math.round(r.requests.average), latencyMs: { p50: r.latency.p50, p99: r.latency.p99 }, non2xx: r.non2xx, errors: r.errors });
+      const cpuMs = procUsage(server.child.pid!).cpuMs - before;
+      const serverCpuUsPerRequest = r.requests.total > 0 ? Math.round((cpuMs * 10_000) / r.requests.total) / 10 : 0;
+      results.push({ path, requestsPerSecond: Math.round(r.requests.average), latencyMs: { p50: r.latency.p50, p99: r.latency.p99 }, non2xx: r.non2xx, errors: r.errors, serverCpuUsPerRequest });
     }
   } finally {
     if (server) await stopChild(server.child);
