@@ -34,6 +34,7 @@ export type {
   BookEvent,
 } from '../shards/shard-api.js';
 export { TickgateError, defineErrors, ERRORS } from '../core/errors.js';
+export { throttleLatest, type ThrottleLatest } from '../shards/throttle-latest.js';
 export type { AnyErrorCode, ErrorCode, ErrorData, ErrorDef, ErrorTable, PluginErrors } from '../core/errors.js';
 export type { SymbolFilters, SymbolInfo, SymbolsService } from '../core/symbol-registry.js';
 export type { Logger } from '../core/logger.js';

@@ -2,6 +2,7 @@
 import type { BookEvent, ShardApi } from '../../shards/shard-api.js';
 import { aggTradeData, depthData, klineData, priceData, tickerData, tradeData } from './frames.js';
 import { answerMarketQueries } from './market-state.js';
+import { throttleLatest } from '../../shards/throttle-latest.js';
 
 const DEPTH_LEVELS = 10;
 const DEPTH_INTERVAL_MS = 100;
@@ -59,36 +60,17 @@ export default function market(api: ShardApi): void {
     open: (ch, out) => {
       const levels = ch.arg ? Number(ch.arg) : DEPTH_LEVELS;
       let last: { bids: Array<[number, number]>; asks: Array<[number, number]> } | undefined;
-      let lastSentAt = 0;
-      let pending: BookEvent | undefined;
-      let timer: NodeJS.Timeout | undefined;
       // At most one frame per interval, and only when the top N levels changed.
-      const send = (book: BookEvent) => {
+      const frames = throttleLatest(DEPTH_INTERVAL_MS, (book: BookEvent) => {
         const data = depthData(book, levels);
-        if (last && sameLevels(last.bids, data.bids) && sameLevels(last.asks, data.asks)) return;
+        if (last && sameLevels(last.bids, data.bids) && sameLevels(last.asks, data.asks)) return false;
         last = data;
-        lastSentAt = Date.now();
         out.emit('depth', data);
-      };
-      const off = api.market.on('book', ch.symbol, (book) => {
-        const wait = lastSentAt + DEPTH_INTERVAL_MS - Date.now();
-        if (wait <= 0) {
-          // Sent now: an older book still waiting for the timer must not follow it.
-          pending = undefined;
-          if (timer) clearTimeout(timer);
-          timer = undefined;
-          return send(book);
-        }
-        pending = book;
-        timer ??= setTimeout(() => {
-          timer = undefined;
-          if (pending) send(pending);
-          pending = undefined;
-        }, wait);
       });
+      const off = api.market.on('book', ch.symbol, (book) => frames.push(book));
       return () => {
         off();
-        if (timer) clearTimeout(timer);
+        frames.close();
       };
     },
   });

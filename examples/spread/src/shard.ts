@@ -1,5 +1,5 @@
 // Shard half: spread frames from the shard's local order book, and the answer behind the REST route.
-import type { BookEvent, ShardApi } from 'tickgate/plugin';
+import { throttleLatest, type BookEvent, type ShardApi } from 'tickgate/plugin';
 import { errors } from './errors.js';
 import type { SpreadConfig } from './index.js';
 
@@ -37,38 +37,18 @@ export default function spread(api: ShardApi<SpreadConfig>): void {
       // The symbol's filters come with the exchange's symbol list: the tick size says how to round prices.
       const decimals = api.symbols.info(ch.symbol)?.filters.priceDecimals ?? 8;
       let last = '';
-      let sentAt = 0;
-      let pending: BookEvent | undefined;
-      let timer: NodeJS.Timeout | undefined;
-      const send = (book: BookEvent) => {
+      // At most one frame per intervalMs, with the latest book; nothing when the spread did not change.
+      const frames = throttleLatest(intervalMs, (book: BookEvent) => {
         const data = spreadOf(book, levels, decimals);
-        if (!data) return;
-        const key = `${data.bid}|${data.ask}|${data.imbalance}`;
-        if (key === last) return;
-        last = key;
-        sentAt = Date.now();
+        const key = data && `${data.bid}|${data.ask}|${data.imbalance}`;
+        if (!data || key === last) return false;
+        last = key!;
         out.emit('spread', data);
-      };
-      const off = api.market.on('book', ch.symbol, (book) => {
-        const wait = sentAt + intervalMs - Date.now();
-        if (wait <= 0) {
-          // Sent now: an older book still waiting for the timer must not follow it.
-          pending = undefined;
-          clearTimeout(timer);
-          timer = undefined;
-          return send(book);
-        }
-        // Within the interval: the latest book is sent when it ends, so the last state is never lost.
-        pending = book;
-        timer ??= setTimeout(() => {
-          timer = undefined;
-          if (pending) send(pending);
-          pending = undefined;
-        }, wait);
       });
+      const off = api.market.on('book', ch.symbol, (book) => frames.push(book));
       return () => {
         off();
-        clearTimeout(timer);
+        frames.close();
       };
     },
   });
