@@ -1,6 +1,7 @@
 // The servers a benchmark measures, started as child processes against a simulated exchange.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -62,6 +63,22 @@ export interface TargetOptions {
   maxChannelsPerClient?: number;
   /** Writes V8 CPU profiles of the target (every thread) into this directory when it exits (--cpu-prof). */
   profileDir?: string;
+  /** More environment for tickgate (e.g. plugin settings as TICKGATE__PLUGINS__…). */
+  env?: Record<string, string>;
+}
+
+/**
+ * tickgate runs as shipped (accounts included): each start gets an embedded database of its own here, so runs in
+ * parallel never share one, and nothing is left in the checkout.
+ */
+let dataRoot: string | undefined;
+function freshDataDir(): string {
+  if (!dataRoot) {
+    const root = mkdtempSync(join(tmpdir(), 'tickgate-bench-data-'));
+    dataRoot = root;
+    process.once('exit', () => rmSync(root, { recursive: true, force: true }));
+  }
+  return mkdtempSync(join(dataRoot, 'run-'));
 }
 
 /** Starts a target server on a free port; resolves once it listens. */
@@ -71,9 +88,10 @@ export async function startTarget(target: Target, o: TargetOptions): Promise<{ c
   let started: Child;
   if (target === 'tickgate') {
     started = await startChild([...tickgateNodeFlags(), ...node, join('dist/core/main.js')], {
-      PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...upstream,
+      PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', TICKGATE_DATA_DIR: freshDataDir(), ...upstream,
       ...(o.shards ? { SHARDS: String(o.shards) } : {}),
       ...(o.maxChannelsPerClient ? { TICKGATE__LIMITS__MAX_CHANNELS_PER_CLIENT: String(Math.max(50, o.maxChannelsPerClient)) } : {}),
+      ...o.env,
     }, LISTENING);
   } else if (target === 'uws-ceiling') {
     started = await startChild([...node, join('dist/bench/peers/uws-ceiling.js')], { PORT: '0', ...upstream, SYMBOLS: (o.symbols ?? ['BTCUSDT']).join(','), KINDS: (o.kinds ?? ['price']).join(',') }, LISTENING);

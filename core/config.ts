@@ -89,8 +89,11 @@ export const configSchema = z.object({
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).strict().prefault({}),
-  plugins: z.array(pluginEntry).default(['market']),
+  /** Market data, and accounts on an embedded database: what `npm start` serves with no configuration at all. */
+  plugins: z.array(pluginEntry).default(['market', 'db', 'users', 'auth']),
 }).strict();
+
+const DEFAULT_PLUGINS = ['market', 'db', 'users', 'auth'];
 
 export type ConfigInput = z.input<typeof configSchema>;
 type RawConfig = z.output<typeof configSchema>;
@@ -125,6 +128,17 @@ const ENV_SHORTCUTS: Record<string, string[]> = {
   BINANCE_REST_URL: ['upstream', 'restUrl'],
 };
 
+/**
+ * Short environment names for plugin settings: they apply to the listed plugin's config (and are ignored, with a
+ * note in the start log's config source, when that plugin is not loaded). Any plugin setting also has the form
+ * TICKGATE__PLUGINS__<PLUGIN>__<KEY> (a plugin name's "-" written "_").
+ */
+const PLUGIN_ENV_SHORTCUTS: Record<string, { plugin: string; path: string[]; asString?: boolean }> = {
+  DATABASE_URL: { plugin: 'db', path: ['url'], asString: true },
+  TICKGATE_DATA_DIR: { plugin: 'db', path: ['dataDir'], asString: true },
+  JWT_SECRET: { plugin: 'auth', path: ['jwtSecret'], asString: true },
+};
+
 export type Env = Record<string, string | undefined>;
 
 function camel(segment: string): string {
@@ -150,18 +164,46 @@ function envValue(raw: string): unknown {
   }
 }
 
-export function applyEnv(raw: Record<string, unknown>, env: Env): { config: Record<string, unknown>; applied: string[] } {
+/** Sets a key of one listed plugin's config; false when no plugin of that name is listed. */
+function setPluginKey(config: Record<string, unknown>, plugin: string, path: string[], value: unknown): boolean {
+  const list = config.plugins === undefined ? DEFAULT_PLUGINS : config.plugins;
+  if (!Array.isArray(list)) return false;
+  const at = list.findIndex((e) => e === plugin || (e !== null && typeof e === 'object' && (e as { name?: unknown }).name === plugin));
+  if (at < 0) return false;
+  const entry = list[at];
+  const obj: Record<string, unknown> = typeof entry === 'string' ? { name: entry } : { ...(entry as Record<string, unknown>) };
+  const pluginConfig = obj.config !== null && typeof obj.config === 'object' && !Array.isArray(obj.config) ? structuredClone(obj.config as Record<string, unknown>) : {};
+  setPath(pluginConfig, path, value);
+  obj.config = pluginConfig;
+  const copy = [...list];
+  copy[at] = obj;
+  config.plugins = copy;
+  return true;
+}
+
+export function applyEnv(raw: Record<string, unknown>, env: Env): { config: Record<string, unknown>; applied: string[]; ignored: string[] } {
   const config = structuredClone(raw);
   const applied: string[] = [];
+  const ignored: string[] = [];
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined || value === '') continue;
+    const shortcut = PLUGIN_ENV_SHORTCUTS[name];
+    const pluginPath = name.startsWith('TICKGATE__PLUGINS__') ? name.slice('TICKGATE__PLUGINS__'.length).split('__') : undefined;
+    if (shortcut || (pluginPath && pluginPath.length >= 2)) {
+      const plugin = shortcut ? shortcut.plugin : pluginPath![0]!.toLowerCase().replace(/_/g, '-');
+      const path = shortcut ? shortcut.path : pluginPath!.slice(1).map(camel);
+      // Secrets and URLs stay strings even when they would parse as YAML numbers or booleans.
+      if (setPluginKey(config, plugin, path, shortcut?.asString ? value : envValue(value))) applied.push(name);
+      else ignored.push(`${name} (no plugin "${plugin}" is listed)`);
+      continue;
+    }
     let path: string[] | undefined = ENV_SHORTCUTS[name];
     if (!path && name.startsWith('TICKGATE__')) path = name.slice('TICKGATE__'.length).split('__').map(camel);
     if (!path) continue;
     setPath(config, path, envValue(value));
     applied.push(name);
   }
-  return { config, applied };
+  return { config, applied, ignored };
 }
 
 function describe(issue: z.core.$ZodIssue): string {
@@ -239,9 +281,10 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   } else if (explicit) {
     throw new ConfigError(`configuration file not found: ${file}`);
   }
-  const { config: withEnv, applied } = applyEnv(fromFile, env);
+  const { config: withEnv, applied, ignored } = applyEnv(fromFile, env);
   const merged = opts.overrides ? mergeDeep(withEnv, opts.overrides) : withEnv;
-  const label = applied.length ? `${source} + env ${applied.join(', ')}` : source;
+  let label = applied.length ? `${source} + env ${applied.join(', ')}` : source;
+  if (ignored.length) label += ` (ignored: ${ignored.join(', ')})`;
   return validateConfig(merged, label, dirname(file));
 }
 

@@ -42,6 +42,11 @@ export const ERRORS = {
   TG_ERR_INTERNAL: { status: 500, message: 'Internal error: the server logged the cause' },
   TG_ERR_SHUTTING_DOWN: { status: 503, message: 'The server is shutting down: reconnect to another instance or retry shortly' },
   TG_ERR_SYMBOL_LIMIT: { status: 503, message: 'This server streams as many symbols at once as it is configured to: use a symbol that is already streaming, or retry later' },
+  TG_ERR_AUTH_UNAVAILABLE: { status: 501, message: 'This server has no authentication plugin: connect without credentials (public channels), or enable the auth plugin in config.yaml' },
+  TG_ERR_VALIDATION: { status: 400, message: 'The request is not valid: error.details names each field and what it needs' },
+  TG_ERR_BODY_TOO_LARGE: { status: 413, message: 'Request body too large: send a smaller body' },
+  TG_ERR_TOKEN_INVALID: { status: 401, message: 'The access token or API key is not valid: sign in again (POST /api/v1/auth/login) or use a valid API key' },
+  TG_ERR_TOKEN_EXPIRED: { status: 401, message: 'The access token expired: get a new one with POST /api/v1/auth/refresh (on /ws, send {"type":"auth","token":"…"} before it expires)' },
 } as const satisfies Record<string, ErrorDef>;
 
 /** A code of the core's own table. */
@@ -65,6 +70,14 @@ export interface ErrorData {
   message: string;
   /** What to check, where the message alone does not say (e.g. why a symbol is refused). */
   hint?: string;
+  /** Per-field problems of a request that failed validation (TG_ERR_VALIDATION). */
+  details?: FieldError[];
+}
+
+/** One field of a request body that failed validation: its path (e.g. "password") and what it needs. */
+export interface FieldError {
+  field: string;
+  message: string;
 }
 
 export function errorData(code: ErrorCode, message?: string): ErrorData {
@@ -79,10 +92,16 @@ export class TickgateError extends Error {
   readonly code: AnyErrorCode;
   /** What to check, where the message alone does not say; sent to the client with the code. */
   readonly hint: string | undefined;
+  /** Per-field problems (TG_ERR_VALIDATION); sent to the client as error.details. */
+  details: FieldError[] | undefined;
+  /** Seconds before a retry can succeed (a 429): sent as the Retry-After header. */
+  retryAfter: number | undefined;
   constructor(code: AnyErrorCode, message?: string, hint?: string) {
     super(message ?? (Object.hasOwn(ERRORS, code) ? ERRORS[code as ErrorCode].message : ''));
     this.code = code;
     this.hint = hint;
+    this.details = undefined;
+    this.retryAfter = undefined;
     this.name = 'TickgateError';
   }
 }
@@ -146,6 +165,12 @@ export interface RegisteredError extends ErrorDef {
 /** A coded error as it reaches a client: code, message and the HTTP status of its code. */
 export interface ClientError extends ErrorData {
   status: number;
+  /** Seconds before a retry can succeed, when the error says (Retry-After). */
+  retryAfter?: number;
+}
+
+function isFieldError(d: unknown): d is FieldError {
+  return d !== null && typeof d === 'object' && typeof (d as FieldError).field === 'string' && typeof (d as FieldError).message === 'string';
 }
 
 /** Reads a property of a value that may be hostile (a getter that throws): undefined instead of an exception. */
@@ -186,7 +211,8 @@ export class ErrorRegistry {
       const existing = this.table.get(code);
       if (existing && existing.owner !== owner) throw new Error(`plugin "${owner}": error code ${code} is already registered by ${existing.owner === 'core' ? 'the core' : `plugin "${existing.owner}"`}`);
     }
-    if (!holder) this.prefixes.set(table.prefix, owner);
+    // The core's prefix stays the core's: built-in plugins share it, code by code.
+    if (!holder && !table.prefix.startsWith(CORE_PREFIX)) this.prefixes.set(table.prefix, owner);
     for (const [code, def] of Object.entries(table.codes as Record<string, ErrorDef>)) this.table.set(code, { status: def.status, message: def.message, owner });
   }
 
@@ -214,6 +240,10 @@ export class ErrorRegistry {
     const hint = read(err, 'hint');
     const out: ClientError = { code, message: typeof message === 'string' && message !== '' ? message : def.message, status: def.status };
     if (typeof hint === 'string') out.hint = hint;
+    const details = read(err, 'details');
+    if (Array.isArray(details)) out.details = details.filter(isFieldError);
+    const retryAfter = read(err, 'retryAfter');
+    if (typeof retryAfter === 'number' && Number.isFinite(retryAfter) && retryAfter >= 0) out.retryAfter = Math.ceil(retryAfter);
     return out;
   }
 

@@ -5,6 +5,9 @@ import type { HttpMethod, RouteHandler, RouteOptions, RouteRequest, RouteResult 
 import { ERRORS, type AnyErrorCode, type ErrorCode, type ErrorRegistry } from './errors.js';
 import type { Logger } from './logger.js';
 import type { ClientAddressResolver } from './client-address.js';
+import { credentialFrom, type AccessControl } from './access-control.js';
+import { TickgateError } from './errors.js';
+import type { Identity } from './plugin-api.js';
 
 const BODY_METHODS = new Set<HttpMethod>(['post', 'put', 'patch']);
 const DEFAULT_MAX_BODY = 64 * 1024;
@@ -55,6 +58,7 @@ class Request implements RouteRequest {
   readonly query: URLSearchParams;
   readonly headers: Record<string, string> = {};
   body: unknown = undefined;
+  identity: Identity | undefined = undefined;
   // Private fields: a handler that logs the request never serialises the uWS response.
   #res: HttpResponse | undefined;
   #resolve: ClientAddressResolver;
@@ -90,7 +94,11 @@ class Request implements RouteRequest {
   }
 
   toJSON(): Omit<RouteRequest, 'remoteAddress'> {
-    return { method: this.method, path: this.path, params: this.params, query: this.query, headers: this.headers, body: this.body };
+    // Credentials never reach a log through a request a handler logs.
+    const headers = { ...this.headers };
+    if (headers.authorization !== undefined) headers.authorization = '[redacted]';
+    if (headers['x-api-key'] !== undefined) headers['x-api-key'] = '[redacted]';
+    return { method: this.method, path: this.path, params: this.params, query: this.query, headers, body: this.body, identity: this.identity };
   }
 }
 
@@ -100,6 +108,8 @@ export interface HttpRouterOptions {
   /** The gateway's error table: a handler's coded error is answered with its code's status. */
   errors: ErrorRegistry;
   clientAddress: ClientAddressResolver;
+  /** Identifies the callers of routes registered with `auth`. */
+  access: AccessControl;
 }
 
 const VERBS: Record<HttpMethod, string> = { get: 'GET', post: 'POST', put: 'PUT', patch: 'PATCH', del: 'DELETE', options: 'OPTIONS' };
@@ -107,6 +117,8 @@ const VERBS: Record<HttpMethod, string> = { get: 'GET', post: 'POST', put: 'PUT'
 export class HttpRouter {
   /** Methods by path, each with who registered it. */
   private readonly paths = new Map<string, Map<string, string>>();
+  /** Routes that need an authenticator, with their owners (checked when the server starts). */
+  readonly guarded: Array<{ route: string; owner: string }> = [];
   private finished = false;
 
   constructor(
@@ -129,6 +141,11 @@ export class HttpRouter {
     this.paths.set(path, methods);
     const paramNames = path.split('/').filter((p) => p.startsWith(':')).map((p) => p.slice(1));
     const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
+    const auth = opts.auth;
+    if (auth !== undefined && auth !== 'user' && auth !== 'admin' && auth !== 'optional') {
+      throw new Error(`route ${verb} ${path}: auth must be 'user', 'admin' or 'optional', not ${JSON.stringify(auth)}`);
+    }
+    if (auth) this.guarded.push({ route: `${verb} ${path}`, owner });
     const serve = (headOnly: boolean) => (res: HttpResponse, req: HttpRequest) => {
       // uWS invalidates req when this callback returns: the request copies what the handler needs now.
       const request = new Request(req, res, paramNames, headOnly ? 'HEAD' : verb, this.opts.clientAddress);
@@ -149,7 +166,7 @@ export class HttpRouter {
           this.log.error({ method: request.method, path: request.path, timeoutMs: this.opts.timeoutMs }, 'route handler did not answer in time');
           finish(serialise({ status: 504, body: errorBody('TG_ERR_ROUTE_TIMEOUT') }));
         }, this.opts.timeoutMs);
-        void this.invoke(handler, request)
+        void this.invoke(handler, request, auth)
           .catch(() => INTERNAL)
           .then((response) => {
             clearTimeout(timer);
@@ -193,7 +210,7 @@ export class HttpRouter {
       size += chunk.byteLength;
       if (size > maxBody) {
         rejected = true;
-        this.send(res, { status: 413, body: errorBody('TG_ERR_INVALID_MESSAGE', `Request body over ${maxBody} bytes`) }, true);
+        this.send(res, { status: 413, body: errorBody('TG_ERR_BODY_TOO_LARGE', `Request body over the ${maxBody}-byte limit of this route: send a smaller body`) }, true);
         return;
       }
       chunks.push(Buffer.from(chunk.slice(0)));
@@ -209,9 +226,10 @@ export class HttpRouter {
   }
 
   /** Runs a handler and serialises its answer; nothing a handler returns or throws escapes as an exception. */
-  private async invoke(handler: RouteHandler, req: RouteRequest): Promise<Serialised> {
+  private async invoke(handler: RouteHandler, req: Request, auth: RouteOptions['auth']): Promise<Serialised> {
     let result: RouteResult;
     try {
+      if (auth) await this.identify(req, auth);
       result = await handler(req);
     } catch (err) {
       const coded = this.opts.errors.toClientError(err);
@@ -219,7 +237,12 @@ export class HttpRouter {
         const body = errorBody(coded.code, coded.message);
         // Why a symbol is refused, for instance: the envelope keeps code and message, and adds the hint when there is one.
         if (coded.hint !== undefined) (body.error as { hint?: string }).hint = coded.hint;
-        return serialise({ status: coded.status, body });
+        if (coded.details !== undefined) (body.error as { details?: unknown }).details = coded.details;
+        const headers: Record<string, string> = {};
+        // RFC 6750: a 401 names the scheme the route takes.
+        if (coded.status === 401) headers['www-authenticate'] = 'Bearer realm="tickgate"';
+        if (coded.retryAfter !== undefined) headers['retry-after'] = String(coded.retryAfter);
+        return serialise({ status: coded.status, headers, body });
       }
       this.logSafely(err, req, 'route handler failed');
       return INTERNAL;
@@ -230,6 +253,17 @@ export class HttpRouter {
       this.logSafely(err, req, 'route handler returned an answer that cannot be sent');
       return INTERNAL;
     }
+  }
+
+  /** Sets `req.identity` from the request's credentials, or throws the coded reason the caller may not call the route. */
+  private async identify(req: Request, auth: NonNullable<RouteOptions['auth']>): Promise<void> {
+    const credential = credentialFrom((name) => req.headers[name] ?? '', undefined, req.remoteAddress);
+    if (!credential) {
+      if (auth === 'optional') return;
+      throw new TickgateError('TG_ERR_AUTH_REQUIRED', 'Authentication required: send Authorization: Bearer <access token> (from POST /api/v1/auth/login) or X-API-Key: <API key>');
+    }
+    req.identity = await this.opts.access.identify(credential);
+    if (auth === 'admin' && req.identity.role !== 'admin') throw new TickgateError('TG_ERR_FORBIDDEN', 'This route needs the admin role');
   }
 
   /** Logs a plugin's error without trusting it: its properties may throw when read. */

@@ -17,6 +17,11 @@ export interface RouteRequest {
   body: unknown;
   /** The client's address: the peer's, or the one a trusted reverse proxy forwarded (server.trustProxy). */
   remoteAddress: string;
+  /**
+   * Who sent the request, on a route with `auth` set (the authenticator's answer for its credentials); undefined on
+   * other routes, and on an `auth: 'optional'` route called without credentials.
+   */
+  identity: Identity | undefined;
 }
 
 export interface RouteResult {
@@ -35,13 +40,92 @@ export interface RouteOptions {
    * example an API another product's clients already speak); a path another plugin holds is still refused.
    */
   outsideNamespace?: boolean;
+  /**
+   * Who may call the route. `user`: any authenticated client (401 TG_ERR_AUTH_REQUIRED without credentials);
+   * `admin`: a client whose identity has the admin role (403 TG_ERR_FORBIDDEN otherwise); `optional`: credentials
+   * are checked when given (a bad one is refused), and the route also serves anonymous callers. The identity is in
+   * `req.identity`. Needs a plugin that registered an authenticator (`api.authenticate`).
+   */
+  auth?: 'user' | 'admin' | 'optional';
 }
+
+/** Who a client is, as the authenticator established it from its credentials. Plain data. */
+export interface Identity {
+  /** The user's id: the key of their private channels (`account:<userId>`). */
+  userId: string;
+  /** `admin` may call admin routes and subscribe to every user's private channels; any other value is a plain user. */
+  role: string;
+  /** When the credential stops being valid (ms since the epoch); undefined: until it is revoked. */
+  expiresAt: number | undefined;
+  /** What authenticated the client, so that revoking it (a session, an API key) can find the connections it opened. */
+  credential: { kind: 'token' | 'apiKey'; id: string };
+}
+
+/** A credential as the client presented it. */
+export interface Credential {
+  /**
+   * `bearer`: `Authorization: Bearer …`, `?token=` on /ws, or the in-band `{"type":"auth","token":…}`;
+   * `apiKey`: `X-API-Key`, `?apiKey=` on /ws, or the in-band `{"type":"auth","apiKey":…}`.
+   */
+  scheme: 'bearer' | 'apiKey';
+  value: string;
+  /** The client's address, for the authenticator's own limits on failed attempts. */
+  remoteAddress: string;
+}
+
+/**
+ * Turns a credential into an identity; registered by one plugin (the built-in `auth`). Rejects with a TickgateError
+ * (a bad or expired token, a revoked key, too many failed attempts) that reaches the client as its code.
+ */
+export type Authenticator = (credential: Credential) => Promise<Identity>;
 
 export interface ClientInfo {
   id: string;
+  /** The authenticated user's id, or undefined for an anonymous connection. */
   userId: string | undefined;
+  identity: Identity | undefined;
   /** The client's address (see RouteRequest.remoteAddress). */
   remoteAddress: string;
+}
+
+/** What a subscribe rule sees: the client, the channel asked for, and the client's current channels. */
+export interface SubscribeRequest {
+  client: ClientInfo;
+  /** The full channel name, e.g. depth:BTCUSDT:100. */
+  channel: string;
+  kind: string;
+  /** The symbol, or the user id of a user-keyed channel. */
+  key: string;
+  arg: string | undefined;
+  /** The plugin that registered the channel's kind. */
+  owner: string;
+  /** The channels the client holds now (a rule re-run on an open connection sees the channel among them). */
+  channels: readonly string[];
+}
+
+/**
+ * Decides whether a client may hold a channel: return to allow, throw a TickgateError to refuse (the client gets
+ * that code and message). Rules run when a client subscribes, after the name is valid and the core's rule for
+ * user-keyed channels; they run again on the client's open subscriptions when its identity changes or a plugin asks
+ * (`clients.recheck`), so a rule that depends on something that changes (a plan) applies live. Synchronous: keep what
+ * it needs in memory.
+ */
+export type SubscribeRule = (req: SubscribeRequest) => void;
+
+/** The open /ws connections, by user: how a plugin ends what a user may no longer have. */
+export interface ClientsApi {
+  /** The user's open, authenticated connections. */
+  ofUser(userId: string): ClientInfo[];
+  /**
+   * Ends the authentication of the user's connections (all, or those whose identity `which` selects: one session,
+   * one API key). Each becomes anonymous: it gets an `unauthenticated` frame with `error`, and each subscription it
+   * may no longer hold ends with an error frame and `unsubscribed`; public channels stay. Returns the count.
+   */
+  signOut(userId: string, error: Error, which?: (identity: Identity) => boolean): number;
+  /** Changes the role of the user's open connections, then rechecks their subscriptions (a demoted admin loses others' channels). */
+  setRole(userId: string, role: string): void;
+  /** Runs the subscribe rules again on the user's open subscriptions: each one refused now ends with the rule's error. */
+  recheck(userId: string): void;
 }
 
 /** How a channel family's names are checked and where its frames come from. */
@@ -49,7 +133,7 @@ export interface ChannelSpec {
   /**
    * What the key (second part) is. `symbol`: an exchange symbol, checked against the symbols this deployment
    * serves; the channel is produced in the shard that owns the symbol. `user`: a user id; only that authenticated
-   * user may subscribe, and the channel is produced on the acceptor with `AcceptorApi.publish`.
+   * user (or an admin) may subscribe, and the channel is produced on the acceptor with `AcceptorApi.publish`.
    */
   key: 'symbol' | 'user';
   /** Name of the third part for messages (e.g. "interval"). */
@@ -91,7 +175,17 @@ export interface AcceptorApi<C = Record<string, unknown>> {
   provide<T>(name: string, service: T): void;
   /** A service another plugin provided (it must be listed earlier in config.yaml). */
   use<T>(name: string): T;
-  on(event: 'connect' | 'disconnect', fn: (client: ClientInfo) => void): void;
+  /**
+   * `connect` and `disconnect` of every /ws client; `authenticated` when a connection's identity is set (on upgrade
+   * with credentials, or in-band).
+   */
+  on(event: 'connect' | 'disconnect' | 'authenticated', fn: (client: ClientInfo) => void): void;
+  /** Registers the gateway's authenticator: one plugin may (the built-in `auth`). */
+  authenticate(authenticator: Authenticator): void;
+  /** Adds a rule every subscription must pass (see SubscribeRule); rules run in plugin load order. */
+  onSubscribe(rule: SubscribeRule): void;
+  /** The open connections: sign a user out, change their role, recheck their subscriptions. */
+  readonly clients: ClientsApi;
   /** Runs at shutdown, after the clients and the shards are closed; plugins are torn down in reverse load order. */
   onClose(fn: Teardown): void;
 }

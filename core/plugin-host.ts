@@ -10,19 +10,23 @@ import type { ChannelRegistry } from './channel-registry.js';
 import type { ErrorRegistry } from './errors.js';
 import type { SymbolRegistry } from './symbol-registry.js';
 import type { ShardPluginRef } from '../shards/worker.js';
+import type { AccessControl } from './access-control.js';
+import type { ClientDirectory } from './client-directory.js';
 
 export interface PluginHostDeps {
   log: Logger;
   channels: ChannelRegistry;
   errors: ErrorRegistry;
   symbols: SymbolRegistry;
+  access: AccessControl;
+  clients: ClientDirectory;
   /** Registers a route; `owner` is named in the error when another owner holds the same method and path. */
   route(owner: string, method: HttpMethod, path: string, handler: RouteHandler, opts?: RouteOptions): void;
   publish(plugin: string, channel: string, type: string, data: unknown): void;
   ask(plugin: string, symbol: string, question: string, params: unknown, timeoutMs: number): Promise<unknown>;
 }
 
-type ClientEvent = 'connect' | 'disconnect';
+type ClientEvent = 'connect' | 'disconnect' | 'authenticated';
 
 /** A plugin that cannot be loaded: the start stops with this message and exit code 3. */
 export class PluginLoadError extends Error {
@@ -38,7 +42,7 @@ const RESERVED_NAMES = new Set(['core', 'ws', 'health', 'api', 'tickgate']);
 
 export class PluginHost {
   private readonly services = new Map<string, { plugin: string; service: unknown }>();
-  private readonly listeners: Record<ClientEvent, Array<{ plugin: string; fn: (c: ClientInfo) => void }>> = { connect: [], disconnect: [] };
+  private readonly listeners: Record<ClientEvent, Array<{ plugin: string; fn: (c: ClientInfo) => void }>> = { connect: [], disconnect: [], authenticated: [] };
   private readonly teardowns: Array<{ plugin: string; fn: Teardown }> = [];
   /** Where each loaded plugin came from, for the message when a second one declares the same name. */
   private readonly sources = new Map<string, string>();
@@ -149,9 +153,24 @@ export class PluginHost {
         return found.service as T;
       },
       on: (event, fn) => {
-        if (event !== 'connect' && event !== 'disconnect') throw new PluginLoadError(`plugin "${plugin}": no event "${String(event)}": use "connect" or "disconnect"`);
+        if (!Object.hasOwn(this.listeners, event)) throw new PluginLoadError(`plugin "${plugin}": no event "${String(event)}": use "connect", "disconnect" or "authenticated"`);
         this.listeners[event].push({ plugin, fn });
       },
+      authenticate: (fn) => {
+        try {
+          this.deps.access.setAuthenticator(plugin, fn);
+        } catch (err) {
+          throw new PluginLoadError((err as Error).message);
+        }
+      },
+      onSubscribe: (rule) => {
+        try {
+          this.deps.access.addRule(plugin, rule);
+        } catch (err) {
+          throw new PluginLoadError((err as Error).message);
+        }
+      },
+      clients: this.deps.clients,
       onClose: (fn) => {
         this.teardowns.push({ plugin, fn });
       },

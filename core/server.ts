@@ -1,5 +1,6 @@
 // Composes the gateway: uWS acceptor (/ws and HTTP), plugin host, shard pool; start() and an orderly close().
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 import type { TemplatedApp, us_listen_socket, WebSocket } from 'uWebSockets.js';
 import type { Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
@@ -18,6 +19,11 @@ import { clientAddressResolver, type ClientAddressResolver } from './client-addr
 import { VERSION } from './version.js';
 import { healthRoute, statsRoute, type StatusSources } from './status-routes.js';
 import { errorBody } from './http-router.js';
+import { AccessControl, credentialFrom } from './access-control.js';
+import { ClientDirectory, clientInfo } from './client-directory.js';
+import { PluginLoadError } from './plugin-host.js';
+import type { Credential, Identity } from './plugin-api.js';
+import { authenticatedData } from './ws-session.js';
 
 /** uWS's LIBUS_LISTEN_EXCLUSIVE_PORT (its ListenOptions enum is declared, not exported at run time). */
 const LISTEN_EXCLUSIVE_PORT = 1;
@@ -39,6 +45,8 @@ export class TickgateServer {
   private readonly router: HttpRouter;
   private readonly subs: Subscriptions;
   private readonly plugins: PluginHost;
+  private readonly access: AccessControl;
+  private readonly directory: ClientDirectory;
   private shards!: ThreadShardPool;
   private readonly clients = new Set<WebSocket<Client>>();
   /** Open connections per remote address, for limits.maxConnectionsPerIp. */
@@ -56,13 +64,17 @@ export class TickgateServer {
     this.symbols = new SymbolRegistry(config.symbols);
     this.clientAddress = clientAddressResolver(config.server.trustProxy);
     this.app = this.uws.App();
-    this.router = new HttpRouter(this.app, this.log.child({ component: 'http' }), { timeoutMs: config.server.routeTimeoutMs, errors: this.errors, clientAddress: this.clientAddress });
+    this.access = new AccessControl(this.errors, this.log.child({ component: 'access' }));
+    this.router = new HttpRouter(this.app, this.log.child({ component: 'http' }), { timeoutMs: config.server.routeTimeoutMs, errors: this.errors, clientAddress: this.clientAddress, access: this.access });
     this.subs = new Subscriptions(this.app, {
       open: (shard, channel, seq) => this.shards.send(shard, { t: 'open', channel, seq }),
       close: (shard, channel) => this.shards.send(shard, { t: 'close', channel }),
       isUp: (shard) => this.shards.isReady(shard),
     }, this.log.child({ component: 'subscriptions' }), () => this.clients);
+    this.directory = new ClientDirectory(this.access, this.channels, this.subs, this.errors, (client) => this.plugins.emit('authenticated', client));
     this.plugins = new PluginHost({
+      access: this.access,
+      clients: this.directory,
       log: this.log,
       channels: this.channels,
       errors: this.errors,
@@ -99,6 +111,10 @@ export class TickgateServer {
     // The core's routes first: a plugin that asks for one of their paths is told who holds it.
     this.routes();
     await this.plugins.load(config.plugins);
+    const guarded = this.router.guarded[0];
+    if (guarded && !this.access.hasAuthenticator) {
+      throw new PluginLoadError(`${guarded.owner} registered route ${guarded.route} for authenticated callers, but no plugin authenticates clients: add the auth plugin to plugins in config.yaml (before it)`);
+    }
     this.shards = new ThreadShardPool({
       config,
       plugins: this.plugins.shardRefs,
@@ -167,6 +183,8 @@ export class TickgateServer {
       registry: this.channels,
       symbols: this.symbols,
       subs: this.subs,
+      access: this.access,
+      directory: this.directory,
       shardFor: (key) => this.shards.shardFor(key),
     }, limits);
     const l = this.config.limits;
@@ -198,21 +216,51 @@ export class TickgateServer {
         const extensions = req.getHeader('sec-websocket-extensions');
         const client: Client = {
           id: randomUUID(),
-          userId: undefined,
+          auth: undefined,
           remoteAddress,
           channels: [],
           closed: false,
           tokens: l.messageBurst,
           refilledAt: Date.now(),
         };
-        res.upgrade(client, key, protocol, extensions, context);
+        let credential: Credential | undefined;
+        try {
+          credential = credentialFrom((name) => req.getHeader(name), new URLSearchParams(req.getQuery() ?? ''), remoteAddress);
+        } catch (err) {
+          return this.refuseUpgrade(res, err);
+        }
+        if (!credential) {
+          res.upgrade(client, key, protocol, extensions, context);
+          return;
+        }
+        // With credentials the upgrade waits for the authenticator: uWS allows answering later if the request's
+        // abort is handled, and everything needed from `req` is copied now (it is invalid after this call).
+        let aborted = false;
+        res.onAborted(() => {
+          aborted = true;
+        });
+        void this.access.identify(credential).then(
+          (identity: Identity) => {
+            if (aborted) return;
+            if (this.draining) return this.refuseUpgrade(res, new Error('draining'));
+            client.auth = { identity, expiry: undefined, pending: undefined };
+            res.cork(() => res.upgrade(client, key, protocol, extensions, context));
+          },
+          (err: unknown) => {
+            if (!aborted) this.refuseUpgrade(res, err);
+          },
+        );
       },
       open: (ws) => {
         this.clients.add(ws);
         const c = ws.getUserData();
         this.perIp.set(c.remoteAddress, (this.perIp.get(c.remoteAddress) ?? 0) + 1);
-        ws.send(encodeFrame('connected', undefined, { clientId: c.id, version: VERSION, authenticated: c.userId !== undefined, limits }), false);
-        this.plugins.emit('connect', { id: c.id, userId: c.userId, remoteAddress: c.remoteAddress });
+        const identity = c.auth?.identity;
+        ws.send(encodeFrame('connected', undefined, identity
+          ? { clientId: c.id, version: VERSION, authenticated: true, user: authenticatedData(identity), limits }
+          : { clientId: c.id, version: VERSION, authenticated: false, limits }), false);
+        this.plugins.emit('connect', clientInfo(c));
+        if (identity) this.directory.opened(ws);
       },
       message: (ws, message, isBinary) => session.onMessage(ws, message, isBinary),
       close: (ws, code) => {
@@ -223,9 +271,24 @@ export class TickgateServer {
         if (n > 0) this.perIp.set(c.remoteAddress, n);
         else this.perIp.delete(c.remoteAddress);
         this.subs.removeAll(ws);
+        this.directory.closed(ws);
         if (code === 1006) this.log.debug({ client: c.id, code }, 'client connection dropped');
-        this.plugins.emit('disconnect', { id: c.id, userId: c.userId, remoteAddress: c.remoteAddress });
+        this.plugins.emit('disconnect', clientInfo(c));
       },
+    });
+  }
+
+  /** Answers an upgrade that is refused (bad credentials, shutting down) with its status and a JSON error body. */
+  private refuseUpgrade(res: import('uWebSockets.js').HttpResponse, err: unknown): void {
+    const coded = this.draining ? { code: 'TG_ERR_SHUTTING_DOWN', status: 503, message: errorBody('TG_ERR_SHUTTING_DOWN').error.message } : this.errors.toClientError(err);
+    const status = coded?.status ?? 500;
+    const body = coded ? errorBody(coded.code, coded.message) : errorBody('TG_ERR_INTERNAL');
+    if (!coded) this.log.error({ err }, 'upgrade failed');
+    res.cork(() => {
+      res.writeStatus(`${status} ${STATUS_CODES[status] ?? 'Error'}`).writeHeader('content-type', 'application/json');
+      if (status === 401) res.writeHeader('www-authenticate', 'Bearer realm="tickgate"');
+      if (coded && 'retryAfter' in coded && coded.retryAfter !== undefined) res.writeHeader('retry-after', String(coded.retryAfter));
+      res.end(JSON.stringify(body));
     });
   }
 

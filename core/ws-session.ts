@@ -1,14 +1,26 @@
 // The /ws client protocol: limits, message validation, subscribe/unsubscribe/ping, and an error frame for every bad input.
 import type { WebSocket } from 'uWebSockets.js';
-import { CLOSE_CODES, errorData, type ErrorCode, type ErrorData } from './errors.js';
+import { CLOSE_CODES, errorData, type ErrorData } from './errors.js';
 import { encodeError, encodeFrame, type ClientLimits } from './protocol.js';
 import type { ChannelRegistry } from './channel-registry.js';
 import type { SymbolRegistry } from './symbol-registry.js';
 import type { Subscriber, Subscriptions } from './subscriptions.js';
 import type { Config } from './config.js';
+import type { Identity } from './plugin-api.js';
+import type { AccessControl } from './access-control.js';
+import { clientInfo, type ClientDirectory } from './client-directory.js';
+
+/** A connection's authentication; undefined on a connection that never sent credentials (most of them). */
+export interface AuthState {
+  identity: Identity | undefined;
+  /** Ends the identity when its credential expires. */
+  expiry: NodeJS.Timeout | undefined;
+  /** Messages that arrived while an in-band auth was being checked: handled, in order, once it is. */
+  pending: object[] | undefined;
+}
 
 export interface Client extends Subscriber {
-  userId: string | undefined;
+  auth: AuthState | undefined;
   remoteAddress: string;
   tokens: number;
   refilledAt: number;
@@ -18,6 +30,8 @@ export interface SessionDeps {
   registry: ChannelRegistry;
   symbols: SymbolRegistry;
   subs: Subscriptions;
+  access: AccessControl;
+  directory: ClientDirectory;
   shardFor(routeKey: string): number;
 }
 
@@ -78,7 +92,16 @@ export class WsSession {
       this.error(ws, errorData('TG_ERR_INVALID_MESSAGE'));
       return;
     }
-    const m = msg as { type: string; channels?: unknown };
+    // While an in-band auth is checked, later messages wait for it: a subscribe sent right after {"type":"auth"}
+    // is judged with the identity it was sent for.
+    if (client.auth?.pending) {
+      client.auth.pending.push(msg);
+      return;
+    }
+    this.handle(ws, msg as { type: string });
+  }
+
+  private handle(ws: WebSocket<Client>, m: { type: string; channels?: unknown; token?: unknown; apiKey?: unknown }): void {
     ws.cork(() => {
       switch (m.type) {
         case 'ping':
@@ -90,9 +113,57 @@ export class WsSession {
         case 'unsubscribe':
           this.unsubscribe(ws, m.channels);
           return;
+        case 'auth':
+          this.authenticate(ws, m);
+          return;
         default: {
           const shown = m.type.length > 40 ? `${m.type.slice(0, 40)}…` : m.type;
-          this.error(ws, errorData('TG_ERR_UNKNOWN_TYPE', `Unknown message type "${shown}": use "subscribe", "unsubscribe" or "ping"`));
+          this.error(ws, errorData('TG_ERR_UNKNOWN_TYPE', `Unknown message type "${shown}": use "subscribe", "unsubscribe", "auth" or "ping"`));
+        }
+      }
+    });
+  }
+
+  /** In-band authentication: `{"type":"auth","token":"…"}` or `{"type":"auth","apiKey":"…"}`; renews before expiry. */
+  private authenticate(ws: WebSocket<Client>, m: { token?: unknown; apiKey?: unknown }): void {
+    const client = ws.getUserData();
+    const token = typeof m.token === 'string' && m.token !== '' ? m.token : undefined;
+    const apiKey = typeof m.apiKey === 'string' && m.apiKey !== '' ? m.apiKey : undefined;
+    if ((token === undefined) === (apiKey === undefined)) {
+      this.error(ws, errorData('TG_ERR_INVALID_MESSAGE', 'An auth message needs exactly one of "token" (an access token) or "apiKey" (a string): {"type":"auth","token":"…"}'));
+      return;
+    }
+    const value = (token ?? apiKey)!;
+    if (value.length > 4096) {
+      this.error(ws, errorData('TG_ERR_TOKEN_INVALID'));
+      return;
+    }
+    client.auth ??= { identity: undefined, expiry: undefined, pending: undefined };
+    const auth = client.auth;
+    auth.pending = [];
+    const { access, directory } = this.deps;
+    void access.identify({ scheme: token !== undefined ? 'bearer' : 'apiKey', value, remoteAddress: client.remoteAddress }).then(
+      (identity) => {
+        if (client.closed) return;
+        ws.cork(() => {
+          directory.setIdentity(ws, identity);
+          ws.send(encodeFrame('authenticated', undefined, authenticatedData(identity)), false);
+        });
+      },
+      (err: unknown) => {
+        if (client.closed) return;
+        const e = err as { code?: string; message?: string };
+        ws.send(encodeError({ code: e.code ?? 'TG_ERR_INTERNAL', message: e.message ?? 'Internal error' }), false);
+      },
+    ).finally(() => {
+      const queued = auth.pending ?? [];
+      auth.pending = undefined;
+      for (let i = 0; i < queued.length && !client.closed; i++) {
+        this.handle(ws, queued[i] as { type: string });
+        if (auth.pending) {
+          // Another auth among the queued messages: it holds the rest.
+          (auth.pending as object[]).push(...queued.slice(i + 1));
+          return;
         }
       }
     });
@@ -134,10 +205,8 @@ export class WsSession {
       const v = registry.validate(name, symbols);
       if (!v.ok) return this.error(ws, v.error, echo(name));
       const { channel, family } = v;
-      if (family.spec.key === 'user') {
-        const denied: ErrorCode | undefined = client.userId === undefined ? 'TG_ERR_AUTH_REQUIRED' : client.userId !== channel.key ? 'TG_ERR_FORBIDDEN' : undefined;
-        if (denied) return this.error(ws, errorData(denied), name);
-      }
+      const denied = this.deps.access.check(clientInfo(client), channel, family, client.channels);
+      if (denied) return this.error(ws, denied, name);
       if (client.channels.length >= this.limits.maxChannels) {
         return this.error(ws, errorData('TG_ERR_CHANNEL_LIMIT', `Channel limit of ${this.limits.maxChannels} per connection reached: ${name} was not subscribed; unsubscribe from another channel first`), name);
       }
@@ -164,6 +233,16 @@ export class WsSession {
       ws.send(encodeFrame('unsubscribed', name, undefined), false);
     });
   }
+}
+
+/** The `authenticated` frame's data: who the connection is now, and until when. */
+export function authenticatedData(identity: Identity): { userId: string; role: string; via: 'token' | 'apiKey'; expiresAt: string | null } {
+  return {
+    userId: identity.userId,
+    role: identity.role,
+    via: identity.credential.kind,
+    expiresAt: identity.expiresAt === undefined ? null : new Date(identity.expiresAt).toISOString(),
+  };
 }
 
 /** A client-sent channel name echoed in an error frame, clipped so the frame never grows with the input. */

@@ -2,8 +2,14 @@
 export { definePlugin } from '../core/plugin-api.js';
 export type {
   AcceptorApi,
+  Authenticator,
   ChannelSpec,
   ClientInfo,
+  ClientsApi,
+  Credential,
+  Identity,
+  SubscribeRequest,
+  SubscribeRule,
   ConfigSchema,
   HttpMethod,
   PluginDefinition,
@@ -35,6 +41,7 @@ export type {
 } from '../shards/shard-api.js';
 export { TickgateError, defineErrors, ERRORS } from '../core/errors.js';
 export { throttleLatest, type ThrottleLatest } from '../shards/throttle-latest.js';
-export type { AnyErrorCode, ErrorCode, ErrorData, ErrorDef, ErrorTable, PluginErrors } from '../core/errors.js';
+export type { AnyErrorCode, ErrorCode, ErrorData, ErrorDef, ErrorTable, FieldError, PluginErrors } from '../core/errors.js';
+export { validateBody } from '../core/validation.js';
 export type { SymbolFilters, SymbolInfo, SymbolsService } from '../core/symbol-registry.js';
 export type { Logger } from '../core/logger.js';

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { PACKAGE_ROOT } from '../../core/config.js';
 import { SimExchange } from '../../sim/exchange.js';
 import { startStack, getJson, until } from '../helpers/stack.js';
-import { TestClient } from '../helpers/ws-client.js';
+import { TestClient, refusedUpgrade } from '../helpers/ws-client.js';
 
 const MAIN = join(PACKAGE_ROOT, 'dist/core/main.js');
 
@@ -19,8 +19,16 @@ interface Child {
   kill(signal: NodeJS.Signals): void;
 }
 
+/** Data directories of the runs (the shipped config.yaml keeps accounts in an embedded database), removed at the end. */
+const dataDirs: string[] = [];
+t.teardown(() => {
+  for (const d of dataDirs) rmSync(d, { recursive: true, force: true });
+});
+
 function run(args: string[], env: Record<string, string>): Child {
-  const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const dataDir = mkdtempSync(join(tmpdir(), 'tickgate-lifecycle-data-'));
+  dataDirs.push(dataDir);
+  const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH ?? '', TICKGATE_DATA_DIR: dataDir, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -36,7 +44,10 @@ t.test('SIGTERM drains: clients closed with 1001, upstream closed, shards stoppe
   await until(() => /listening on 127\.0\.0\.1:\d+/.test(child.out()), 'server listening', 20_000);
   const port = /listening on 127\.0\.0\.1:(\d+)/.exec(child.out())![1];
   await until(async () => (await getJson(`http://127.0.0.1:${port}/health`)).status === 200, 'healthy');
-  const c = await TestClient.connect(`ws://127.0.0.1:${port}/ws?token=super-secret-token-123`);
+  // A token in the upgrade URL is refused (it is not a valid one), and never logged.
+  const refused = await refusedUpgrade(`ws://127.0.0.1:${port}/ws?token=super-secret-token-123`);
+  t.equal(refused.status, 401);
+  const c = await TestClient.connect(`ws://127.0.0.1:${port}/ws`);
   c.subscribe('price:BTCUSDT', 'trades:ETHUSDT');
   await c.next((f) => f.type === 'price');
   t.equal(sim.getStats().connections > 0, true, 'upstream connected');
@@ -54,8 +65,11 @@ t.test('SIGTERM drains: clients closed with 1001, upstream closed, shards stoppe
 t.test('Ctrl-C on npm start (SIGINT to the whole process group, npm forwarding its copy) drains once and exits 0', async (t) => {
   const sim = await new SimExchange({ port: 0 }).start();
   t.teardown(() => sim.close());
+  // The shipped config.yaml stores accounts in an embedded database: this run's goes to a directory of its own.
+  const dataDir = mkdtempSync(join(tmpdir(), 'tickgate-lifecycle-data-'));
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
   // A terminal sends Ctrl-C's SIGINT to every process of its foreground group: npm and the gateway it runs.
-  const child = spawn('npm', ['start'], { cwd: PACKAGE_ROOT, detached: true, env: { ...process.env, PORT: '0', HOST: '127.0.0.1', SHARDS: '1', BINANCE_WS_URL: sim.wsUrl, BINANCE_REST_URL: sim.restUrl }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('npm', ['start'], { cwd: PACKAGE_ROOT, detached: true, env: { ...process.env, PORT: '0', HOST: '127.0.0.1', SHARDS: '1', BINANCE_WS_URL: sim.wsUrl, BINANCE_REST_URL: sim.restUrl, TICKGATE_DATA_DIR: dataDir }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));

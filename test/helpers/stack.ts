@@ -24,6 +24,8 @@ export interface StackOptions {
 export function testConfig(overrides: DeepPartial<ConfigInput> = {}, upstream: { wsUrl: string; restUrl: string }) {
   const o = overrides as Record<string, Record<string, unknown> | unknown>;
   return validateConfig({
+    // Market data only, unless a test asks for more: the account plugins need a database.
+    plugins: ['market'],
     ...o,
     server: { host: '127.0.0.1', port: 0, ...(o.server as object) },
     shards: o.shards ?? 1,

@@ -119,3 +119,28 @@ export class TestClient {
 export async function connectAll(url: string, n: number): Promise<TestClient[]> {
   return Promise.all(Array.from({ length: n }, () => TestClient.connect(url)));
 }
+
+/** An upgrade the server refuses: its HTTP status and JSON body (fails if the server accepts it). */
+export function refusedUpgrade(url: string, opts?: WebSocket.ClientOptions): Promise<{ status: number; body: any; headers: Record<string, string | string[] | undefined> }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, opts);
+    ws.on('open', () => {
+      ws.close();
+      reject(new Error(`the upgrade to ${url.replace(/(token|apiKey)=[^&]+/g, '$1=…')} was accepted`));
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () => {
+        let body: unknown;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          body = text;
+        }
+        resolve({ status: res.statusCode ?? 0, body, headers: res.headers });
+      });
+    });
+    ws.on('error', () => {});
+  });
+}

@@ -1,0 +1,118 @@
+// Who a client is and what it may hold: the registered authenticator, credentials read from a request, and the
+// subscribe rules (the core's rule for user-keyed channels, then the plugins').
+import type { Authenticator, ClientInfo, Credential, Identity, SubscribeRule } from './plugin-api.js';
+import type { ChannelKind } from './channel-registry.js';
+import type { ChannelName } from './channel-grammar.js';
+import { errorData, TickgateError, type ErrorData, type ErrorRegistry } from './errors.js';
+import type { Logger } from './logger.js';
+
+/** Bounds what a client can make the authenticator read: tokens and keys are far shorter. */
+const MAX_CREDENTIAL_LENGTH = 4096;
+
+export class AccessControl {
+  private authenticator: { plugin: string; fn: Authenticator } | undefined;
+  private readonly rules: Array<{ plugin: string; rule: SubscribeRule }> = [];
+
+  constructor(
+    private readonly errors: ErrorRegistry,
+    private readonly log: Logger,
+  ) {}
+
+  setAuthenticator(plugin: string, fn: Authenticator): void {
+    if (typeof fn !== 'function') throw new Error(`plugin "${plugin}": authenticate() needs a function (credential) => Promise<Identity>`);
+    if (this.authenticator) throw new Error(`plugin "${plugin}": an authenticator is already registered by plugin "${this.authenticator.plugin}"; a gateway has one`);
+    this.authenticator = { plugin, fn };
+  }
+
+  get hasAuthenticator(): boolean {
+    return this.authenticator !== undefined;
+  }
+
+  addRule(plugin: string, rule: SubscribeRule): void {
+    if (typeof rule !== 'function') throw new Error(`plugin "${plugin}": onSubscribe() needs a function`);
+    this.rules.push({ plugin, rule });
+  }
+
+  /**
+   * The identity for a credential. Rejects with a coded TickgateError: the authenticator's own, TG_ERR_AUTH_UNAVAILABLE
+   * when no plugin authenticates, TG_ERR_INTERNAL (logged) when the authenticator fails without a code or answers
+   * with something that is not an identity.
+   */
+  async identify(credential: Credential): Promise<Identity> {
+    const a = this.authenticator;
+    if (!a) throw new TickgateError('TG_ERR_AUTH_UNAVAILABLE');
+    let identity: unknown;
+    try {
+      identity = await a.fn(credential);
+    } catch (err) {
+      if (this.errors.toClientError(err)) throw err;
+      this.log.error({ err, plugin: a.plugin }, 'authenticator failed (contained)');
+      throw new TickgateError('TG_ERR_INTERNAL');
+    }
+    if (!isIdentity(identity)) {
+      this.log.error({ plugin: a.plugin }, 'authenticator answered with something that is not an identity { userId, role, expiresAt, credential }');
+      throw new TickgateError('TG_ERR_INTERNAL');
+    }
+    return identity;
+  }
+
+  /** Whether `client` may hold `channel`: undefined, or the error to send. */
+  check(client: ClientInfo, channel: ChannelName, family: ChannelKind, channels: readonly string[]): ErrorData | undefined {
+    const id = client.identity;
+    if (family.spec.key === 'user') {
+      if (!id) return errorData('TG_ERR_AUTH_REQUIRED');
+      if (id.userId !== channel.key && id.role !== 'admin') return errorData('TG_ERR_FORBIDDEN');
+    }
+    if (this.rules.length === 0) return undefined;
+    const req = { client, channel: channel.name, kind: channel.kind, key: channel.key, arg: channel.arg, owner: family.plugin, channels };
+    for (const { plugin, rule } of this.rules) {
+      try {
+        rule(req);
+      } catch (err) {
+        const e = this.errors.toClientError(err);
+        if (e) return e.hint === undefined ? { code: e.code, message: e.message } : { code: e.code, message: e.message, hint: e.hint };
+        this.log.error({ err, plugin, channel: channel.name }, 'subscribe rule failed (contained): the subscription is refused');
+        return errorData('TG_ERR_INTERNAL');
+      }
+    }
+    return undefined;
+  }
+}
+
+function isIdentity(v: unknown): v is Identity {
+  if (v === null || typeof v !== 'object') return false;
+  const i = v as Identity;
+  return typeof i.userId === 'string' && i.userId !== '' && typeof i.role === 'string'
+    && (i.expiresAt === undefined || Number.isFinite(i.expiresAt))
+    && i.credential !== null && typeof i.credential === 'object'
+    && (i.credential.kind === 'token' || i.credential.kind === 'apiKey') && typeof i.credential.id === 'string';
+}
+
+/**
+ * The credential of an HTTP request or a /ws upgrade: `Authorization: Bearer …`, `X-API-Key`, and on /ws the
+ * `token` and `apiKey` query parameters (browsers cannot set headers on a WebSocket). Undefined: none given.
+ * Throws TG_ERR_AUTH_REQUIRED for an Authorization header of another scheme or a credential too long to be one.
+ */
+export function credentialFrom(header: (name: string) => string, query: URLSearchParams | undefined, remoteAddress: string): Credential | undefined {
+  let scheme: Credential['scheme'] | undefined;
+  let value = '';
+  const authorization = header('authorization');
+  if (authorization) {
+    const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
+    if (!m) throw new TickgateError('TG_ERR_AUTH_REQUIRED', 'The Authorization header must be "Bearer <access token or API key>"');
+    scheme = 'bearer';
+    value = m[1]!;
+  } else if (header('x-api-key')) {
+    scheme = 'apiKey';
+    value = header('x-api-key').trim();
+  } else if (query?.get('token')) {
+    scheme = 'bearer';
+    value = query.get('token')!;
+  } else if (query?.get('apiKey')) {
+    scheme = 'apiKey';
+    value = query.get('apiKey')!;
+  }
+  if (scheme === undefined) return undefined;
+  if (value.length > MAX_CREDENTIAL_LENGTH) throw new TickgateError('TG_ERR_AUTH_REQUIRED', `The credential is over ${MAX_CREDENTIAL_LENGTH} characters: send an access token or an API key`);
+  return { scheme, value, remoteAddress };
+}

@@ -1,0 +1,83 @@
+// Built-in users plugin: accounts in the database, profiles, admin powers, API keys, and the private account channels.
+import { z } from 'zod';
+import { definePlugin, type AcceptorApi } from '../../core/plugin-api.js';
+import { TickgateError } from '../../core/errors.js';
+import type { Database } from '../db/database.js';
+import { USERS_MIGRATIONS } from './migrations.js';
+import { USERS_ERRORS } from './errors.js';
+import { UserStore, type UserChange } from './user-store.js';
+import { userRoutes } from './routes.js';
+
+export type { UsersService } from './service.js';
+import type { UsersService } from './service.js';
+
+const configSchema = z.object({
+  /** Shortest password accepted at registration and password change. */
+  passwordMinLength: z.number().int().min(8).max(128).default(10),
+  /** API keys one account may hold. */
+  maxApiKeysPerUser: z.number().int().min(1).max(1000).default(20),
+  /** Largest page of the admin user list. */
+  maxPageSize: z.number().int().min(1).max(1000).default(100),
+}).strict();
+
+/** User-keyed channel families: account events now; orders and portfolio for the plugins that fill them. */
+const PRIVATE_KINDS = {
+  account: 'account events: profile, password, sessions, API keys, role, disabled',
+  orders: 'order state changes (filled by a trading plugin)',
+  portfolio: 'balances and positions (filled by a trading plugin)',
+} as const;
+
+export default definePlugin({
+  name: 'users',
+  configSchema,
+  errors: USERS_ERRORS,
+  async acceptor(api) {
+    const db = api.use<Database>('db');
+    await db.migrate('users', USERS_MIGRATIONS);
+    const store = new UserStore(db, api.config);
+    for (const [kind, description] of Object.entries(PRIVATE_KINDS)) api.channel(kind, { key: 'user', description });
+    store.onChange((change) => react(api, change));
+    const service: UsersService = {
+      store,
+      publish: (channel, type, data) => api.publish(channel, type, data),
+      accountEvent: (userId, event, data) => accountEvent(api, userId, event, data),
+    };
+    api.provide('users', service);
+    userRoutes(api, store, api.config.maxPageSize);
+  },
+});
+
+function accountEvent(api: AcceptorApi, userId: string, event: string, data: Record<string, unknown> = {}): void {
+  api.publish(`account:${userId}`, 'account', { event, ...data });
+}
+
+/** What each change means on open connections: an event on the user's account channel, and what they lose. */
+function react(api: AcceptorApi, change: UserChange): void {
+  const { userId } = change;
+  switch (change.event) {
+    case 'profile.updated':
+      return accountEvent(api, userId, change.event, { user: change.user });
+    case 'password.changed':
+      // The auth plugin ends the other sessions (it listens to the same change).
+      return accountEvent(api, userId, change.event);
+    case 'role.changed':
+      accountEvent(api, userId, change.event, { role: change.role });
+      return api.clients.setRole(userId, change.role);
+    case 'account.enabled':
+      return accountEvent(api, userId, change.event);
+    case 'account.disabled':
+    case 'account.deleted': {
+      // The event first: it reaches the account channel before the sign-out ends that subscription.
+      accountEvent(api, userId, change.event);
+      const n = api.clients.signOut(userId, new TickgateError(change.event === 'account.disabled' ? 'TG_ERR_ACCOUNT_DISABLED' : 'TG_ERR_TOKEN_INVALID', change.event === 'account.disabled' ? undefined : 'This account was deleted'));
+      api.log.info({ userId, event: change.event, by: change.by, connections: n }, 'account access ended');
+      return;
+    }
+    case 'api-key.created':
+      return accountEvent(api, userId, change.event, { key: change.key });
+    case 'api-key.revoked':
+      accountEvent(api, userId, change.event, { keyId: change.keyId });
+      api.clients.signOut(userId, new TickgateError('TG_ERR_TOKEN_INVALID', 'The API key this connection used was revoked'), (id) => id.credential.kind === 'apiKey' && id.credential.id === change.keyId);
+      return;
+  }
+}

@@ -1,0 +1,324 @@
+// Users and API keys in the database: create, authenticate, read, change, list, delete; a cache of who may act.
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { DataTypes, Op, UniqueConstraintError, type Model, type ModelStatic } from 'sequelize';
+import { LRUCache } from 'lru-cache';
+import { TickgateError } from '../../core/errors.js';
+import type { Database } from '../db/database.js';
+import { checkPassword, decoyHash, hashPassword, verifyPassword } from './passwords.js';
+import { USERS_ERRORS } from './errors.js';
+
+export type Role = 'user' | 'admin';
+export const ROLES: readonly Role[] = ['user', 'admin'];
+
+/** A user as the API shows them. */
+export interface PublicUser {
+  id: string;
+  email: string;
+  displayName: string;
+  role: Role;
+  createdAt: string;
+}
+
+/** A user as an admin sees them. */
+export interface AdminUser extends PublicUser {
+  disabled: boolean;
+  disabledAt: string | null;
+  updatedAt: string;
+}
+
+/** What every authenticated request checks: the current role, and whether the account may act at all. */
+export interface UserStatus {
+  role: Role;
+  disabled: boolean;
+}
+
+export interface ApiKeyInfo {
+  id: string;
+  name: string;
+  /** The key's first characters, to tell keys apart; the key itself is shown once, when created. */
+  prefix: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+/** What changed, for the account channel and for whoever must react (sign-outs, session revocation). */
+export type UserChange =
+  | { event: 'profile.updated'; userId: string; user: PublicUser }
+  | { event: 'password.changed'; userId: string; keepSession: string | undefined }
+  | { event: 'role.changed'; userId: string; role: Role; by: string }
+  | { event: 'account.disabled' | 'account.enabled'; userId: string; by: string }
+  | { event: 'account.deleted'; userId: string; by: string }
+  | { event: 'api-key.created'; userId: string; key: ApiKeyInfo }
+  | { event: 'api-key.revoked'; userId: string; keyId: string };
+
+interface UserRow extends Model {
+  id: string;
+  email: string;
+  passwordHash: string;
+  displayName: string;
+  role: Role;
+  disabledAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+interface ApiKeyRow extends Model {
+  id: string;
+  userId: string;
+  name: string;
+  keyHash: string;
+  keyPrefix: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+}
+
+const API_KEY_PREFIX = 'tg_';
+/** Keys are `tg_` and 43 base64url characters (256 random bits). */
+const API_KEY_RE = /^tg_[A-Za-z0-9_-]{43}$/;
+
+export function isApiKeyFormat(value: string): boolean {
+  return value.startsWith(API_KEY_PREFIX);
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+export function publicUser(u: UserRow): PublicUser {
+  return { id: u.id, email: u.email, displayName: u.displayName, role: u.role, createdAt: u.createdAt.toISOString() };
+}
+
+export function adminUser(u: UserRow): AdminUser {
+  return { ...publicUser(u), disabled: u.disabledAt !== null, disabledAt: u.disabledAt?.toISOString() ?? null, updatedAt: u.updatedAt.toISOString() };
+}
+
+function keyInfo(k: ApiKeyRow): ApiKeyInfo {
+  return { id: k.id, name: k.name, prefix: k.keyPrefix, createdAt: k.createdAt.toISOString(), lastUsedAt: k.lastUsedAt?.toISOString() ?? null };
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isUuid(id: string): boolean {
+  return UUID_RE.test(id);
+}
+
+export interface UserStoreOptions {
+  passwordMinLength: number;
+  maxApiKeysPerUser: number;
+}
+
+export class UserStore {
+  private readonly users: ModelStatic<UserRow>;
+  private readonly keys: ModelStatic<ApiKeyRow>;
+  /**
+   * Status by user id: read on every authenticated request and upgrade, so kept in memory and updated at once by
+   * every change made here; the TTL bounds how long a change made behind this gateway's back (SQL, another
+   * gateway on the same database) goes unseen.
+   */
+  private readonly statusCache = new LRUCache<string, UserStatus | false>({ max: 100_000, ttl: 30_000 });
+  /** API keys by hash: a key used by a bot on every request costs a hash and a lookup, not a query. */
+  private readonly keyCache = new LRUCache<string, { keyId: string; userId: string } | false>({ max: 100_000, ttl: 60_000 });
+  private readonly listeners: Array<(change: UserChange) => void> = [];
+  /** last_used_at is written at most once a minute per key. */
+  private readonly keyUsedAt = new Map<string, number>();
+
+  constructor(private readonly db: Database, private readonly opts: UserStoreOptions) {
+    const s = db.sequelize;
+    this.users = (s.models.User as ModelStatic<UserRow> | undefined) ?? s.define<UserRow>('User', {
+      id: { type: DataTypes.UUID, primaryKey: true },
+      email: { type: DataTypes.TEXT, allowNull: false },
+      passwordHash: { type: DataTypes.TEXT, allowNull: false },
+      displayName: { type: DataTypes.TEXT, allowNull: false },
+      role: { type: DataTypes.TEXT, allowNull: false },
+      disabledAt: { type: DataTypes.DATE, allowNull: true },
+    }, { tableName: 'users', underscored: true });
+    this.keys = (s.models.ApiKey as ModelStatic<ApiKeyRow> | undefined) ?? s.define<ApiKeyRow>('ApiKey', {
+      id: { type: DataTypes.UUID, primaryKey: true },
+      userId: { type: DataTypes.UUID, allowNull: false },
+      name: { type: DataTypes.TEXT, allowNull: false },
+      keyHash: { type: DataTypes.TEXT, allowNull: false },
+      keyPrefix: { type: DataTypes.TEXT, allowNull: false },
+      lastUsedAt: { type: DataTypes.DATE, allowNull: true },
+    }, { tableName: 'api_keys', underscored: true, updatedAt: false });
+  }
+
+  onChange(fn: (change: UserChange) => void): void {
+    this.listeners.push(fn);
+  }
+
+  private emit(change: UserChange): void {
+    for (const fn of this.listeners) fn(change);
+  }
+
+  checkPassword(password: string, email: string, field?: string): void {
+    checkPassword(password, email, this.opts.passwordMinLength, field);
+  }
+
+  async create(input: { email: string; password: string; displayName?: string | undefined; role?: Role }): Promise<PublicUser> {
+    const email = input.email.trim().toLowerCase();
+    this.checkPassword(input.password, email);
+    const passwordHash = await hashPassword(input.password);
+    try {
+      const row = await this.users.create({
+        id: randomUUID(),
+        email,
+        passwordHash,
+        displayName: input.displayName?.trim() || email.split('@')[0]!,
+        role: input.role ?? 'user',
+        disabledAt: null,
+      });
+      return publicUser(row);
+    } catch (err) {
+      if (err instanceof UniqueConstraintError) throw USERS_ERRORS.error('TG_ERR_EMAIL_TAKEN');
+      throw err;
+    }
+  }
+
+  /**
+   * The user whose email and password these are, or undefined. An unknown email costs the same argon2 work as a
+   * wrong password, so the time taken does not tell whether an account exists.
+   */
+  async authenticate(email: string, password: string): Promise<PublicUser & { disabled: boolean } | undefined> {
+    const row = await this.users.findOne({ where: { email: email.trim().toLowerCase() } });
+    const ok = await verifyPassword(row?.passwordHash ?? await decoyHash(), password);
+    if (!row || !ok) return undefined;
+    return { ...publicUser(row), disabled: row.disabledAt !== null };
+  }
+
+  async get(id: string): Promise<PublicUser | undefined> {
+    if (!isUuid(id)) return undefined;
+    const row = await this.users.findByPk(id);
+    return row ? publicUser(row) : undefined;
+  }
+
+  async getForAdmin(id: string): Promise<AdminUser> {
+    const row = isUuid(id) ? await this.users.findByPk(id) : null;
+    if (!row) throw USERS_ERRORS.error('TG_ERR_USER_NOT_FOUND');
+    return adminUser(row);
+  }
+
+  /** The user's current role and state (cached); undefined once the user is deleted. */
+  async status(id: string): Promise<UserStatus | undefined> {
+    const hit = this.statusCache.get(id);
+    if (hit !== undefined) return hit || undefined;
+    const row = isUuid(id) ? await this.users.findByPk(id, { attributes: ['id', 'role', 'disabledAt'] }) : null;
+    const status: UserStatus | false = row ? { role: row.role, disabled: row.disabledAt !== null } : false;
+    this.statusCache.set(id, status);
+    return status || undefined;
+  }
+
+  async updateProfile(id: string, patch: { displayName?: string | undefined }): Promise<PublicUser> {
+    const row = await this.users.findByPk(id);
+    if (!row) throw USERS_ERRORS.error('TG_ERR_USER_NOT_FOUND');
+    if (patch.displayName !== undefined) row.displayName = patch.displayName.trim();
+    await row.save();
+    const user = publicUser(row);
+    this.emit({ event: 'profile.updated', userId: id, user });
+    return user;
+  }
+
+  /** Checks the current password, sets the new one; `keepSession` is the caller's session, which stays signed in. */
+  async changePassword(id: string, current: string, next: string, keepSession: string | undefined): Promise<void> {
+    const row = await this.users.findByPk(id);
+    if (!row) throw USERS_ERRORS.error('TG_ERR_USER_NOT_FOUND');
+    if (!(await verifyPassword(row.passwordHash, current))) throw USERS_ERRORS.error('TG_ERR_WRONG_PASSWORD');
+    this.checkPassword(next, row.email, 'newPassword');
+    row.passwordHash = await hashPassword(next);
+    await row.save();
+    this.emit({ event: 'password.changed', userId: id, keepSession });
+  }
+
+  async list(opts: { page: number; pageSize: number; q: string | undefined }): Promise<{ users: AdminUser[]; page: number; pageSize: number; total: number }> {
+    const where = opts.q ? { email: { [Op.iLike]: `%${opts.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%` } } : {};
+    const { rows, count } = await this.users.findAndCountAll({
+      where,
+      order: [['createdAt', 'ASC'], ['id', 'ASC']],
+      limit: opts.pageSize,
+      offset: (opts.page - 1) * opts.pageSize,
+    });
+    return { users: rows.map(adminUser), page: opts.page, pageSize: opts.pageSize, total: count };
+  }
+
+  /** An admin's change to a user: role, disabled, display name. An admin cannot demote or disable themself. */
+  async adminUpdate(actorId: string, id: string, patch: { role?: Role | undefined; disabled?: boolean | undefined; displayName?: string | undefined }): Promise<AdminUser> {
+    if (id === actorId && ((patch.role !== undefined && patch.role !== 'admin') || patch.disabled === true)) {
+      throw USERS_ERRORS.error('TG_ERR_SELF_CHANGE', 'An admin cannot demote or disable their own account: ask another admin');
+    }
+    const changes: UserChange[] = [];
+    const row = await this.db.transaction(async () => {
+      const r = isUuid(id) ? await this.users.findByPk(id, { lock: true }) : null;
+      if (!r) throw USERS_ERRORS.error('TG_ERR_USER_NOT_FOUND');
+      if (patch.role !== undefined && patch.role !== r.role) {
+        r.role = patch.role;
+        changes.push({ event: 'role.changed', userId: id, role: patch.role, by: actorId });
+      }
+      if (patch.disabled !== undefined && patch.disabled !== (r.disabledAt !== null)) {
+        r.disabledAt = patch.disabled ? new Date() : null;
+        changes.push({ event: patch.disabled ? 'account.disabled' : 'account.enabled', userId: id, by: actorId });
+      }
+      if (patch.displayName !== undefined && patch.displayName.trim() !== r.displayName) {
+        r.displayName = patch.displayName.trim();
+      }
+      if (r.changed()) await r.save();
+      return r;
+    });
+    this.statusCache.set(id, { role: row.role, disabled: row.disabledAt !== null });
+    if (patch.displayName !== undefined) changes.unshift({ event: 'profile.updated', userId: id, user: publicUser(row) });
+    for (const c of changes) this.emit(c);
+    return adminUser(row);
+  }
+
+  async delete(actorId: string, id: string): Promise<void> {
+    if (id === actorId) throw USERS_ERRORS.error('TG_ERR_SELF_CHANGE', 'An admin cannot delete their own account: ask another admin');
+    const n = isUuid(id) ? await this.users.destroy({ where: { id } }) : 0;
+    if (n === 0) throw USERS_ERRORS.error('TG_ERR_USER_NOT_FOUND');
+    this.statusCache.set(id, false);
+    for (const [hash, v] of this.keyCache.entries()) if (v && v.userId === id) this.keyCache.set(hash, false);
+    this.emit({ event: 'account.deleted', userId: id, by: actorId });
+  }
+
+  async createApiKey(userId: string, name: string): Promise<ApiKeyInfo & { key: string }> {
+    const count = await this.keys.count({ where: { userId } });
+    if (count >= this.opts.maxApiKeysPerUser) {
+      throw USERS_ERRORS.error('TG_ERR_API_KEY_LIMIT', `You have ${count} API keys, the most one account may hold: revoke one you no longer use (DELETE /api/v1/users/me/api-keys/:id)`);
+    }
+    const key = API_KEY_PREFIX + randomBytes(32).toString('base64url');
+    const row = await this.keys.create({ id: randomUUID(), userId, name: name.trim(), keyHash: sha256(key), keyPrefix: key.slice(0, 10), lastUsedAt: null });
+    const info = keyInfo(row);
+    this.emit({ event: 'api-key.created', userId, key: info });
+    return { ...info, key };
+  }
+
+  async listApiKeys(userId: string): Promise<ApiKeyInfo[]> {
+    const rows = await this.keys.findAll({ where: { userId }, order: [['createdAt', 'ASC'], ['id', 'ASC']] });
+    return rows.map(keyInfo);
+  }
+
+  async revokeApiKey(userId: string, keyId: string): Promise<void> {
+    const row = isUuid(keyId) ? await this.keys.findOne({ where: { id: keyId, userId } }) : null;
+    if (!row) throw USERS_ERRORS.error('TG_ERR_API_KEY_NOT_FOUND');
+    await row.destroy();
+    this.keyCache.set(row.keyHash, false);
+    this.emit({ event: 'api-key.revoked', userId, keyId });
+  }
+
+  /** The key's owner, or undefined for a key that is not (or no longer) valid. */
+  async verifyApiKey(key: string): Promise<{ keyId: string; userId: string } | undefined> {
+    if (!API_KEY_RE.test(key)) return undefined;
+    const hash = sha256(key);
+    let hit = this.keyCache.get(hash);
+    if (hit === undefined) {
+      const row = await this.keys.findOne({ where: { keyHash: hash }, attributes: ['id', 'userId'] });
+      hit = row ? { keyId: row.id, userId: row.userId } : false;
+      this.keyCache.set(hash, hit);
+    }
+    if (!hit) return undefined;
+    const now = Date.now();
+    if ((this.keyUsedAt.get(hit.keyId) ?? 0) < now - 60_000) {
+      this.keyUsedAt.set(hit.keyId, now);
+      // Bookkeeping only: a failure must not fail the request.
+      void this.keys.update({ lastUsedAt: new Date(now) }, { where: { id: hit.keyId } }).catch(() => undefined);
+    }
+    return hit;
+  }
+}
