@@ -1,6 +1,9 @@
 // `npm run bench:auth`: the cost of the auth path. WebSocket upgrades per second with an access token against
 // without (alternating rounds in one run), REST with a token against without, and logins per second.
 import { parseArgs } from 'node:util';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import autocannon from 'autocannon';
 import WebSocket from 'ws';
 import { procUsage, stopChild } from '../processes.js';
@@ -60,15 +63,32 @@ async function http(url: string, pid: number, init: { method?: string; headers?:
 }
 
 const sim = await startExchange();
+
+/** Resident memory of an idle gateway a few seconds after it listens (KiB). */
+async function idleRss(env: Record<string, string>): Promise<number> {
+  const t = await startTarget('tickgate', { wsUrl: sim.wsUrl, restUrl: sim.restUrl, env });
+  await new Promise((r) => setTimeout(r, 5000));
+  const rss = procUsage(t.child.pid!).rssKb;
+  await stopChild(t.child);
+  return rss;
+}
+// The cost in memory of accounts on the embedded database: the same gateway with market data only, as a baseline.
+const cfgDir = mkdtempSync(join(tmpdir(), 'tickgate-bench-auth-'));
+writeFileSync(join(cfgDir, 'market-only.yaml'), 'plugins: [market]\n');
+const rssMarketOnly = await idleRss({ TICKGATE_CONFIG: join(cfgDir, 'market-only.yaml') });
+rmSync(cfgDir, { recursive: true, force: true });
+
 const server = await startTarget('tickgate', {
   wsUrl: sim.wsUrl,
   restUrl: sim.restUrl,
   // The sign-in limits would stop a benchmark from one address after 20 logins a minute.
-  env: { TICKGATE__PLUGINS__AUTH__LIMITS__LOGINS_PER_IP_PER_MINUTE: '100000000', LOG_LEVEL: 'warn' },
+  env: { TICKGATE__PLUGINS__AUTH__LIMITS__LOGINS_PER_IP_PER_MINUTE: '100000000' },
 });
 const pid = server.child.pid!;
 try {
   const base = `http://127.0.0.1:${server.port}`;
+  await new Promise((r) => setTimeout(r, 5000));
+  const rssShipped = procUsage(pid).rssKb;
   const email = `bench-${Date.now()}@example.com`;
   const password = 'a benchmark passphrase';
   const reg = await fetch(`${base}/api/v1/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
@@ -86,12 +106,13 @@ try {
   const meAnon = await http(`${base}/api/v1/market/symbols`, pid);
   const me = await http(`${base}/api/v1/auth/me`, pid, { headers: { authorization: `Bearer ${token}` } });
   const login = await http(`${base}/api/v1/auth/login`, pid, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
-  const result = { seconds, concurrency, connections, upgrades: rows, http: { health, symbols: meAnon, meWithToken: me, login } };
+  const result = { seconds, concurrency, connections, idleRssKb: { marketOnly: rssMarketOnly, shippedEmbeddedDatabase: rssShipped }, upgrades: rows, http: { health, symbols: meAnon, meWithToken: me, login } };
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n\n`);
   const lines = ['| round | upgrades/s without token | with token | ratio | server CPU µs per upgrade, without | with |', '|---|---|---|---|---|---|'];
   for (const r of rows) lines.push(`| ${r.round} | ${r.without.perSecond} | ${r.withToken.perSecond} | ${(r.withToken.perSecond / r.without.perSecond).toFixed(2)} | ${r.without.serverCpuUsPerUpgrade} | ${r.withToken.serverCpuUsPerUpgrade} |`);
   lines.push('', '| route | req/s | p50 ms | p99 ms | non-2xx | server CPU µs/request |', '|---|---|---|---|---|---|');
   for (const [name, h] of Object.entries(result.http)) lines.push(`| ${name} | ${h.requestsPerSecond} | ${h.latencyMs.p50} | ${h.latencyMs.p99} | ${h.non2xx} | ${h.serverCpuUsPerRequest} |`);
+  lines.push('', `idle RSS: ${Math.round(rssShipped / 1024)} MB as shipped (accounts on the embedded database) against ${Math.round(rssMarketOnly / 1024)} MB with market data only`);
   process.stdout.write(`${lines.join('\n')}\n`);
 } finally {
   await stopChild(server.child);

@@ -14,6 +14,8 @@ export default definePlugin({
     dataDir: z.string().min(1).default('./data'),
     poolMax: z.number().int().min(1).max(100).default(10),
     acquireTimeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+    /** The embedded database's shared buffers (PostgreSQL's shared_buffers): a size such as 16MB or 128MB. */
+    sharedBuffers: z.string().regex(/^\d+(kB|MB|GB)$/, 'must be a size such as 16MB or 1GB').default('16MB'),
   }).strict(),
   async acceptor(api) {
     const db = await openDatabase(api.config, api.log);

@@ -111,11 +111,11 @@ export class UserStore {
   private readonly users: ModelStatic<UserRow>;
   private readonly keys: ModelStatic<ApiKeyRow>;
   /**
-   * Status by user id: read on every authenticated request and upgrade, so kept in memory and updated at once by
-   * every change made here; the TTL bounds how long a change made behind this gateway's back (SQL, another
-   * gateway on the same database) goes unseen.
+   * Users by id, with their state: read on every authenticated request and upgrade (and by /me), so kept in memory
+   * and updated at once by every change made here; the TTL bounds how long a change made behind this gateway's back
+   * (SQL, another gateway on the same database) goes unseen.
    */
-  private readonly statusCache = new LRUCache<string, UserStatus | false>({ max: 100_000, ttl: 30_000 });
+  private readonly cache = new LRUCache<string, { user: PublicUser; disabled: boolean } | false>({ max: 100_000, ttl: 30_000 });
   /** API keys by hash: a key used by a bot on every request costs a hash and a lookup, not a query. */
   private readonly keyCache = new LRUCache<string, { keyId: string; userId: string } | false>({ max: 100_000, ttl: 60_000 });
   private readonly listeners: Array<(change: UserChange) => void> = [];
@@ -186,9 +186,21 @@ export class UserStore {
   }
 
   async get(id: string): Promise<PublicUser | undefined> {
-    if (!isUuid(id)) return undefined;
-    const row = await this.users.findByPk(id);
-    return row ? publicUser(row) : undefined;
+    return (await this.cached(id))?.user;
+  }
+
+  /** The cached user and state, read from the database on a miss; undefined for no such user. */
+  private async cached(id: string): Promise<{ user: PublicUser; disabled: boolean } | undefined> {
+    const hit = this.cache.get(id);
+    if (hit !== undefined) return hit || undefined;
+    const row = isUuid(id) ? await this.users.findByPk(id) : null;
+    const entry = row ? { user: publicUser(row), disabled: row.disabledAt !== null } : false;
+    this.cache.set(id, entry);
+    return entry || undefined;
+  }
+
+  private remember(row: UserRow): void {
+    this.cache.set(row.id, { user: publicUser(row), disabled: row.disabledAt !== null });
   }
 
   async getForAdmin(id: string): Promise<AdminUser> {
@@ -199,12 +211,8 @@ export class UserStore {
 
   /** The user's current role and state (cached); undefined once the user is deleted. */
   async status(id: string): Promise<UserStatus | undefined> {
-    const hit = this.statusCache.get(id);
-    if (hit !== undefined) return hit || undefined;
-    const row = isUuid(id) ? await this.users.findByPk(id, { attributes: ['id', 'role', 'disabledAt'] }) : null;
-    const status: UserStatus | false = row ? { role: row.role, disabled: row.disabledAt !== null } : false;
-    this.statusCache.set(id, status);
-    return status || undefined;
+    const entry = await this.cached(id);
+    return entry ? { role: entry.user.role, disabled: entry.disabled } : undefined;
   }
 
   async updateProfile(id: string, patch: { displayName?: string | undefined }): Promise<PublicUser> {
@@ -212,6 +220,7 @@ export class UserStore {
     if (!row) throw USERS_ERRORS.error('TG_ERR_USER_NOT_FOUND');
     if (patch.displayName !== undefined) row.displayName = patch.displayName.trim();
     await row.save();
+    this.remember(row);
     const user = publicUser(row);
     this.emit({ event: 'profile.updated', userId: id, user });
     return user;
@@ -262,7 +271,7 @@ export class UserStore {
       if (r.changed()) await r.save();
       return r;
     });
-    this.statusCache.set(id, { role: row.role, disabled: row.disabledAt !== null });
+    this.remember(row);
     if (patch.displayName !== undefined) changes.unshift({ event: 'profile.updated', userId: id, user: publicUser(row) });
     for (const c of changes) this.emit(c);
     return adminUser(row);
@@ -272,7 +281,7 @@ export class UserStore {
     if (id === actorId) throw USERS_ERRORS.error('TG_ERR_SELF_CHANGE', 'An admin cannot delete their own account: ask another admin');
     const n = isUuid(id) ? await this.users.destroy({ where: { id } }) : 0;
     if (n === 0) throw USERS_ERRORS.error('TG_ERR_USER_NOT_FOUND');
-    this.statusCache.set(id, false);
+    this.cache.set(id, false);
     for (const [hash, v] of this.keyCache.entries()) if (v && v.userId === id) this.keyCache.set(hash, false);
     this.emit({ event: 'account.deleted', userId: id, by: actorId });
   }
