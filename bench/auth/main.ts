@@ -15,8 +15,15 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '2' },
     concurrency: { type: 'string', default: '10' },
     connections: { type: 'string', default: '20' },
+    /** Keep the embedded database here (a second run then measures a later start, not a first one). */
+    'data-dir': { type: 'string' },
+    /** Use this PostgreSQL server instead of the embedded database. */
+    'database-url': { type: 'string' },
   },
 });
+const database: Record<string, string> = {};
+if (values['data-dir']) database.TICKGATE_DATA_DIR = values['data-dir'];
+if (values['database-url']) database.DATABASE_URL = values['database-url'];
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
 const concurrency = Number(values.concurrency);
@@ -82,7 +89,7 @@ const server = await startTarget('tickgate', {
   wsUrl: sim.wsUrl,
   restUrl: sim.restUrl,
   // The sign-in limits would stop a benchmark from one address after 20 logins a minute.
-  env: { TICKGATE__PLUGINS__AUTH__LIMITS__LOGINS_PER_IP_PER_MINUTE: '100000000' },
+  env: { TICKGATE__PLUGINS__AUTH__LIMITS__LOGINS_PER_IP_PER_MINUTE: '100000000', ...database },
 });
 const pid = server.child.pid!;
 try {
@@ -112,7 +119,8 @@ try {
   for (const r of rows) lines.push(`| ${r.round} | ${r.without.perSecond} | ${r.withToken.perSecond} | ${(r.withToken.perSecond / r.without.perSecond).toFixed(2)} | ${r.without.serverCpuUsPerUpgrade} | ${r.withToken.serverCpuUsPerUpgrade} |`);
   lines.push('', '| route | req/s | p50 ms | p99 ms | non-2xx | server CPU µs/request |', '|---|---|---|---|---|---|');
   for (const [name, h] of Object.entries(result.http)) lines.push(`| ${name} | ${h.requestsPerSecond} | ${h.latencyMs.p50} | ${h.latencyMs.p99} | ${h.non2xx} | ${h.serverCpuUsPerRequest} |`);
-  lines.push('', `idle RSS: ${Math.round(rssShipped / 1024)} MB as shipped (accounts on the embedded database) against ${Math.round(rssMarketOnly / 1024)} MB with market data only`);
+  const where = values['database-url'] ? 'a PostgreSQL server' : values['data-dir'] ? `the embedded database in ${values['data-dir']}` : 'a new embedded database';
+  lines.push('', `idle RSS: ${Math.round(rssShipped / 1024)} MB with accounts (on ${where}) against ${Math.round(rssMarketOnly / 1024)} MB with market data only`);
   process.stdout.write(`${lines.join('\n')}\n`);
 } finally {
   await stopChild(server.child);

@@ -123,7 +123,7 @@ export async function openDatabase(opts: DatabaseOptions, log: Logger): Promise<
         });
         return umzug.up();
       });
-      if (applied.length) log.info({ plugin, migrations: applied.map((a) => a.name) }, 'migrations applied');
+      if (applied.length) log.info({ of: plugin, migrations: applied.map((a) => a.name) }, 'migrations applied');
       return applied.map((a) => a.name);
     },
     transaction: <T>(fn: (t: Transaction) => Promise<T>) => sequelize.transaction((t) => fn(t)),
