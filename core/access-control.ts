@@ -93,10 +93,12 @@ function isIdentity(v: unknown): v is Identity {
  * `token` and `apiKey` query parameters (browsers cannot set headers on a WebSocket). Undefined: none given.
  * Throws TG_ERR_AUTH_REQUIRED for an Authorization header of another scheme or a credential too long to be one.
  */
-export function credentialFrom(header: (name: string) => string, query: URLSearchParams | undefined, remoteAddress: string): Credential | undefined {
+export function credentialFrom(header: (name: string) => string, query: URLSearchParams | undefined, remoteAddress: string, ignoreOtherSchemes = false): Credential | undefined {
   let scheme: Credential['scheme'] | undefined;
   let value = '';
-  const authorization = header('authorization');
+  let authorization = header('authorization');
+  // At the /ws upgrade a browser may send the Basic credentials of a proxy in front: not meant for tickgate.
+  if (authorization && ignoreOtherSchemes && !/^Bearer[ \t]/i.test(authorization)) authorization = '';
   if (authorization) {
     const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
     if (!m) throw new TickgateError('TG_ERR_AUTH_REQUIRED', 'The Authorization header must be "Bearer <access token or API key>"');

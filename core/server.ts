@@ -51,6 +51,8 @@ export class TickgateServer {
   private readonly clients = new Set<WebSocket<Client>>();
   /** Open connections per remote address, for limits.maxConnectionsPerIp. */
   private readonly perIp = new Map<string, number>();
+  /** Upgrades waiting for the authenticator, per address: they count against limits.maxConnectionsPerIp too. */
+  private readonly pendingPerIp = new Map<string, number>();
   private listenSocket: us_listen_socket | undefined;
   /** The exchange's symbol list as last loaded, for shards that restart. */
   private lastSymbols: SymbolInfo[] | undefined;
@@ -204,7 +206,7 @@ export class TickgateServer {
           return;
         }
         const remoteAddress = this.clientAddress(Buffer.from(res.getRemoteAddressAsText()).toString(), req.getHeader('x-forwarded-for'));
-        if (l.maxConnectionsPerIp > 0 && (this.perIp.get(remoteAddress) ?? 0) >= l.maxConnectionsPerIp) {
+        if (l.maxConnectionsPerIp > 0 && (this.perIp.get(remoteAddress) ?? 0) + (this.pendingPerIp.get(remoteAddress) ?? 0) >= l.maxConnectionsPerIp) {
           res.cork(() => {
             res.writeStatus('429 Too Many Requests').writeHeader('content-type', 'application/json')
               .end(JSON.stringify(errorBody('TG_ERR_TOO_MANY_CONNECTIONS', `More than ${l.maxConnectionsPerIp} connections from ${remoteAddress}: close some before opening more`)));
@@ -225,7 +227,7 @@ export class TickgateServer {
         };
         let credential: Credential | undefined;
         try {
-          credential = credentialFrom((name) => req.getHeader(name), new URLSearchParams(req.getQuery() ?? ''), remoteAddress);
+          credential = credentialFrom((name) => req.getHeader(name), new URLSearchParams(req.getQuery() ?? ''), remoteAddress, true);
         } catch (err) {
           return this.refuseUpgrade(res, err);
         }
@@ -239,7 +241,13 @@ export class TickgateServer {
         res.onAborted(() => {
           aborted = true;
         });
-        void this.access.identify(credential).then(
+        this.pendingPerIp.set(remoteAddress, (this.pendingPerIp.get(remoteAddress) ?? 0) + 1);
+        const settled = () => {
+          const n = (this.pendingPerIp.get(remoteAddress) ?? 1) - 1;
+          if (n > 0) this.pendingPerIp.set(remoteAddress, n);
+          else this.pendingPerIp.delete(remoteAddress);
+        };
+        void this.access.identify(credential).finally(settled).then(
           (identity: Identity) => {
             if (aborted) return;
             if (this.draining) return this.refuseUpgrade(res, new Error('draining'));

@@ -38,14 +38,17 @@ export class AttemptLimits {
     }
   }
 
-  /** Throws while the account has had too many failures (an unknown email is counted like any other). */
-  async checkAccount(email: string): Promise<void> {
-    const res = await this.accountFailures.get(email);
-    if (res && res.consumedPoints >= this.opts.failuresPerAccountPer15Minutes) throw tooMany(res);
-  }
-
-  async accountFailed(email: string): Promise<void> {
-    await this.accountFailures.penalty(email, 1);
+  /**
+   * Counts a login attempt on the account before the password is checked (so that concurrent guesses cannot all
+   * pass a check made before any of them failed); a success clears the count. Throws past the limit. An unknown
+   * email is counted like any other.
+   */
+  async attemptAccount(email: string): Promise<void> {
+    try {
+      await this.accountFailures.consume(email);
+    } catch (res) {
+      throw tooMany(res);
+    }
   }
 
   async accountSucceeded(email: string): Promise<void> {

@@ -55,12 +55,9 @@ export function authRoutes(api: AcceptorApi, d: AuthRouteDeps): void {
     const body = validateBody(loginBody, req.body);
     const account = body.email.toLowerCase();
     await d.limits.attempt(req.remoteAddress);
-    await d.limits.checkAccount(account);
+    await d.limits.attemptAccount(account);
     const user = await d.store.authenticate(account, body.password);
-    if (!user) {
-      await d.limits.accountFailed(account);
-      throw AUTH_ERRORS.error('TG_ERR_INVALID_CREDENTIALS');
-    }
+    if (!user) throw AUTH_ERRORS.error('TG_ERR_INVALID_CREDENTIALS');
     await d.limits.accountSucceeded(account);
     if (user.disabled) throw USERS_ERRORS.error('TG_ERR_ACCOUNT_DISABLED');
     const { disabled: _disabled, ...pub } = user;

@@ -36,7 +36,15 @@ export class SessionStore {
    */
   private readonly live = new LRUCache<string, { userId: string; active: boolean }>({ max: 200_000, ttl: 30_000 });
 
+  /** Bumped by every revocation here: a read that started before one must not cache the session as live after it. */
+  private generation = 0;
+
   constructor(private readonly db: Database, private readonly refreshTtlMs: number) {}
+
+  private revoked(sessionId: string, userId: string): void {
+    this.generation++;
+    this.live.set(sessionId, { userId, active: false });
+  }
 
   async create(userId: string, meta: { ip: string; userAgent: string | undefined }): Promise<Rotated> {
     const sessionId = randomUUID();
@@ -82,7 +90,7 @@ export class SessionStore {
     });
     if (outcome.kind === 'invalid') throw AUTH_ERRORS.error('TG_ERR_REFRESH_INVALID');
     if (outcome.kind === 'reused') {
-      this.live.set(outcome.sessionId, { userId: outcome.userId, active: false });
+      this.revoked(outcome.sessionId, outcome.userId);
       throw new RefreshReuse(outcome.sessionId, outcome.userId);
     }
     this.live.set(outcome.sessionId, { userId: outcome.userId, active: true });
@@ -101,7 +109,7 @@ export class SessionStore {
     );
     const row = rows[0];
     if (!row) return undefined;
-    this.live.set(row.id, { userId: row.user_id, active: false });
+    this.revoked(row.id, row.user_id);
     return { sessionId: row.id, userId: row.user_id };
   }
 
@@ -113,7 +121,7 @@ export class SessionStore {
         RETURNING id`,
       { bind: [userId, reason, keep ?? null], type: QueryTypes.SELECT },
     );
-    for (const r of rows) this.live.set(r.id, { userId, active: false });
+    for (const r of rows) this.revoked(r.id, userId);
     return rows.map((r) => r.id);
   }
 
@@ -122,20 +130,22 @@ export class SessionStore {
     let hit = this.live.get(sessionId);
     if (hit === undefined) {
       if (!/^[0-9a-f-]{36}$/i.test(sessionId)) return false;
+      const started = this.generation;
       const rows = await this.db.sequelize.query<{ user_id: string; revoked_at: Date | null; expires_at: Date }>(
         'SELECT user_id, revoked_at, expires_at FROM auth_sessions WHERE id = $1',
         { bind: [sessionId], type: QueryTypes.SELECT },
       );
       const row = rows[0];
       hit = row ? { userId: row.user_id, active: row.revoked_at === null && row.expires_at.getTime() > Date.now() } : { userId: '', active: false };
-      this.live.set(sessionId, hit);
+      if (started === this.generation) this.live.set(sessionId, hit);
     }
     return hit.active && hit.userId === userId;
   }
 
   /** Forgets a deleted user's sessions (the database removed them with the user). */
   forgetUser(userId: string): void {
-    for (const [id, v] of this.live.entries()) if (v.userId === userId) this.live.set(id, { userId, active: false });
+    for (const [id, v] of this.live.entries()) if (v.userId === userId) this.revoked(id, userId);
+    this.generation++;
   }
 
   /** Deletes sessions that ended long ago; their tokens go with them. */

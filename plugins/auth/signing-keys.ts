@@ -57,6 +57,8 @@ export async function loadSigningKeys(opts: KeyOptions, db: Database, log: Logge
     return fromPrivateJwk(alg, await exportJWK(key), opts.keyId || undefined, opts.privateKeyFile);
   }
   const stored = await db.transaction(async () => {
+    // Gateways starting together on one new database take turns: the first generates, the others read its key.
+    await db.sequelize.query('SELECT pg_advisory_xact_lock($1)', { bind: ['8388065079098830001'] });
     const found = await db.sequelize.query<{ kid: string; material: string; created_at: Date }>(
       'SELECT kid, material, created_at FROM auth_signing_keys WHERE alg = $1 ORDER BY created_at ASC LIMIT 1',
       { bind: [alg], type: QueryTypes.SELECT },

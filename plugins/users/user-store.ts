@@ -119,6 +119,11 @@ export class UserStore {
   /** API keys by hash: a key used by a bot on every request costs a hash and a lookup, not a query. */
   private readonly keyCache = new LRUCache<string, { keyId: string; userId: string } | false>({ max: 100_000, ttl: 60_000 });
   private readonly listeners: Array<(change: UserChange) => void> = [];
+  /**
+   * Bumped by every change made here: a database read that started before a change must not put what it read
+   * into a cache after the change wrote the new state (a disabled user cached as enabled again).
+   */
+  private generation = 0;
   /** last_used_at is written at most once a minute per key. */
   private readonly keyUsedAt = new Map<string, number>();
 
@@ -193,13 +198,15 @@ export class UserStore {
   private async cached(id: string): Promise<{ user: PublicUser; disabled: boolean } | undefined> {
     const hit = this.cache.get(id);
     if (hit !== undefined) return hit || undefined;
+    const started = this.generation;
     const row = isUuid(id) ? await this.users.findByPk(id) : null;
     const entry = row ? { user: publicUser(row), disabled: row.disabledAt !== null } : false;
-    this.cache.set(id, entry);
+    if (started === this.generation) this.cache.set(id, entry);
     return entry || undefined;
   }
 
   private remember(row: UserRow): void {
+    this.generation++;
     this.cache.set(row.id, { user: publicUser(row), disabled: row.disabledAt !== null });
   }
 
@@ -281,6 +288,7 @@ export class UserStore {
     if (id === actorId) throw USERS_ERRORS.error('TG_ERR_SELF_CHANGE', 'An admin cannot delete their own account: ask another admin');
     const n = isUuid(id) ? await this.users.destroy({ where: { id } }) : 0;
     if (n === 0) throw USERS_ERRORS.error('TG_ERR_USER_NOT_FOUND');
+    this.generation++;
     this.cache.set(id, false);
     for (const [hash, v] of this.keyCache.entries()) if (v && v.userId === id) this.keyCache.set(hash, false);
     this.emit({ event: 'account.deleted', userId: id, by: actorId });
@@ -307,6 +315,7 @@ export class UserStore {
     const row = isUuid(keyId) ? await this.keys.findOne({ where: { id: keyId, userId } }) : null;
     if (!row) throw USERS_ERRORS.error('TG_ERR_API_KEY_NOT_FOUND');
     await row.destroy();
+    this.generation++;
     this.keyCache.set(row.keyHash, false);
     this.emit({ event: 'api-key.revoked', userId, keyId });
   }
@@ -317,9 +326,10 @@ export class UserStore {
     const hash = sha256(key);
     let hit = this.keyCache.get(hash);
     if (hit === undefined) {
+      const started = this.generation;
       const row = await this.keys.findOne({ where: { keyHash: hash }, attributes: ['id', 'userId'] });
       hit = row ? { keyId: row.id, userId: row.userId } : false;
-      this.keyCache.set(hash, hit);
+      if (started === this.generation) this.keyCache.set(hash, hit);
     }
     if (!hit) return undefined;
     const now = Date.now();

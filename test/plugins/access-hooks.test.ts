@@ -105,3 +105,17 @@ t.test('a route for signed-in callers with no authenticator is refused at start,
   const twice = validateConfig({ server: { host: '127.0.0.1', port: 0 }, shards: 1, log: { level: 'silent' }, upstream: { heartbeatStream: '', wsUrl: 'ws://127.0.0.1:9', restUrl: 'http://127.0.0.1:9' }, plugins: [{ path: gatekeeper }, { name: 'second', path: gatekeeper }] }, 'test');
   await t.rejects(TickgateServer.start(twice, createLogger('silent')), /gatekeeper/);
 });
+
+t.test('at the upgrade, a Basic Authorization header (a proxy\'s, sent by a browser) is not taken for tickgate\'s', async (t) => {
+  const c = await TestClient.connect(s.wsUrl, { headers: { authorization: 'Basic dXNlcjpwYXNz' } });
+  t.teardown(() => c.close());
+  t.equal(c.frames[0]!.data.authenticated, false);
+});
+
+t.test('upgrades waiting for the authenticator count against maxConnectionsPerIp', async (t) => {
+  const limited = await startStack(t, { config: { limits: { maxConnectionsPerIp: 3 }, plugins: ['market', { path: gatekeeper }] } });
+  const results = await Promise.all(Array.from({ length: 8 }, (_, i) => TestClient.connect(`${limited.wsUrl}?token=test:many${i}:user`).then((c) => c, () => undefined)));
+  const open = results.filter((c) => c !== undefined);
+  t.ok(open.length <= 3, `${open.length} of 8 concurrent authenticated upgrades opened (limit 3)`);
+  for (const c of open) c!.close();
+});

@@ -58,3 +58,10 @@ t.test('bad credentials per address: past the limit, even a valid token from tha
   t.ok(Number(blocked.headers.get('retry-after')) >= 1);
   t.equal((await s.call('GET', '/api/v1/auth/me', { token: u.accessToken, headers: from('10.5.0.2') })).status, 200);
 });
+
+t.test('concurrent guesses on one account cannot all pass: at most the limit are checked', async (t) => {
+  const u = await s.register();
+  const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => s.call('POST', '/api/v1/auth/login', { body: { email: u.user.email, password: 'concurrent-guess-' + i }, headers: from(`10.6.0.${i}`) })));
+  const statuses = answers.map((a) => a.status).sort();
+  t.same(statuses, [401, 401, 401, 429, 429, 429, 429, 429]);
+});
