@@ -13,6 +13,18 @@ const REDACT_PATHS = [
   '*.password',
   'secret',
   '*.secret',
+  'refreshToken',
+  '*.refreshToken',
+  'accessToken',
+  '*.accessToken',
+  'apiKey',
+  '*.apiKey',
+  'headers["x-api-key"]',
+  '*.headers["x-api-key"]',
+  'currentPassword',
+  '*.currentPassword',
+  'newPassword',
+  '*.newPassword',
 ];
 
 export function createLogger(level: LevelWithSilent, bindings: Record<string, unknown> = {}): Logger {

@@ -125,7 +125,7 @@ export class UserStore {
    */
   private generation = 0;
   /** last_used_at is written at most once a minute per key. */
-  private readonly keyUsedAt = new Map<string, number>();
+  private readonly keyUsedAt = new LRUCache<string, number>({ max: 100_000 });
 
   constructor(private readonly db: Database, private readonly opts: UserStoreOptions) {
     const s = db.sequelize;

@@ -9,6 +9,7 @@ import { TickgateServer } from '../../core/server.js';
 import { createLogger } from '../../core/logger.js';
 
 const gatekeeper = fileURLToPath(new URL('../fixtures/gatekeeper-plugin/index.js', import.meta.url));
+const secondAuthenticator = fileURLToPath(new URL('../fixtures/gatekeeper-plugin/second.js', import.meta.url));
 const s = await startStack(t, { config: { plugins: ['market', { path: gatekeeper }] } });
 
 async function call(st: Stack, method: string, path: string, token?: string, body?: unknown) {
@@ -102,8 +103,8 @@ t.test('an expiring identity ends by itself; a renewal in-band carries on', asyn
 t.test('a route for signed-in callers with no authenticator is refused at start, naming the route', async (t) => {
   const config = validateConfig({ server: { host: '127.0.0.1', port: 0 }, shards: 1, log: { level: 'silent' }, upstream: { heartbeatStream: '', wsUrl: 'ws://127.0.0.1:9', restUrl: 'http://127.0.0.1:9' }, plugins: ['market', { path: gatekeeper, config: { authenticate: false } }] }, 'test');
   await t.rejects(TickgateServer.start(config, createLogger('silent')), /plugin "gatekeeper" registered route GET \/api\/v1\/gatekeeper\/whoami for authenticated callers, but no plugin authenticates clients/);
-  const twice = validateConfig({ server: { host: '127.0.0.1', port: 0 }, shards: 1, log: { level: 'silent' }, upstream: { heartbeatStream: '', wsUrl: 'ws://127.0.0.1:9', restUrl: 'http://127.0.0.1:9' }, plugins: [{ path: gatekeeper }, { name: 'second', path: gatekeeper }] }, 'test');
-  await t.rejects(TickgateServer.start(twice, createLogger('silent')), /gatekeeper/);
+  const twice = validateConfig({ server: { host: '127.0.0.1', port: 0 }, shards: 1, log: { level: 'silent' }, upstream: { heartbeatStream: '', wsUrl: 'ws://127.0.0.1:9', restUrl: 'http://127.0.0.1:9' }, plugins: ['market', { path: gatekeeper }, { path: secondAuthenticator }] }, 'test');
+  await t.rejects(TickgateServer.start(twice, createLogger('silent')), /an authenticator is already registered by plugin "gatekeeper"; a gateway has one/);
 });
 
 t.test('at the upgrade, a Basic Authorization header (a proxy\'s, sent by a browser) is not taken for tickgate\'s', async (t) => {
