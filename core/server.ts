@@ -164,6 +164,7 @@ export class TickgateServer {
       symbols: this.symbols,
       shards: this.shards,
       clientCount: () => this.clients.size,
+      authenticatedCount: () => this.directory.authenticated,
       startedAt: this.startedAt,
       heartbeat: this.config.upstream.heartbeatStream !== '',
       draining: () => this.draining,

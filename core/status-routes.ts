@@ -10,6 +10,8 @@ export interface StatusSources {
   symbols: SymbolRegistry;
   shards: ThreadShardPool;
   clientCount(): number;
+  /** Open connections signed in as a user (the rest are anonymous). */
+  authenticatedCount(): number;
   startedAt: number;
   /** Whether a heartbeat stream keeps an upstream connection open on an idle gateway. */
   heartbeat: boolean;
@@ -85,6 +87,7 @@ export function healthRoute(src: StatusSources): RouteResult {
       version: VERSION,
       uptimeSeconds: Math.round((Date.now() - src.startedAt) / 1000),
       clients: src.clientCount(),
+      authenticatedClients: src.authenticatedCount(),
       channels: src.subs.count(),
       upstream: {
         symbolsLoaded: src.symbols.loaded,

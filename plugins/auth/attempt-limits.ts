@@ -1,18 +1,25 @@
-// Limits on sign-in attempts (per address, and per account on failures) and on failed credentials per address.
+// Limits on sign-in attempts and on failed credentials, designed so that an attacker cannot lock a user out:
+// - logins and registrations per address (each costs an argon2 hash);
+// - failed logins per account *and* address: a guesser from one address waits, the account's owner elsewhere does not;
+// - failed logins per account from all addresses, a higher limit, against guessing spread over many addresses;
+// - failed credentials (bad tokens, unknown API keys) per address: past it, only credentials already known to be
+//   valid pass, so users sharing an address (NAT) with a misbehaving client keep working.
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
-import { AUTH_ERRORS } from './errors.js';
+import { USERS_ERRORS } from '../users/errors.js';
 
 export interface AttemptLimitOptions {
   /** Login and registration attempts per address per minute (each costs an argon2 hash). */
   loginsPerIpPerMinute: number;
-  /** Failed logins per account per 15 minutes; the account's logins then wait (whoever tries). */
-  failuresPerAccountPer15Minutes: number;
-  /** Bad access tokens and API keys per address per minute; the address then waits. */
+  /** Failed logins on one account from one address per 15 minutes; that address then waits for that account. */
+  failuresPerAccountPerIpPer15Minutes: number;
+  /** Failed logins on one account from all addresses per hour; the account's logins then wait. */
+  failuresPerAccountPerHour: number;
+  /** Bad access tokens and unknown API keys per address per minute; the address's unproven credentials then wait. */
   failedAuthPerIpPerMinute: number;
 }
 
 function tooMany(res: unknown): Error {
-  const err = AUTH_ERRORS.error('TG_ERR_TOO_MANY_ATTEMPTS');
+  const err = USERS_ERRORS.error('TG_ERR_TOO_MANY_ATTEMPTS');
   const ms = res instanceof RateLimiterRes ? res.msBeforeNext : 60_000;
   (err as { retryAfter?: number }).retryAfter = Math.max(1, Math.ceil(ms / 1000));
   return err;
@@ -20,12 +27,14 @@ function tooMany(res: unknown): Error {
 
 export class AttemptLimits {
   private readonly logins: RateLimiterMemory;
-  private readonly accountFailures: RateLimiterMemory;
+  private readonly accountFromIp: RateLimiterMemory;
+  private readonly account: RateLimiterMemory;
   private readonly authFailures: RateLimiterMemory;
 
   constructor(private readonly opts: AttemptLimitOptions) {
     this.logins = new RateLimiterMemory({ points: opts.loginsPerIpPerMinute, duration: 60 });
-    this.accountFailures = new RateLimiterMemory({ points: opts.failuresPerAccountPer15Minutes, duration: 15 * 60 });
+    this.accountFromIp = new RateLimiterMemory({ points: opts.failuresPerAccountPerIpPer15Minutes, duration: 15 * 60 });
+    this.account = new RateLimiterMemory({ points: opts.failuresPerAccountPerHour, duration: 3600 });
     this.authFailures = new RateLimiterMemory({ points: opts.failedAuthPerIpPerMinute, duration: 60 });
   }
 
@@ -40,21 +49,30 @@ export class AttemptLimits {
 
   /**
    * Counts a login attempt on the account before the password is checked (so that concurrent guesses cannot all
-   * pass a check made before any of them failed); a success clears the count. Throws past the limit. An unknown
-   * email is counted like any other.
+   * pass a check made before any of them failed); a success takes it back. Throws past either account limit. An
+   * unknown email is counted like any other.
    */
-  async attemptAccount(email: string): Promise<void> {
+  async attemptAccount(email: string, ip: string): Promise<void> {
     try {
-      await this.accountFailures.consume(email);
+      await this.accountFromIp.consume(`${email}\n${ip}`);
     } catch (res) {
+      throw tooMany(res);
+    }
+    try {
+      await this.account.consume(email);
+    } catch (res) {
+      await this.accountFromIp.reward(`${email}\n${ip}`, 1);
       throw tooMany(res);
     }
   }
 
-  async accountSucceeded(email: string): Promise<void> {
-    await this.accountFailures.delete(email);
+  /** A successful login: the address's failures on the account are forgotten, and this attempt is not a failure. */
+  async accountSucceeded(email: string, ip: string): Promise<void> {
+    await this.accountFromIp.delete(`${email}\n${ip}`);
+    await this.account.reward(email, 1);
   }
 
+  /** Throws TG_ERR_TOO_MANY_ATTEMPTS when `ip` is past its failed-credential limit. */
   async checkAddress(ip: string): Promise<void> {
     const res = await this.authFailures.get(ip);
     if (res && res.consumedPoints >= this.opts.failedAuthPerIpPerMinute) throw tooMany(res);

@@ -6,6 +6,5 @@ export const AUTH_ERRORS = defineErrors('TG_ERR_', {
   TG_ERR_REFRESH_INVALID: { status: 401, message: 'This refresh token is not valid (unknown, expired or signed out): sign in again with POST /api/v1/auth/login' },
   TG_ERR_REFRESH_REUSED: { status: 401, message: 'This refresh token was already used: the session is revoked in case it was stolen; sign in again' },
   TG_ERR_SESSION_REVOKED: { status: 401, message: 'This session was signed out: sign in again with POST /api/v1/auth/login' },
-  TG_ERR_TOO_MANY_ATTEMPTS: { status: 429, message: 'Too many attempts: wait for the time in Retry-After, then try again' },
   TG_ERR_REGISTRATION_CLOSED: { status: 403, message: 'Registration is closed on this server: ask an administrator for an account' },
 });

@@ -36,7 +36,8 @@ const configSchema = z.object({
   registration: z.enum(['open', 'closed']).default('open'),
   limits: z.object({
     loginsPerIpPerMinute: z.number().int().min(1).default(20),
-    failuresPerAccountPer15Minutes: z.number().int().min(1).default(10),
+    failuresPerAccountPerIpPer15Minutes: z.number().int().min(1).default(10),
+    failuresPerAccountPerHour: z.number().int().min(1).default(100),
     failedAuthPerIpPerMinute: z.number().int().min(1).default(60),
   }).strict().prefault({}),
 }).strict().superRefine((c, ctx) => {
@@ -69,8 +70,10 @@ export default definePlugin({
 
     api.authenticate(async (credential: Credential): Promise<Identity> => {
       const ip = credential.remoteAddress;
-      await limits.checkAddress(ip);
       if (credential.scheme === 'apiKey' || isApiKeyFormat(credential.value)) {
+        // A key this gateway knows to be valid passes whatever others at the address did; an unknown one costs a
+        // query, so past the address's failed-credential limit it waits instead.
+        if (!store.isKnownApiKey(credential.value)) await limits.checkAddress(ip);
         const key = await store.verifyApiKey(credential.value);
         if (!key) {
           await limits.credentialFailed(ip);
@@ -83,8 +86,12 @@ export default definePlugin({
       try {
         claims = await tokens.verify(credential.value);
       } catch (err) {
-        // An expired token is normal wear, not an attack: only invalid ones count against the address.
-        if ((err as TickgateError).code === 'TG_ERR_TOKEN_INVALID') await limits.credentialFailed(ip);
+        // An expired token is normal wear, not an attack: only invalid ones count against the address, and past
+        // its limit they are answered 429 (with Retry-After) instead of 401. A valid token always passes.
+        if ((err as TickgateError).code === 'TG_ERR_TOKEN_INVALID') {
+          await limits.checkAddress(ip);
+          await limits.credentialFailed(ip);
+        }
         throw err;
       }
       // The account first: a deleted or disabled account says so, whatever became of the session.
@@ -101,12 +108,17 @@ export default definePlugin({
       users.accountEvent(userId, 'session.revoked', { sessions: ids, reason });
     };
 
-    store.onChange((change) => {
+    store.onChange(async (change) => {
       if (change.event === 'password.changed') {
-        void sessions.revokeUserSessions(change.userId, 'password-changed', change.keepSession).then(
-          (ids) => sessionsEnded(change.userId, ids, 'password-changed'),
-          (err: unknown) => api.log.error({ err, userId: change.userId }, 'could not revoke sessions after a password change'),
-        );
+        // Awaited: the password change answers once the other sessions have ended.
+        let ids: string[];
+        try {
+          ids = await sessions.revokeUserSessions(change.userId, 'password-changed', change.keepSession);
+        } catch (err) {
+          api.log.error({ err, userId: change.userId }, 'could not revoke sessions after a password change');
+          throw new TickgateError('TG_ERR_INTERNAL', 'The password was changed, but your other sessions could not be ended: sign in again and change the password once more, or ask an administrator');
+        }
+        sessionsEnded(change.userId, ids, 'password-changed');
       } else if (change.event === 'account.deleted') {
         sessions.forgetUser(change.userId);
       }

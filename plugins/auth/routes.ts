@@ -10,6 +10,7 @@ import { USERS_ERRORS } from '../users/errors.js';
 import { AUTH_ERRORS } from './errors.js';
 import type { AccessTokens } from './access-tokens.js';
 import { RefreshReuse, type SessionStore } from './sessions.js';
+import { displayNameField, emailField } from '../users/fields.js';
 import type { AttemptLimits } from './attempt-limits.js';
 
 export interface AuthRouteDeps {
@@ -23,9 +24,8 @@ export interface AuthRouteDeps {
   jwks: { keys: JWK[] };
 }
 
-const email = z.string().trim().max(254, 'must be at most 254 characters').email('must be an email address, e.g. ada@example.com');
 const password = z.string().min(1, 'is required').max(PASSWORD_MAX_LENGTH, `must be at most ${PASSWORD_MAX_LENGTH} characters`);
-const registerBody = z.object({ email, password, displayName: z.string().trim().min(1, 'must not be empty').max(64, 'must be at most 64 characters').optional() }).strict();
+const registerBody = z.object({ email: emailField, password, displayName: displayNameField.optional() }).strict();
 const loginBody = z.object({ email: z.string().trim().min(1, 'is required').max(254, 'must be at most 254 characters'), password }).strict();
 const refreshBody = z.object({ refreshToken: z.string().min(1, 'is required').max(256, 'is not a refresh token') }).strict();
 
@@ -55,10 +55,10 @@ export function authRoutes(api: AcceptorApi, d: AuthRouteDeps): void {
     const body = validateBody(loginBody, req.body);
     const account = body.email.toLowerCase();
     await d.limits.attempt(req.remoteAddress);
-    await d.limits.attemptAccount(account);
+    await d.limits.attemptAccount(account, req.remoteAddress);
     const user = await d.store.authenticate(account, body.password);
     if (!user) throw AUTH_ERRORS.error('TG_ERR_INVALID_CREDENTIALS');
-    await d.limits.accountSucceeded(account);
+    await d.limits.accountSucceeded(account, req.remoteAddress);
     if (user.disabled) throw USERS_ERRORS.error('TG_ERR_ACCOUNT_DISABLED');
     const { disabled: _disabled, ...pub } = user;
     const s = await d.sessions.create(user.id, meta(req));

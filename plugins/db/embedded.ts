@@ -4,8 +4,7 @@ import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import type { FromEmbeddedServer, ToEmbeddedServer } from './embedded-server.js';
 import type { Logger } from '../../core/logger.js';
 
 /** pg reaches a Unix socket as `<host directory>/.s.PGSQL.<port>`. */
@@ -64,19 +63,64 @@ export async function dataDirHolder(dataDir: string): Promise<LockContent | unde
 }
 
 /**
+ * Takes the data directory's lock file: created exclusively, so that of two processes starting together one wins. A
+ * lock left by a process that is gone is replaced.
+ */
+async function takeLock(dataDir: string, content: LockContent): Promise<string> {
+  const lockPath = join(dataDir, LOCK_FILE);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await writeFile(lockPath, JSON.stringify(content), { mode: 0o600, flag: 'wx' });
+      return lockPath;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = await dataDirHolder(dataDir);
+    if (holder) throw new DataDirInUse(dataDir, holder);
+    // Stale (its process is gone), or being written this instant by a process that has not finished writing it.
+    if (attempt >= 2) throw new Error(`cannot take the lock file ${lockPath}: another process keeps replacing it; if no tickgate uses ${dataDir}, delete that file`);
+    const raw = await readFile(lockPath, 'utf8').catch(() => '');
+    if (raw === '') await new Promise((r) => setTimeout(r, 50)); // being written: give its writer a moment
+    else await rm(lockPath, { force: true });
+  }
+}
+
+/** Starts the worker that serves the database; resolves when it accepts connections. */
+function serveInWorker(dir: string, conf: string[], path: string): Promise<Worker> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./embedded-server.js', import.meta.url), { workerData: { dir, conf, path, maxConnections: 16 } });
+    const failed = (err: Error) => {
+      worker.off('message', onMessage);
+      reject(err);
+    };
+    const onMessage = (m: FromEmbeddedServer) => {
+      worker.off('error', failed);
+      if (m.type === 'ready') resolve(worker);
+      else reject(new Error(m.type === 'failed' ? m.message : 'the embedded database worker ended before it served'));
+    };
+    worker.once('message', onMessage);
+    worker.once('error', failed);
+  });
+}
+
+/**
  * Opens (creating on first use) the PGlite database in `dataDir` and serves it on a Unix socket in a new directory
- * only this user can enter: the embedded database has no password, so no other local user may reach it. PGlite is
- * one process's: a lock file in the data directory refuses a second process.
+ * only this user can enter: the embedded database has no password, so no other local user may reach it. PGlite runs
+ * in a worker thread of its own: its queries run synchronously, and on the acceptor's thread a long one (an admin's
+ * search over many users) would stall every connection. PGlite is one process's: a lock file in the data directory
+ * refuses a second process.
  */
 export async function startEmbedded(dataDir: string, log: Logger, sharedBuffers = '16MB'): Promise<EmbeddedDatabase> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const holder = await dataDirHolder(dataDir);
-  if (holder) throw new DataDirInUse(dataDir, holder);
   const socketDir = await mkdtemp(join(tmpdir(), 'tickgate-db-'));
-  const lockPath = join(dataDir, LOCK_FILE);
-  await writeFile(lockPath, JSON.stringify({ pid: process.pid, socketDir } satisfies LockContent), { mode: 0o600 });
-  let db: PGlite | undefined;
-  let server: PGLiteSocketServer | undefined;
+  let lockPath: string;
+  try {
+    lockPath = await takeLock(dataDir, { pid: process.pid, socketDir });
+  } catch (err) {
+    await rm(socketDir, { recursive: true, force: true });
+    throw err;
+  }
+  let worker: Worker;
   const started = Date.now();
   try {
     // PostgreSQL's default 128 MB of shared buffers cost the gateway about 110 MB of resident memory (measured); an
@@ -87,24 +131,36 @@ export async function startEmbedded(dataDir: string, log: Logger, sharedBuffers 
       log.info({ dataDir }, 'creating the embedded database (first start: a few seconds)');
       await createInWorker(pgdata, conf);
     }
-    db = await PGlite.create(pgdata, { postgresqlconf: conf });
-    server = new PGLiteSocketServer({ db, path: join(socketDir, `.s.PGSQL.${SOCKET_PORT}`), maxConnections: 16 });
-    await server.start();
+    worker = await serveInWorker(pgdata, conf, join(socketDir, `.s.PGSQL.${SOCKET_PORT}`));
   } catch (err) {
-    await server?.stop().catch(() => undefined);
-    await db?.close().catch(() => undefined);
     await rm(socketDir, { recursive: true, force: true });
     await rm(lockPath, { force: true });
     throw err;
   }
   log.info({ dataDir, ms: Date.now() - started }, 'embedded PostgreSQL (PGlite) open');
   let closing: Promise<void> | undefined;
+  // Until close() asks it to, the worker never ends: if it does, every query fails from then on, and the log says why.
+  const onExit = (code: number) => log.error({ dataDir, exitCode: code }, 'the embedded database stopped unexpectedly: queries fail until tickgate is restarted');
+  const onError = (err: Error) => log.error({ err, dataDir }, 'the embedded database failed');
+  let exited = false;
+  worker.on('exit', onExit);
+  worker.on('error', onError);
+  worker.once('exit', () => (exited = true));
   return {
     socketDir,
     port: SOCKET_PORT,
     close: () => (closing ??= (async () => {
-      await server!.stop().catch((err: unknown) => log.warn({ err }, 'embedded database socket did not stop cleanly'));
-      await db!.close();
+      worker.off('exit', onExit);
+      if (!exited) {
+        const ended = new Promise<void>((resolve) => {
+          worker.on('message', (m: FromEmbeddedServer) => {
+            if (m.type === 'closed' && m.warning) log.warn({ dataDir }, m.warning);
+          });
+          worker.once('exit', () => resolve());
+        });
+        worker.postMessage({ type: 'close' } satisfies ToEmbeddedServer);
+        await ended;
+      }
       await rm(socketDir, { recursive: true, force: true });
       await rm(lockPath, { force: true });
     })()),

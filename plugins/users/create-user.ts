@@ -11,6 +11,7 @@ import usersPlugin from './index.js';
 import { openDatabase } from '../db/database.js';
 import { USERS_MIGRATIONS } from './migrations.js';
 import { UserStore } from './user-store.js';
+import { displayNameField, emailField } from './fields.js';
 
 const USAGE = 'usage: npm run user:create -- --email <email> [--admin] [--display-name <name>]   (password on stdin, or asked for)';
 
@@ -51,6 +52,11 @@ if (args.help) {
   process.exit(0);
 }
 if (!args.email) fail(`--email is required\n${USAGE}`, EXIT_CODES.CONFIG);
+// The rules registration applies, checked before the password is asked for.
+const email = emailField.safeParse(args.email);
+if (!email.success) fail(`--email ${email.error.issues[0]!.message}\n${USAGE}`, EXIT_CODES.CONFIG);
+const displayName = args['display-name'] === undefined ? undefined : displayNameField.safeParse(args['display-name']);
+if (displayName && !displayName.success) fail(`--display-name ${displayName.error.issues[0]!.message}\n${USAGE}`, EXIT_CODES.CONFIG);
 
 let config: Config;
 try {
@@ -68,11 +74,11 @@ const db = await openDatabase({ ...dbConfig, attach: true }, log).catch((err: Er
 try {
   await db.migrate('users', USERS_MIGRATIONS);
   const store = new UserStore(db, usersConfig);
-  const user = await store.create({ email: args.email, password, displayName: args['display-name'], role: args.admin ? 'admin' : 'user' });
+  const user = await store.create({ email: email.data, password, displayName: displayName?.data, role: args.admin ? 'admin' : 'user' });
   process.stdout.write(`created ${user.role} ${user.email} (id ${user.id})\n`);
 } catch (err) {
   await db.close();
-  if (err instanceof TickgateError) fail(`${err.message}${err.details ? '' : ''}`, 1);
+  if (err instanceof TickgateError) fail(err.details ? `${err.message}: ${err.details.map((d) => `${d.field} ${d.message}`).join('; ')}` : err.message, 1);
   throw err;
 }
 await db.close();

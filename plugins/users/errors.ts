@@ -8,5 +8,6 @@ export const USERS_ERRORS = defineErrors('TG_ERR_', {
   TG_ERR_SELF_CHANGE: { status: 409, message: 'An admin cannot demote, disable or delete their own account: ask another admin' },
   TG_ERR_API_KEY_NOT_FOUND: { status: 404, message: 'You have no API key with this id: GET /api/v1/users/me/api-keys lists them' },
   TG_ERR_API_KEY_LIMIT: { status: 409, message: 'This account holds the most API keys it may: revoke one you no longer use' },
+  TG_ERR_TOO_MANY_ATTEMPTS: { status: 429, message: 'Too many attempts: wait for the time in Retry-After, then try again' },
   TG_ERR_ACCOUNT_DISABLED: { status: 403, message: 'This account is disabled: contact an administrator' },
 });

@@ -18,6 +18,8 @@ const configSchema = z.object({
   maxApiKeysPerUser: z.number().int().min(1).max(1000).default(20),
   /** Largest page of the admin user list. */
   maxPageSize: z.number().int().min(1).max(1000).default(100),
+  /** Wrong current passwords per user per 15 minutes at POST /api/v1/users/me/password; then 429. */
+  passwordChangeFailuresPer15Minutes: z.number().int().min(1).default(10),
 }).strict();
 
 /** User-keyed channel families: account events now; orders and portfolio for the plugins that fill them. */

@@ -4,8 +4,9 @@ import type { AcceptorApi, RouteRequest } from '../../core/plugin-api.js';
 import { TickgateError } from '../../core/errors.js';
 import { validateBody } from '../../core/validation.js';
 import { ROLES, type UserStore } from './user-store.js';
+import { displayNameField } from './fields.js';
 
-const displayName = z.string().trim().min(1, 'must not be empty').max(64, 'must be at most 64 characters');
+const displayName = displayNameField;
 
 const profilePatch = z.object({ displayName }).partial().strict();
 const passwordChange = z.object({

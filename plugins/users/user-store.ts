@@ -2,6 +2,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { DataTypes, Op, UniqueConstraintError, type Model, type ModelStatic } from 'sequelize';
 import { LRUCache } from 'lru-cache';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { TickgateError } from '../../core/errors.js';
 import type { Database } from '../db/database.js';
 import { checkPassword, decoyHash, hashPassword, verifyPassword } from './passwords.js';
@@ -105,6 +106,8 @@ export function isUuid(id: string): boolean {
 export interface UserStoreOptions {
   passwordMinLength: number;
   maxApiKeysPerUser: number;
+  /** Wrong current passwords per user per 15 minutes at POST /me/password. */
+  passwordChangeFailuresPer15Minutes: number;
 }
 
 export class UserStore {
@@ -118,7 +121,9 @@ export class UserStore {
   private readonly cache = new LRUCache<string, { user: PublicUser; disabled: boolean } | false>({ max: 100_000, ttl: 30_000 });
   /** API keys by hash: a key used by a bot on every request costs a hash and a lookup, not a query. */
   private readonly keyCache = new LRUCache<string, { keyId: string; userId: string } | false>({ max: 100_000, ttl: 60_000 });
-  private readonly listeners: Array<(change: UserChange) => void> = [];
+  private readonly listeners: Array<(change: UserChange) => void | Promise<void>> = [];
+  /** Wrong current passwords per user: the password-change route must not be a way to guess a signed-in user's password. */
+  private readonly passwordFailures: RateLimiterMemory;
   /**
    * Bumped by every change made here: a database read that started before a change must not put what it read
    * into a cache after the change wrote the new state (a disabled user cached as enabled again).
@@ -128,6 +133,7 @@ export class UserStore {
   private readonly keyUsedAt = new LRUCache<string, number>({ max: 100_000 });
 
   constructor(private readonly db: Database, private readonly opts: UserStoreOptions) {
+    this.passwordFailures = new RateLimiterMemory({ points: opts.passwordChangeFailuresPer15Minutes, duration: 15 * 60 });
     const s = db.sequelize;
     this.users = (s.models.User as ModelStatic<UserRow> | undefined) ?? s.define<UserRow>('User', {
       id: { type: DataTypes.UUID, primaryKey: true },
@@ -147,12 +153,18 @@ export class UserStore {
     }, { tableName: 'api_keys', underscored: true, updatedAt: false });
   }
 
-  onChange(fn: (change: UserChange) => void): void {
+  /**
+   * `fn` hears every change made here. The change's method resolves only after every listener's promise has, and
+   * rejects when one rejects: a password change answers only once the user's other sessions have ended.
+   */
+  onChange(fn: (change: UserChange) => void | Promise<void>): void {
     this.listeners.push(fn);
   }
 
-  private emit(change: UserChange): void {
-    for (const fn of this.listeners) fn(change);
+  private async emit(change: UserChange): Promise<void> {
+    const results = await Promise.allSettled(this.listeners.map(async (fn) => fn(change)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   checkPassword(password: string, email: string, field?: string): void {
@@ -229,7 +241,7 @@ export class UserStore {
     await row.save();
     this.remember(row);
     const user = publicUser(row);
-    this.emit({ event: 'profile.updated', userId: id, user });
+    await this.emit({ event: 'profile.updated', userId: id, user });
     return user;
   }
 
@@ -237,11 +249,20 @@ export class UserStore {
   async changePassword(id: string, current: string, next: string, keepSession: string | undefined): Promise<void> {
     const row = await this.users.findByPk(id);
     if (!row) throw USERS_ERRORS.error('TG_ERR_USER_NOT_FOUND');
+    // Counted before the check, so that concurrent guesses cannot all pass it; a right password takes it back.
+    try {
+      await this.passwordFailures.consume(id);
+    } catch (res) {
+      const err = USERS_ERRORS.error('TG_ERR_TOO_MANY_ATTEMPTS', 'Too many wrong current passwords: wait for the time in Retry-After, then try again');
+      (err as { retryAfter?: number }).retryAfter = Math.max(1, Math.ceil((res instanceof RateLimiterRes ? res.msBeforeNext : 60_000) / 1000));
+      throw err;
+    }
     if (!(await verifyPassword(row.passwordHash, current))) throw USERS_ERRORS.error('TG_ERR_WRONG_PASSWORD');
+    await this.passwordFailures.reward(id, 1);
     this.checkPassword(next, row.email, 'newPassword');
     row.passwordHash = await hashPassword(next);
     await row.save();
-    this.emit({ event: 'password.changed', userId: id, keepSession });
+    await this.emit({ event: 'password.changed', userId: id, keepSession });
   }
 
   async list(opts: { page: number; pageSize: number; q: string | undefined }): Promise<{ users: AdminUser[]; page: number; pageSize: number; total: number }> {
@@ -280,7 +301,7 @@ export class UserStore {
     });
     this.remember(row);
     if (patch.displayName !== undefined) changes.unshift({ event: 'profile.updated', userId: id, user: publicUser(row) });
-    for (const c of changes) this.emit(c);
+    for (const c of changes) await this.emit(c);
     return adminUser(row);
   }
 
@@ -291,7 +312,7 @@ export class UserStore {
     this.generation++;
     this.cache.set(id, false);
     for (const [hash, v] of this.keyCache.entries()) if (v && v.userId === id) this.keyCache.set(hash, false);
-    this.emit({ event: 'account.deleted', userId: id, by: actorId });
+    await this.emit({ event: 'account.deleted', userId: id, by: actorId });
   }
 
   async createApiKey(userId: string, name: string): Promise<ApiKeyInfo & { key: string }> {
@@ -302,7 +323,7 @@ export class UserStore {
     const key = API_KEY_PREFIX + randomBytes(32).toString('base64url');
     const row = await this.keys.create({ id: randomUUID(), userId, name: name.trim(), keyHash: sha256(key), keyPrefix: key.slice(0, 10), lastUsedAt: null });
     const info = keyInfo(row);
-    this.emit({ event: 'api-key.created', userId, key: info });
+    await this.emit({ event: 'api-key.created', userId, key: info });
     return { ...info, key };
   }
 
@@ -317,7 +338,12 @@ export class UserStore {
     await row.destroy();
     this.generation++;
     this.keyCache.set(row.keyHash, false);
-    this.emit({ event: 'api-key.revoked', userId, keyId });
+    await this.emit({ event: 'api-key.revoked', userId, keyId });
+  }
+
+  /** True when `key` is a valid key this gateway has seen lately: known without asking the database. */
+  isKnownApiKey(key: string): boolean {
+    return API_KEY_RE.test(key) && Boolean(this.keyCache.get(sha256(key)));
   }
 
   /** The key's owner, or undefined for a key that is not (or no longer) valid. */

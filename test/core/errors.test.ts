@@ -45,6 +45,29 @@ t.test('error codes and their HTTP statuses are stable', async (t) => {
   t.equal(ERRORS.TG_ERR_AUTH_REQUIRED.message, 'Authentication required for this channel', 'the guide\'s text');
 });
 
+t.test('the built-in plugins\' error codes and their statuses are stable too', async (t) => {
+  const { AUTH_ERRORS } = await import('../../plugins/auth/errors.js');
+  const { USERS_ERRORS } = await import('../../plugins/users/errors.js');
+  const statuses = (codes: Record<string, { status: number }>) => Object.fromEntries(Object.entries(codes).map(([code, def]) => [code, def.status]));
+  t.same(statuses(USERS_ERRORS.codes), {
+    TG_ERR_EMAIL_TAKEN: 409,
+    TG_ERR_USER_NOT_FOUND: 404,
+    TG_ERR_WRONG_PASSWORD: 403,
+    TG_ERR_SELF_CHANGE: 409,
+    TG_ERR_API_KEY_NOT_FOUND: 404,
+    TG_ERR_API_KEY_LIMIT: 409,
+    TG_ERR_TOO_MANY_ATTEMPTS: 429,
+    TG_ERR_ACCOUNT_DISABLED: 403,
+  });
+  t.same(statuses(AUTH_ERRORS.codes), {
+    TG_ERR_INVALID_CREDENTIALS: 401,
+    TG_ERR_REFRESH_INVALID: 401,
+    TG_ERR_REFRESH_REUSED: 401,
+    TG_ERR_SESSION_REVOKED: 401,
+    TG_ERR_REGISTRATION_CLOSED: 403,
+  });
+});
+
 t.test('error data and errors carry the code and a message', async (t) => {
   t.same(errorData('TG_ERR_INTERNAL'), { code: 'TG_ERR_INTERNAL', message: ERRORS.TG_ERR_INTERNAL.message });
   t.same(errorData('TG_ERR_INTERNAL', 'x'), { code: 'TG_ERR_INTERNAL', message: 'x' });

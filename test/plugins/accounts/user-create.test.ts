@@ -53,4 +53,14 @@ t.test('before the first start it creates the database; without --email it says 
   const usage = await userCreate(config, [], '');
   t.equal(usage.code, 2);
   t.match(usage.err, /--email is required\nusage: npm run user:create -- --email/);
+  // Registration's rules, before any password is asked for.
+  const notEmail = await userCreate(config, ['--email', 'not-an-email'], '');
+  t.equal(notEmail.code, 2);
+  t.match(notEmail.err, /^user:create: --email must be an email address, e\.g\. ada@example\.com\nusage:/m);
+  const emptyName = await userCreate(config, ['--email', 'second@example.com', '--display-name', '  '], '');
+  t.equal(emptyName.code, 2);
+  t.match(emptyName.err, /--display-name must not be empty/);
+  const weak = await userCreate(config, ['--email', 'third@example.com'], 'short');
+  t.equal(weak.code, 1);
+  t.match(weak.err, /password.*at least 10 characters/i, 'the password policy names what it needs');
 });

@@ -4,7 +4,7 @@ import t from 'tap';
 import { startAccounts, makeAdmin, PASSWORD } from '../../helpers/accounts.js';
 import { TestClient, refusedUpgrade } from '../../helpers/ws-client.js';
 
-const s = await startAccounts(t, { users: { maxApiKeysPerUser: 3 } });
+const s = await startAccounts(t, { users: { maxApiKeysPerUser: 3, passwordChangeFailuresPer15Minutes: 3 }, auth: { limits: { loginsPerIpPerMinute: 1000 } } });
 const root = await s.register({ displayName: 'Root' });
 await makeAdmin(s.db, root.user.id);
 const admin = (await s.login(root.user.email, PASSWORD)).accessToken;
@@ -56,6 +56,8 @@ t.test('a password change checks the current one, applies the policy, and signs 
   t.same(weak.body.error.details.map((d: { field: string }) => d.field), ['newPassword']);
   const ok = await s.call('POST', '/api/v1/users/me/password', { token: u.accessToken, body: { currentPassword: PASSWORD, newPassword: 'a whole new passphrase' } });
   t.equal(ok.status, 200);
+  // Answered only once the other sessions have ended: the very next request with one of their tokens is refused.
+  t.equal((await s.call('GET', '/api/v1/auth/me', { token: other.accessToken })).body.error.code, 'TG_ERR_SESSION_REVOKED');
   // The open connection of the other session: told, and its private channel ends; the public one stays.
   const gone = await c.next((f) => f.type === 'unauthenticated');
   t.equal(gone.data.code, 'TG_ERR_SESSION_REVOKED');
@@ -68,6 +70,24 @@ t.test('a password change checks the current one, applies the policy, and signs 
   t.equal((await s.call('GET', '/api/v1/auth/me', { token: u.accessToken })).status, 200, 'the session that changed it stays');
   t.equal((await s.call('POST', '/api/v1/auth/login', { body: { email: u.user.email, password: PASSWORD } })).status, 401, 'the old password is gone');
   t.equal((await s.call('POST', '/api/v1/auth/login', { body: { email: u.user.email, password: 'a whole new passphrase' } })).status, 200);
+});
+
+t.test('wrong current passwords are limited per user: past the limit even the right one waits, with Retry-After', async (t) => {
+  const u = await s.register();
+  const bystander = await s.register();
+  const change = (token: string, currentPassword: string) => s.call('POST', '/api/v1/users/me/password', { token, body: { currentPassword, newPassword: 'another new passphrase' } });
+  const statuses = [];
+  for (let i = 0; i < 3; i++) statuses.push((await change(u.accessToken, `guess-number-${i}`)).status);
+  t.same(statuses, [403, 403, 403]);
+  const right = await change(u.accessToken, PASSWORD);
+  t.equal(right.status, 429);
+  t.equal(right.body.error.code, 'TG_ERR_TOO_MANY_ATTEMPTS');
+  t.ok(Number(right.headers.get('retry-after')) >= 1, 'Retry-After says when');
+  t.equal((await change(bystander.accessToken, PASSWORD)).status, 200, 'another user is not affected');
+  // Concurrent guesses are counted before the check: of eight at once, at most the limit are checked.
+  const other = await s.register();
+  const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => change(other.accessToken, `concurrent-${i}`)));
+  t.same(answers.map((a) => a.status).sort(), [403, 403, 403, 429, 429, 429, 429, 429]);
 });
 
 t.test('admins list users page by page, search by email, and read one', async (t) => {

@@ -22,6 +22,8 @@ t.test('the connected frame says whether the connection is authenticated, and as
   const header = await TestClient.connect(s.wsUrl, { headers: { authorization: `Bearer ${u.accessToken}` } });
   t.teardown(() => header.close());
   t.equal(header.frames[0]!.data.user.userId, u.user.id, 'an Authorization header works for clients that can send one');
+  const health = await s.call('GET', '/health');
+  t.match(health.body, { clients: 3, authenticatedClients: 2 }, 'health counts the signed-in connections');
 });
 
 t.test('private channels: anonymous gets the guide\'s error, another user FORBIDDEN, the owner and an admin are served', async (t) => {
