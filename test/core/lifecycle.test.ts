@@ -9,6 +9,7 @@ import { PACKAGE_ROOT } from '../../core/config.js';
 import { SimExchange } from '../../sim/exchange.js';
 import { startStack, getJson, until } from '../helpers/stack.js';
 import { TestClient, refusedUpgrade } from '../helpers/ws-client.js';
+import { embeddedTemplate, seededDataDir } from '../helpers/database.js';
 
 const MAIN = join(PACKAGE_ROOT, 'dist/core/main.js');
 
@@ -25,8 +26,12 @@ t.teardown(() => {
   for (const d of dataDirs) rmSync(d, { recursive: true, force: true });
 });
 
+// Each run's embedded database starts as a copy of one made once: creating one takes seconds, and these tests are
+// about the process, not the database.
+const template = await embeddedTemplate();
+
 function run(args: string[], env: Record<string, string>): Child {
-  const dataDir = mkdtempSync(join(tmpdir(), 'tickgate-lifecycle-data-'));
+  const dataDir = seededDataDir(template, 'tickgate-lifecycle-data-');
   dataDirs.push(dataDir);
   const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH ?? '', TICKGATE_DATA_DIR: dataDir, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -66,7 +71,7 @@ t.test('Ctrl-C on npm start (SIGINT to the whole process group, npm forwarding i
   const sim = await new SimExchange({ port: 0 }).start();
   t.teardown(() => sim.close());
   // The shipped config.yaml stores accounts in an embedded database: this run's goes to a directory of its own.
-  const dataDir = mkdtempSync(join(tmpdir(), 'tickgate-lifecycle-data-'));
+  const dataDir = seededDataDir(template, 'tickgate-lifecycle-data-');
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
   // A terminal sends Ctrl-C's SIGINT to every process of its foreground group: npm and the gateway it runs.
   const child = spawn('npm', ['start'], { cwd: PACKAGE_ROOT, detached: true, env: { ...process.env, PORT: '0', HOST: '127.0.0.1', SHARDS: '1', BINANCE_WS_URL: sim.wsUrl, BINANCE_REST_URL: sim.restUrl, TICKGATE_DATA_DIR: dataDir }, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,6 +1,7 @@
 // A database for one test: an embedded PGlite in a temporary directory, or, when TEST_DATABASE_URL is set, a fresh
 // database of its own on that PostgreSQL server (created here, dropped at the test's end), so runs never collide.
 import { cp, mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
+import { cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -24,7 +25,7 @@ let template: Promise<string> | undefined;
  * one rename, so that test processes running at once never see half of one. The tests of creation itself start
  * from an empty directory instead.
  */
-function embeddedTemplate(): Promise<string> {
+export function embeddedTemplate(): Promise<string> {
   return (template ??= (async () => {
     const version = (JSON.parse(await readFile(new URL('../../../node_modules/@electric-sql/pglite/package.json', import.meta.url), 'utf8')) as { version: string }).version;
     const path = join(tmpdir(), `tickgate-test-pgdata-${version}`);
@@ -44,6 +45,13 @@ function embeddedTemplate(): Promise<string> {
     }
     return path;
   })());
+}
+
+/** A new temporary data directory holding a copy of `template` (from embeddedTemplate()): a gateway's later start. */
+export function seededDataDir(template: string, prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  cpSync(template, join(dir, 'pgdata'), { recursive: true });
+  return dir;
 }
 
 export async function testDatabase(t: Test): Promise<TestDatabase> {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { QueryTypes, DataTypes } from 'sequelize';
 import { openDatabase, type Database, type Migration } from '../../../plugins/db/database.js';
 import { createLogger } from '../../../core/logger.js';
-import { testDatabase } from '../../helpers/database.js';
+import { embeddedTemplate, seededDataDir, testDatabase } from '../../helpers/database.js';
 
 const log = createLogger('silent');
 
@@ -54,7 +54,7 @@ t.test('embedded: the data persists across a restart', async (t) => {
 });
 
 t.test('embedded: a data directory another live process holds is refused; a stale lock is taken over', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'tickgate-lock-'));
+  const dir = seededDataDir(await embeddedTemplate(), 'tickgate-lock-');
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const holder = spawn('sleep', ['30'], { stdio: 'ignore' });
   t.teardown(() => holder.kill());
@@ -67,10 +67,12 @@ t.test('embedded: a data directory another live process holds is refused; a stal
   t.equal(await count(db, 'SELECT 1 AS n'), 1, 'the lock of a process that is gone does not block');
 });
 
-t.test('embedded: of two processes starting on one new data directory at once, one opens it and the other is refused', async (t) => {
+t.test('embedded: of two processes starting on one data directory at once, one opens it and the other is refused', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'tickgate-lock-race-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const dataDir = join(dir, 'data');
+  // An existing database: the lock is the point here, and creating one would take seconds in each process.
+  const dataDir = seededDataDir(await embeddedTemplate(), 'tickgate-lock-race-data-');
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
   const module = new URL('../../../plugins/db/database.js', import.meta.url).href;
   const logger = new URL('../../../core/logger.js', import.meta.url).href;
   const script = `
