@@ -2,6 +2,7 @@
 // without (alternating rounds in one run), REST with a token against without, and logins per second.
 import { parseArgs } from 'node:util';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
@@ -93,21 +94,31 @@ async function probe(base: string): Promise<{ samples: number; p50: number; p99:
  * The acceptor's stall while an admin searches many users (a full scan): /health latency alone, then with searches
  * running back to back. The users are added straight into the database the gateway uses.
  */
-async function adminSearch(base: string, email: string, password: string) {
+async function adminSearch(base: string, password: string) {
   const count = Number(values['search-users']);
+  const stamp = Date.now();
   const client = values['database-url']
     ? new pg.Client({ connectionString: values['database-url'] })
     : new pg.Client({ host: (JSON.parse(readFileSync(join(dataDir, 'tickgate-db.lock'), 'utf8')) as { socketDir: string }).socketDir, port: 5432, user: 'postgres', database: 'postgres' });
   await client.connect();
+  const seeded = `seed-%-${stamp}@example.com`;
   try {
     await client.query(`INSERT INTO users (id, email, password_hash, display_name, role, created_at, updated_at)
-      SELECT gen_random_uuid(), 'seed-' || g || '-' || $2 || '@example.com', 'none', 'seed', 'user', now(), now() FROM generate_series(1, $1) g`, [count, Date.now()]);
-    await client.query(`UPDATE users SET role = 'admin' WHERE email = $1`, [email]);
+      SELECT gen_random_uuid(), 'seed-' || g || '-' || $2 || '@example.com', 'none', 'seed', 'user', now(), now() FROM generate_series(1, $1) g`, [count, stamp]);
+    // The admin is made the way an operator makes one, beside the running gateway.
+    const adminEmail = `bench-admin-${stamp}@example.com`;
+    const made = spawnSync(process.execPath, ['dist/plugins/users/create-user.js', '--email', adminEmail, '--admin'], { input: `${password}\n`, env: { ...process.env, ...database }, encoding: 'utf8' });
+    if (made.status !== 0) throw new Error(`user:create failed: ${made.stderr}`);
+    const login = await fetch(`${base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: adminEmail, password }) });
+    const admin = ((await login.json()) as { data: { accessToken: string } }).data.accessToken;
+    return await searching(base, admin, count);
   } finally {
+    await client.query('DELETE FROM users WHERE email LIKE $1', [seeded]);
     await client.end();
   }
-  const login = await fetch(`${base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
-  const admin = ((await login.json()) as { data: { accessToken: string } }).data.accessToken;
+}
+
+async function searching(base: string, admin: string, count: number) {
   const idle = await probe(base);
   let searches = 0;
   let failed = 0;
@@ -124,6 +135,7 @@ async function adminSearch(base: string, email: string, password: string) {
   const busy = await probe(base);
   searching = false;
   await loop;
+  if (failed > 0 || searches === 0) throw new Error(`the admin searches failed (${failed} failed, ${searches} answered): the measure would mean nothing`);
   return { users: count, searchesPerSecond: Math.round((searches * 10_000) / (Date.now() - started)) / 10, failedSearches: failed, healthMsIdle: idle, healthMsDuringSearches: busy };
 }
 
@@ -177,7 +189,7 @@ try {
   const meAnon = await http(`${base}/api/v1/market/symbols`, pid);
   const me = await http(`${base}/api/v1/auth/me`, pid, { headers: { authorization: `Bearer ${token}` } });
   const login = await http(`${base}/api/v1/auth/login`, pid, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
-  const search = Number(values['search-users']) > 0 ? await adminSearch(base, email, password) : undefined;
+  const search = Number(values['search-users']) > 0 ? await adminSearch(base, password) : undefined;
   const result = { seconds, concurrency, connections, idleRssKb: { marketOnly: rssMarketOnly, shippedEmbeddedDatabase: rssShipped }, upgrades: rows, http: { health, symbols: meAnon, meWithToken: me, login }, adminSearch: search };
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n\n`);
   const lines = ['| round | upgrades/s without token | with token | ratio | server CPU µs per upgrade, without | with |', '|---|---|---|---|---|---|'];

@@ -1,10 +1,14 @@
 // Limits on sign-in attempts and on failed credentials, designed so that an attacker cannot lock a user out:
 // - logins and registrations per address (each costs an argon2 hash);
 // - failed logins per account *and* address: a guesser from one address waits, the account's owner elsewhere does not;
-// - failed logins per account from all addresses, a higher limit, against guessing spread over many addresses;
+// - failed logins per account from all addresses, a higher limit, against guessing spread over many addresses; an
+//   address the account signed in from before is exempt, so a distributed attack cannot lock the owner out there;
+// - an IPv6 client counts by its /64 (one host commonly holds a whole /64 and could rotate through it);
 // - failed credentials (bad tokens, unknown API keys) per address: past it, only credentials already known to be
 //   valid pass, so users sharing an address (NAT) with a misbehaving client keep working.
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { LRUCache } from 'lru-cache';
+import ipaddr from 'ipaddr.js';
 import { USERS_ERRORS } from '../users/errors.js';
 
 export interface AttemptLimitOptions {
@@ -25,7 +29,20 @@ function tooMany(res: unknown): Error {
   return err;
 }
 
+/** The key an address counts under: an IPv4 address, or an IPv6 address's /64. */
+export function limitKey(ip: string): string {
+  if (!ipaddr.IPv6.isValid(ip) || ipaddr.IPv4.isValid(ip)) return ip;
+  const parsed = ipaddr.IPv6.parse(ip);
+  if (parsed.isIPv4MappedAddress()) return parsed.toIPv4Address().toString();
+  return `${parsed.parts.slice(0, 4).map((p) => p.toString(16)).join(':')}::/64`;
+}
+
+/** How long a successful sign-in from an address exempts that address from the account-wide limit. */
+const KNOWN_ADDRESS_MS = 30 * 24 * 3600 * 1000;
+
 export class AttemptLimits {
+  /** Account and address pairs that signed in successfully lately (this gateway's memory). */
+  private readonly knownAddresses = new LRUCache<string, true>({ max: 200_000, ttl: KNOWN_ADDRESS_MS });
   private readonly logins: RateLimiterMemory;
   private readonly accountFromIp: RateLimiterMemory;
   private readonly account: RateLimiterMemory;
@@ -41,7 +58,7 @@ export class AttemptLimits {
   /** Counts a login or registration attempt from `ip`; throws TG_ERR_TOO_MANY_ATTEMPTS over the limit. */
   async attempt(ip: string): Promise<void> {
     try {
-      await this.logins.consume(ip);
+      await this.logins.consume(limitKey(ip));
     } catch (res) {
       throw tooMany(res);
     }
@@ -53,32 +70,41 @@ export class AttemptLimits {
    * unknown email is counted like any other.
    */
   async attemptAccount(email: string, ip: string): Promise<void> {
+    const pair = `${email}\n${limitKey(ip)}`;
     try {
-      await this.accountFromIp.consume(`${email}\n${ip}`);
+      await this.accountFromIp.consume(pair);
     } catch (res) {
       throw tooMany(res);
     }
+    if (this.knownAddresses.has(pair)) return;
     try {
       await this.account.consume(email);
     } catch (res) {
-      await this.accountFromIp.reward(`${email}\n${ip}`, 1);
+      await this.accountFromIp.reward(pair, 1);
       throw tooMany(res);
     }
   }
 
   /** A successful login: the address's failures on the account are forgotten, and this attempt is not a failure. */
   async accountSucceeded(email: string, ip: string): Promise<void> {
-    await this.accountFromIp.delete(`${email}\n${ip}`);
-    await this.account.reward(email, 1);
+    const pair = `${email}\n${limitKey(ip)}`;
+    await this.accountFromIp.delete(pair);
+    if (!this.knownAddresses.has(pair)) await this.account.reward(email, 1);
+    this.knownAddresses.set(pair, true);
   }
 
   /** Throws TG_ERR_TOO_MANY_ATTEMPTS when `ip` is past its failed-credential limit. */
   async checkAddress(ip: string): Promise<void> {
-    const res = await this.authFailures.get(ip);
+    const res = await this.authFailures.get(limitKey(ip));
     if (res && res.consumedPoints >= this.opts.failedAuthPerIpPerMinute) throw tooMany(res);
   }
 
   async credentialFailed(ip: string): Promise<void> {
-    await this.authFailures.penalty(ip, 1);
+    await this.authFailures.penalty(limitKey(ip), 1);
+  }
+
+  /** Takes back a failure counted before a credential was checked (an API key looked up), once it proved valid. */
+  async credentialSucceeded(ip: string): Promise<void> {
+    await this.authFailures.reward(limitKey(ip), 1);
   }
 }

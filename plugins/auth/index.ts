@@ -71,14 +71,20 @@ export default definePlugin({
     api.authenticate(async (credential: Credential): Promise<Identity> => {
       const ip = credential.remoteAddress;
       if (credential.scheme === 'apiKey' || isApiKeyFormat(credential.value)) {
-        // A key this gateway knows to be valid passes whatever others at the address did; an unknown one costs a
-        // query, so past the address's failed-credential limit it waits instead.
-        if (!store.isKnownApiKey(credential.value)) await limits.checkAddress(ip);
+        // A key that proved valid on this gateway passes whatever others at the address did. An unknown one costs a
+        // query: past the address's failed-credential limit it waits instead, and it is counted before the lookup
+        // (and taken back if valid), so that a burst of guesses cannot all pass the check.
+        const known = store.isKnownApiKey(credential.value);
+        if (!known) {
+          await limits.checkAddress(ip);
+          await limits.credentialFailed(ip);
+        }
         const key = await store.verifyApiKey(credential.value);
         if (!key) {
-          await limits.credentialFailed(ip);
+          if (known) await limits.credentialFailed(ip);
           throw new TickgateError('TG_ERR_TOKEN_INVALID', 'The API key is not valid (unknown or revoked): create one with POST /api/v1/users/me/api-keys');
         }
+        if (!known) await limits.credentialSucceeded(ip);
         const status = await statusOf(key.userId);
         return { userId: key.userId, role: status.role, expiresAt: undefined, credential: { kind: 'apiKey', id: key.keyId } };
       }

@@ -128,8 +128,11 @@ export async function openDatabase(opts: DatabaseOptions, log: Logger): Promise<
     },
     transaction: <T>(fn: (t: Transaction) => Promise<T>) => sequelize.transaction((t) => fn(t)),
     close: () => (closing ??= (async () => {
-      await sequelize.close();
-      await embedded?.close();
+      try {
+        await sequelize.close();
+      } finally {
+        await embedded?.close();
+      }
     })()),
   };
   return db;

@@ -5,7 +5,7 @@ import { workerData, parentPort } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 
-export type FromEmbeddedServer = { type: 'ready' } | { type: 'failed'; message: string } | { type: 'closed'; warning?: string };
+export type FromEmbeddedServer = { type: 'ready' } | { type: 'failed'; message: string } | { type: 'closed'; warning?: string; error?: string };
 export type ToEmbeddedServer = { type: 'close' };
 
 const { dir, conf, path, maxConnections } = workerData as { dir: string; conf: string[]; path: string; maxConnections: number };
@@ -32,8 +32,9 @@ port.on('message', (m: ToEmbeddedServer) => {
     let warning: string | undefined;
     await server?.stop().catch((err: unknown) => (warning = `the embedded database socket did not stop cleanly: ${(err as Error).message}`));
     // Closing PGlite writes its last state to the data directory: the worker must not end before it has.
-    await db?.close();
-    send({ type: 'closed', warning });
+    let error: string | undefined;
+    await db?.close().catch((err: unknown) => (error = (err as Error).message));
+    send({ type: 'closed', warning, error });
     port.close();
   })();
 });

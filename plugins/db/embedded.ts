@@ -1,5 +1,5 @@
 // The embedded PostgreSQL: PGlite on a data directory, served to `pg` by pglite-socket on a private Unix socket.
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,7 @@ import type { Logger } from '../../core/logger.js';
 /** pg reaches a Unix socket as `<host directory>/.s.PGSQL.<port>`. */
 export const SOCKET_PORT = 5432;
 const LOCK_FILE = 'tickgate-db.lock';
+const CLOSE_TIMEOUT_MS = 30_000;
 
 export interface EmbeddedDatabase {
   /** Directory of the socket: pg's `host`, with `port` SOCKET_PORT. */
@@ -63,25 +64,45 @@ export async function dataDirHolder(dataDir: string): Promise<LockContent | unde
 }
 
 /**
- * Takes the data directory's lock file: created exclusively, so that of two processes starting together one wins. A
- * lock left by a process that is gone is replaced.
+ * Takes the data directory's lock file. The file is written whole under another name and linked into place, so it
+ * exists only complete, and of processes starting together exactly one links it. A lock left by a process that is
+ * gone is removed under a second, exclusive guard (a directory), after reading it again there: two processes that
+ * both found the same stale lock cannot both remove a lock, so one never removes the other's new one.
  */
 async function takeLock(dataDir: string, content: LockContent): Promise<string> {
   const lockPath = join(dataDir, LOCK_FILE);
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await writeFile(lockPath, JSON.stringify(content), { mode: 0o600, flag: 'wx' });
-      return lockPath;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  const guard = `${lockPath}.break`;
+  const mine = `${lockPath}.${process.pid}.${Date.now()}`;
+  await writeFile(mine, JSON.stringify(content), { mode: 0o600 });
+  try {
+    for (let attempt = 0; attempt < 200; attempt++) {
+      try {
+        await link(mine, lockPath);
+        return lockPath;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const holder = await dataDirHolder(dataDir);
+      if (holder) throw new DataDirInUse(dataDir, holder);
+      try {
+        await mkdir(guard);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        // Another process is removing the stale lock; a guard left by a process that died doing so is old.
+        const age = await stat(guard).then((st) => Date.now() - st.mtimeMs, () => 0);
+        if (age > 10_000) await rm(guard, { recursive: true, force: true });
+        await new Promise((r) => setTimeout(r, 25));
+        continue;
+      }
+      try {
+        if (!(await dataDirHolder(dataDir))) await rm(lockPath, { force: true });
+      } finally {
+        await rm(guard, { recursive: true, force: true });
+      }
     }
-    const holder = await dataDirHolder(dataDir);
-    if (holder) throw new DataDirInUse(dataDir, holder);
-    // Stale (its process is gone), or being written this instant by a process that has not finished writing it.
-    if (attempt >= 2) throw new Error(`cannot take the lock file ${lockPath}: another process keeps replacing it; if no tickgate uses ${dataDir}, delete that file`);
-    const raw = await readFile(lockPath, 'utf8').catch(() => '');
-    if (raw === '') await new Promise((r) => setTimeout(r, 50)); // being written: give its writer a moment
-    else await rm(lockPath, { force: true });
+    throw new Error(`cannot take the lock file ${lockPath}; if no tickgate uses ${dataDir}, delete that file and ${guard}`);
+  } finally {
+    await rm(mine, { force: true });
   }
 }
 
@@ -89,17 +110,18 @@ async function takeLock(dataDir: string, content: LockContent): Promise<string> 
 function serveInWorker(dir: string, conf: string[], path: string): Promise<Worker> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL('./embedded-server.js', import.meta.url), { workerData: { dir, conf, path, maxConnections: 16 } });
-    const failed = (err: Error) => {
+    const settle = (err?: Error) => {
       worker.off('message', onMessage);
-      reject(err);
+      worker.off('error', settle);
+      worker.off('exit', onExit);
+      if (err) reject(err);
+      else resolve(worker);
     };
-    const onMessage = (m: FromEmbeddedServer) => {
-      worker.off('error', failed);
-      if (m.type === 'ready') resolve(worker);
-      else reject(new Error(m.type === 'failed' ? m.message : 'the embedded database worker ended before it served'));
-    };
+    const onExit = (code: number) => settle(new Error(`the embedded database worker ended (exit ${code}) before it served`));
+    const onMessage = (m: FromEmbeddedServer) => settle(m.type === 'ready' ? undefined : new Error(m.type === 'failed' ? m.message : 'the embedded database worker ended before it served'));
     worker.once('message', onMessage);
-    worker.once('error', failed);
+    worker.once('error', settle);
+    worker.once('exit', onExit);
   });
 }
 
@@ -151,18 +173,27 @@ export async function startEmbedded(dataDir: string, log: Logger, sharedBuffers 
     port: SOCKET_PORT,
     close: () => (closing ??= (async () => {
       worker.off('exit', onExit);
+      let failure: Error | undefined;
       if (!exited) {
-        const ended = new Promise<void>((resolve) => {
+        await new Promise<void>((resolve) => {
           worker.on('message', (m: FromEmbeddedServer) => {
-            if (m.type === 'closed' && m.warning) log.warn({ dataDir }, m.warning);
+            if (m.type !== 'closed') return;
+            if (m.warning) log.warn({ dataDir }, m.warning);
+            if (m.error) failure = new Error(`the embedded database in ${dataDir} did not close cleanly: ${m.error}`);
           });
           worker.once('exit', () => resolve());
+          // PGlite writes its state as it closes: give it time, but never wait forever.
+          const timer = setTimeout(() => {
+            failure = new Error(`the embedded database in ${dataDir} did not close within ${CLOSE_TIMEOUT_MS / 1000} s`);
+            void worker.terminate();
+          }, CLOSE_TIMEOUT_MS);
+          worker.once('exit', () => clearTimeout(timer));
+          worker.postMessage({ type: 'close' } satisfies ToEmbeddedServer);
         });
-        worker.postMessage({ type: 'close' } satisfies ToEmbeddedServer);
-        await ended;
       }
       await rm(socketDir, { recursive: true, force: true });
       await rm(lockPath, { force: true });
+      if (failure) throw failure;
     })()),
   };
 }

@@ -73,7 +73,7 @@ const password = await readPassword();
 const db = await openDatabase({ ...dbConfig, attach: true }, log).catch((err: Error) => fail(err.message, 1));
 try {
   await db.migrate('users', USERS_MIGRATIONS);
-  const store = new UserStore(db, usersConfig);
+  const store = new UserStore(db, usersConfig, log);
   const user = await store.create({ email: email.data, password, displayName: displayName?.data, role: args.admin ? 'admin' : 'user' });
   process.stdout.write(`created ${user.role} ${user.email} (id ${user.id})\n`);
 } catch (err) {

@@ -36,7 +36,7 @@ export default definePlugin({
   async acceptor(api) {
     const db = api.use<Database>('db');
     await db.migrate('users', USERS_MIGRATIONS);
-    const store = new UserStore(db, api.config);
+    const store = new UserStore(db, api.config, api.log);
     for (const [kind, description] of Object.entries(PRIVATE_KINDS)) api.channel(kind, { key: 'user', description });
     store.onChange((change) => react(api, change));
     const service: UsersService = {

@@ -5,6 +5,7 @@ import { LRUCache } from 'lru-cache';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { TickgateError } from '../../core/errors.js';
 import type { Database } from '../db/database.js';
+import type { Logger } from '../../core/logger.js';
 import { checkPassword, decoyHash, hashPassword, verifyPassword } from './passwords.js';
 import { USERS_ERRORS } from './errors.js';
 
@@ -129,10 +130,12 @@ export class UserStore {
    * into a cache after the change wrote the new state (a disabled user cached as enabled again).
    */
   private generation = 0;
+  /** Hashes of keys that proved valid lately (see isKnownApiKey). */
+  private readonly provenKeys = new LRUCache<string, true>({ max: 100_000, ttl: 7 * 24 * 3600 * 1000 });
   /** last_used_at is written at most once a minute per key. */
   private readonly keyUsedAt = new LRUCache<string, number>({ max: 100_000 });
 
-  constructor(private readonly db: Database, private readonly opts: UserStoreOptions) {
+  constructor(private readonly db: Database, private readonly opts: UserStoreOptions, private readonly log?: Logger) {
     this.passwordFailures = new RateLimiterMemory({ points: opts.passwordChangeFailuresPer15Minutes, duration: 15 * 60 });
     const s = db.sequelize;
     this.users = (s.models.User as ModelStatic<UserRow> | undefined) ?? s.define<UserRow>('User', {
@@ -154,8 +157,10 @@ export class UserStore {
   }
 
   /**
-   * `fn` hears every change made here. The change's method resolves only after every listener's promise has, and
-   * rejects when one rejects: a password change answers only once the user's other sessions have ended.
+   * `fn` hears every change made here, after it is committed. The change's method resolves only after every
+   * listener's promise has. A password change also rejects when a listener rejects (it answers only once the user's
+   * other sessions have ended); for the other changes, which stand once committed, a listener's failure is logged
+   * and the other listeners still hear the change.
    */
   onChange(fn: (change: UserChange) => void | Promise<void>): void {
     this.listeners.push(fn);
@@ -163,8 +168,10 @@ export class UserStore {
 
   private async emit(change: UserChange): Promise<void> {
     const results = await Promise.allSettled(this.listeners.map(async (fn) => fn(change)));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed.length === 0) return;
+    if (change.event === 'password.changed') throw failed[0]!.reason;
+    for (const f of failed) this.log?.error({ err: f.reason, event: change.event, userId: change.userId }, 'a listener of an account change failed');
   }
 
   checkPassword(password: string, email: string, field?: string): void {
@@ -338,12 +345,16 @@ export class UserStore {
     await row.destroy();
     this.generation++;
     this.keyCache.set(row.keyHash, false);
+    this.provenKeys.delete(row.keyHash);
     await this.emit({ event: 'api-key.revoked', userId, keyId });
   }
 
-  /** True when `key` is a valid key this gateway has seen lately: known without asking the database. */
+  /**
+   * True when `key` proved valid on this gateway in the last week (it is still verified on use: a revoked key fails
+   * then). Limits use it to tell a bot's known key from a guess.
+   */
   isKnownApiKey(key: string): boolean {
-    return API_KEY_RE.test(key) && Boolean(this.keyCache.get(sha256(key)));
+    return API_KEY_RE.test(key) && this.provenKeys.has(sha256(key));
   }
 
   /** The key's owner, or undefined for a key that is not (or no longer) valid. */
@@ -358,6 +369,7 @@ export class UserStore {
       if (started === this.generation) this.keyCache.set(hash, hit);
     }
     if (!hit) return undefined;
+    this.provenKeys.set(hash, true);
     const now = Date.now();
     if ((this.keyUsedAt.get(hit.keyId) ?? 0) < now - 60_000) {
       this.keyUsedAt.set(hit.keyId, now);

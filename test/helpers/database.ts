@@ -28,7 +28,7 @@ let template: Promise<string> | undefined;
 export function embeddedTemplate(): Promise<string> {
   return (template ??= (async () => {
     const version = (JSON.parse(await readFile(new URL('../../../node_modules/@electric-sql/pglite/package.json', import.meta.url), 'utf8')) as { version: string }).version;
-    const path = join(tmpdir(), `tickgate-test-pgdata-${version}`);
+    const path = join(tmpdir(), `tickgate-test-pgdata-${version}-uid${process.getuid?.() ?? 0}`);
     if (await stat(join(path, 'PG_VERSION')).then(() => true, () => false)) return path;
     const { openDatabase } = await import('../../plugins/db/database.js');
     const { createLogger } = await import('../../core/logger.js');
@@ -44,7 +44,10 @@ export function embeddedTemplate(): Promise<string> {
       await rm(scratch, { recursive: true, force: true });
     }
     return path;
-  })());
+  })().catch((err: unknown) => {
+    template = undefined; // the next test tries again
+    throw err;
+  }));
 }
 
 /** A new temporary data directory holding a copy of `template` (from embeddedTemplate()): a gateway's later start. */
@@ -57,10 +60,10 @@ export function seededDataDir(template: string, prefix: string): string {
 export async function testDatabase(t: Test): Promise<TestDatabase> {
   const dir = await mkdtemp(join(tmpdir(), 'tickgate-test-db-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  if (!TEST_DATABASE_URL) {
-    await cp(await embeddedTemplate(), join(dir, 'pgdata'), { recursive: true });
-    return { config: { url: '', dataDir: dir }, mode: 'embedded' };
-  }
+  // The data directory holds a created database in both modes: a test that opens the embedded one with it (as the
+  // database tests do beside a server) does not wait for initdb either.
+  await cp(await embeddedTemplate(), join(dir, 'pgdata'), { recursive: true });
+  if (!TEST_DATABASE_URL) return { config: { url: '', dataDir: dir }, mode: 'embedded' };
   const name = `tickgate_test_${process.pid}_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
   await admin.connect();

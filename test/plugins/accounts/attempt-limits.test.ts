@@ -42,18 +42,27 @@ t.test('failed logins on an account from one address: that address waits for tha
   t.same(answers, [401, 401, 401, 429]);
 });
 
-t.test('failed logins on an account spread over many addresses: past the account\'s limit, its logins wait', async (t) => {
+t.test('failed logins on an account spread over many addresses: past the account\'s limit, logins from new addresses wait; the owner\'s known address does not', async (t) => {
   const victim = await s.register();
+  t.equal((await s.call('POST', '/api/v1/auth/login', { body: { email: victim.user.email, password: PASSWORD }, headers: from('10.7.9.9') })).status, 200, 'the owner signs in from home');
   for (let i = 0; i < 6; i++) {
     t.equal((await s.call('POST', '/api/v1/auth/login', { body: { email: victim.user.email, password: 'spread-guess-' + i }, headers: from(`10.7.0.${i}`) })).status, 401);
   }
   const right = await s.call('POST', '/api/v1/auth/login', { body: { email: victim.user.email, password: PASSWORD }, headers: from('10.7.1.1') });
-  t.equal(right.status, 429);
+  t.equal(right.status, 429, 'from an address the account never signed in from, even the right password waits');
   t.ok(Number(right.headers.get('retry-after')) > 15 * 60, 'for the rest of the hour');
+  t.equal((await s.call('POST', '/api/v1/auth/login', { body: { email: victim.user.email, password: PASSWORD }, headers: from('10.7.9.9') })).status, 200, 'the owner, from an address they signed in from before, is not locked out');
   const ghost = `spread-ghost-${Date.now()}@example.com`;
   const answers = [];
   for (let i = 0; i < 7; i++) answers.push((await s.call('POST', '/api/v1/auth/login', { body: { email: ghost, password: 'guess-number-x' }, headers: from(`10.8.0.${i}`) })).status);
   t.same(answers, [401, 401, 401, 401, 401, 401, 429], 'an unknown email alike');
+});
+
+t.test('an IPv6 client counts by its /64: rotating addresses inside it does not escape the limits', async (t) => {
+  const bad = [];
+  for (let i = 1; i <= 5; i++) bad.push((await s.call('GET', '/api/v1/auth/me', { token: `not.a.token${i}`, headers: from(`2001:db8:0:1::${i}`) })).status);
+  t.same(bad, [401, 401, 401, 401, 429]);
+  t.equal((await s.call('GET', '/api/v1/auth/me', { token: 'not.a.token', headers: from('2001:db8:0:2::1') })).status, 401, 'another /64 is another client');
 });
 
 t.test('a successful login clears the address\'s failures on the account', async (t) => {

@@ -15,8 +15,17 @@ const store = new UserStore(db, { passwordMinLength: 10, maxApiKeysPerUser: 3, p
 const PASSWORD = 'correct horse battery staple';
 
 let hold: Promise<void> | undefined;
+let entered: (() => void) | undefined;
+const heard: string[] = [];
 store.onChange(async (change) => {
-  if (change.event === 'password.changed') await hold;
+  if (change.event === 'password.changed') {
+    entered?.();
+    await hold;
+  }
+  if (change.event === 'profile.updated') throw new Error('this listener fails');
+});
+store.onChange((change) => {
+  heard.push(change.event);
 });
 
 t.test('changePassword resolves only after the listeners have', async (t) => {
@@ -24,9 +33,11 @@ t.test('changePassword resolves only after the listeners have', async (t) => {
   let release!: () => void;
   hold = new Promise((r) => (release = r));
   let done = false;
+  const reached = new Promise<void>((r) => (entered = r));
   const changing = store.changePassword(u.id, PASSWORD, 'a whole new passphrase', undefined).then(() => (done = true));
-  await new Promise((r) => setTimeout(r, 300));
-  t.equal(done, false, 'still waiting for the listener');
+  await reached;
+  await new Promise((r) => setImmediate(r));
+  t.equal(done, false, 'the listener is running, and the change still waits for it');
   release();
   await changing;
   t.equal(done, true);
@@ -38,4 +49,12 @@ t.test('a listener that fails makes the change fail', async (t) => {
   hold.catch(() => undefined);
   await t.rejects(store.changePassword(u.id, PASSWORD, 'a whole new passphrase', undefined), /sessions could not be ended/);
   hold = undefined;
+});
+
+t.test('for a change that stands once committed, a failing listener is logged and the others still hear it', async (t) => {
+  const u = await store.create({ email: `profile-${Date.now()}@example.com`, password: PASSWORD });
+  heard.length = 0;
+  const user = await store.updateProfile(u.id, { displayName: 'Changed' });
+  t.equal(user.displayName, 'Changed', 'the change is answered');
+  t.same(heard, ['profile.updated'], 'the other listener heard it');
 });

@@ -82,7 +82,7 @@ t.test('embedded: of two processes starting on one data directory at once, one o
       const db = await openDatabase({ url: '', dataDir: ${JSON.stringify(dataDir)}, poolMax: 1, acquireTimeoutMs: 5000 }, log);
       process.stdout.write('opened');
       // Hold it until the other has tried.
-      await new Promise((r) => setTimeout(r, 4000));
+      await new Promise((r) => setTimeout(r, 3000));
       await db.close();
     } catch (err) {
       process.stdout.write('refused: ' + err.message);
@@ -98,6 +98,16 @@ t.test('embedded: of two processes starting on one data directory at once, one o
   const outcomes = await Promise.all([run(), run()]);
   t.equal(outcomes.filter((o) => o === 'opened').length, 1, `one opened it: ${JSON.stringify(outcomes)}`);
   t.match(outcomes.find((o) => o !== 'opened'), /^refused: the embedded database in .* is in use by process \d+/);
+  // A lock left by a process that is gone, found stale by three processes at once: still exactly one opens it (a
+  // process that removed the stale lock must not remove the winner's).
+  const gone = spawn('true');
+  await new Promise((r) => gone.once('exit', r));
+  for (let round = 0; round < 3; round++) {
+    await writeFile(join(dataDir, 'tickgate-db.lock'), JSON.stringify({ pid: gone.pid, socketDir: '/nonexistent' }));
+    const stale = await Promise.all([run(), run(), run()]);
+    t.equal(stale.filter((o) => o === 'opened').length, 1, `over a stale lock, one opened it: ${JSON.stringify(stale)}`);
+    t.equal(stale.filter((o) => /^refused: the embedded database in .* is in use by process \d+/.test(o)).length, 2, 'the others were refused, naming it');
+  }
 });
 
 t.test('embedded: a long query does not hold the event loop of the thread that asked (the database has a thread of its own)', async (t) => {
