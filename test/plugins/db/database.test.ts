@@ -1,41 +1,8 @@
-// The db plugin's database: migrations, transactions that cannot see or break each other, the embedded mode's lock.
-import t, { type Test } from 'tap';
-import { spawn } from 'node:child_process';
-import { writeFile, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { QueryTypes, DataTypes } from 'sequelize';
-import { openDatabase, type Database, type Migration } from '../../../plugins/db/database.js';
-import { createLogger } from '../../../core/logger.js';
-import { testDatabase } from '../../helpers/database.js';
-
-const log = createLogger('silent');
-
-async function open(t: Test, mode: 'configured' | 'embedded'): Promise<Database> {
-  const tdb = await testDatabase(t);
-  const db = await openDatabase({ url: mode === 'embedded' ? '' : tdb.config.url, dataDir: tdb.config.dataDir, poolMax: 5, acquireTimeoutMs: 5000 }, log);
-  t.teardown(() => db.close());
-  return db;
-}
-
-const createThings: Migration = {
-  name: '0001-create-things',
-  async up({ queryInterface, transaction }) {
-    await queryInterface.createTable('things', { id: { type: DataTypes.INTEGER, primaryKey: true }, label: { type: DataTypes.TEXT, allowNull: false } }, { transaction });
-  },
-};
-const addCounter: Migration = {
-  name: '0002-create-counter',
-  async up({ sequelize, transaction }) {
-    await sequelize.query('CREATE TABLE counter (id INT PRIMARY KEY, n INT NOT NULL)', { transaction });
-    await sequelize.query('INSERT INTO counter VALUES (1, 0)', { transaction });
-  },
-};
-
-async function count(db: Database, sql: string): Promise<number> {
-  const rows = await db.sequelize.query<{ n: string }>(sql, { type: QueryTypes.SELECT });
-  return Number(rows[0]!.n);
-}
+// The db plugin's database, in both modes: migrations, and transactions that cannot see or break each other.
+import t from 'tap';
+import { QueryTypes } from 'sequelize';
+import { openDatabase, type Migration } from '../../../plugins/db/database.js';
+import { addCounter, count, createThings, log, open } from './fixtures.js';
 
 const modes = ['embedded', ...(process.env.TEST_DATABASE_URL ? ['configured' as const] : [])] as const;
 
