@@ -50,6 +50,8 @@ export interface ShardStats {
   priceCache: number;
   connections: UpstreamConnectionInfo[];
   restUsedWeight: number;
+  /** The plugins' statuses in this shard (ShardApi.setStatus), by plugin name. */
+  plugins: Record<string, Record<string, unknown>>;
 }
 
 /**

@@ -90,10 +90,10 @@ export const configSchema = z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).strict().prefault({}),
   /** Market data, and accounts on an embedded database: what `npm start` serves with no configuration at all. */
-  plugins: z.array(pluginEntry).default(['market', 'db', 'users', 'auth']),
+  plugins: z.array(pluginEntry).default(['market', 'db', 'users', 'auth', 'signals']),
 }).strict();
 
-const DEFAULT_PLUGINS = ['market', 'db', 'users', 'auth'];
+const DEFAULT_PLUGINS = ['market', 'db', 'users', 'auth', 'signals'];
 
 export type ConfigInput = z.input<typeof configSchema>;
 type RawConfig = z.output<typeof configSchema>;

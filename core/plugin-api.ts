@@ -49,6 +49,9 @@ export interface RouteOptions {
   auth?: 'user' | 'admin' | 'optional';
 }
 
+/** One shard's answer to `askEach`. */
+export type ShardAnswer<T> = { shard: number; ok: true; data: T } | { shard: number; ok: false; error: Error & { code: string } };
+
 /** Who a client is, as the authenticator established it from its credentials. Plain data. */
 export interface Identity {
   /** The user's id: the key of their private channels (`account:<userId>`). */
@@ -171,6 +174,12 @@ export interface AcceptorApi<C = Record<string, unknown>> {
    * or while the shard restarts, TG_ERR_SYMBOL_LIMIT when the symbol would exceed `symbols.maxActive`.
    */
   ask<T>(symbol: string, question: string, params?: unknown, timeoutMs?: number): Promise<T>;
+  /**
+   * Asks this plugin's shard half in every shard (e.g. to reload something all shards hold); its `answer` sees
+   * `ctx.symbol` as ''. Resolves with one result per shard, in shard order, never rejects: a shard that is down or
+   * does not answer in time is reported with TG_ERR_DATA_UNAVAILABLE.
+   */
+  askEach<T>(question: string, params?: unknown, timeoutMs?: number): Promise<Array<ShardAnswer<T>>>;
   /** Offers a service to plugins loaded after this one. Names are namespaced: the plugin's name, or `<name>.<part>`. */
   provide<T>(name: string, service: T): void;
   /** A service another plugin provided (it must be listed earlier in config.yaml). */
@@ -180,6 +189,11 @@ export interface AcceptorApi<C = Record<string, unknown>> {
    * with credentials, or in-band).
    */
   on(event: 'connect' | 'disconnect' | 'authenticated', fn: (client: ClientInfo) => void): void;
+  /**
+   * Whether a plugin loaded before this one registered the authenticator, so routes with `auth` can be served (a
+   * plugin whose authenticated routes are optional leaves them out otherwise).
+   */
+  authenticates(): boolean;
   /** Registers the gateway's authenticator: one plugin may (the built-in `auth`). */
   authenticate(authenticator: Authenticator): void;
   /** Adds a rule every subscription must pass (see SubscribeRule); rules run in plugin load order. */

@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import type { PluginEntry } from './config.js';
 import { ConfigError } from './config.js';
 import type { Logger } from './logger.js';
-import type { AcceptorApi, ClientInfo, PluginDefinition, RouteHandler, HttpMethod, RouteOptions, Teardown } from './plugin-api.js';
+import type { AcceptorApi, ClientInfo, PluginDefinition, RouteHandler, HttpMethod, RouteOptions, ShardAnswer, Teardown } from './plugin-api.js';
 import type { ChannelRegistry } from './channel-registry.js';
 import type { ErrorRegistry } from './errors.js';
 import type { SymbolRegistry } from './symbol-registry.js';
@@ -24,6 +24,7 @@ export interface PluginHostDeps {
   route(owner: string, method: HttpMethod, path: string, handler: RouteHandler, opts?: RouteOptions): void;
   publish(plugin: string, channel: string, type: string, data: unknown): void;
   ask(plugin: string, symbol: string, question: string, params: unknown, timeoutMs: number): Promise<unknown>;
+  askEach(plugin: string, question: string, params: unknown, timeoutMs: number): Promise<Array<ShardAnswer<unknown>>>;
 }
 
 type ClientEvent = 'connect' | 'disconnect' | 'authenticated';
@@ -139,6 +140,7 @@ export class PluginHost {
       channel: (kind, spec) => this.deps.channels.register(plugin, kind, spec),
       publish: (channel, type, data) => this.deps.publish(plugin, channel, type, data),
       ask: <T>(symbol: string, question: string, params?: unknown, timeoutMs = 8000) => this.deps.ask(plugin, symbol, question, params, timeoutMs) as Promise<T>,
+      askEach: <T>(question: string, params?: unknown, timeoutMs = 8000) => this.deps.askEach(plugin, question, params, timeoutMs) as Promise<Array<ShardAnswer<T>>>,
       provide: (name, service) => {
         if (name !== plugin && !name.startsWith(`${plugin}.`)) {
           throw new PluginLoadError(`plugin "${plugin}": service "${name}" is outside its namespace: call it "${plugin}" or "${plugin}.<name>"`);
@@ -156,6 +158,7 @@ export class PluginHost {
         if (!Object.hasOwn(this.listeners, event)) throw new PluginLoadError(`plugin "${plugin}": no event "${String(event)}": use "connect", "disconnect" or "authenticated"`);
         this.listeners[event].push({ plugin, fn });
       },
+      authenticates: () => this.deps.access.hasAuthenticator,
       authenticate: (fn) => {
         try {
           this.deps.access.setAuthenticator(plugin, fn);

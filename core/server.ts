@@ -14,7 +14,7 @@ import { ThreadShardPool } from './shard-pool.js';
 import { WsSession, clientLimits, type Client } from './ws-session.js';
 import { encodeFrame } from './protocol.js';
 import { FrameKind } from './bus.js';
-import { CLOSE_CODES, ErrorRegistry } from './errors.js';
+import { CLOSE_CODES, ErrorRegistry, type TickgateError } from './errors.js';
 import { clientAddressResolver, type ClientAddressResolver } from './client-address.js';
 import { VERSION } from './version.js';
 import { healthRoute, statsRoute, type StatusSources } from './status-routes.js';
@@ -93,6 +93,12 @@ export class TickgateServer {
         this.symbols.admit(symbol);
         return this.shards.ask(this.shards.shardFor(symbol), plugin, question, params, symbol, timeoutMs);
       },
+      askEach: (plugin, question, params, timeoutMs) =>
+        Promise.all(Array.from({ length: this.shards.count }, (_, shard) =>
+          this.shards.ask(shard, plugin, question, params, '', timeoutMs).then(
+            (data) => ({ shard, ok: true as const, data }),
+            (error: TickgateError) => ({ shard, ok: false as const, error }),
+          ))),
     });
   }
 

@@ -69,6 +69,7 @@ export function healthRoute(src: StatusSources): RouteResult {
       streams: s.stats?.streams ?? [],
       restUsedWeight: s.stats?.restUsedWeight ?? 0,
       upstreamConnections: conns,
+      plugins: s.stats?.plugins ?? {},
     };
   });
   const problems: string[] = [];

@@ -17,6 +17,7 @@ export type {
   RouteOptions,
   RouteRequest,
   RouteResult,
+  ShardAnswer,
   Teardown,
 } from '../core/plugin-api.js';
 export type {

@@ -42,15 +42,18 @@ export interface ProducerSpec {
 
 /** History from the exchange's REST API, normalised like the live events (each call costs exchange request weight). */
 export interface ExchangeRestApi {
-  /** The most recent candles, oldest first; the last one is the candle still open. */
-  klines(symbol: string, interval: string, limit: number): Promise<KlineEvent[]>;
+  /**
+   * The most recent candles (`limit` up to 1000), oldest first; the last one is the candle still open. With
+   * `endTime`, the candles that opened at or before it (to page further back).
+   */
+  klines(symbol: string, interval: string, limit: number, range?: { endTime?: number }): Promise<KlineEvent[]>;
   /** The most recent trades, oldest first. */
   trades(symbol: string, limit: number): Promise<TradeEvent[]>;
 }
 
 /** What `answer` is told besides the parameters. */
 export interface AskContext {
-  /** The symbol `ask()` was routed by: this shard owns it. */
+  /** The symbol `ask()` was routed by: this shard owns it. '' for a question asked of every shard (`askEach`). */
   symbol: string;
 }
 
@@ -72,6 +75,11 @@ export interface ShardApi<C = Record<string, unknown>> {
   readonly exchange: ExchangeRestApi;
   /** Answers the acceptor half's `ask(symbol, question, params)`; throw a TickgateError for a coded error. */
   answer(question: string, fn: (params: unknown, ctx: AskContext) => unknown): void;
+  /**
+   * This plugin's status in this shard (plain data, e.g. the model it serves), shown by /health under
+   * `shards[].plugins.<name>`; each call replaces the last, and reaches /health within a second.
+   */
+  setStatus(status: Record<string, unknown>): void;
   /** Runs when the shard stops, after its channels are closed; plugins are torn down in reverse load order. */
   onClose(fn: Teardown): void;
 }

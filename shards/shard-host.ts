@@ -72,6 +72,7 @@ export class ShardHost {
   /** Feeds kept open without a channel (market.hold), with the timer that releases them. */
   private readonly holds = new Map<string, NodeJS.Timeout>();
   private nextListener = 1;
+  private readonly pluginStatus = new Map<string, Record<string, unknown>>();
   private stopped = false;
 
   constructor(private readonly opts: ShardHostOptions) {
@@ -107,10 +108,10 @@ export class ShardHost {
       symbols: this.symbols,
       market: this.market,
       exchange: {
-        klines: (symbol, interval, limit) => {
+        klines: (symbol, interval, limit, range) => {
           this.symbols.validate(symbol);
           this.interval(interval);
-          return this.adapter.klines(symbol, interval, limit);
+          return this.adapter.klines(symbol, interval, limit, range);
         },
         trades: (symbol, limit) => {
           this.symbols.validate(symbol);
@@ -131,6 +132,10 @@ export class ShardHost {
         if ('streams' in spec) throw new Error(`plugin "${plugin}": produce("${kind}") names exchange streams; declare what the channel needs instead, e.g. needs: ['book'] or needs: (ch) => [\`kline:\${ch.arg}\`]`);
         if (typeof spec.open !== 'function') throw new Error(`plugin "${plugin}": produce("${kind}") needs an open(ch, out) function`);
         this.producers.set(kind, { plugin, spec });
+      },
+      setStatus: (status) => {
+        this.pluginStatus.set(plugin, status);
+        this.scheduleStats();
       },
       onClose: (fn) => {
         this.teardowns.push({ plugin, fn });
@@ -482,6 +487,7 @@ export class ShardHost {
       priceCache: this.bus.cachedCount('ticker'),
       connections: info.connections,
       restUsedWeight: info.restUsedWeight,
+      plugins: Object.fromEntries(this.pluginStatus),
     };
   }
 

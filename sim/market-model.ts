@@ -1,4 +1,4 @@
-// Synthetic markets for the simulated exchange: random-walk prices, trades, 24h stats, candles and a sequenced order book.
+// Synthetic markets for the simulated exchange: prices with regimes (trend, reversion, quiet), trades, 24h stats, candles, a sequenced order book.
 
 export interface SymbolSpec {
   symbol: string;
@@ -117,7 +117,27 @@ export interface BookDiff {
 }
 
 const BOOK_LEVELS = 120;
-const HISTORY_LIMIT = 1000;
+/** Closed candles kept per interval: REST serves up to 1000, and the first request of an interval backfills to this. */
+const HISTORY_LIMIT = 1100;
+
+/**
+ * The price process has regimes, so that a model trained on the simulator's candles has something to learn (real
+ * markets have no such guarantee): a trend (a steady drift one way, higher volume), a reversion toward the recent
+ * mean, or a quiet spell (low volatility). Each lasts an exponentially distributed time (mean 4 minutes). Every
+ * rate is per unit of time, not per trade, so candles of any interval and any trade rate have the same dynamics.
+ */
+export type Regime = 'trend' | 'revert' | 'quiet';
+const REGIME_MEAN_MS = 240_000;
+/** Noise: a uniform step of ±0.04 % of the price per 200 ms (about 0.4 % per minute), scaled per regime. */
+const NOISE_PER_200MS = 0.0008;
+const REGIME_VOL: Record<Regime, number> = { trend: 1.2, revert: 1, quiet: 0.5 };
+/** Trend drift: 0.15 % of the price per minute. */
+const TREND_PER_MS = 0.0015 / 60_000;
+/** Reversion pulls toward a 2-minute moving mean with a 2-minute time constant. */
+const REVERT_TAU_MS = 120_000;
+const ANCHOR_TAU_MS = 120_000;
+/** Every regime is pulled back to the symbol's base price (time constant about 7 minutes): prices stay plausible. */
+const BASE_TAU_MS = 400_000;
 const TRADES_LIMIT = 1000;
 
 /** Small, seedable PRNG (mulberry32): runs are reproducible with a seed. */
@@ -137,6 +157,7 @@ export class SymbolMarket {
   price: number;
   readonly priceDecimals: number;
   readonly qtyDecimals: number;
+  private readonly priceScale: number;
   /** 24h window, synthetic: starts when the simulator starts. */
   readonly openPrice: number;
   high: number;
@@ -161,8 +182,16 @@ export class SymbolMarket {
   /** For tests: the top of the book after each update, by update id (the last few hundred). */
   readonly bookHistory = new Map<number, { bids: Array<[number, number]>; asks: Array<[number, number]> }>();
   recordBookTop = 0;
+  regime: Regime = 'quiet';
+  private trendDir = 1;
+  private regimeEndsAt = 0;
+  /** Moving mean of the price that the reversion regime pulls toward. */
+  private anchor: number;
+  private lastTradeAt: number;
+  private readonly intervals: readonly KlineInterval[];
 
-  constructor(spec: SymbolSpec, private readonly rand: () => number, now: number) {
+  /** `intervals`: the candles kept (all by default; a training run keeps one). */
+  constructor(spec: SymbolSpec, private readonly rand: () => number, now: number, intervals: readonly KlineInterval[] = KLINE_INTERVALS) {
     this.spec = spec;
     this.price = spec.price;
     this.openPrice = spec.price;
@@ -170,12 +199,16 @@ export class SymbolMarket {
     this.low = spec.price;
     this.priceDecimals = decimals(spec.tickSize);
     this.qtyDecimals = decimals(spec.stepSize);
+    this.priceScale = 10 ** this.priceDecimals;
     this.openedAt = now;
     // Ids that keep growing across simulator restarts, as real exchange ids do.
     this.firstTradeId = Math.floor(now / 10);
     this.nextTradeId = this.firstTradeId;
     this.lastUpdateId = Math.floor(now / 10);
-    for (const i of KLINE_INTERVALS) this.candles.set(i, this.newCandle(i, now, this.price));
+    this.anchor = this.price;
+    this.lastTradeAt = now;
+    this.intervals = intervals;
+    for (const i of intervals) this.candles.set(i, this.newCandle(i, now, this.price));
     this.fillBook(new Map(), new Map());
   }
 
@@ -192,7 +225,7 @@ export class SymbolMarket {
   }
 
   private fromTicks(t: number): number {
-    return Number((t * this.spec.tickSize).toFixed(this.priceDecimals));
+    return Math.round(t * this.spec.tickSize * this.priceScale) / this.priceScale;
   }
 
   private newCandle(interval: KlineInterval, t: number, price: number): Candle {
@@ -201,20 +234,35 @@ export class SymbolMarket {
   }
 
   private randomQty(): number {
-    // Orders of roughly $20 to $5000 notional, rounded to the symbol's lot step.
+    // Orders of roughly $20 to $5000 notional (half as much again in a trend), rounded to the symbol's lot step.
     const step = this.spec.stepSize;
-    const notional = 20 * Math.exp(this.rand() * Math.log(250));
+    const notional = 20 * Math.exp(this.rand() * Math.log(250)) * (this.regime === 'trend' ? 1.5 : 1);
     const units = Math.max(1, Math.round(notional / this.price / step));
-    return Number((units * step).toFixed(this.qtyDecimals));
+    const scale = 10 ** this.qtyDecimals;
+    return Math.round(units * step * scale) / scale;
   }
 
-  /** One trade: the price takes a small random step (at least one tick), stats and candles follow. */
+  private nextRegime(now: number): void {
+    const u = this.rand();
+    this.regime = u < 0.4 ? 'trend' : u < 0.75 ? 'revert' : 'quiet';
+    this.trendDir = this.rand() < 0.5 ? -1 : 1;
+    this.regimeEndsAt = now - Math.log(1 - this.rand()) * REGIME_MEAN_MS;
+  }
+
+  /** One trade: the price takes a step (noise and the regime's drift, rounded to ticks), stats and candles follow. */
   trade(now: number): Trade {
     this.rollCandles(now);
+    if (now >= this.regimeEndsAt) this.nextRegime(now);
     const tick = this.spec.tickSize;
-    const drift = (this.openPrice - this.price) * 0.0005;
-    const step = (this.rand() - 0.5) * this.price * 0.0008 + drift;
-    this.price = Math.max(tick, this.fromTicks(this.ticks(this.price + step)));
+    const dt = Math.max(0, now - this.lastTradeAt);
+    this.lastTradeAt = now;
+    const p = this.price;
+    this.anchor += (p - this.anchor) * (1 - Math.exp(-dt / ANCHOR_TAU_MS));
+    let drift = (this.openPrice - p) * (1 - Math.exp(-dt / BASE_TAU_MS));
+    if (this.regime === 'trend') drift += this.trendDir * p * TREND_PER_MS * dt;
+    else if (this.regime === 'revert') drift += (this.anchor - p) * (1 - Math.exp(-dt / REVERT_TAU_MS));
+    const noise = (this.rand() - 0.5) * p * NOISE_PER_200MS * Math.sqrt(dt / 200) * REGIME_VOL[this.regime];
+    this.price = Math.max(tick, this.fromTicks(this.ticks(p + noise + drift)));
     const qty = this.randomQty();
     const buyerIsMaker = this.rand() < 0.5;
     const t: Trade = { id: this.nextTradeId++, price: this.price, qty, time: now, buyerIsMaker };
@@ -225,7 +273,8 @@ export class SymbolMarket {
     this.tradeCount++;
     this.lastQty = qty;
     this.recentTrades.push(t);
-    if (this.recentTrades.length > TRADES_LIMIT) this.recentTrades.splice(0, this.recentTrades.length - TRADES_LIMIT);
+    // Trimmed in batches: one splice per TRADES_LIMIT trades, not one per trade.
+    if (this.recentTrades.length >= 2 * TRADES_LIMIT) this.recentTrades.splice(0, this.recentTrades.length - TRADES_LIMIT);
     for (const c of this.candles.values()) {
       if (c.trades === 0) {
         c.open = c.high = c.low = t.price;
@@ -269,28 +318,39 @@ export class SymbolMarket {
     return q;
   }
 
-  /** Candles for REST: synthetic older ones where the simulator has no history yet, then real ones, then the open one. */
+  /**
+   * Candles for REST: closed ones, then the open one. The first request of an interval backfills its history to
+   * HISTORY_LIMIT with candles simulated by the same price process (trade ids -1), scaled to end where the real ones
+   * begin; the history then rolls, so two requests always see one continuous, unchanging past.
+   */
   klines(interval: KlineInterval, limit: number, startTime?: number, endTime?: number): Candle[] {
-    const real = [...(this.history.get(interval) ?? []), this.candles.get(interval)!];
-    const out: Candle[] = [];
-    const missing = limit - real.length;
-    if (missing > 0) {
-      let close = real[0]!.open;
-      let t = real[0]!.openTime;
-      const rand = prng(this.spec.symbol.length * 7919 + interval.length);
-      for (let i = 0; i < missing; i++) {
-        const [openTime, closeTime] = candleBounds(interval, t - 1);
-        const open = Number((close * (1 + (rand() - 0.5) * 0.004)).toFixed(this.priceDecimals));
-        const high = Math.max(open, close) * (1 + rand() * 0.002);
-        const low = Math.min(open, close) * (1 - rand() * 0.002);
-        const volume = Number((rand() * 10).toFixed(this.qtyDecimals));
-        out.unshift({ openTime, closeTime, open, high: Number(high.toFixed(this.priceDecimals)), low: Number(low.toFixed(this.priceDecimals)), close, volume, quoteVolume: volume * close, trades: 1 + Math.floor(rand() * 50), takerBuyBase: volume / 2, takerBuyQuote: (volume / 2) * close, firstTradeId: -1, lastTradeId: -1 });
-        close = open;
-        t = openTime;
-      }
+    if (!this.candles.has(interval)) return [];
+    const hist = this.history.get(interval) ?? [];
+    if (!this.backfilled.has(interval)) {
+      this.backfilled.add(interval);
+      const missing = HISTORY_LIMIT - hist.length;
+      const first = hist[0] ?? this.candles.get(interval)!;
+      if (missing > 0) hist.unshift(...this.backfill(interval, missing, first));
+      this.history.set(interval, hist);
     }
-    out.push(...real);
-    return out.filter((c) => (startTime === undefined || c.openTime >= startTime) && (endTime === undefined || c.openTime <= endTime)).slice(-limit);
+    const all = [...hist, this.candles.get(interval)!];
+    return all.filter((c) => (startTime === undefined || c.openTime >= startTime) && (endTime === undefined || c.openTime <= endTime)).slice(-limit);
+  }
+
+  private readonly backfilled = new Set<KlineInterval>();
+
+  private backfill(interval: KlineInterval, count: number, next: Candle): Candle[] {
+    // Seeded by symbol and interval: a restarted simulator tells the same past.
+    let seed = 7919;
+    for (const ch of `${this.spec.symbol}:${interval}`) seed = Math.imul(seed ^ ch.charCodeAt(0), 16777619);
+    const [firstOpen] = candleBounds(interval, next.openTime - 1);
+    // Enough candles back in time that the last one ends right before `next`.
+    let start = firstOpen;
+    for (let i = 1; i < count; i++) start = candleBounds(interval, start - 1)[0];
+    const sim = simulateCandles({ ...this.spec, status: 'TRADING' }, interval, count, seed, start);
+    const scale = next.open / sim.at(-1)!.close;
+    const px = (p: number) => Number((p * scale).toFixed(this.priceDecimals)) || this.spec.tickSize;
+    return sim.map((c) => ({ ...c, open: px(c.open), high: px(c.high), low: px(c.low), close: px(c.close), quoteVolume: c.quoteVolume * scale, takerBuyQuote: c.takerBuyQuote * scale, firstTradeId: -1, lastTradeId: -1 }));
   }
 
   /** Asks for a sequence gap: the next diff's first id jumps, and the skipped updates do change the book. */
@@ -364,6 +424,27 @@ export class SymbolMarket {
     const asks = [...this.asks].sort((a, b) => a[0] - b[0]).slice(0, limit).map(([t, q]) => [this.fromTicks(t), q] as [number, number]);
     return { bids, asks };
   }
+}
+
+/**
+ * `count` consecutive candles of one interval from the simulator's price process, with the first opening at
+ * `startTime` (aligned to the interval): what the simulated exchange would have served. Trades are spread evenly,
+ * at most 60 per candle (the process's rates are per unit of time, so fewer trades give the same dynamics).
+ */
+export function simulateCandles(spec: SymbolSpec, interval: KlineInterval, count: number, seed: number, startTime = Date.UTC(2024, 0, 1)): Candle[] {
+  const [open0, close0] = candleBounds(interval, startTime);
+  const market = new SymbolMarket(spec, prng(seed), open0, [interval]);
+  const out: Candle[] = [];
+  let [openTime, closeTime] = [open0, close0];
+  while (out.length < count) {
+    const span = closeTime + 1 - openTime;
+    const trades = Math.max(20, Math.min(60, Math.round(span / 200)));
+    for (let i = 0; i < trades; i++) market.trade(openTime + Math.floor(((i + 0.5) * span) / trades));
+    market.rollCandles(closeTime + 1);
+    out.push(...market.takeClosed(interval));
+    [openTime, closeTime] = candleBounds(interval, closeTime + 1);
+  }
+  return out.slice(0, count);
 }
 
 function decimals(step: number): number {

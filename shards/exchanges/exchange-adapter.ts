@@ -60,8 +60,11 @@ export interface ExchangeAdapter {
   book(symbol: string, levels: number): BookEvent | undefined;
   /** The exchange's symbols with their filters. */
   symbols(): Promise<SymbolInfo[]>;
-  /** The most recent candles, oldest first; the last one is still open. Costs exchange request weight. */
-  klines(symbol: string, interval: string, limit: number): Promise<KlineEvent[]>;
+  /**
+   * The most recent candles (up to 1000), oldest first; the last one is still open. With `endTime`, the candles
+   * opening at or before it. Costs exchange request weight.
+   */
+  klines(symbol: string, interval: string, limit: number, range?: { endTime?: number }): Promise<KlineEvent[]>;
   /** The most recent trades, oldest first. Costs exchange request weight. */
   trades(symbol: string, limit: number): Promise<TradeEvent[]>;
   info(): AdapterInfo;

@@ -135,8 +135,8 @@ export class BinanceAdapter implements ExchangeAdapter {
     return this.rest.exchangeInfo();
   }
 
-  async klines(symbol: string, interval: string, limit: number): Promise<KlineEvent[]> {
-    const rows = await this.rest.klines(symbol, interval, limit);
+  async klines(symbol: string, interval: string, limit: number, range: { endTime?: number } = {}): Promise<KlineEvent[]> {
+    const rows = await this.rest.klines(symbol, interval, limit, { endTime: range.endTime });
     const now = Date.now();
     return rows.map((row) => klineFromRow(symbol, interval, row, now));
   }
