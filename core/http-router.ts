@@ -2,6 +2,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { HttpMethod, RouteHandler, RouteOptions, RouteRequest, RouteResult } from './plugin-api.js';
+import { isJsonText } from './plugin-api.js';
 import { ERRORS, type AnyErrorCode, type ErrorCode, type ErrorRegistry } from './errors.js';
 import type { Logger } from './logger.js';
 import type { ClientAddressResolver } from './client-address.js';
@@ -38,7 +39,7 @@ function serialise(result: RouteResult): Serialised {
     if (!HEADER_VALUE.test(value)) throw new Error(`header ${k} has a value with control characters`);
     return [k, value] as [string, string];
   });
-  const text = JSON.stringify(result.body);
+  const text = isJsonText(result.body) ? result.body.text : JSON.stringify(result.body);
   if (typeof text !== 'string') throw new Error('the body is not JSON-serialisable');
   return { status, headers, text };
 }

@@ -27,7 +27,24 @@ export interface RouteRequest {
 export interface RouteResult {
   status?: number;
   headers?: Record<string, string>;
+  /** Serialised with JSON.stringify, unless it is `jsonText(…)`: JSON already serialised (e.g. by a worker thread). */
   body: unknown;
+}
+
+const JSON_TEXT = Symbol.for('tickgate.jsonText');
+
+/** A body that is JSON already (valid JSON is the caller's promise): sent as it is, not serialised again on this thread. */
+export interface JsonText {
+  readonly [JSON_TEXT]: true;
+  readonly text: string;
+}
+
+export function jsonText(text: string): JsonText {
+  return { [JSON_TEXT]: true, text };
+}
+
+export function isJsonText(body: unknown): body is JsonText {
+  return typeof body === 'object' && body !== null && (body as Partial<JsonText>)[JSON_TEXT] === true && typeof (body as JsonText).text === 'string';
 }
 
 export type RouteHandler = (req: RouteRequest) => RouteResult | Promise<RouteResult>;

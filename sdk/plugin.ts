@@ -1,5 +1,5 @@
 // `tickgate/plugin`: everything a plugin author imports, in both halves of a plugin.
-export { definePlugin } from '../core/plugin-api.js';
+export { definePlugin, jsonText } from '../core/plugin-api.js';
 export type {
   AcceptorApi,
   Authenticator,

@@ -34,6 +34,13 @@ export interface FanoutOptions {
   connectSeconds?: number;
   /** Heartbeat period of each client (0: none). */
   pingEverySeconds?: number;
+  /** More environment for the tickgate target (plugin settings). */
+  env?: Record<string, string>;
+  /**
+   * Other work on the target during the measurement (e.g. signal channels and history requests): started after the
+   * warm-up, stopped when the window ends; what `stop` returns is the result's `background`.
+   */
+  background?: (port: number) => Promise<{ stop(): Promise<unknown> }>;
 }
 
 export interface Latency {
@@ -80,6 +87,8 @@ export interface FanoutResult {
   };
   client: { cpuPercent: number };
   errors: number;
+  /** What the background work reported, when there was some. */
+  background?: unknown;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -111,7 +120,7 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
   let server: Awaited<ReturnType<typeof startTarget>> | undefined;
   const workers: Worker[] = [];
   try {
-    server = await startTarget(target, { wsUrl: sim.wsUrl, restUrl: sim.restUrl, symbols: o.symbols, kinds, shards: o.shards, maxChannelsPerClient: channels.length + (o.focusKinds?.length ?? 0), profileDir: o.profileDir });
+    server = await startTarget(target, { wsUrl: sim.wsUrl, restUrl: sim.restUrl, symbols: o.symbols, kinds, shards: o.shards, maxChannelsPerClient: channels.length + (o.focusKinds?.length ?? 0), profileDir: o.profileDir, env: o.env });
     const port = server.port;
     const pid = server.child.pid!;
     // RSS is the median of samples, idle before any client and loaded over the measurement: one reading is at the
@@ -167,6 +176,7 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
     // The subscribe burst's garbage is collected before the warm-up, so neither memory nor latency figures see it.
     await sleep(1000);
     process.kill(pid, 'SIGUSR2');
+    const background = o.background ? await o.background(port) : undefined;
     await sleep(o.warmupSeconds * 1000);
     await ask('reset');
     // The clients' CPU is this process's (its worker threads do the work); process.cpuUsage() in a worker is the
@@ -177,6 +187,7 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
     const loadedRss = await rssMedian(pid, o.seconds * 1000);
     const reports = (await ask<{ report: ClientReport }>('report')).map((r) => r.report);
     const elapsedS = (performance.now() - startedAt) / 1000;
+    const backgroundReport = background ? await background.stop() : undefined;
     const serverAfter = procUsage(pid);
     const clientAfter = procUsage(process.pid);
     // The V8 heap's empty reserve (committed, not in use: mostly a young generation sized up by the subscribe burst),
@@ -220,6 +231,7 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
       },
       client: { cpuPercent: Math.round((clientCpuMs / 1000 / elapsedS) * 100) },
       errors: sum((r) => r.errors),
+      ...(backgroundReport === undefined ? {} : { background: backgroundReport }),
     };
   } finally {
     for (const w of workers) w.postMessage({ t: 'stop' });

@@ -11,13 +11,19 @@ export type HistoryTask =
       model: { sha256: string; bytes: Uint8Array };
       symbol: string;
       interval: string;
-      /** [openTime, open, high, low, close, volume], oldest first, closed candles only. */
-      candles: number[][];
+      /** [openTime, open, high, low, close, volume] × n, oldest first, closed candles only. */
+      candles: Float64Array;
       limit: number;
       minConfidence: number;
     };
 
 export type CheckResult = { ok: true; info: ModelInfo } | { ok: false; message: string };
+
+/** The history's signals, serialised here as JSON (a list of SignalData), so that the acceptor thread only sends it. */
+export interface HistoryResult {
+  count: number;
+  json: string;
+}
 
 /** Sessions by the file's hash: the current model and, during a reload, the one before. */
 const sessions = new Map<string, Promise<SignalModel>>();
@@ -37,7 +43,7 @@ function session(sha256: string, bytes: Uint8Array): Promise<SignalModel> {
   return s;
 }
 
-export default async function run(task: HistoryTask): Promise<CheckResult | SignalData[]> {
+export default async function run(task: HistoryTask): Promise<CheckResult | HistoryResult> {
   if (task.op === 'check') {
     try {
       const model = await SignalModel.load(task.bytes);
@@ -57,18 +63,19 @@ export default async function run(task: HistoryTask): Promise<CheckResult | Sign
   const f = model.info.features.length;
   const columns = model.info.features.map((n) => FEATURE_NAMES.indexOf(n));
   const rows: number[] = [];
-  const x = new Float32Array(task.candles.length * f);
+  const c = task.candles;
+  const x = new Float32Array((c.length / 6) * f);
   let n = 0;
-  for (const [openTime, open, high, low, close, volume] of task.candles) {
-    const v = pipe.push({ openTime: openTime!, open: open!, high: high!, low: low!, close: close!, volume: volume! });
+  for (let i = 0; i < c.length; i += 6) {
+    const v = pipe.push({ openTime: c[i]!, open: c[i + 1]!, high: c[i + 2]!, low: c[i + 3]!, close: c[i + 4]!, volume: c[i + 5]! });
     if (!v) continue;
     for (let j = 0; j < f; j++) x[n * f + j] = v[columns[j]!]!;
-    rows.push(openTime!);
+    rows.push(c[i]!);
     n++;
   }
   const first = Math.max(0, n - task.limit);
   const count = n - first;
-  if (count === 0) return [];
+  if (count === 0) return { count: 0, json: '[]' };
   // One batched run for the whole history.
   const probs = await model.predict(x.subarray(first * f, n * f), count);
   const now = Date.now();
@@ -76,5 +83,5 @@ export default async function run(task: HistoryTask): Promise<CheckResult | Sign
   for (let r = 0; r < count; r++) {
     out.push(signalData(probs, r, { symbol: task.symbol, interval: task.interval, model: model.id, candleTime: rows[first + r]!, timestamp: now, minConfidence: task.minConfidence }));
   }
-  return out;
+  return { count, json: JSON.stringify(out) };
 }

@@ -5,11 +5,11 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { Piscina } from 'piscina';
-import { definePlugin } from '../../core/plugin-api.js';
+import { definePlugin, jsonText } from '../../core/plugin-api.js';
 import { TickgateError } from '../../core/errors.js';
 import { SIGNALS_ERRORS } from './errors.js';
 import { modelPath, signalsConfigSchema, type SignalsConfig } from './config.js';
-import type { CheckResult, HistoryTask } from './history-worker.js';
+import type { CheckResult, HistoryResult, HistoryTask } from './history-worker.js';
 import type { ModelInfo } from './model.js';
 import type { SignalData } from './signal.js';
 
@@ -30,7 +30,7 @@ export default definePlugin<SignalsConfig>({
   async acceptor(api) {
     const cfg = api.config;
     const path = resolve(modelPath(cfg));
-    const pool = new Piscina<HistoryTask, CheckResult | SignalData[]>({
+    const pool = new Piscina<HistoryTask, CheckResult | HistoryResult>({
       filename: new URL('./history-worker.js', import.meta.url).href,
       minThreads: 0,
       maxThreads: cfg.historyThreads,
@@ -154,16 +154,18 @@ export default definePlugin<SignalsConfig>({
       }
       // Refused before the exchange is asked, when the pool could not take it anyway.
       if (pool.queueSize >= cfg.historyQueue && pool.utilization >= 1) throw SIGNALS_ERRORS.error('TG_ERR_HISTORY_BUSY');
-      const candles = await api.ask<number[][]>(symbol, 'candles', { interval, limit }, 30_000);
-      let signals: SignalData[];
+      const candles = await api.ask<Float64Array>(symbol, 'candles', { interval, limit }, 30_000);
+      let signals: HistoryResult;
       try {
-        signals = (await pool.run({ op: 'history', model: { sha256: model.sha256, bytes: model.bytes }, symbol, interval, candles, limit, minConfidence: cfg.minConfidence })) as SignalData[];
+        // The candles move to the pool's thread (no copy); the signals come back as JSON text, sent as it is.
+        signals = (await pool.run({ op: 'history', model: { sha256: model.sha256, bytes: model.bytes }, symbol, interval, candles, limit, minConfidence: cfg.minConfidence }, { transferList: [candles.buffer as ArrayBuffer] })) as HistoryResult;
       } catch (err) {
         if (err instanceof Error && /queue is at limit/i.test(err.message)) throw SIGNALS_ERRORS.error('TG_ERR_HISTORY_BUSY');
         api.log.error({ err: err instanceof Error ? err.message : String(err), symbol, interval, model: `${model.info.name}@${model.info.version}` }, 'signal history failed');
         throw SIGNALS_ERRORS.error('TG_ERR_INFERENCE_FAILED', 'The signal model failed on this history: the operator finds the cause in the log');
       }
-      return ok({ symbol, interval, model: `${model.info.name}@${model.info.version}`, count: signals.length, signals });
+      const head = JSON.stringify({ symbol, interval, model: `${model.info.name}@${model.info.version}`, count: signals.count });
+      return { body: jsonText(`{"success":true,"data":${head.slice(0, -1)},"signals":${signals.json}}}`) };
     });
 
     if (api.authenticates()) {

@@ -12,6 +12,16 @@ import { modelPath, type SignalsConfig } from './config.js';
 
 const STATUS_EVERY_MS = 5000;
 
+/** Candles from the exchange's REST API; a failure (the exchange down, its request budget spent) becomes a coded error. */
+async function history(api: ShardApi<SignalsConfig>, symbol: string, interval: string, limit: number, endTime?: number): Promise<KlineEvent[]> {
+  try {
+    return await api.exchange.klines(symbol, interval, limit, endTime === undefined ? {} : { endTime });
+  } catch (err) {
+    if (err instanceof TickgateError) throw err;
+    throw new TickgateError('TG_ERR_DATA_UNAVAILABLE', `Candle history could not be loaded from the exchange (${err instanceof Error ? err.message : String(err)}): retry in a few seconds`);
+  }
+}
+
 /** The model this shard serves, with the columns of the full feature vector it takes. */
 interface Loaded {
   model: SignalModel;
@@ -111,10 +121,21 @@ export default async function signals(api: ShardApi<SignalsConfig>): Promise<voi
       });
     }
 
-    /** Features from REST history: a new subscriber gets the signal of the last closed candle at once. */
+    /**
+     * Features from REST history: a new subscriber gets the signal of the last closed candle at once. When the
+     * exchange cannot give it, the subscribers are told, and the next candle close tries again.
+     */
     private async warm(): Promise<void> {
       if (this.closed) return;
-      const rows = await api.exchange.klines(this.symbol, this.interval, WARMUP_CANDLES + 1);
+      let rows: KlineEvent[];
+      try {
+        rows = await history(api, this.symbol, this.interval, WARMUP_CANDLES + 1);
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        api.log.warn({ symbol: this.symbol, interval: this.interval, err: message }, 'signal warm-up failed: tried again at the next candle close');
+        for (const out of this.emitters) out.error('TG_ERR_DATA_UNAVAILABLE', `${message.replace(/: retry in a few seconds$/, '')}: the signal starts after a later candle close`);
+        return;
+      }
       const pipe = new FeaturePipeline(FEATURE_NAMES, this.interval);
       let features: Float32Array | undefined;
       let time = 0;
@@ -130,6 +151,8 @@ export default async function signals(api: ShardApi<SignalsConfig>): Promise<voi
 
     private async onClose(k: KlineEvent): Promise<void> {
       if (this.closed || k.openTime <= this.pipe.lastCandleTime) return;
+      // Never warmed (the exchange failed): warm now, the closed candle included.
+      if (this.pipe.count === 0) return this.warm();
       // A missed candle (a reconnect) would stretch the windows: warm again from REST instead.
       if (this.pipe.count > 0 && this.stepMs !== undefined && k.openTime - this.pipe.lastCandleTime !== this.stepMs) {
         api.log.info({ symbol: this.symbol, interval: this.interval, after: this.pipe.lastCandleTime, got: k.openTime }, 'candles missed: features warmed again from history');
@@ -229,7 +252,7 @@ export default async function signals(api: ShardApi<SignalsConfig>): Promise<voi
     if (open?.last) return open.last;
     if (!current) throw new TickgateError('TG_ERR_MODEL_UNAVAILABLE');
     const loaded = current;
-    const rows = await api.exchange.klines(ctx.symbol, interval, WARMUP_CANDLES + 1);
+    const rows = await history(api, ctx.symbol, interval, WARMUP_CANDLES + 1);
     const pipe = new FeaturePipeline(FEATURE_NAMES, interval);
     let features: Float32Array | undefined;
     let time = 0;
@@ -251,8 +274,9 @@ export default async function signals(api: ShardApi<SignalsConfig>): Promise<voi
   });
 
   /**
-   * Closed candles for a history request: `limit` of them plus the warm-up before, oldest first, as
-   * [openTime, open, high, low, close, volume] rows (paged: the exchange gives 1000 at most per request).
+   * Closed candles for a history request: `limit` of them plus the warm-up before, oldest first, packed as
+   * [openTime, open, high, low, close, volume] × n in one Float64Array, which crosses threads as one copy (paged:
+   * the exchange gives 1000 at most per request).
    */
   api.answer('candles', async (params, ctx) => {
     const { interval, limit } = params as { interval: string; limit: number };
@@ -261,14 +285,17 @@ export default async function signals(api: ShardApi<SignalsConfig>): Promise<voi
     const out: KlineEvent[] = [];
     // The newest page holds the open candle, which is dropped.
     while (out.length < want) {
-      const page = await api.exchange.klines(ctx.symbol, interval, Math.min(1000, want - out.length + 1), endTime === undefined ? {} : { endTime });
+      const page = await history(api, ctx.symbol, interval, Math.min(1000, want - out.length + 1), endTime);
       const closed = page.filter((k) => k.isFinal && (out.length === 0 || k.openTime < out[0]!.openTime));
       if (closed.length === 0) break;
       out.unshift(...closed);
       endTime = closed[0]!.openTime - 1;
       if (page.length < 2) break;
     }
-    return out.slice(-want).map((k) => [k.openTime, k.open, k.high, k.low, k.close, k.volume]);
+    const rows = out.slice(-want);
+    const packed = new Float64Array(rows.length * 6);
+    rows.forEach((k, i) => packed.set([k.openTime, k.open, k.high, k.low, k.close, k.volume], i * 6));
+    return packed;
   });
 
   api.onClose(async () => {

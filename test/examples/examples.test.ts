@@ -8,6 +8,9 @@ import { PACKAGE_ROOT } from '../../core/config.js';
 import { TestClient } from '../helpers/ws-client.js';
 import { getJson, until } from '../helpers/stack.js';
 
+// Longer than the suite's per-file 60 s: two out-of-tree builds with their own tsc, then a demo with every default plugin.
+t.setTimeout(150_000);
+
 const tmp = mkdtempSync(join(tmpdir(), 'tickgate-examples-'));
 t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
 const npm = (args: string[], cwd: string) => execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });

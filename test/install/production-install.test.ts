@@ -9,6 +9,9 @@ import { PACKAGE_ROOT } from '../../core/config.js';
 import { SimExchange } from '../../sim/exchange.js';
 import { getJson, until } from '../helpers/stack.js';
 
+// Longer than the suite's per-file 60 s: a production install copies onnxruntime-node (about 290 MB, every platform's binaries) from the cache.
+t.setTimeout(150_000);
+
 const dir = mkdtempSync(join(tmpdir(), 'tickgate-prod-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 

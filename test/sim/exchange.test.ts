@@ -165,3 +165,28 @@ t.test('candle bounds: minutes, Monday weeks, calendar months', async (t) => {
   t.same(candleBounds('1w', ts), [Date.UTC(2024, 11, 2), Date.UTC(2024, 11, 9) - 1], '2024-12-02 was a Monday');
   t.same(candleBounds('1M', ts), [Date.UTC(2024, 11, 1), Date.UTC(2025, 0, 1) - 1]);
 });
+
+t.test('kline history: one continuous, unchanging past across requests, from a price process with regimes', async (t) => {
+  const { simulateCandles, DEFAULT_SYMBOLS: syms } = await import('../../sim/market-model.js');
+  const sim = await new SimExchange({ port: 0 }).start();
+  t.teardown(() => sim.close());
+  const get = async (q: string) => (await (await fetch(`${sim.restUrl}/api/v3/klines?symbol=ETHUSDT&${q}`)).json()) as unknown[][];
+  const a = await get('interval=1m&limit=1000');
+  const b = await get('interval=1m&limit=1000');
+  t.equal(a.length, 1000);
+  t.same(a.slice(0, -1), b.slice(0, -1), 'the closed candles are the same on a second request');
+  t.ok(a.every((r, i) => i === 0 || (r[0] as number) - (a[i - 1]![0] as number) === 60_000), 'consecutive minutes');
+  const older = await get(`interval=1m&limit=10&endTime=${(a[0]![0] as number) + 9 * 60_000}`);
+  t.same(older, a.slice(0, 10), 'endTime pages back into the same past');
+  // The process: 1-minute returns are not independent (a trend or a reversion), which a model can learn.
+  const c = simulateCandles(syms[0]!, '1m', 20_000, 4);
+  const r = c.slice(1).map((x, i) => Math.log(x.close / c[i]!.close));
+  let ac = 0;
+  let v = 0;
+  for (let i = 1; i < r.length; i++) {
+    ac += r[i]! * r[i - 1]!;
+    v += r[i]! * r[i]!;
+  }
+  t.ok(Math.abs(ac / v) > 0.03, `lag-1 autocorrelation ${ac / v} is away from 0`);
+  t.same(simulateCandles(syms[0]!, '1m', 50, 4), c.slice(0, 50), 'a seed gives the same candles');
+});

@@ -33,6 +33,8 @@ t.test('live signals, history, hot reload and a refused file, on one gateway', a
   const s = await startStack(t, {
     sim: { klineIntervalMs: 250 },
     config: {
+      // Two shards: a reload reaches both, and /health reports each.
+      shards: 2,
       plugins: ['market', { name: 'db', config: db.config }, 'users', 'auth', { name: 'signals', config: { model: modelFile, intervals: ['1s', '1m'] } }],
     },
   });
@@ -61,9 +63,12 @@ t.test('live signals, history, hot reload and a refused file, on one gateway', a
     // The model per shard and the inference time per candle (the shard's status reaches /health within a second).
     await new Promise((r) => setTimeout(r, 1000));
     const later = await json(`${s.httpUrl}/health`);
-    t.match(later.body.shards[0].plugins.signals, { model: 'test-model@1', error: null, streams: 2 });
-    t.match(later.body.shards[0].plugins.signals.inference, { count: Number, p50Us: Number, p99Us: Number });
-    t.ok(later.body.shards[0].plugins.signals.inference.count >= 3);
+    const shards = later.body.shards.map((x: any) => x.plugins.signals);
+    t.equal(shards.length, 2);
+    for (const st of shards) t.match(st, { model: 'test-model@1', error: null, streams: Number, inference: { count: Number } });
+    t.equal(shards[0].streams + shards[1].streams, 2, 'the two streams, wherever their symbols live');
+    const busy = shards.find((x: any) => x.inference.count >= 3);
+    t.match(busy?.inference, { p50Us: Number, p99Us: Number, maxUs: Number }, 'inference time per candle');
   });
 
   await t.test('history equals the live path for the same candles', async (t) => {
@@ -144,8 +149,13 @@ t.test('live signals, history, hot reload and a refused file, on one gateway', a
       t.notOk(c.frames.some((f) => f.type === 'unsubscribed' || f.type === 'error'), 'no subscriber was dropped or sent an error');
       t.equal(c.closed, undefined);
     }
-    const health = await json(`${s.httpUrl}/health`);
-    t.match(health.body.shards[0].plugins.signals, { model: 'test-model@4' });
+    // /health has each shard's status within a second.
+    let health = await json(`${s.httpUrl}/health`);
+    for (let i = 0; i < 20 && health.body.shards.some((x: any) => x.plugins.signals.model !== 'test-model@4'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      health = await json(`${s.httpUrl}/health`);
+    }
+    for (const shard of health.body.shards) t.match(shard.plugins.signals, { model: 'test-model@4' }, `shard ${shard.shard} serves the new model`);
   });
 });
 
@@ -173,4 +183,21 @@ t.test('a model that breaks the contract stops the start, naming the difference'
   await t.rejects(TickgateServer.start(config), { message: /plugin "signals".*interval\(s\) 1m are not among the model's \(1h\).*Set plugins\.signals\.model/ });
   const missing = testConfig({ plugins: ['market', { name: 'signals', config: { model: join(dir, 'absent.onnx') } }] }, { wsUrl: 'ws://127.0.0.1:1', restUrl: 'http://127.0.0.1:1' });
   await t.rejects(TickgateServer.start(missing), { message: /absent\.onnx cannot be read \(ENOENT\)/ });
+});
+
+t.test('when the exchange cannot give the warm-up history, subscribers are told and the signal starts at a later close', async (t) => {
+  const modelFile = join(dir, 'plain.onnx');
+  installModel(modelFile, trainedModel().bytes);
+  const s = await startStack(t, { sim: { klineIntervalMs: 250 }, config: { plugins: ['market', { name: 'signals', config: { model: modelFile, intervals: ['1s'], watch: false } }] } });
+  s.sim.failRest(1, 500);
+  const c = await TestClient.connect(s.wsUrl);
+  t.teardown(() => c.close());
+  c.subscribe('signals:XRPUSDT');
+  t.match(await c.next((f) => f.type === 'error', 5000), { channel: 'signals:XRPUSDT', data: { code: 'TG_ERR_DATA_UNAVAILABLE', message: /Candle history could not be loaded from the exchange.*the signal starts after a later candle close/ } });
+  const first = await c.next((f) => f.type === 'signal', 5000);
+  t.match(first, { data: { symbol: 'XRPUSDT', interval: '1s', model: 'test-model@1' } });
+  t.notOk(c.frames.some((f) => f.type === 'unsubscribed'), 'the channel stayed open');
+  // The same failure on the REST routes is a coded error, not a 500.
+  s.sim.failRest(1, 500);
+  t.match(await json(`${s.httpUrl}/api/v1/signals/LTCUSDT`), { status: 503, body: { error: { code: 'TG_ERR_DATA_UNAVAILABLE', message: /Candle history could not be loaded/ } } });
 });
