@@ -88,6 +88,7 @@ export class SimExchange {
     const now = Date.now();
     for (const s of this.o.symbols) {
       const m = new SymbolMarket(s, this.rand, now);
+      m.tradesPerSecond = this.o.tradesPerSecond;
       m.recordBookTop = opts.recordBookTop ?? 0;
       this.markets.set(s.symbol, m);
     }

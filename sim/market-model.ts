@@ -183,6 +183,8 @@ export class SymbolMarket {
   readonly bookHistory = new Map<number, { bids: Array<[number, number]>; asks: Array<[number, number]> }>();
   recordBookTop = 0;
   regime: Regime = 'quiet';
+  /** The exchange's trade rate for this symbol: backfilled candles carry the volume it would have made. */
+  tradesPerSecond = 5;
   private trendDir = 1;
   private regimeEndsAt = 0;
   /** Moving mean of the price that the reversion regime pulls toward. */
@@ -347,7 +349,7 @@ export class SymbolMarket {
     // Enough candles back in time that the last one ends right before `next`.
     let start = firstOpen;
     for (let i = 1; i < count; i++) start = candleBounds(interval, start - 1)[0];
-    const sim = simulateCandles({ ...this.spec, status: 'TRADING' }, interval, count, seed, start);
+    const sim = simulateCandles({ ...this.spec, status: 'TRADING' }, interval, count, seed, start, this.tradesPerSecond);
     const scale = next.open / sim.at(-1)!.close;
     const px = (p: number) => Number((p * scale).toFixed(this.priceDecimals)) || this.spec.tickSize;
     return sim.map((c) => ({ ...c, open: px(c.open), high: px(c.high), low: px(c.low), close: px(c.close), quoteVolume: c.quoteVolume * scale, takerBuyQuote: c.takerBuyQuote * scale, firstTradeId: -1, lastTradeId: -1 }));
@@ -428,20 +430,25 @@ export class SymbolMarket {
 
 /**
  * `count` consecutive candles of one interval from the simulator's price process, with the first opening at
- * `startTime` (aligned to the interval): what the simulated exchange would have served. Trades are spread evenly,
- * at most 60 per candle (the process's rates are per unit of time, so fewer trades give the same dynamics).
+ * `startTime` (aligned to the interval): what the simulated exchange would have served at `tradesPerSecond`.
+ * Trades are spread evenly, at most 60 per candle (the process's rates are per unit of time, so fewer trades give
+ * the same price dynamics); volumes and trade counts are scaled to what `tradesPerSecond` trades would have made.
  */
-export function simulateCandles(spec: SymbolSpec, interval: KlineInterval, count: number, seed: number, startTime = Date.UTC(2024, 0, 1)): Candle[] {
+export function simulateCandles(spec: SymbolSpec, interval: KlineInterval, count: number, seed: number, startTime = Date.UTC(2024, 0, 1), tradesPerSecond = 5): Candle[] {
   const [open0, close0] = candleBounds(interval, startTime);
   const market = new SymbolMarket(spec, prng(seed), open0, [interval]);
   const out: Candle[] = [];
   let [openTime, closeTime] = [open0, close0];
   while (out.length < count) {
     const span = closeTime + 1 - openTime;
-    const trades = Math.max(20, Math.min(60, Math.round(span / 200)));
+    const real = (span / 1000) * tradesPerSecond;
+    const trades = Math.max(1, Math.min(60, Math.round(real)));
     for (let i = 0; i < trades; i++) market.trade(openTime + Math.floor(((i + 0.5) * span) / trades));
     market.rollCandles(closeTime + 1);
-    out.push(...market.takeClosed(interval));
+    const scale = real / trades;
+    for (const c of market.takeClosed(interval)) {
+      out.push(scale === 1 ? c : { ...c, volume: c.volume * scale, quoteVolume: c.quoteVolume * scale, takerBuyBase: c.takerBuyBase * scale, takerBuyQuote: c.takerBuyQuote * scale, trades: Math.max(1, Math.round(c.trades * scale)) });
+    }
     [openTime, closeTime] = candleBounds(interval, closeTime + 1);
   }
   return out.slice(0, count);

@@ -19,7 +19,7 @@ export const signalsConfigSchema = z.object({
   /** Threads computing signal history (a piscina pool beside the shards). */
   historyThreads: z.number().int().min(1).max(16).default(1),
   /** History requests waiting for a thread; more are refused with TG_ERR_HISTORY_BUSY. */
-  historyQueue: z.number().int().min(0).max(1000).default(8),
+  historyQueue: z.number().int().min(1).max(1000).default(8),
 }).strict();
 
 export type SignalsConfig = z.infer<typeof signalsConfigSchema>;

@@ -22,7 +22,7 @@ export const FEATURES = {
   return_5: 'log return over the last 5 candles',
   return_15: 'log return over the last 15 candles',
   volatility_15: 'realised volatility: root mean square of the last 15 one-candle log returns',
-  rsi_14: 'RSI over the last 14 closes, scaled to [−1, 1] (RSI / 50 − 1; 0 when no close changed)',
+  rsi_14: 'RSI over the last 14 changes, scaled to [−1, 1] (RSI / 50 − 1; 0 when no close changed), with each change taken relative to its previous close (scale-free across symbols)',
   volume_z_20: 'z-score of the candle\'s volume against the last 20 volumes (0 when they are all equal)',
   range_1: 'log of the candle\'s high / low',
   close_position: 'where the close sits in the candle\'s range, −1 (low) to 1 (high); 0 for a flat candle',
@@ -72,11 +72,13 @@ class RollingWindow {
     if (index % this.size === 0) this.resum();
   }
 
+  /** Sums the window oldest first, so the result depends on the values alone, not on where the ring started. */
   private resum(): void {
     let s = 0;
     let q = 0;
+    const start = this.count === this.size ? this.next : 0;
     for (let i = 0; i < this.count; i++) {
-      const v = this.values[i]!;
+      const v = this.values[(start + i) % this.size]!;
       s += v;
       q += v * v;
     }

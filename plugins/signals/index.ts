@@ -15,6 +15,8 @@ import type { SignalData } from './signal.js';
 
 const HISTORY_MAX = 1000;
 const WATCH_SETTLE_MS = 300;
+/** How often the shards' models are compared with this one (a restarted shard is put back on it). */
+const SYNC_EVERY_MS = 5000;
 
 interface Current {
   bytes: Uint8Array;
@@ -37,9 +39,16 @@ export default definePlugin<SignalsConfig>({
       maxQueue: cfg.historyQueue,
       idleTimeout: 60_000,
     });
-    api.onClose(() => pool.destroy());
+    // Model files are checked on a thread of their own: a reload never waits behind (or is refused by) history work.
+    const checker = new Piscina<HistoryTask, CheckResult | HistoryResult>({
+      filename: new URL('./history-worker.js', import.meta.url).href,
+      minThreads: 0,
+      maxThreads: 1,
+      idleTimeout: 10_000,
+    });
+    api.onClose(() => Promise.all([pool.destroy(), checker.destroy()]).then(() => undefined));
 
-    /** Reads and checks a model file in the pool; throws TG_ERR_MODEL_INVALID naming what is wrong. */
+    /** Reads and checks a model file off this thread; throws TG_ERR_MODEL_INVALID naming what is wrong. */
     async function check(): Promise<Current> {
       let bytes: Uint8Array;
       try {
@@ -47,7 +56,7 @@ export default definePlugin<SignalsConfig>({
       } catch (err) {
         throw SIGNALS_ERRORS.error('TG_ERR_MODEL_INVALID', `The model file ${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)}); the model loaded before keeps serving`);
       }
-      const result = (await pool.run({ op: 'check', bytes, intervals: cfg.intervals })) as CheckResult;
+      const result = (await checker.run({ op: 'check', bytes, intervals: cfg.intervals })) as CheckResult;
       if (!result.ok) throw SIGNALS_ERRORS.error('TG_ERR_MODEL_INVALID', `The model file ${path} was refused: ${result.message}. The model loaded before keeps serving`);
       return { bytes, sha256: createHash('sha256').update(bytes).digest('hex'), info: result.info, loadedAt: Date.now() };
     }
@@ -61,27 +70,62 @@ export default definePlugin<SignalsConfig>({
     }
     api.log.info({ model: `${current.info.name}@${current.info.version}`, file: path, intervals: cfg.intervals }, 'signal model loaded');
 
-    /** One reload at a time; a request during one waits for it and then runs its own. */
+    /** The last file refused (by the watcher or the route), for GET /api/v1/signals/model. */
+    let lastRefused: { at: string; reason: string } | null = null;
+
+    /** Hands a model to the shards; resolves with how many shards there are and those that did not take it. */
+    async function toShards(model: Current): Promise<{ shards: number; failed: Array<{ shard: number; error: string }> }> {
+      const answers = await api.askEach('reload', { bytes: model.bytes, sha256: model.sha256 }, 30_000);
+      return { shards: answers.length, failed: answers.flatMap((a) => (a.ok ? [] : [{ shard: a.shard, error: a.error.message }])) };
+    }
+
+    /** One reload at a time (the watcher's, the route's, the shard sync's); a request during one waits for it. */
     let reloading: Promise<unknown> = Promise.resolve();
-    function reload(trigger: string): Promise<{ model: string; previous: string; sha256: string; changed: boolean }> {
-      const run = reloading.then(async () => {
-        const next = await check();
-        const previous = `${current.info.name}@${current.info.version}`;
-        const answers = await api.askEach<{ model: string }>('reload', { bytes: next.bytes }, 30_000);
-        const failed = answers.filter((a) => !a.ok);
-        if (failed.length === answers.length) {
-          throw SIGNALS_ERRORS.error('TG_ERR_MODEL_INVALID', `No shard took the model: ${failed.map((a) => `shard ${a.shard}: ${a.ok ? '' : a.error.message}`).join('; ')}. The model loaded before keeps serving`);
-        }
-        if (failed.length) api.log.error({ failed: failed.map((a) => ({ shard: a.shard, err: a.ok ? '' : a.error.message })) }, 'some shards did not take the new model: they keep the one before until the next reload');
-        const changed = next.sha256 !== current.sha256;
-        current = next;
-        const model = `${next.info.name}@${next.info.version}`;
-        api.log.info({ model, previous, sha256: next.sha256, trigger, shards: answers.length - failed.length }, 'signal model reloaded');
-        return { model, previous, sha256: next.sha256, changed };
-      });
+    function serially<T>(fn: () => Promise<T>): Promise<T> {
+      const run = reloading.then(fn);
       reloading = run.catch(() => undefined);
       return run;
     }
+
+    function reload(trigger: string): Promise<{ model: string; previous: string; sha256: string; changed: boolean; failedShards: Array<{ shard: number; error: string }> }> {
+      return serially(async () => {
+        let next: Current;
+        try {
+          next = await check();
+        } catch (err) {
+          lastRefused = { at: new Date().toISOString(), reason: err instanceof Error ? err.message : String(err) };
+          throw err;
+        }
+        const previous = `${current.info.name}@${current.info.version}`;
+        const model = `${next.info.name}@${next.info.version}`;
+        // The same bytes (a touched file, a second reload): nothing to swap, no frame sent again.
+        if (next.sha256 === current.sha256) return { model, previous, sha256: next.sha256, changed: false, failedShards: [] };
+        const { shards, failed: failedShards } = await toShards(next);
+        if (failedShards.length === shards) {
+          const reason = `No shard took the model: ${failedShards.map((f) => `shard ${f.shard}: ${f.error}`).join('; ')}. The model loaded before keeps serving`;
+          lastRefused = { at: new Date().toISOString(), reason };
+          throw SIGNALS_ERRORS.error('TG_ERR_MODEL_INVALID', reason);
+        }
+        if (failedShards.length) api.log.error({ failedShards }, 'some shards did not take the new model: they are offered it again every few seconds');
+        current = next;
+        api.log.info({ model, previous, sha256: next.sha256, trigger, shards: shards - failedShards.length }, 'signal model reloaded');
+        return { model, previous, sha256: next.sha256, changed: true, failedShards };
+      });
+    }
+
+    // A shard that restarted read the file again; if that is not the model the others serve (the file was refused
+    // since, or changed while not watched), it is handed this one.
+    const sync = setInterval(() => {
+      void serially(async () => {
+        const answers = await api.askEach<{ sha256: string | null }>('model', {}, 5000);
+        const behind = answers.filter((a) => a.ok && a.data.sha256 !== current.sha256);
+        if (behind.length === 0) return;
+        const { failed } = await toShards(current);
+        api.log.warn({ shards: behind.map((a) => a.shard), model: `${current.info.name}@${current.info.version}`, failed }, 'shards served another model (restarted onto the file): handed the current one');
+      }).catch((err: unknown) => api.log.error({ err: err instanceof Error ? err.message : String(err) }, 'model sync with the shards failed'));
+    }, SYNC_EVERY_MS);
+    sync.unref();
+    api.onClose(() => clearInterval(sync));
 
     if (cfg.watch) {
       // The directory is watched, not the file: editors and deploy tools replace a file by renaming a new one over it.
@@ -135,6 +179,7 @@ export default definePlugin<SignalsConfig>({
       metadata: current.info.extra,
       sha256: current.sha256,
       loadedAt: new Date(current.loadedAt).toISOString(),
+      lastRefused,
     }));
 
     api.route('get', '/api/v1/signals/:symbol', async (req) => {
@@ -142,6 +187,7 @@ export default definePlugin<SignalsConfig>({
       return ok(await api.ask<SignalData>(symbol, 'latest', { interval: intervalOf(req.query) }, 15_000));
     });
 
+    let historyInFlight = 0;
     api.route('get', '/api/v1/signals/:symbol/history', async (req) => {
       const symbol = symbols.validate(req.params.symbol ?? '').symbol;
       const interval = intervalOf(req.query);
@@ -150,10 +196,19 @@ export default definePlugin<SignalsConfig>({
       if (raw !== null && (!/^\d+$/.test(raw) || limit < 1 || limit > HISTORY_MAX)) throw new TickgateError('TG_ERR_INVALID_ARGUMENT', `limit must be an integer from 1 to ${HISTORY_MAX}`);
       const model = current;
       if (model.info.features.includes('book_imbalance')) {
-        throw SIGNALS_ERRORS.error('TG_ERR_HISTORY_UNSUPPORTED', `The loaded model ${model.info.name}@${model.info.version} takes book_imbalance, which candle history does not carry: its signals exist live only`);
+        throw SIGNALS_ERRORS.error('TG_ERR_HISTORY_UNSUPPORTED', `The loaded model ${model.info.name}@${model.info.version} takes book_imbalance, which candle history does not carry: use the live channel, or load a model without that feature`);
       }
-      // Refused before the exchange is asked, when the pool could not take it anyway.
-      if (pool.queueSize >= cfg.historyQueue && pool.utilization >= 1) throw SIGNALS_ERRORS.error('TG_ERR_HISTORY_BUSY');
+      // Refused before the exchange is asked (each request costs exchange weight) when the pool is full.
+      if (historyInFlight >= cfg.historyThreads + cfg.historyQueue) throw SIGNALS_ERRORS.error('TG_ERR_HISTORY_BUSY');
+      historyInFlight++;
+      try {
+        return await historyOf(symbol, interval, limit, model);
+      } finally {
+        historyInFlight--;
+      }
+    });
+
+    async function historyOf(symbol: string, interval: string, limit: number, model: Current) {
       const candles = await api.ask<Float64Array>(symbol, 'candles', { interval, limit }, 30_000);
       let signals: HistoryResult;
       try {
@@ -166,7 +221,7 @@ export default definePlugin<SignalsConfig>({
       }
       const head = JSON.stringify({ symbol, interval, model: `${model.info.name}@${model.info.version}`, count: signals.count });
       return { body: jsonText(`{"success":true,"data":${head.slice(0, -1)},"signals":${signals.json}}}`) };
-    });
+    }
 
     if (api.authenticates()) {
       api.route('post', '/api/v1/admin/models/reload', async () => ok(await reload('admin request')), { auth: 'admin', outsideNamespace: true, maxBodyBytes: 1024 });

@@ -130,6 +130,7 @@ export class SignalModel {
       if (inShape.length !== 2 || inShape[1] !== contract.features.length) {
         throw new ModelContractError(`input "${input.name}" must have shape [batch, ${contract.features.length}] for the ${contract.features.length} features the metadata names; it has ${shapeText(inShape)}`);
       }
+      if (typeof inShape[0] === 'number') throw new ModelContractError(`input "${input.name}" must have a free batch dimension (a name such as "batch", not ${inShape[0]}): history scores many candles in one run`);
       const outIndex = session.outputNames.includes('probabilities') ? session.outputNames.indexOf('probabilities') : 0;
       const output = session.outputMetadata[outIndex]!;
       if (!output.isTensor || output.type !== 'float32') throw new ModelContractError(`output "${output.name}" must be a float32 tensor of probabilities; it is ${output.isTensor ? output.type : 'not a tensor'}`);
@@ -139,9 +140,21 @@ export class SignalModel {
       }
       const info: ModelInfo = { ...contract, inputName: input.name, outputName: output.name };
       const model = new SignalModel(info, session, LABELS.map((l) => contract.labels.indexOf(l)));
-      // One run on zeros: a model that cannot run fails here, not on the first candle.
-      const probe = await model.predict(new Float32Array(contract.features.length), 1);
-      if (!probe.every(Number.isFinite)) throw new ModelContractError('the model\'s output on a zero feature vector is not finite');
+      // A run of two rows of zeros: a model that cannot run, or whose output is not probabilities, fails here and
+      // not on the first candle.
+      let probe: Float32Array;
+      try {
+        probe = await model.predict(new Float32Array(contract.features.length * 2), 2);
+      } catch (err) {
+        throw new ModelContractError(`the model fails on a batch of two zero feature vectors: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+      }
+      for (let r = 0; r < 2; r++) {
+        const row = [probe[r * 3]!, probe[r * 3 + 1]!, probe[r * 3 + 2]!];
+        const sum = row[0]! + row[1]! + row[2]!;
+        if (row.some((p) => p < 0 || p > 1) || Math.abs(sum - 1) > 1e-3) {
+          throw new ModelContractError(`output "${output.name}" must be probabilities (each in [0, 1], each row summing to 1); on zero features it gives ${row.map((p) => p.toPrecision(4)).join(', ')} (a softmax may be missing)`);
+        }
+      }
       return model;
     } catch (err) {
       await session.release().catch(() => undefined);

@@ -12,6 +12,14 @@ import { modelPath, type SignalsConfig } from './config.js';
 
 const STATUS_EVERY_MS = 5000;
 
+/**
+ * The closed candles of a REST answer that ends with the open candle: every row but the last. (Not `isFinal`, which
+ * compares with this machine's clock: one running ahead would count the open candle as closed.)
+ */
+function closedOf(rows: KlineEvent[]): KlineEvent[] {
+  return rows.slice(0, -1);
+}
+
 /** Candles from the exchange's REST API; a failure (the exchange down, its request budget spent) becomes a coded error. */
 async function history(api: ShardApi<SignalsConfig>, symbol: string, interval: string, limit: number, endTime?: number): Promise<KlineEvent[]> {
   try {
@@ -118,6 +126,7 @@ export default async function signals(api: ShardApi<SignalsConfig>): Promise<voi
     private enqueue(step: () => Promise<void>): void {
       this.queue = this.queue.then(step).catch((err: unknown) => {
         api.log.error({ err, symbol: this.symbol, interval: this.interval }, 'signal step failed');
+        for (const out of this.emitters) out.error('TG_ERR_DATA_UNAVAILABLE', 'The signal could not be computed for this candle (the log has the cause): the next candle close tries again');
       });
     }
 
@@ -129,7 +138,7 @@ export default async function signals(api: ShardApi<SignalsConfig>): Promise<voi
       if (this.closed) return;
       let rows: KlineEvent[];
       try {
-        rows = await history(api, this.symbol, this.interval, WARMUP_CANDLES + 1);
+        rows = closedOf(await history(api, this.symbol, this.interval, WARMUP_CANDLES + 2));
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         api.log.warn({ symbol: this.symbol, interval: this.interval, err: message }, 'signal warm-up failed: tried again at the next candle close');
@@ -140,7 +149,6 @@ export default async function signals(api: ShardApi<SignalsConfig>): Promise<voi
       let features: Float32Array | undefined;
       let time = 0;
       for (const k of rows) {
-        if (!k.isFinal) continue;
         features = pipe.push(k);
         time = k.openTime;
       }
@@ -206,7 +214,8 @@ export default async function signals(api: ShardApi<SignalsConfig>): Promise<voi
   api.produce('signals', {
     needs: (ch) => [`kline:${ch.arg ?? defaultInterval}`],
     open: (ch, out) => {
-      if (!current) throw new TickgateError('TG_ERR_MODEL_UNAVAILABLE');
+      // Without a model (this shard restarted onto an unreadable file) the channel opens anyway: its subscribers get
+      // TG_ERR_MODEL_UNAVAILABLE per candle until the acceptor hands this shard the model the others serve.
       const interval = ch.arg ?? defaultInterval;
       const key = `${ch.symbol}|${interval}`;
       let s = streams.get(key);
@@ -229,9 +238,14 @@ export default async function signals(api: ShardApi<SignalsConfig>): Promise<voi
     },
   });
 
+  /** Which model this shard serves (the acceptor puts a restarted shard back on the model the others serve). */
+  api.answer('model', () => ({ model: current?.model.id ?? null, sha256: current?.model.info.sha256 ?? null }));
+
   /** A new model from the acceptor (hot reload): checked here too, swapped in only when it loads. */
   api.answer('reload', async (params) => {
-    const { bytes } = params as { bytes: Uint8Array };
+    const { bytes, sha256 } = params as { bytes: Uint8Array; sha256: string };
+    // The same file again (touched, or reloaded twice): nothing changes, and no frame is sent again.
+    if (current && current.model.info.sha256 === sha256) return { model: current.model.id, sha256, changed: false };
     const model = await load(bytes);
     const old = current;
     current = prepare(model);
@@ -242,7 +256,7 @@ export default async function signals(api: ShardApi<SignalsConfig>): Promise<voi
     // The old session finishes what it runs now before it is released.
     if (old) setTimeout(() => void old.model.release().catch(() => undefined), 5000).unref();
     api.log.info({ model: model.id, sha256: model.info.sha256 }, 'signal model reloaded');
-    return { model: model.id, sha256: model.info.sha256 };
+    return { model: model.id, sha256: model.info.sha256, changed: true };
   });
 
   /** The latest signal of an open stream, or one computed now from history. */
@@ -250,14 +264,14 @@ export default async function signals(api: ShardApi<SignalsConfig>): Promise<voi
     const { interval } = params as { interval: string };
     const open = streams.get(`${ctx.symbol}|${interval}`);
     if (open?.last) return open.last;
+    const rows = closedOf(await history(api, ctx.symbol, interval, WARMUP_CANDLES + 2));
+    // Read after the exchange answered: a reload meanwhile has released the model before.
     if (!current) throw new TickgateError('TG_ERR_MODEL_UNAVAILABLE');
     const loaded = current;
-    const rows = await history(api, ctx.symbol, interval, WARMUP_CANDLES + 1);
     const pipe = new FeaturePipeline(FEATURE_NAMES, interval);
     let features: Float32Array | undefined;
     let time = 0;
     for (const k of rows) {
-      if (!k.isFinal) continue;
       features = pipe.push(k);
       time = k.openTime;
     }
@@ -283,10 +297,10 @@ export default async function signals(api: ShardApi<SignalsConfig>): Promise<voi
     const want = limit + WARMUP_CANDLES - 1;
     let endTime: number | undefined;
     const out: KlineEvent[] = [];
-    // The newest page holds the open candle, which is dropped.
+    // The newest page ends with the open candle, which is dropped.
     while (out.length < want) {
       const page = await history(api, ctx.symbol, interval, Math.min(1000, want - out.length + 1), endTime);
-      const closed = page.filter((k) => k.isFinal && (out.length === 0 || k.openTime < out[0]!.openTime));
+      const closed = (endTime === undefined ? closedOf(page) : page).filter((k) => out.length === 0 || k.openTime < out[0]!.openTime);
       if (closed.length === 0) break;
       out.unshift(...closed);
       endTime = closed[0]!.openTime - 1;

@@ -71,6 +71,15 @@ t.test('mismatched models are refused with the difference named', async (t) => {
   await refused(edited(bytes, (m) => {
     m.graph!.input![0]!.type!.tensorType!.elemType = onnx.TensorProto.DataType.DOUBLE;
   }), /onnxruntime refused the model|must be a float32 tensor/, 'a double input');
+  await refused(edited(bytes, (m) => {
+    m.graph!.input![0]!.type!.tensorType!.shape!.dim![0] = onnx.TensorShapeProto.Dimension.create({ dimValue: 1 });
+    m.graph!.output![0]!.type!.tensorType!.shape!.dim![0] = onnx.TensorShapeProto.Dimension.create({ dimValue: 1 });
+  }), /must have a free batch dimension .*not 1/, 'a fixed batch of one');
+  await refused(edited(bytes, (m) => {
+    // Logits out: the softmax dropped, the linear layer writes the output.
+    m.graph!.node = m.graph!.node!.filter((n) => n.opType !== 'Softmax');
+    m.graph!.node[0]!.output = ['probabilities'];
+  }), /must be probabilities .*\(a softmax may be missing\)/, 'logits instead of probabilities');
   t.throws(() => checkModelServes({ name: 'x', version: '1', intervals: ['1m'] }, ['1m', '5m']), new ModelContractError('the configured interval(s) 5m are not among the model\'s (1m): set plugins.signals.intervals to those the model was made for, or use a model made for 5m'));
 });
 

@@ -4,6 +4,7 @@ import t from 'tap';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startStack } from '../../helpers/stack.js';
 import { TestClient, type Frame } from '../../helpers/ws-client.js';
 import { testDatabase } from '../../helpers/database.js';
@@ -119,6 +120,7 @@ t.test('live signals, history, hot reload and a refused file, on one gateway', a
     // A corrupt file is refused by the watcher; the old model keeps serving.
     writeFileSync(modelFile, Buffer.from('not an onnx model at all'));
     await new Promise((r) => setTimeout(r, 1500));
+    t.match((await json(`${s.httpUrl}/api/v1/signals/model`)).body.data, { model: 'test-model@2', lastRefused: { at: String, reason: /was refused: not an ONNX model/ } }, 'the watcher refused the file, and says why');
     const after = Date.now();
     const newer = (f: Frame) => f.type === 'signal' && f.data.timestamp > after;
     for (const c of subs) t.match(await c.next(newer, 5000), { data: { model: 'test-model@2' } });
@@ -200,4 +202,46 @@ t.test('when the exchange cannot give the warm-up history, subscribers are told 
   // The same failure on the REST routes is a coded error, not a 500.
   s.sim.failRest(1, 500);
   t.match(await json(`${s.httpUrl}/api/v1/signals/LTCUSDT`), { status: 503, body: { error: { code: 'TG_ERR_DATA_UNAVAILABLE', message: /Candle history could not be loaded/ } } });
+});
+
+t.test('a shard that restarts onto a refused file is handed the model the gateway serves', async (t) => {
+  const modelFile = join(dir, 'restart.onnx');
+  installModel(modelFile, trainedModel({ version: 'kept' }).bytes);
+  const markerDir = mkdtempSync(join(tmpdir(), 'tickgate-crash-'));
+  t.teardown(() => rmSync(markerDir, { recursive: true, force: true }));
+  const crashing = fileURLToPath(new URL('../../fixtures/crashing-plugin/index.js', import.meta.url));
+  const s = await startStack(t, {
+    sim: { klineIntervalMs: 250 },
+    config: { plugins: ['market', { name: 'crashing', path: crashing, config: { marker: join(markerDir, 'crashed') } }, { name: 'signals', config: { model: modelFile, intervals: ['1s'], watch: false } }] },
+  });
+  const c = await TestClient.connect(s.wsUrl);
+  t.teardown(() => c.close());
+  c.subscribe('signals:BTCUSDT');
+  t.match(await c.next((f) => f.type === 'signal', 5000), { data: { model: 'test-model@kept' } });
+  // The file goes bad (not watched: the gateway keeps serving what it loaded), then the shard dies and restarts.
+  writeFileSync(modelFile, Buffer.from('garbage'));
+  c.subscribe('crash:BTCUSDT');
+  await c.next((f) => f.type === 'status' && f.channel === 'signals:BTCUSDT' && f.data.state === 'stale', 10_000);
+  const live = await c.next((f) => f.type === 'status' && f.channel === 'signals:BTCUSDT' && f.data.state === 'live', 15_000);
+  // Within a few seconds the restarted shard serves the gateway's model again; the channel never ended.
+  const back = await c.next((f) => f.type === 'signal' && c.indexOf(f) > c.indexOf(live), 15_000);
+  t.match(back, { data: { model: 'test-model@kept' } });
+  t.notOk(c.frames.some((f) => f.type === 'unsubscribed' && f.channel === 'signals:BTCUSDT'), 'the signals channel stayed subscribed');
+  let health = await json(`${s.httpUrl}/health`);
+  for (let i = 0; i < 20 && health.body.shards[0].plugins.signals?.model !== 'test-model@kept'; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    health = await json(`${s.httpUrl}/health`);
+  }
+  t.match(health.body.shards[0], { restarts: 1, plugins: { signals: { model: 'test-model@kept' } } });
+});
+
+t.test('npm run demo\'s setup: signals:BTCUSDT with the shipped model gives a 1m signal at once', async (t) => {
+  const s = await startStack(t, { config: { plugins: ['market', 'signals'] } });
+  const c = await TestClient.connect(s.wsUrl);
+  t.teardown(() => c.close());
+  c.subscribe('signals:BTCUSDT');
+  const f = await c.next((x) => x.type === 'signal', 5000);
+  t.match(f, { channel: 'signals:BTCUSDT', data: { symbol: 'BTCUSDT', interval: '1m', model: 'tickgate-sim-1m@1' } });
+  t.equal(f.data.candleTime % 60_000, 0);
+  t.match((await json(`${s.httpUrl}/api/v1/signals/model`)).body.data, { model: 'tickgate-sim-1m@1', intervals: ['1m'], metadata: { 'tickgate.trained_on': /simulated exchange/ } });
 });
