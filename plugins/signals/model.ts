@@ -118,7 +118,8 @@ export class SignalModel {
     const contract = readContract(bytes);
     let session: ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
+      // One thread per session (a shard is one thread of many); onnxruntime's own warnings stay out of the log.
+      session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', logSeverityLevel: 3 });
     } catch (err) {
       throw new ModelContractError(`onnxruntime refused the model: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
     }
@@ -155,6 +156,8 @@ export class SignalModel {
           throw new ModelContractError(`output "${output.name}" must be probabilities (each in [0, 1], each row summing to 1); on zero features it gives ${row.map((p) => p.toPrecision(4)).join(', ')} (a softmax may be missing)`);
         }
       }
+      // And one single row, the live path's shape: its first run is slow (memory planning), and not on a candle.
+      await model.predict(new Float32Array(contract.features.length), 1).catch(() => undefined);
       return model;
     } catch (err) {
       await session.release().catch(() => undefined);

@@ -88,6 +88,14 @@ export default async function signals(api: ShardApi<SignalsConfig>): Promise<voi
   status();
   const statusTimer = setInterval(status, STATUS_EVERY_MS);
   statusTimer.unref();
+  /** After inference: the status (its timings) within a second, at most once a second. */
+  let statusDue: NodeJS.Timeout | undefined;
+  const statusSoon = () => {
+    statusDue ??= setTimeout(() => {
+      statusDue = undefined;
+      status();
+    }, 1000).unref();
+  };
 
   /** One (symbol, interval): shared by signals:SYM and signals:SYM:INTERVAL when the interval is the default. */
   class SignalStream {
@@ -192,6 +200,7 @@ export default async function signals(api: ShardApi<SignalsConfig>): Promise<voi
         return;
       }
       timings.add((performance.now() - t0) * 1000);
+      statusSoon();
       if (this.closed) return;
       this.last = signalData(probs, 0, { symbol: this.symbol, interval: this.interval, model: loaded.model.id, candleTime, timestamp: Date.now(), minConfidence: cfg.minConfidence });
       for (const out of this.emitters) out.emit('signal', this.last);
@@ -314,6 +323,7 @@ export default async function signals(api: ShardApi<SignalsConfig>): Promise<voi
 
   api.onClose(async () => {
     clearInterval(statusTimer);
+    clearTimeout(statusDue);
     for (const s of streams.values()) s.close();
     await current?.model.release().catch(() => undefined);
   });

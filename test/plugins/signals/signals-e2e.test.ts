@@ -245,3 +245,17 @@ t.test('npm run demo\'s setup: signals:BTCUSDT with the shipped model gives a 1m
   t.equal(f.data.candleTime % 60_000, 0);
   t.match((await json(`${s.httpUrl}/api/v1/signals/model`)).body.data, { model: 'tickgate-sim-1m@1', intervals: ['1m'], metadata: { 'tickgate.trained_on': /simulated exchange/ } });
 });
+
+t.test('a model that takes book_imbalance: live signals with the book open, history refused with a reason', async (t) => {
+  const modelFile = join(dir, 'book.onnx');
+  installModel(modelFile, trainedModel({ version: 'book', features: ['return_1', 'book_imbalance', 'volatility_15'] }).bytes);
+  const s = await startStack(t, { sim: { klineIntervalMs: 250 }, config: { plugins: ['market', { name: 'signals', config: { model: modelFile, intervals: ['1s'], watch: false } }] } });
+  const c = await TestClient.connect(s.wsUrl);
+  t.teardown(() => c.close());
+  c.subscribe('signals:BTCUSDT');
+  t.match(await c.next((f) => f.type === 'signal', 5000), { data: { model: 'test-model@book' } });
+  t.match(await c.next((f) => f.type === 'signal', 5000), { data: { model: 'test-model@book' } }, 'and on the next close, with the book read');
+  const stats = await json(`${s.httpUrl}/api/v1/ws/stats`);
+  t.ok(stats.body.data.binanceActiveStreams.some((x: string) => x.startsWith('btcusdt@depth')), 'the model\'s book is open upstream');
+  t.match(await json(`${s.httpUrl}/api/v1/signals/BTCUSDT/history?limit=5`), { status: 422, body: { error: { code: 'TG_ERR_HISTORY_UNSUPPORTED', message: /takes book_imbalance.*use the live channel/ } } });
+});
