@@ -76,14 +76,15 @@ export default async function signals(api: ShardApi<SignalsConfig>): Promise<voi
     return model;
   }
 
-  // The acceptor half checked the file before the shards started; a shard restarted later reads it again, and keeps
-  // serving (with an error frame per channel) if it has become unreadable.
+  // The acceptor half checked the file before the shards started. A shard restarted later reads it again; if that
+  // fails (or gives another model), the acceptor hands it the model the gateway serves within seconds, and until
+  // then its channels stay open with an error frame per candle.
   try {
     current = prepare(await load(await readFile(resolve(modelPath(cfg)))));
     loadedAt = Date.now();
   } catch (err) {
     loadError = err instanceof Error ? err.message : String(err);
-    api.log.error({ err: loadError, model: modelPath(cfg) }, 'signal model not loaded: signals channels fail until a reload succeeds');
+    api.log.error({ err: loadError, model: modelPath(cfg) }, 'signal model not loaded from the file: channels get TG_ERR_MODEL_UNAVAILABLE until the gateway hands this shard its model');
   }
   status();
   const statusTimer = setInterval(status, STATUS_EVERY_MS);
