@@ -11,6 +11,10 @@ import { startStack, getJson, until } from '../helpers/stack.js';
 import { TestClient, refusedUpgrade } from '../helpers/ws-client.js';
 import { embeddedTemplate, seededDataDir } from '../helpers/database.js';
 
+// Longer than the suite's per-file 60 s: it starts about ten gateways as shipped (embedded database, onnxruntime
+// for signals), which takes a while on a loaded two-core machine.
+t.setTimeout(150_000);
+
 const MAIN = join(PACKAGE_ROOT, 'dist/core/main.js');
 
 interface Child {
