@@ -8,17 +8,10 @@ import { FEATURE_NAMES, FeaturePipeline, WARMUP_CANDLES, bookImbalance, interval
 import { SignalModel, checkModelServes } from './model.js';
 import { signalData, type SignalData } from './signal.js';
 import { LatencyWindow } from './latency-window.js';
+import { ClosedCandles } from './closed-candles.js';
 import { modelPath, type SignalsConfig } from './config.js';
 
 const STATUS_EVERY_MS = 5000;
-
-/**
- * The closed candles of a REST answer that ends with the open candle: every row but the last. (Not `isFinal`, which
- * compares with this machine's clock: one running ahead would count the open candle as closed.)
- */
-function closedOf(rows: KlineEvent[]): KlineEvent[] {
-  return rows.slice(0, -1);
-}
 
 /** Candles from the exchange's REST API; a failure (the exchange down, its request budget spent) becomes a coded error. */
 async function history(api: ShardApi<SignalsConfig>, symbol: string, interval: string, limit: number, endTime?: number): Promise<KlineEvent[]> {
@@ -53,6 +46,8 @@ export default async function signals(api: ShardApi<SignalsConfig>): Promise<voi
   let loadError: string | undefined;
   let loadedAt = 0;
   const streams = new Map<string, SignalStream>();
+  // Closed candles for warm-ups, latest signals and history, kept between requests (HISTORY_LIMIT + the warm-up).
+  const candles = new ClosedCandles((symbol, interval, limit, endTime) => history(api, symbol, interval, limit, endTime), 1100);
 
   const status = () => {
     api.setStatus({
@@ -147,7 +142,7 @@ export default async function signals(api: ShardApi<SignalsConfig>): Promise<voi
       if (this.closed) return;
       let rows: KlineEvent[];
       try {
-        rows = closedOf(await history(api, this.symbol, this.interval, WARMUP_CANDLES + 2));
+        rows = await candles.last(this.symbol, this.interval, WARMUP_CANDLES + 1);
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         api.log.warn({ symbol: this.symbol, interval: this.interval, err: message }, 'signal warm-up failed: tried again at the next candle close');
@@ -274,7 +269,7 @@ export default async function signals(api: ShardApi<SignalsConfig>): Promise<voi
     const { interval } = params as { interval: string };
     const open = streams.get(`${ctx.symbol}|${interval}`);
     if (open?.last) return open.last;
-    const rows = closedOf(await history(api, ctx.symbol, interval, WARMUP_CANDLES + 2));
+    const rows = await candles.last(ctx.symbol, interval, WARMUP_CANDLES + 1);
     // Read after the exchange answered: a reload meanwhile has released the model before.
     if (!current) throw new TickgateError('TG_ERR_MODEL_UNAVAILABLE');
     const loaded = current;
@@ -298,25 +293,13 @@ export default async function signals(api: ShardApi<SignalsConfig>): Promise<voi
   });
 
   /**
-   * Closed candles for a history request: `limit` of them plus the warm-up before, oldest first, packed as
-   * [openTime, open, high, low, close, volume] × n in one Float64Array, which crosses threads as one copy (paged:
-   * the exchange gives 1000 at most per request).
+   * Closed candles for a history request: `limit` of them plus the warm-up before, oldest first (from the kept
+   * candles, and new pages from the exchange as needed), packed as [openTime, open, high, low, close, volume] × n
+   * in one Float64Array, which crosses threads as one copy.
    */
   api.answer('candles', async (params, ctx) => {
     const { interval, limit } = params as { interval: string; limit: number };
-    const want = limit + WARMUP_CANDLES - 1;
-    let endTime: number | undefined;
-    const out: KlineEvent[] = [];
-    // The newest page ends with the open candle, which is dropped.
-    while (out.length < want) {
-      const page = await history(api, ctx.symbol, interval, Math.min(1000, want - out.length + 1), endTime);
-      const closed = (endTime === undefined ? closedOf(page) : page).filter((k) => out.length === 0 || k.openTime < out[0]!.openTime);
-      if (closed.length === 0) break;
-      out.unshift(...closed);
-      endTime = closed[0]!.openTime - 1;
-      if (page.length < 2) break;
-    }
-    const rows = out.slice(-want);
+    const rows = await candles.last(ctx.symbol, interval, limit + WARMUP_CANDLES - 1);
     const packed = new Float64Array(rows.length * 6);
     rows.forEach((k, i) => packed.set([k.openTime, k.open, k.high, k.low, k.close, k.volume], i * 6));
     return packed;

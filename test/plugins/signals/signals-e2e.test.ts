@@ -102,7 +102,13 @@ t.test('live signals, history, hot reload and a refused file, on one gateway', a
     }
     installModel(modelFile, trainedModel({ version: '2', seed: 8 }).bytes);
     for (const c of subs) t.match(await c.next((f) => f.type === 'signal' && f.data.model === 'test-model@2', 8000), { channel: 'signals:BTCUSDT:1s' });
-    t.match((await json(`${s.httpUrl}/api/v1/signals/model`)).body.data, { model: 'test-model@2' });
+    // The gateway's record follows once every shard has answered (frames may come a few ms before).
+    let served = await json(`${s.httpUrl}/api/v1/signals/model`);
+    for (let i = 0; i < 20 && served.body.data.model !== 'test-model@2'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      served = await json(`${s.httpUrl}/api/v1/signals/model`);
+    }
+    t.match(served.body.data, { model: 'test-model@2' });
 
     // A corrupt file is refused by the watcher; the old model keeps serving.
     writeFileSync(modelFile, Buffer.from('not an onnx model at all'));
