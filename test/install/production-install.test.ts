@@ -41,7 +41,10 @@ t.test('npm ci --omit=dev builds and installs a runnable gateway; npm start serv
 
   const sim = await new SimExchange({ port: 0 }).start();
   t.teardown(() => sim.close());
-  const start = spawn('npm', ['start'], { cwd: dir, env: { ...process.env, PORT: '0', HOST: '127.0.0.1', SHARDS: '1', BINANCE_WS_URL: sim.wsUrl, BINANCE_REST_URL: sim.restUrl }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The environment of a plain install: without the test runner's own instrumentation (its NODE_OPTIONS and TAP
+  // variables), which would otherwise run inside the gateway too.
+  const plainEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(NODE_OPTIONS|TAP|_TAPJS)/.test(k)));
+  const start = spawn('npm', ['start'], { cwd: dir, env: { ...plainEnv, PORT: '0', HOST: '127.0.0.1', SHARDS: '1', BINANCE_WS_URL: sim.wsUrl, BINANCE_REST_URL: sim.restUrl }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   start.stdout.on('data', (d: Buffer) => (out += d.toString()));
   start.stderr.on('data', (d: Buffer) => (out += d.toString()));
