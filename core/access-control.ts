@@ -1,6 +1,6 @@
-// Who a client is and what it may hold: the registered authenticator, credentials read from a request, and the
-// subscribe rules (the core's rule for user-keyed channels, then the plugins').
-import type { Authenticator, ClientInfo, Credential, Identity, SubscribeRule } from './plugin-api.js';
+// Who a client is and what it may hold: the registered authenticator, credentials read from a request, the
+// subscribe rules (the core's rule for user-keyed channels, then the plugins'), the request rules and the client policy.
+import type { Authenticator, ClientAllowance, ClientInfo, ClientPolicy, Credential, Identity, RequestContext, RequestRule, RouteRequest, SubscribeRule } from './plugin-api.js';
 import type { ChannelKind } from './channel-registry.js';
 import type { ChannelName } from './channel-grammar.js';
 import { errorData, TickgateError, type ErrorData, type ErrorRegistry } from './errors.js';
@@ -12,11 +12,79 @@ const MAX_CREDENTIAL_LENGTH = 4096;
 export class AccessControl {
   private authenticator: { plugin: string; fn: Authenticator } | undefined;
   private readonly rules: Array<{ plugin: string; rule: SubscribeRule }> = [];
+  private readonly requestRules: Array<{ plugin: string; rule: RequestRule }> = [];
+  private policy: { plugin: string; policy: ClientPolicy } | undefined;
+  /** The channel allowance without a policy: the configured limit. */
+  readonly defaultChannels: ClientAllowance;
 
   constructor(
     private readonly errors: ErrorRegistry,
     private readonly log: Logger,
-  ) {}
+    maxChannelsPerClient = 50,
+  ) {
+    this.defaultChannels = {
+      max: maxChannelsPerClient,
+      message: `Channel limit of ${maxChannelsPerClient} per connection reached: unsubscribe from another channel first`,
+    };
+  }
+
+  addRequestRule(plugin: string, rule: RequestRule): void {
+    if (typeof rule !== 'function') throw new Error(`plugin "${plugin}": onRequest() needs a function`);
+    this.requestRules.push({ plugin, rule });
+  }
+
+  get hasRequestRules(): boolean {
+    return this.requestRules.length > 0;
+  }
+
+  /** Runs the request rules in order; throws the first refusal (a rule's uncoded failure is logged and refused as TG_ERR_INTERNAL). */
+  async checkRequest(req: RouteRequest, ctx: RequestContext): Promise<void> {
+    for (const { plugin, rule } of this.requestRules) {
+      try {
+        await rule(req, ctx);
+      } catch (err) {
+        if (this.errors.toClientError(err)) throw err;
+        this.log.error({ err, plugin, path: req.path }, 'request rule failed (contained): the request is refused');
+        throw new TickgateError('TG_ERR_INTERNAL');
+      }
+    }
+  }
+
+  setPolicy(plugin: string, policy: ClientPolicy): void {
+    if (policy === null || typeof policy !== 'object' || typeof policy.channels !== 'function' || typeof policy.connections !== 'function') {
+      throw new Error(`plugin "${plugin}": limitClients() needs { channels(client), connections(identity) }`);
+    }
+    if (this.policy) throw new Error(`plugin "${plugin}": client limits are already set by plugin "${this.policy.plugin}"; a gateway has one policy`);
+    this.policy = { plugin, policy };
+  }
+
+  /** The channels one connection of `client` may hold. A failing policy is logged and the configured limit applies. */
+  channelAllowance(client: ClientInfo): ClientAllowance {
+    const p = this.policy;
+    if (!p) return this.defaultChannels;
+    try {
+      const a = p.policy.channels(client);
+      if (isAllowance(a)) return a;
+      this.log.error({ plugin: p.plugin }, 'client policy answered channels() with something that is not { max, message }');
+    } catch (err) {
+      this.log.error({ err, plugin: p.plugin }, 'client policy failed (contained): the configured channel limit applies');
+    }
+    return this.defaultChannels;
+  }
+
+  /** The authenticated connections `identity`'s user may hold; undefined: no limit. */
+  connectionAllowance(identity: Identity): ClientAllowance | undefined {
+    const p = this.policy;
+    if (!p) return undefined;
+    try {
+      const a = p.policy.connections(identity);
+      if (a === undefined || isAllowance(a)) return a;
+      this.log.error({ plugin: p.plugin }, 'client policy answered connections() with something that is not { max, message } or undefined');
+    } catch (err) {
+      this.log.error({ err, plugin: p.plugin }, 'client policy failed (contained): no connection limit applies');
+    }
+    return undefined;
+  }
 
   setAuthenticator(plugin: string, fn: Authenticator): void {
     if (typeof fn !== 'function') throw new Error(`plugin "${plugin}": authenticate() needs a function (credential) => Promise<Identity>`);
@@ -77,6 +145,10 @@ export class AccessControl {
     }
     return undefined;
   }
+}
+
+function isAllowance(v: unknown): v is ClientAllowance {
+  return v !== null && typeof v === 'object' && Number.isInteger((v as ClientAllowance).max) && (v as ClientAllowance).max >= 0 && typeof (v as ClientAllowance).message === 'string';
 }
 
 function isIdentity(v: unknown): v is Identity {

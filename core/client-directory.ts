@@ -7,7 +7,7 @@ import type { Subscriptions } from './subscriptions.js';
 import type { Client } from './ws-session.js';
 import { parseChannelName } from './channel-grammar.js';
 import { errorData, type ErrorData, type ErrorRegistry } from './errors.js';
-import { encodeError, encodeFrame } from './protocol.js';
+import { encodeError, encodeFrame, type ClientLimits } from './protocol.js';
 
 /** setTimeout's longest delay; a credential valid for longer is checked again then. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -26,7 +26,26 @@ export class ClientDirectory implements ClientsApi {
     private readonly subs: Subscriptions,
     private readonly errors: ErrorRegistry,
     private readonly onAuthenticated: (client: ClientInfo) => void,
+    /** The limits every connection is told in its `connected` frame (the channel allowance is per client). */
+    private readonly limits: ClientLimits,
   ) {}
+
+  /** The limits as this client is told them: the common ones with its own channel allowance. */
+  limitsOf(c: Client): ClientLimits {
+    return c.allowance.max === this.limits.maxChannels ? this.limits : { ...this.limits, maxChannels: c.allowance.max };
+  }
+
+  /**
+   * Whether `identity` may authenticate one more connection (`ws`, when it is open already): undefined, or the
+   * error (TG_ERR_USER_CONNECTION_LIMIT with the policy's message).
+   */
+  admits(identity: Identity, ws?: WebSocket<Client>): ErrorData | undefined {
+    const allowance = this.access.connectionAllowance(identity);
+    if (!allowance) return undefined;
+    const set = this.byUser.get(identity.userId);
+    const held = (set?.size ?? 0) - (ws && set?.has(ws) ? 1 : 0);
+    return held >= allowance.max ? { code: 'TG_ERR_USER_CONNECTION_LIMIT', message: allowance.message } : undefined;
+  }
 
   /** Number of authenticated connections (for stats). */
   get authenticated(): number {
@@ -49,16 +68,18 @@ export class ClientDirectory implements ClientsApi {
     this.index(ws, identity.userId);
     this.arm(ws);
     if (before) this.recheckSocket(ws);
+    else this.refreshAllowance(ws);
     this.onAuthenticated(clientInfo(c));
   }
 
   /** A socket that was authenticated at upgrade is open: index it and start its expiry. */
   opened(ws: WebSocket<Client>): void {
-    const id = ws.getUserData().auth?.identity;
+    const c = ws.getUserData();
+    const id = c.auth?.identity;
     if (!id) return;
     this.index(ws, id.userId);
     this.arm(ws);
-    this.onAuthenticated(clientInfo(ws.getUserData()));
+    this.onAuthenticated(clientInfo(c));
   }
 
   closed(ws: WebSocket<Client>): void {
@@ -95,7 +116,14 @@ export class ClientDirectory implements ClientsApi {
   }
 
   recheck(userId: string): void {
-    for (const ws of [...(this.byUser.get(userId) ?? [])]) this.recheckSocket(ws);
+    const sockets = [...(this.byUser.get(userId) ?? [])];
+    // Beyond a smaller connection allowance, the newest connections are signed out (the set keeps sign-in order).
+    const identity = sockets[0]?.getUserData().auth?.identity;
+    const allowance = identity && this.access.connectionAllowance(identity);
+    if (allowance && sockets.length > allowance.max) {
+      for (const ws of sockets.splice(allowance.max)) this.end(ws, { code: 'TG_ERR_USER_CONNECTION_LIMIT', message: allowance.message });
+    }
+    for (const ws of sockets) this.recheckSocket(ws);
   }
 
   /** Ends a connection's authentication: `unauthenticated`, then each subscription it may no longer hold ends. */
@@ -111,6 +139,27 @@ export class ClientDirectory implements ClientsApi {
     ws.cork(() => {
       ws.send(encodeFrame('unauthenticated', undefined, error), false);
       this.recheckSocket(ws, error);
+    });
+  }
+
+  /**
+   * Asks the policy for the connection's channel allowance again: a changed one is announced with a `limits` frame,
+   * and the newest channels beyond a smaller one end with TG_ERR_CHANNEL_LIMIT and `unsubscribed`.
+   */
+  private refreshAllowance(ws: WebSocket<Client>): void {
+    const c = ws.getUserData();
+    if (c.closed) return;
+    const before = c.allowance;
+    const after = this.access.channelAllowance(clientInfo(c));
+    c.allowance = after;
+    if (after.max === before.max) return;
+    ws.cork(() => {
+      ws.send(encodeFrame('limits', undefined, this.limitsOf(c)), false);
+      for (const name of c.channels.slice(after.max)) {
+        this.subs.remove(ws, name, true);
+        ws.send(encodeError({ code: 'TG_ERR_CHANNEL_LIMIT', message: `${name} ended. ${after.message}` }, name), false);
+        ws.send(encodeFrame('unsubscribed', name, undefined), false);
+      }
     });
   }
 
@@ -134,6 +183,7 @@ export class ClientDirectory implements ClientsApi {
         ws.send(encodeFrame('unsubscribed', name, undefined), false);
       });
     }
+    this.refreshAllowance(ws);
   }
 
   /** Ends the identity when its credential expires (a renewal in-band re-arms it). */

@@ -93,7 +93,7 @@ export const configSchema = z.object({
   plugins: z.array(pluginEntry).default(['market', 'db', 'users', 'auth', 'signals']),
 }).strict();
 
-const DEFAULT_PLUGINS = ['market', 'db', 'users', 'auth', 'signals'];
+const DEFAULT_PLUGINS = ['market', 'db', 'users', 'auth', 'signals', 'payments'];
 
 export type ConfigInput = z.input<typeof configSchema>;
 type RawConfig = z.output<typeof configSchema>;
@@ -137,7 +137,16 @@ const PLUGIN_ENV_SHORTCUTS: Record<string, { plugin: string; path: string[]; asS
   DATABASE_URL: { plugin: 'db', path: ['url'], asString: true },
   TICKGATE_DATA_DIR: { plugin: 'db', path: ['dataDir'], asString: true },
   JWT_SECRET: { plugin: 'auth', path: ['jwtSecret'], asString: true },
+  STRIPE_SECRET_KEY: { plugin: 'payments', path: ['secretKey'], asString: true },
+  STRIPE_WEBHOOK_SECRET: { plugin: 'payments', path: ['webhookSecret'], asString: true },
+  STRIPE_API_BASE: { plugin: 'payments', path: ['apiBase'], asString: true },
 };
+
+/** STRIPE_PRICE_<PLAN>: the Stripe Price id(s) of a payments plan (STRIPE_PRICE_PRO → payments' prices.pro). */
+function stripePriceShortcut(name: string): { plugin: string; path: string[]; asString: true } | undefined {
+  const m = /^STRIPE_PRICE_([A-Z0-9_]+)$/.exec(name);
+  return m ? { plugin: 'payments', path: ['prices', m[1]!.toLowerCase().replace(/_/g, '-')], asString: true } : undefined;
+}
 
 export type Env = Record<string, string | undefined>;
 
@@ -187,7 +196,7 @@ export function applyEnv(raw: Record<string, unknown>, env: Env): { config: Reco
   const ignored: string[] = [];
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined || value === '') continue;
-    const shortcut = PLUGIN_ENV_SHORTCUTS[name];
+    const shortcut = PLUGIN_ENV_SHORTCUTS[name] ?? stripePriceShortcut(name);
     const pluginPath = name.startsWith('TICKGATE__PLUGINS__') ? name.slice('TICKGATE__PLUGINS__'.length).split('__') : undefined;
     if (shortcut || (pluginPath && pluginPath.length >= 2)) {
       const plugin = shortcut ? shortcut.plugin : pluginPath![0]!.toLowerCase().replace(/_/g, '-');

@@ -47,6 +47,8 @@ export const ERRORS = {
   TG_ERR_BODY_TOO_LARGE: { status: 413, message: 'Request body too large: send a smaller body' },
   TG_ERR_TOKEN_INVALID: { status: 401, message: 'The access token or API key is not valid: sign in again (POST /api/v1/auth/login) or use a valid API key' },
   TG_ERR_TOKEN_EXPIRED: { status: 401, message: 'The access token expired: get a new one with POST /api/v1/auth/refresh (on /ws, send {"type":"auth","token":"…"} before it expires)' },
+  TG_ERR_USER_CONNECTION_LIMIT: { status: 429, message: 'This account holds as many connections as it may: close one before opening another' },
+  TG_ERR_REQUEST_LIMIT: { status: 429, message: 'Too many requests: wait for the number of seconds in the Retry-After header, then retry' },
 } as const satisfies Record<string, ErrorDef>;
 
 /** A code of the core's own table. */

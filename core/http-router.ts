@@ -59,6 +59,7 @@ class Request implements RouteRequest {
   readonly query: URLSearchParams;
   readonly headers: Record<string, string> = {};
   body: unknown = undefined;
+  rawBody: Buffer | undefined = undefined;
   identity: Identity | undefined = undefined;
   // Private fields: a handler that logs the request never serialises the uWS response.
   #res: HttpResponse | undefined;
@@ -99,7 +100,7 @@ class Request implements RouteRequest {
     const headers = { ...this.headers };
     if (headers.authorization !== undefined) headers.authorization = '[redacted]';
     if (headers['x-api-key'] !== undefined) headers['x-api-key'] = '[redacted]';
-    return { method: this.method, path: this.path, params: this.params, query: this.query, headers, body: this.body, identity: this.identity };
+    return { method: this.method, path: this.path, params: this.params, query: this.query, headers, body: this.body, rawBody: this.rawBody, identity: this.identity };
   }
 }
 
@@ -147,6 +148,9 @@ export class HttpRouter {
       throw new Error(`route ${verb} ${path}: auth must be 'user', 'admin' or 'optional', not ${JSON.stringify(auth)}`);
     }
     if (auth) this.guarded.push({ route: `${verb} ${path}`, owner });
+    const raw = opts.rawBody === true;
+    // Request rules (per-caller limits) apply to the API, not to /health and the like that load balancers poll.
+    const ruled = path.startsWith('/api/');
     const serve = (headOnly: boolean) => (res: HttpResponse, req: HttpRequest) => {
       // uWS invalidates req when this callback returns: the request copies what the handler needs now.
       const request = new Request(req, res, paramNames, headOnly ? 'HEAD' : verb, this.opts.clientAddress);
@@ -162,12 +166,13 @@ export class HttpRouter {
         this.write(res, response, false, headOnly);
       };
       const run = (body: unknown) => {
-        request.body = body;
+        if (raw) request.rawBody = body as Buffer | undefined;
+        else request.body = body;
         const timer = setTimeout(() => {
           this.log.error({ method: request.method, path: request.path, timeoutMs: this.opts.timeoutMs }, 'route handler did not answer in time');
           finish(serialise({ status: 504, body: errorBody('TG_ERR_ROUTE_TIMEOUT') }));
         }, this.opts.timeoutMs);
-        void this.invoke(handler, request, auth)
+        void this.invoke(handler, request, auth, ruled ? { route: path, owner } : undefined)
           .catch(() => INTERNAL)
           .then((response) => {
             clearTimeout(timer);
@@ -175,7 +180,7 @@ export class HttpRouter {
           });
       };
       if (!BODY_METHODS.has(method)) return run(undefined);
-      this.readBody(res, maxBody, () => done, run);
+      this.readBody(res, maxBody, () => done, run, raw);
     };
     this.app[method](path, serve(false));
     // Every GET route answers HEAD too (load balancers' health checks use it): same status and headers, no body.
@@ -202,7 +207,8 @@ export class HttpRouter {
     });
   }
 
-  private readBody(res: HttpResponse, maxBody: number, isAborted: () => boolean, done: (body: unknown) => void): void {
+  /** Reads the body, then calls `done` with the parsed JSON (or, `raw`, the bytes); undefined for an empty body. */
+  private readBody(res: HttpResponse, maxBody: number, isAborted: () => boolean, done: (body: unknown) => void, raw: boolean): void {
     const chunks: Buffer[] = [];
     let size = 0;
     let rejected = false;
@@ -216,6 +222,7 @@ export class HttpRouter {
       }
       chunks.push(Buffer.from(chunk.slice(0)));
       if (!isLast) return;
+      if (raw) return done(size === 0 ? undefined : Buffer.concat(chunks));
       const text = Buffer.concat(chunks).toString('utf8');
       if (text.length === 0) return done(undefined);
       try {
@@ -227,10 +234,14 @@ export class HttpRouter {
   }
 
   /** Runs a handler and serialises its answer; nothing a handler returns or throws escapes as an exception. */
-  private async invoke(handler: RouteHandler, req: Request, auth: RouteOptions['auth']): Promise<Serialised> {
+  private async invoke(handler: RouteHandler, req: Request, auth: RouteOptions['auth'], ruled: { route: string; owner: string } | undefined): Promise<Serialised> {
     let result: RouteResult;
     try {
       if (auth) await this.identify(req, auth);
+      if (ruled && this.opts.access.hasRequestRules) {
+        const identity = auth ? req.identity : await this.caller(req);
+        await this.opts.access.checkRequest(req, { ...ruled, identity });
+      }
       result = await handler(req);
     } catch (err) {
       const coded = this.opts.errors.toClientError(err);
@@ -265,6 +276,16 @@ export class HttpRouter {
     }
     req.identity = await this.opts.access.identify(credential);
     if (auth === 'admin' && req.identity.role !== 'admin') throw new TickgateError('TG_ERR_FORBIDDEN', 'This route needs the admin role');
+  }
+
+  /** Who sent a request to a route without `auth`, for the request rules: undefined when anonymous or not valid. */
+  private async caller(req: Request): Promise<Identity | undefined> {
+    try {
+      const credential = credentialFrom((name) => req.headers[name] ?? '', undefined, req.remoteAddress);
+      return credential && await this.opts.access.identify(credential);
+    } catch {
+      return undefined;
+    }
   }
 
   /** Logs a plugin's error without trusting it: its properties may throw when read. */

@@ -13,8 +13,10 @@ export interface RouteRequest {
   query: URLSearchParams;
   /** Request headers, names in lowercase. */
   headers: Record<string, string>;
-  /** Parsed JSON body for requests that carry one; undefined otherwise. */
+  /** Parsed JSON body for requests that carry one; undefined otherwise (and on a route with `rawBody`). */
   body: unknown;
+  /** The body's bytes as received, on a route registered with `rawBody: true` (e.g. to verify a signature over them). */
+  rawBody: Buffer | undefined;
   /** The client's address: the peer's, or the one a trusted reverse proxy forwarded (server.trustProxy). */
   remoteAddress: string;
   /**
@@ -64,6 +66,57 @@ export interface RouteOptions {
    * `req.identity`. Needs a plugin that registered an authenticator (`api.authenticate`).
    */
   auth?: 'user' | 'admin' | 'optional';
+  /**
+   * Keep the body as bytes in `req.rawBody` instead of parsing it as JSON (a webhook whose signature covers the exact
+   * bytes). Any content type is accepted.
+   */
+  rawBody?: boolean;
+}
+
+/** What a request rule sees besides the request: the route it reached and who sent it. */
+export interface RequestContext {
+  /** The route's path as registered (with its `:params`), e.g. `/api/v1/signals/:symbol`. */
+  route: string;
+  /** Who registered the route: `the core` or `plugin "<name>"`. */
+  owner: string;
+  /**
+   * The caller, when the request carries a valid credential (on every route, not only those with `auth`); undefined
+   * for an anonymous request. A credential that is not valid leaves it undefined here (a route with `auth` still
+   * refuses it).
+   */
+  identity: Identity | undefined;
+}
+
+/**
+ * Runs before the handler of every route under `/api/` (after the route's own `auth` check): return to let the request
+ * through, throw a TickgateError to refuse it (its status, `retryAfter` as Retry-After). For request rate limits by
+ * caller. Rules run in plugin load order.
+ */
+export type RequestRule = (req: RouteRequest, ctx: RequestContext) => void | Promise<void>;
+
+/** A limit as it applies to one client, with the message of the error sent when it is reached. */
+export interface ClientAllowance {
+  max: number;
+  /** Says what to do: for example which plan allows more. */
+  message: string;
+}
+
+/**
+ * Per-connection limits by who the client is (a plan), registered by one plugin with `api.limitClients`. Asked when a
+ * connection opens, when its identity changes and when `clients.recheck` runs; keep what it needs in memory.
+ */
+export interface ClientPolicy {
+  /**
+   * Channels one connection of this client may hold (instead of `limits.maxChannelsPerClient`); beyond, a subscribe
+   * gets TG_ERR_CHANNEL_LIMIT with this message, and a connection whose allowance shrinks ends its newest channels.
+   */
+  channels(client: ClientInfo): ClientAllowance;
+  /**
+   * Authenticated connections the user may hold at once (undefined: no limit); beyond, authentication is refused
+   * with TG_ERR_USER_CONNECTION_LIMIT (an upgrade with HTTP 429), and when the allowance shrinks the newest
+   * connections are signed out.
+   */
+  connections(identity: Identity): ClientAllowance | undefined;
 }
 
 /** One shard's answer to `askEach`. */
@@ -144,7 +197,11 @@ export interface ClientsApi {
   signOut(userId: string, error: Error, which?: (identity: Identity) => boolean): number;
   /** Changes the role of the user's open connections, then rechecks their subscriptions (a demoted admin loses others' channels). */
   setRole(userId: string, role: string): void;
-  /** Runs the subscribe rules again on the user's open subscriptions: each one refused now ends with the rule's error. */
+  /**
+   * Runs the subscribe rules again on the user's open subscriptions: each one refused now ends with the rule's error.
+   * Also asks the client policy again: a connection whose channel allowance changed gets a `limits` frame (and ends
+   * its newest channels beyond a smaller one), and connections beyond a smaller connection allowance are signed out.
+   */
   recheck(userId: string): void;
 }
 
@@ -215,6 +272,10 @@ export interface AcceptorApi<C = Record<string, unknown>> {
   authenticate(authenticator: Authenticator): void;
   /** Adds a rule every subscription must pass (see SubscribeRule); rules run in plugin load order. */
   onSubscribe(rule: SubscribeRule): void;
+  /** Adds a rule every request to an `/api/` route must pass (see RequestRule). */
+  onRequest(rule: RequestRule): void;
+  /** Sets the per-connection limits by client (see ClientPolicy): one plugin may. */
+  limitClients(policy: ClientPolicy): void;
   /** The open connections: sign a user out, change their role, recheck their subscriptions. */
   readonly clients: ClientsApi;
   /** Runs at shutdown, after the clients and the shards are closed; plugins are torn down in reverse load order. */

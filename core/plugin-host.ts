@@ -173,6 +173,20 @@ export class PluginHost {
           throw new PluginLoadError((err as Error).message);
         }
       },
+      onRequest: (rule) => {
+        try {
+          this.deps.access.addRequestRule(plugin, rule);
+        } catch (err) {
+          throw new PluginLoadError((err as Error).message);
+        }
+      },
+      limitClients: (policy) => {
+        try {
+          this.deps.access.setPolicy(plugin, policy);
+        } catch (err) {
+          throw new PluginLoadError((err as Error).message);
+        }
+      },
       clients: this.deps.clients,
       onClose: (fn) => {
         this.teardowns.push({ plugin, fn });

@@ -14,7 +14,7 @@ import { ThreadShardPool } from './shard-pool.js';
 import { WsSession, clientLimits, type Client } from './ws-session.js';
 import { encodeFrame } from './protocol.js';
 import { FrameKind } from './bus.js';
-import { CLOSE_CODES, ErrorRegistry, type TickgateError } from './errors.js';
+import { CLOSE_CODES, ErrorRegistry, TickgateError } from './errors.js';
 import { clientAddressResolver, type ClientAddressResolver } from './client-address.js';
 import { VERSION } from './version.js';
 import { healthRoute, statsRoute, type StatusSources } from './status-routes.js';
@@ -66,14 +66,14 @@ export class TickgateServer {
     this.symbols = new SymbolRegistry(config.symbols);
     this.clientAddress = clientAddressResolver(config.server.trustProxy);
     this.app = this.uws.App();
-    this.access = new AccessControl(this.errors, this.log.child({ component: 'access' }));
+    this.access = new AccessControl(this.errors, this.log.child({ component: 'access' }), config.limits.maxChannelsPerClient);
     this.router = new HttpRouter(this.app, this.log.child({ component: 'http' }), { timeoutMs: config.server.routeTimeoutMs, errors: this.errors, clientAddress: this.clientAddress, access: this.access });
     this.subs = new Subscriptions(this.app, {
       open: (shard, channel, seq) => this.shards.send(shard, { t: 'open', channel, seq }),
       close: (shard, channel) => this.shards.send(shard, { t: 'close', channel }),
       isUp: (shard) => this.shards.isReady(shard),
     }, this.log.child({ component: 'subscriptions' }), () => this.clients);
-    this.directory = new ClientDirectory(this.access, this.channels, this.subs, this.errors, (client) => this.plugins.emit('authenticated', client));
+    this.directory = new ClientDirectory(this.access, this.channels, this.subs, this.errors, (client) => this.plugins.emit('authenticated', client), clientLimits(config));
     this.plugins = new PluginHost({
       access: this.access,
       clients: this.directory,
@@ -188,6 +188,7 @@ export class TickgateServer {
 
   private websocket(): void {
     const limits = clientLimits(this.config);
+    const directory = this.directory;
     const session = new WsSession({
       registry: this.channels,
       symbols: this.symbols,
@@ -226,6 +227,7 @@ export class TickgateServer {
         const client: Client = {
           id: randomUUID(),
           auth: undefined,
+          allowance: this.access.defaultChannels,
           remoteAddress,
           channels: [],
           closed: false,
@@ -258,6 +260,9 @@ export class TickgateServer {
           (identity: Identity) => {
             if (aborted) return;
             if (this.draining) return this.refuseUpgrade(res, new Error('draining'));
+            // The account's connection allowance (a plan's): opening is synchronous, so the count cannot move between.
+            const refused = directory.admits(identity);
+            if (refused) return this.refuseUpgrade(res, new TickgateError(refused.code, refused.message));
             client.auth = { identity, expiry: undefined, pending: undefined };
             res.cork(() => res.upgrade(client, key, protocol, extensions, context));
           },
@@ -271,9 +276,11 @@ export class TickgateServer {
         const c = ws.getUserData();
         this.perIp.set(c.remoteAddress, (this.perIp.get(c.remoteAddress) ?? 0) + 1);
         const identity = c.auth?.identity;
+        c.allowance = this.access.channelAllowance(clientInfo(c));
+        const announced = directory.limitsOf(c);
         ws.send(encodeFrame('connected', undefined, identity
-          ? { clientId: c.id, version: VERSION, authenticated: true, user: authenticatedData(identity), limits }
-          : { clientId: c.id, version: VERSION, authenticated: false, limits }), false);
+          ? { clientId: c.id, version: VERSION, authenticated: true, user: authenticatedData(identity), limits: announced }
+          : { clientId: c.id, version: VERSION, authenticated: false, limits: announced }), false);
         this.plugins.emit('connect', clientInfo(c));
         if (identity) this.directory.opened(ws);
       },

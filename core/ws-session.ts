@@ -6,7 +6,7 @@ import type { ChannelRegistry } from './channel-registry.js';
 import type { SymbolRegistry } from './symbol-registry.js';
 import type { Subscriber, Subscriptions } from './subscriptions.js';
 import type { Config } from './config.js';
-import type { Identity } from './plugin-api.js';
+import type { ClientAllowance, Identity } from './plugin-api.js';
 import type { AccessControl } from './access-control.js';
 import { clientInfo, type ClientDirectory } from './client-directory.js';
 
@@ -21,6 +21,8 @@ export interface AuthState {
 
 export interface Client extends Subscriber {
   auth: AuthState | undefined;
+  /** The channels this connection may hold (the client policy's answer, or limits.maxChannelsPerClient). */
+  allowance: ClientAllowance;
   remoteAddress: string;
   tokens: number;
   refilledAt: number;
@@ -146,8 +148,14 @@ export class WsSession {
       (identity) => {
         if (client.closed) return;
         ws.cork(() => {
-          directory.setIdentity(ws, identity);
+          const refused = directory.admits(identity, ws);
+          if (refused) {
+            ws.send(encodeError(refused), false);
+            return;
+          }
+          // The frame first: the limits frame and any channel the new identity may not hold follow it.
           ws.send(encodeFrame('authenticated', undefined, authenticatedData(identity)), false);
+          directory.setIdentity(ws, identity);
         });
       },
       (err: unknown) => {
@@ -207,8 +215,8 @@ export class WsSession {
       const { channel, family } = v;
       const denied = this.deps.access.check(clientInfo(client), channel, family, client.channels);
       if (denied) return this.error(ws, denied, name);
-      if (client.channels.length >= this.limits.maxChannels) {
-        return this.error(ws, errorData('TG_ERR_CHANNEL_LIMIT', `Channel limit of ${this.limits.maxChannels} per connection reached: ${name} was not subscribed; unsubscribe from another channel first`), name);
+      if (client.channels.length >= client.allowance.max) {
+        return this.error(ws, errorData('TG_ERR_CHANNEL_LIMIT', `${name} was not subscribed. ${client.allowance.message}`), name);
       }
       subs.add(ws, name, family.spec.key === 'symbol' ? shardFor(channel.key) : -1);
       ws.send(encodeFrame('subscribed', name, undefined), false);

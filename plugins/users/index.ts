@@ -39,13 +39,20 @@ export default definePlugin({
     const store = new UserStore(db, api.config, api.log);
     for (const [kind, description] of Object.entries(PRIVATE_KINDS)) api.channel(kind, { key: 'user', description });
     store.onChange((change) => react(api, change));
+    const adminFields = new Map<string, (userId: string) => unknown>();
     const service: UsersService = {
       store,
       publish: (channel, type, data) => api.publish(channel, type, data),
       accountEvent: (userId, event, data) => accountEvent(api, userId, event, data),
+      addAdminField: (name, value) => {
+        if (adminFields.has(name) || ['id', 'email', 'displayName', 'role', 'createdAt', 'disabled', 'disabledAt', 'updatedAt'].includes(name)) {
+          throw new Error(`the admin user view has a field "${name}" already`);
+        }
+        adminFields.set(name, value);
+      },
     };
     api.provide('users', service);
-    userRoutes(api, store, api.config.maxPageSize);
+    userRoutes(api, store, api.config.maxPageSize, adminFields);
   },
 });
 

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { AcceptorApi, RouteRequest } from '../../core/plugin-api.js';
 import { TickgateError } from '../../core/errors.js';
 import { validateBody } from '../../core/validation.js';
-import { ROLES, type UserStore } from './user-store.js';
+import { ROLES, type AdminUser, type UserStore } from './user-store.js';
 import { displayNameField } from './fields.js';
 
 const displayName = displayNameField;
@@ -28,7 +28,14 @@ function me(req: RouteRequest): string {
   return req.identity!.userId;
 }
 
-export function userRoutes(api: AcceptorApi, store: UserStore, maxPageSize: number): void {
+export function userRoutes(api: AcceptorApi, store: UserStore, maxPageSize: number, adminFields: ReadonlyMap<string, (userId: string) => unknown> = new Map()): void {
+  /** A user as admins see them, with the fields other plugins add (a plan). */
+  const forAdmin = (u: AdminUser): AdminUser & Record<string, unknown> => {
+    if (adminFields.size === 0) return u as AdminUser & Record<string, unknown>;
+    const out: AdminUser & Record<string, unknown> = { ...u };
+    for (const [name, value] of adminFields) out[name] = value(u.id);
+    return out;
+  };
   const base = '/api/v1/users';
   const listQuery = z.object({
     page: z.coerce.number().int().min(1).default(1),
@@ -71,14 +78,15 @@ export function userRoutes(api: AcceptorApi, store: UserStore, maxPageSize: numb
 
   api.route('get', base, async (req) => {
     const q = validateBody(listQuery, Object.fromEntries(req.query));
-    return ok(await store.list({ page: q.page, pageSize: q.pageSize, q: q.q || undefined }));
+    const page = await store.list({ page: q.page, pageSize: q.pageSize, q: q.q || undefined });
+    return ok({ ...page, users: page.users.map(forAdmin) });
   }, { auth: 'admin' });
 
-  api.route('get', `${base}/:id`, async (req) => ok({ user: await store.getForAdmin(req.params.id!) }), { auth: 'admin' });
+  api.route('get', `${base}/:id`, async (req) => ok({ user: forAdmin(await store.getForAdmin(req.params.id!)) }), { auth: 'admin' });
 
   api.route('patch', `${base}/:id`, async (req) => {
     const patch = validateBody(adminPatch, req.body);
-    return ok({ user: await store.adminUpdate(me(req), req.params.id!, patch as Parameters<UserStore['adminUpdate']>[2]) });
+    return ok({ user: forAdmin(await store.adminUpdate(me(req), req.params.id!, patch as Parameters<UserStore['adminUpdate']>[2])) });
   }, { auth: 'admin', maxBodyBytes: 4096 });
 
   api.route('del', `${base}/:id`, async (req) => {

@@ -40,6 +40,8 @@ t.test('error codes and their HTTP statuses are stable', async (t) => {
     TG_ERR_BODY_TOO_LARGE: 413,
     TG_ERR_TOKEN_INVALID: 401,
     TG_ERR_TOKEN_EXPIRED: 401,
+    TG_ERR_USER_CONNECTION_LIMIT: 429,
+    TG_ERR_REQUEST_LIMIT: 429,
   });
   t.same(CLOSE_CODES, { GOING_AWAY: 1001, MESSAGE_TOO_BIG: 1009, RATE_LIMITED: 4429 });
   t.equal(ERRORS.TG_ERR_AUTH_REQUIRED.message, 'Authentication required for this channel', 'the guide\'s text');

@@ -23,14 +23,14 @@ export interface Session {
 export const PASSWORD = 'correct horse battery staple';
 let counter = 0;
 
-export async function startAccounts(t: Test, opts: StackOptions & { auth?: Record<string, unknown>; users?: Record<string, unknown>; db?: TestDatabase } = {}): Promise<AccountsStack> {
+export async function startAccounts(t: Test, opts: StackOptions & { auth?: Record<string, unknown>; users?: Record<string, unknown>; db?: TestDatabase; extraPlugins?: unknown[] } = {}): Promise<AccountsStack> {
   const db = opts.db ?? await testDatabase(t);
   const config = (opts.config ?? {}) as Record<string, unknown>;
   const stack = await startStack(t, {
     ...opts,
     config: {
       ...config,
-      plugins: ['market', { name: 'db', config: db.config }, { name: 'users', config: opts.users ?? {} }, { name: 'auth', config: { ...opts.auth } }],
+      plugins: ['market', { name: 'db', config: db.config }, { name: 'users', config: opts.users ?? {} }, { name: 'auth', config: { ...opts.auth } }, ...(opts.extraPlugins ?? [])],
     } as StackOptions['config'],
   });
   const call: AccountsStack['call'] = async (method, path, o = {}) => {

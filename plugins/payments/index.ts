@@ -1,0 +1,81 @@
+// Built-in payments plugin: Stripe subscriptions, plans whose entitlements gate channels, connections and requests
+// live, and verified, idempotent webhooks. Without a Stripe secret key it is off and gates nothing.
+import { definePlugin } from '../../core/plugin-api.js';
+import type { Database } from '../db/database.js';
+import type { UsersService } from '../users/service.js';
+import { paymentsConfigSchema } from './config.js';
+import { PAYMENTS_ERRORS } from './errors.js';
+import { PlanCatalogue } from './plans.js';
+import { PAYMENTS_MIGRATIONS } from './migrations.js';
+import { PaymentStore, type SubscriptionRow } from './payment-store.js';
+import { Entitlements } from './entitlements.js';
+import { StripeApi, stripeClient } from './stripe-api.js';
+import { EventProcessor } from './event-processor.js';
+import { offRoutes, paymentRoutes, WEBHOOK_PATH } from './routes.js';
+
+export type { PaymentsConfig } from './config.js';
+
+export default definePlugin({
+  name: 'payments',
+  configSchema: paymentsConfigSchema,
+  errors: PAYMENTS_ERRORS,
+  async acceptor(api) {
+    const config = api.config;
+    const catalogue = new PlanCatalogue(config);
+    if (config.secretKey === '') {
+      api.log.info('payments are off (no Stripe secret key: STRIPE_SECRET_KEY): no plan gates anything');
+      offRoutes(api, catalogue);
+      return;
+    }
+    if (!api.authenticates()) {
+      throw new Error('payments need accounts: list the db, users and auth plugins before payments in config.yaml (or leave STRIPE_SECRET_KEY unset)');
+    }
+    const db = api.use<Database>('db');
+    const users = api.use<UsersService>('users');
+    await db.migrate('payments', PAYMENTS_MIGRATIONS);
+    const store = new PaymentStore(db);
+    const entitlements = new Entitlements(catalogue, config.activeStatuses, WEBHOOK_PATH);
+    entitlements.load(await store.allSubscriptions());
+    const stripe = new StripeApi(stripeClient(config), api.log);
+
+    /** A user's subscriptions were read again: their plan applies at once on their open connections. */
+    const synced = (userId: string, rows: SubscriptionRow[]): void => {
+      const before = entitlements.set(userId, rows);
+      const beforeView = JSON.stringify(viewOf(before));
+      const after = entitlements.of(userId);
+      const subscription = entitlements.view(userId);
+      if (after.plan !== before.plan) {
+        users.accountEvent(userId, 'plan.changed', { plan: catalogue.view(after.plan), previousPlan: before.plan.name, subscription });
+        api.clients.recheck(userId);
+        api.log.info({ userId, from: before.plan.name, to: after.plan.name, status: subscription.status }, 'plan changed');
+      } else if (JSON.stringify(subscription) !== beforeView) {
+        users.accountEvent(userId, 'subscription.updated', { subscription });
+      }
+    };
+    const viewOf = (p: ReturnType<Entitlements['of']>) => ({
+      plan: p.plan.name,
+      status: p.subscription?.status ?? null,
+      currentPeriodEnd: p.subscription?.currentPeriodEnd?.toISOString() ?? null,
+      cancelAtPeriodEnd: p.subscription?.cancelAtPeriodEnd ?? false,
+      subscriptionId: p.subscription?.id ?? null,
+    });
+
+    const processor = new EventProcessor(store, stripe, synced, api.log.child({ component: 'webhook-events' }), config.eventRetryBaseMs);
+    api.onSubscribe(entitlements.subscribeRule);
+    api.limitClients(entitlements.policy);
+    api.onRequest(entitlements.requestRule);
+    users.addAdminField('plan', (userId) => entitlements.view(userId));
+    users.store.onChange((change) => {
+      if (change.event === 'account.deleted') entitlements.forget(change.userId);
+    });
+    paymentRoutes(api, { config, catalogue, entitlements, store, stripe, users, processor });
+    api.provide('payments', { entitlements, processor, store });
+    api.onClose(() => processor.close());
+    // Events stored but not processed when the gateway last stopped are taken up now.
+    await store.makePendingDue();
+    processor.wake();
+    const forSale = catalogue.plans.filter((p) => p.prices.length > 0).map((p) => p.name);
+    api.log.info({ apiBase: config.apiBase, mode: config.secretKey.startsWith('sk_live_') || config.secretKey.startsWith('rk_live_') ? 'live' : 'test', plans: catalogue.plans.map((p) => p.name), forSale, defaultPlan: catalogue.defaultPlan.name }, 'payments are on');
+    if (forSale.length === 0) api.log.warn('no plan has a Stripe price (plans.<name>.prices, or STRIPE_PRICE_PRO): nothing can be bought');
+  },
+});
