@@ -31,6 +31,8 @@ const urlString = (protocols: string[]) =>
     }
   }, { message: `must be a URL starting with ${protocols.map((p) => p + '//').join(' or ')}` });
 
+const DEFAULT_PLUGINS = ['market', 'db', 'users', 'auth', 'signals', 'payments'];
+
 export const configSchema = z.object({
   server: z.object({
     host: z.string().min(1).default('0.0.0.0'),
@@ -89,11 +91,9 @@ export const configSchema = z.object({
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).strict().prefault({}),
-  /** Market data, and accounts on an embedded database: what `npm start` serves with no configuration at all. */
-  plugins: z.array(pluginEntry).default(['market', 'db', 'users', 'auth', 'signals']),
+  /** Market data, accounts on an embedded database, signals, payments (off without a key): `npm start` with no configuration. */
+  plugins: z.array(pluginEntry).default(() => [...DEFAULT_PLUGINS]),
 }).strict();
-
-const DEFAULT_PLUGINS = ['market', 'db', 'users', 'auth', 'signals', 'payments'];
 
 export type ConfigInput = z.input<typeof configSchema>;
 type RawConfig = z.output<typeof configSchema>;

@@ -60,6 +60,11 @@ export const paymentsConfigSchema = z.object({
   /** Stripe API requests' timeout, and retries of those that failed on the network or were asked to be retried. */
   requestTimeoutMs: z.number().int().min(1000).max(120_000).default(20_000),
   maxNetworkRetries: z.number().int().min(0).max(10).default(2),
+  /**
+   * How often the gateway reads the subscriptions other gateways on the same database stored (a webhook is processed
+   * by the gateway it reached), so a plan change applies on every gateway's connections within this time.
+   */
+  refreshMs: z.number().int().min(500).max(3_600_000).default(5000),
   /** A webhook event whose processing failed (Stripe unreachable) is tried again after this, doubling up to an hour. */
   eventRetryBaseMs: z.number().int().min(10).max(3_600_000).default(1000),
 }).strict().transform((c, ctx) => {

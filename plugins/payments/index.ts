@@ -36,6 +36,7 @@ export default definePlugin({
     const store = new PaymentStore(db);
     const entitlements = new Entitlements(catalogue, config.activeStatuses, WEBHOOK_PATH);
     entitlements.load(await store.allSubscriptions());
+    let seenUntil = (await store.changedSince(undefined)).latest;
     const stripe = new StripeApi(stripeClient(config), api.log);
 
     /** A user's subscriptions were read again: their plan applies at once on their open connections. */
@@ -70,7 +71,24 @@ export default definePlugin({
     });
     paymentRoutes(api, { config, catalogue, entitlements, store, stripe, users, processor });
     api.provide('payments', { entitlements, processor, store });
-    api.onClose(() => processor.close());
+    // What other gateways on the same database stored (their webhooks) reaches this gateway's connections too.
+    let refreshing = false;
+    const refresh = setInterval(() => {
+      if (refreshing) return;
+      refreshing = true;
+      void (async () => {
+        const { userIds, latest } = await store.changedSince(seenUntil);
+        for (const userId of userIds) synced(userId, await store.subscriptionsOf(userId));
+        seenUntil = latest;
+      })().catch((err: unknown) => api.log.warn({ err }, 'reading subscriptions stored by other gateways failed: retrying')).finally(() => {
+        refreshing = false;
+      });
+    }, config.refreshMs);
+    refresh.unref();
+    api.onClose(async () => {
+      clearInterval(refresh);
+      await processor.close();
+    });
     // Events stored but not processed when the gateway last stopped are taken up now.
     await store.makePendingDue();
     processor.wake();

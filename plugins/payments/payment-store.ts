@@ -115,6 +115,23 @@ export class PaymentStore {
     return byUser;
   }
 
+  /**
+   * Users whose subscriptions were stored after `since` (by the database's clock), and the newest such time: how a
+   * gateway learns what another gateway on the same database processed.
+   */
+  async changedSince(since: Date | undefined): Promise<{ userIds: string[]; latest: Date | undefined }> {
+    const rows = await this.sql.query<{ user_id: string; at: Date | string }>(
+      `SELECT user_id, max(updated_at) AS at FROM payment_subscriptions ${since ? 'WHERE updated_at > :since' : ''} GROUP BY user_id`,
+      { replacements: { since: since ?? null }, type: QueryTypes.SELECT },
+    );
+    let latest = since;
+    for (const r of rows) {
+      const at = date(r.at);
+      if (!latest || at > latest) latest = at;
+    }
+    return { userIds: rows.map((r) => r.user_id), latest };
+  }
+
   /** Stores a verified event once: false when it was stored before (a replay, or a duplicate arriving at the same time). */
   async recordEvent(e: { id: string; type: string; subscriptionId: string | null; created: Date }): Promise<boolean> {
     const rows = await this.sql.query<{ id: string }>(

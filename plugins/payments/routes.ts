@@ -98,6 +98,12 @@ export function paymentRoutes(api: AcceptorApi, d: PaymentsDeps): void {
     if (current === plan) throw PAYMENTS_ERRORS.error('TG_ERR_ALREADY_SUBSCRIBED', `You are on the ${plan.name} plan already: manage it in the billing portal (POST /api/v1/payments/portal)`);
     if (current !== catalogue.defaultPlan) throw PAYMENTS_ERRORS.error('TG_ERR_ALREADY_SUBSCRIBED', `You are on the ${current.name} plan: change plans in the billing portal (POST /api/v1/payments/portal), not with a second subscription`);
     const customerId = await customerFor(userId);
+    // The plan in memory lags a payment whose webhook is still on its way, and a lapsed subscription is on the default
+    // plan: Stripe's own list says whether a second subscription would be sold.
+    const open = await stripe.openSubscriptions(customerId);
+    if (open.length > 0) {
+      throw PAYMENTS_ERRORS.error('TG_ERR_ALREADY_SUBSCRIBED', `You have a subscription (${open[0]!.status}) already: pay, change or cancel it in the billing portal (POST /api/v1/payments/portal), not with a second one`);
+    }
     const session = await stripe.checkout({ customerId, userId, plan: plan.name, priceId: plan.prices[0]!, successUrl: config.successUrl, cancelUrl: config.cancelUrl });
     api.log.info({ userId, plan: plan.name, session: session.id }, 'checkout started');
     return ok({ url: session.url, sessionId: session.id, plan: plan.name }, 201);

@@ -1,4 +1,5 @@
 // The Stripe calls the payments plugin makes, through the official SDK pointed at STRIPE_API_BASE.
+import { createHash } from 'node:crypto';
 import Stripe from 'stripe';
 import type { Logger } from '../../core/logger.js';
 import { PAYMENTS_ERRORS } from './errors.js';
@@ -62,6 +63,10 @@ export function isMissing(err: unknown): boolean {
   return err instanceof Stripe.errors.StripeError && err.code === 'resource_missing';
 }
 
+export function customerIdempotencyKey(userId: string, email: string): string {
+  return `tickgate-customer-${userId}-${createHash('sha256').update(email).digest('hex').slice(0, 16)}`;
+}
+
 export class StripeApi {
   constructor(
     readonly stripe: Stripe,
@@ -75,19 +80,20 @@ export class StripeApi {
     } catch (err) {
       if (err instanceof Stripe.errors.StripeError) {
         this.log.error({ call: what, type: err.type, code: err.code, status: err.statusCode, requestId: err.requestId, message: err.message }, 'Stripe refused or failed a request');
-        throw PAYMENTS_ERRORS.error('TG_ERR_PAYMENT_PROVIDER', `Stripe could not ${what}: ${err.message}. Retry later; the server logged the request id.`);
+        // Stripe's own text stays in the log: it can name the key's last digits, price ids and other configuration.
+        throw PAYMENTS_ERRORS.error('TG_ERR_PAYMENT_PROVIDER', `Stripe could not ${what}: retry later (the server logged Stripe's answer${err.requestId ? `, request ${err.requestId}` : ''})`);
       }
       throw err;
     }
   }
 
   /**
-   * Creates the user's customer. The idempotency key is the user's: two first checkouts at once, here or on another
-   * gateway, get the same customer from Stripe.
+   * Creates the user's customer. The idempotency key is the user's (and their email's, which the request carries):
+   * two first checkouts at once, here or on another gateway, get the same customer from Stripe.
    */
   createCustomer(userId: string, email: string): Promise<string> {
     return this.call('create the customer', async () => {
-      const c = await this.stripe.customers.create({ email, metadata: { tickgateUserId: userId } }, { idempotencyKey: `tickgate-customer-${userId}` });
+      const c = await this.stripe.customers.create({ email, metadata: { tickgateUserId: userId } }, { idempotencyKey: customerIdempotencyKey(userId, email) });
       return c.id;
     });
   }
@@ -113,6 +119,14 @@ export class StripeApi {
     return this.call('open the billing portal', async () => {
       const s = await this.stripe.billingPortal.sessions.create({ customer: customerId, return_url: returnUrl });
       return { url: s.url };
+    });
+  }
+
+  /** The customer's subscriptions Stripe holds that are not over (to refuse a second paid one). */
+  openSubscriptions(customerId: string): Promise<SubscriptionFacts[]> {
+    return this.call('list the subscriptions', async () => {
+      const list = await this.stripe.subscriptions.list({ customer: customerId, status: 'all', limit: 20 });
+      return list.data.map(subscriptionFacts).filter((s) => !['canceled', 'incomplete_expired'].includes(s.status));
     });
   }
 

@@ -7,11 +7,17 @@ import { applyEnv, loadConfig, validateConfig, ConfigError, PACKAGE_ROOT } from 
 t.test('the shipped config.yaml is valid and equals the built-in defaults', async (t) => {
   const shipped = loadConfig({ file: join(PACKAGE_ROOT, 'config.yaml'), env: {} });
   const defaults = validateConfig({}, 'defaults');
-  t.same({ ...shipped, source: '' }, { ...defaults, source: '' }, 'config.yaml documents exactly the defaults');
+  // The shipped plans are written out in config.yaml (people edit them there); they are the payments plugin's own
+  // defaults, which its schema fills in when the entry has no config.
+  const { paymentsConfigSchema } = await import('../../plugins/payments/config.js');
+  const payments = (c: typeof shipped) => paymentsConfigSchema.parse(c.plugins.find((p) => p.name === 'payments')!.config);
+  t.same(payments(shipped), payments(defaults), 'the shipped plans are the payments plugin\'s defaults');
+  const withoutPlans = (c: typeof shipped) => ({ ...c, source: '', plugins: c.plugins.map((p) => (p.name === 'payments' ? { ...p, config: {} } : p)) });
+  t.same(withoutPlans(shipped), withoutPlans(defaults), 'config.yaml documents exactly the defaults');
   t.equal(shipped.server.port, 3000);
   t.equal(shipped.limits.maxChannelsPerClient, 50);
   t.equal(shipped.upstream.wsUrl, 'wss://stream.binance.com:9443');
-  t.same(shipped.plugins.map((p) => p.name), ['market', 'db', 'users', 'auth', 'signals'], 'market data, accounts and signals');
+  t.same(shipped.plugins.map((p) => p.name), ['market', 'db', 'users', 'auth', 'signals', 'payments'], 'market data, accounts, signals and payments');
   t.equal(shipped.shards, Math.max(1, availableParallelism() - 1), 'shards: auto = cores - 1, at least 1');
 });
 
@@ -40,14 +46,14 @@ t.test('plugin settings from the environment: DATABASE_URL, JWT_SECRET, TICKGATE
       TICKGATE_DATA_DIR: '/var/lib/tickgate',
       TICKGATE__PLUGINS__AUTH__REGISTRATION: 'closed',
       TICKGATE__PLUGINS__AUTH__LIMITS__LOGINS_PER_IP_PER_MINUTE: '5',
-      TICKGATE__PLUGINS__PAYMENTS__SECRET_KEY: 'sk_test_x',
+      TICKGATE__PLUGINS__TRADING__SECRET_KEY: 'sk_test_x',
     },
   });
   const byName = Object.fromEntries(c.plugins.map((p) => [p.name, p.config]));
   t.same(byName.db, { url: 'postgres://u:p@db:5432/tg', dataDir: '/var/lib/tickgate' });
   t.same(byName.auth, { jwtSecret: '12345678901234567890123456789012345', registration: 'closed', limits: { loginsPerIpPerMinute: 5 } }, 'a secret of digits stays a string; other values are YAML scalars');
   t.same(byName.market, {}, 'other plugins are untouched');
-  t.match(c.source, /\(ignored: TICKGATE__PLUGINS__PAYMENTS__SECRET_KEY \(no plugin "payments" is listed\)\)/);
+  t.match(c.source, /\(ignored: TICKGATE__PLUGINS__TRADING__SECRET_KEY \(no plugin "trading" is listed\)\)/);
   t.notMatch(c.source, /sk_test_x|12345678901234567890/, 'values never reach the source label');
   const plain = validateConfig(applyEnv({}, { DATABASE_URL: 'postgres://x@h/d' }).config, 'test');
   t.same(plain.plugins.find((p) => p.name === 'db')?.config, { url: 'postgres://x@h/d' }, 'the built-in default plugin list takes them too');

@@ -78,7 +78,8 @@ t.test('check out pro, receive the webhook, hold a pro-only channel; deleting th
   const after = c.indexOf(unsubscribed);
   const price = await c.next((f) => f.type === 'price' && c.indexOf(f) > after);
   t.ok(price, 'the public channel keeps flowing after the gated one ended');
-  t.notOk(c.frames.some((f) => f.type === 'depth' && c.indexOf(f) > after + 2), 'no depth frame after the end');
+  await c.ping();
+  t.notOk(c.frames.some((f) => f.type === 'depth' && c.indexOf(f) > after), 'no depth frame after the end');
   const final = await s.subscription(user);
   t.same({ plan: final.plan, status: final.status }, { plan: 'free', status: 'canceled' });
 
@@ -138,8 +139,7 @@ t.test('channel and connection allowances follow the plan live: an upgrade lifts
 
   // The renewal fails: past_due does not grant the plan, so everything pro allowed beyond free ends now.
   s.stripe.failPayment(subId);
-  const down = await a.next((f) => f.type === 'account' || f.type === 'limits');
-  t.equal(down.type, 'limits');
+  const down = await a.next((f) => f.type === 'limits');
   t.equal(down.data.maxChannels, 2);
   for (const name of ['price:BNBUSDT', 'price:SOLUSDT']) {
     const e = await a.next((f) => f.type === 'error' && f.channel === name);
@@ -194,12 +194,12 @@ t.test('one Stripe customer per user: two concurrent first checkouts make one, t
   const user = await s.register();
   const [one, two] = await Promise.all([1, 2].map(() => s.call('POST', '/api/v1/payments/checkout', { token: user.accessToken, body: { plan: 'pro' } })));
   t.equal(one!.status, 201);
-  t.equal(two!.status, 201);
+  t.equal(two!.status, 201, 'two checkout sessions (only one can start a subscription: see the next test)');
   t.equal(s.stripe.customers.size, 1, 'one customer');
   const creations = s.stripe.requests.filter((r) => r.method === 'POST' && r.path === '/v1/customers');
   t.ok(creations.length >= 2, 'both checkouts asked for the customer');
   t.equal(new Set(creations.map((r) => r.idempotencyKey)).size, 1, 'with the same idempotency key');
-  t.equal(creations[0]!.idempotencyKey, `tickgate-customer-${user.user.id}`);
+  t.match(creations[0]!.idempotencyKey, new RegExp(`^tickgate-customer-${user.user.id}-[0-9a-f]{16}$`));
   const customer = [...s.stripe.customers.values()][0]!;
   t.equal(customer.email, user.user.email);
   t.equal(s.stripe.sessions.get(one!.body.data.sessionId)!.customer, customer.id);
@@ -224,6 +224,15 @@ t.test('the endpoints\' errors: who may call, unknown and unsellable plans, a se
   await s.buy(user);
   const again = await s.call('POST', '/api/v1/payments/checkout', { token: user.accessToken, body: { plan: 'pro' } });
   t.same([again.status, again.body.error.code], [409, 'TG_ERR_ALREADY_SUBSCRIBED']);
+  // Paid, but the webhook not processed yet (no delivery here): Stripe's list refuses a second subscription.
+  const quiet = await startPayments(t, { deliver: false });
+  const buyer = await quiet.register();
+  const first = await quiet.call('POST', '/api/v1/payments/checkout', { token: buyer.accessToken, body: { plan: 'pro' } });
+  quiet.stripe.completeCheckout(first.body.data.sessionId);
+  t.equal((await quiet.subscription(buyer)).plan, 'free', 'the gateway has not heard of the payment');
+  const second = await quiet.call('POST', '/api/v1/payments/checkout', { token: buyer.accessToken, body: { plan: 'pro' } });
+  t.same([second.status, second.body.error.code], [409, 'TG_ERR_ALREADY_SUBSCRIBED']);
+  t.match(second.body.error.message, /You have a subscription \(active\) already/);
   const portal2 = await s.call('POST', '/api/v1/payments/portal', { token: user.accessToken });
   t.equal(portal2.status, 201);
   t.match(portal2.body.data.url, new RegExp(`^${s.stripe.url}/portal/bps_`), 'a Billing Portal session URL');
@@ -232,5 +241,6 @@ t.test('the endpoints\' errors: who may call, unknown and unsellable plans, a se
   s.stripe.failApiRequests(10);
   const down = await s.call('POST', '/api/v1/payments/checkout', { token: other.accessToken, body: { plan: 'pro' } });
   t.same([down.status, down.body.error.code], [502, 'TG_ERR_PAYMENT_PROVIDER']);
-  t.match(down.body.error.message, /Retry later/);
+  t.match(down.body.error.message, /retry later/);
+  t.notMatch(down.body.error.message, /simulated|outage|sk_/, 'Stripe\'s own text stays in the log');
 });

@@ -157,3 +157,25 @@ t.test('an event stored but not processed when the gateway stops is processed by
   const sub = await second.call('GET', '/api/v1/payments/subscription', { token });
   t.equal(sub.body.data.plan, 'pro');
 });
+
+t.test('two gateways on one database: a plan change processed by one applies on the other\'s open connections', {
+  skip: process.env.TEST_DATABASE_URL ? false : 'two gateways share a PostgreSQL server (TEST_DATABASE_URL); the embedded database is one gateway\'s',
+}, async (t) => {
+  const { testDatabase } = await import('../../helpers/database.js');
+  const db = await testDatabase(t);
+  const a = await startPayments(t, { db, payments: { refreshMs: 500 } });
+  const { startAccounts } = await import('../../helpers/accounts.js');
+  const b = await startAccounts(t, { db, extraPlugins: [{ name: 'payments', config: { secretKey: 'sk_test_tickgate_tests', webhookSecret: WEBHOOK_SECRET, apiBase: a.stripe.url, prices: { pro: 'price_pro_monthly' }, refreshMs: 500 } }] });
+  const user = await a.register();
+  const c = await TestClient.connect(`${b.wsUrl}?token=${user.accessToken}`);
+  t.teardown(() => c.close());
+  c.subscribe('depth:BTCUSDT:100');
+  t.equal((await c.next((f) => f.type === 'error')).data.code, 'TG_ERR_PLAN_REQUIRED');
+  const subId = await a.buy(user);
+  t.equal((await c.next((f) => f.type === 'limits')).data.maxChannels, 200, 'gateway B lifted the limits on its connection');
+  c.subscribe('depth:BTCUSDT:100');
+  await c.next((f) => f.type === 'subscribed' && f.channel === 'depth:BTCUSDT:100');
+  a.stripe.cancel(a.stripe.subscriptions.get(subId)!);
+  const ended = await c.next((f) => f.type === 'error' && f.channel === 'depth:BTCUSDT:100');
+  t.equal(ended.data.code, 'TG_ERR_PLAN_REQUIRED', 'and ended the gated channel when A processed the cancellation');
+});
