@@ -92,6 +92,10 @@ export class AccessControl {
     this.authenticator = { plugin, fn };
   }
 
+  get hasSubscribeRules(): boolean {
+    return this.rules.length > 0;
+  }
+
   get hasAuthenticator(): boolean {
     return this.authenticator !== undefined;
   }

@@ -1,6 +1,7 @@
 // The client's address: the TCP peer's, or behind a trusted reverse proxy the one its X-Forwarded-For names.
 import { isIP } from 'node:net';
 import proxyaddr from 'proxy-addr';
+import ipaddr from 'ipaddr.js';
 
 /** (peer address as uWS prints it, X-Forwarded-For header or '') → the client's address. */
 export type ClientAddressResolver = (peer: string, forwardedFor: string | undefined) => string;
@@ -60,4 +61,15 @@ export function clientAddressResolver(trusted: readonly string[]): ClientAddress
     // A header the proxy passed on unchecked may hold anything: then the proxy itself is all that is known.
     return isIP(address) ? canonicalAddress(address) : req.socket.remoteAddress;
   };
+}
+
+/**
+ * The key an address counts under in per-address limits: an IPv4 address, or an IPv6 address's /64 (one host
+ * commonly holds a whole /64 and could rotate through it).
+ */
+export function addressBucket(ip: string): string {
+  if (!ipaddr.IPv6.isValid(ip) || ipaddr.IPv4.isValid(ip)) return ip;
+  const parsed = ipaddr.IPv6.parse(ip);
+  if (parsed.isIPv4MappedAddress()) return parsed.toIPv4Address().toString();
+  return `${parsed.parts.slice(0, 4).map((p) => p.toString(16)).join(':')}::/64`;
 }

@@ -8,7 +8,8 @@ import type { Logger } from './logger.js';
 import type { ClientAddressResolver } from './client-address.js';
 import { credentialFrom, type AccessControl } from './access-control.js';
 import { TickgateError } from './errors.js';
-import type { Identity } from './plugin-api.js';
+import type { ClientInfo, Identity } from './plugin-api.js';
+import type { ErrorData } from './errors.js';
 
 const BODY_METHODS = new Set<HttpMethod>(['post', 'put', 'patch']);
 const DEFAULT_MAX_BODY = 64 * 1024;
@@ -112,6 +113,8 @@ export interface HttpRouterOptions {
   clientAddress: ClientAddressResolver;
   /** Identifies the callers of routes registered with `auth`. */
   access: AccessControl;
+  /** Whether `client` may have the data of `channel` (the subscribe rules): undefined, or the error. */
+  channelAccess(channel: string, client: ClientInfo): ErrorData | undefined;
 }
 
 const VERBS: Record<HttpMethod, string> = { get: 'GET', post: 'POST', put: 'PUT', patch: 'PATCH', del: 'DELETE', options: 'OPTIONS' };
@@ -172,7 +175,7 @@ export class HttpRouter {
           this.log.error({ method: request.method, path: request.path, timeoutMs: this.opts.timeoutMs }, 'route handler did not answer in time');
           finish(serialise({ status: 504, body: errorBody('TG_ERR_ROUTE_TIMEOUT') }));
         }, this.opts.timeoutMs);
-        void this.invoke(handler, request, auth, ruled ? { route: path, owner } : undefined)
+        void this.invoke(handler, request, auth, ruled ? { route: path, owner } : undefined, opts.channel)
           .catch(() => INTERNAL)
           .then((response) => {
             clearTimeout(timer);
@@ -234,13 +237,20 @@ export class HttpRouter {
   }
 
   /** Runs a handler and serialises its answer; nothing a handler returns or throws escapes as an exception. */
-  private async invoke(handler: RouteHandler, req: Request, auth: RouteOptions['auth'], ruled: { route: string; owner: string } | undefined): Promise<Serialised> {
+  private async invoke(handler: RouteHandler, req: Request, auth: RouteOptions['auth'], ruled: { route: string; owner: string } | undefined, channelOf: RouteOptions['channel']): Promise<Serialised> {
     let result: RouteResult;
     try {
       if (auth) await this.identify(req, auth);
-      if (ruled && this.opts.access.hasRequestRules) {
+      const rules = ruled !== undefined && this.opts.access.hasRequestRules;
+      const channel = channelOf && this.opts.access.hasSubscribeRules ? channelOf(req) : undefined;
+      if (rules || channel !== undefined) {
+        // The caller, once, for both: on a route without `auth` a credential is checked only when something asks.
         const identity = auth ? req.identity : await this.caller(req);
-        await this.opts.access.checkRequest(req, { ...ruled, identity });
+        if (rules) await this.opts.access.checkRequest(req, { ...ruled, identity });
+        if (channel !== undefined) {
+          const refused = this.opts.channelAccess(channel, { id: '', userId: identity?.userId, identity, remoteAddress: req.remoteAddress });
+          if (refused) throw new TickgateError(refused.code, refused.message, refused.hint);
+        }
       }
       result = await handler(req);
     } catch (err) {

@@ -71,6 +71,13 @@ export interface RouteOptions {
    * bytes). Any content type is accepted.
    */
   rawBody?: boolean;
+  /**
+   * The channel whose data the route answers with (e.g. `signals:${req.params.symbol}`), or undefined when the request
+   * names none. The subscribe rules then decide who may call the route as they decide who may subscribe (a plan that
+   * gates a channel gates its REST twin too), refusing with the rule's code; the caller is the request's credential,
+   * or anonymous.
+   */
+  channel?: (req: RouteRequest) => string | undefined;
 }
 
 /** What a request rule sees besides the request: the route it reached and who sent it. */

@@ -41,6 +41,15 @@ const NAME_RE = /^[a-z][a-z0-9-]{0,31}$/;
 /** Names the core's own routes and services use. */
 const RESERVED_NAMES = new Set(['core', 'ws', 'health', 'api', 'tickgate']);
 
+/** Runs a registration; what it refuses stops the plugin's load with the same message. */
+function asLoadError(register: () => void): void {
+  try {
+    register();
+  } catch (err) {
+    throw new PluginLoadError((err as Error).message);
+  }
+}
+
 export class PluginHost {
   private readonly services = new Map<string, { plugin: string; service: unknown }>();
   private readonly listeners: Record<ClientEvent, Array<{ plugin: string; fn: (c: ClientInfo) => void }>> = { connect: [], disconnect: [], authenticated: [] };
@@ -159,34 +168,10 @@ export class PluginHost {
         this.listeners[event].push({ plugin, fn });
       },
       authenticates: () => this.deps.access.hasAuthenticator,
-      authenticate: (fn) => {
-        try {
-          this.deps.access.setAuthenticator(plugin, fn);
-        } catch (err) {
-          throw new PluginLoadError((err as Error).message);
-        }
-      },
-      onSubscribe: (rule) => {
-        try {
-          this.deps.access.addRule(plugin, rule);
-        } catch (err) {
-          throw new PluginLoadError((err as Error).message);
-        }
-      },
-      onRequest: (rule) => {
-        try {
-          this.deps.access.addRequestRule(plugin, rule);
-        } catch (err) {
-          throw new PluginLoadError((err as Error).message);
-        }
-      },
-      limitClients: (policy) => {
-        try {
-          this.deps.access.setPolicy(plugin, policy);
-        } catch (err) {
-          throw new PluginLoadError((err as Error).message);
-        }
-      },
+      authenticate: (fn) => asLoadError(() => this.deps.access.setAuthenticator(plugin, fn)),
+      onSubscribe: (rule) => asLoadError(() => this.deps.access.addRule(plugin, rule)),
+      onRequest: (rule) => asLoadError(() => this.deps.access.addRequestRule(plugin, rule)),
+      limitClients: (policy) => asLoadError(() => this.deps.access.setPolicy(plugin, policy)),
       clients: this.deps.clients,
       onClose: (fn) => {
         this.teardowns.push({ plugin, fn });

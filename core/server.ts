@@ -6,6 +6,7 @@ import type { Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { loadNativeUws } from './uws-native.js';
 import { ChannelRegistry } from './channel-registry.js';
+import { parseChannelName } from './channel-grammar.js';
 import { SymbolRegistry, type SymbolInfo } from './symbol-registry.js';
 import { Subscriptions } from './subscriptions.js';
 import { HttpRouter } from './http-router.js';
@@ -67,7 +68,15 @@ export class TickgateServer {
     this.clientAddress = clientAddressResolver(config.server.trustProxy);
     this.app = this.uws.App();
     this.access = new AccessControl(this.errors, this.log.child({ component: 'access' }), config.limits.maxChannelsPerClient);
-    this.router = new HttpRouter(this.app, this.log.child({ component: 'http' }), { timeoutMs: config.server.routeTimeoutMs, errors: this.errors, clientAddress: this.clientAddress, access: this.access });
+    this.router = new HttpRouter(this.app, this.log.child({ component: 'http' }), {
+      timeoutMs: config.server.routeTimeoutMs, errors: this.errors, clientAddress: this.clientAddress, access: this.access,
+      channelAccess: (channel, client) => {
+        const parsed = parseChannelName(channel);
+        const family = parsed && this.channels.get(parsed.kind);
+        // A name that does not parse is the handler's to refuse (with its own validation message).
+        return parsed && family ? this.access.check(client, parsed, family, []) : undefined;
+      },
+    });
     this.subs = new Subscriptions(this.app, {
       open: (shard, channel, seq) => this.shards.send(shard, { t: 'open', channel, seq }),
       close: (shard, channel) => this.shards.send(shard, { t: 'close', channel }),

@@ -8,7 +8,7 @@
 //   valid pass, so users sharing an address (NAT) with a misbehaving client keep working.
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { LRUCache } from 'lru-cache';
-import ipaddr from 'ipaddr.js';
+import { addressBucket as limitKey } from '../../core/client-address.js';
 import { USERS_ERRORS } from '../users/errors.js';
 
 export interface AttemptLimitOptions {
@@ -27,14 +27,6 @@ function tooMany(res: unknown): Error {
   const ms = res instanceof RateLimiterRes ? res.msBeforeNext : 60_000;
   (err as { retryAfter?: number }).retryAfter = Math.max(1, Math.ceil(ms / 1000));
   return err;
-}
-
-/** The key an address counts under: an IPv4 address, or an IPv6 address's /64. */
-export function limitKey(ip: string): string {
-  if (!ipaddr.IPv6.isValid(ip) || ipaddr.IPv4.isValid(ip)) return ip;
-  const parsed = ipaddr.IPv6.parse(ip);
-  if (parsed.isIPv4MappedAddress()) return parsed.toIPv4Address().toString();
-  return `${parsed.parts.slice(0, 4).map((p) => p.toString(16)).join(':')}::/64`;
 }
 
 /** How long a successful sign-in from an address exempts that address from the account-wide limit. */

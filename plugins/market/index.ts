@@ -4,6 +4,9 @@ import { definePlugin } from '../../core/plugin-api.js';
 import { TickgateError } from '../../core/errors.js';
 import { KLINE_INTERVALS } from './intervals.js';
 
+/** The depth channel's levels (depth:SYM:N). */
+const DEPTH_LEVELS = [5, 10, 20, 50, 100];
+
 export default definePlugin({
   name: 'market',
   configSchema: z.object({
@@ -16,7 +19,7 @@ export default definePlugin({
     api.channel('klines', { key: 'symbol', argName: 'interval', args: KLINE_INTERVALS, argErrorCode: 'TG_ERR_INVALID_INTERVAL', description: 'candlesticks of one interval' });
     api.channel('trades', { key: 'symbol', description: 'individual trades' });
     api.channel('aggTrades', { key: 'symbol', description: 'aggregate trades: one per taker order (extension)' });
-    api.channel('depth', { key: 'symbol', argName: 'levels', args: ['5', '10', '20', '50', '100'], argRequired: false, description: 'order book from the local book: top 10 levels per side, or depth:SYM:N' });
+    api.channel('depth', { key: 'symbol', argName: 'levels', args: DEPTH_LEVELS.map(String), argRequired: false, description: 'order book from the local book: top 10 levels per side, or depth:SYM:N' });
     const { symbols } = api;
     api.route('get', '/api/v1/market/symbols', () => {
       if (!symbols.loaded) throw new TickgateError('TG_ERR_SYMBOLS_UNAVAILABLE');
@@ -40,6 +43,13 @@ export default definePlugin({
     api.route('get', '/api/v1/market/depth/:symbol', async (req) => {
       const symbol = symbolOf(req.params.symbol);
       return ok(await api.ask(symbol, 'depth', { limit: limitOf(req.query, 20, 100) }));
+    }, {
+      // The REST twin of depth:SYM:N (the smallest N that holds the levels asked for): gated as the channel is.
+      channel: (req) => {
+        const n = Number(req.query.get('limit') ?? 20);
+        const levels = DEPTH_LEVELS.find((l) => l >= n);
+        return Number.isInteger(n) && levels !== undefined ? `depth:${(req.params.symbol ?? '').toUpperCase()}:${levels}` : undefined;
+      },
     });
     api.route('get', '/api/v1/market/klines/:symbol', async (req) => {
       const symbol = symbolOf(req.params.symbol);

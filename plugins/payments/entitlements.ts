@@ -3,6 +3,7 @@
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { ClientInfo, ClientPolicy, Identity, RequestContext, RouteRequest, SubscribeRequest } from '../../core/plugin-api.js';
 import { TickgateError } from '../../core/errors.js';
+import { addressBucket } from '../../core/client-address.js';
 import { PAYMENTS_ERRORS } from './errors.js';
 import type { Plan, PlanCatalogue } from './plans.js';
 import type { SubscriptionRow } from './payment-store.js';
@@ -11,6 +12,8 @@ import type { SubscriptionRow } from './payment-store.js';
 export interface UserPlan {
   plan: Plan;
   subscription: SubscriptionRow | undefined;
+  /** All the user's stored subscriptions. */
+  rows: readonly SubscriptionRow[];
 }
 
 /** The subscription as the API and the account channel show it. */
@@ -49,7 +52,7 @@ export class Entitlements {
       const plan = this.catalogue.forPrice(row.priceId);
       if (plan && (!best || plan.rank > best.plan.rank)) best = { plan, row };
     }
-    return best ? { plan: best.plan, subscription: best.row } : { plan: this.catalogue.defaultPlan, subscription: latest };
+    return best ? { plan: best.plan, subscription: best.row, rows } : { plan: this.catalogue.defaultPlan, subscription: latest, rows };
   }
 
   load(all: Map<string, SubscriptionRow[]>): void {
@@ -70,11 +73,14 @@ export class Entitlements {
   }
 
   of(userId: string | undefined): UserPlan {
-    return (userId !== undefined && this.byUser.get(userId)) || { plan: this.catalogue.defaultPlan, subscription: undefined };
+    return (userId !== undefined && this.byUser.get(userId)) || { plan: this.catalogue.defaultPlan, subscription: undefined, rows: [] };
   }
 
   view(userId: string): SubscriptionView {
-    const { plan, subscription: s } = this.of(userId);
+    return this.viewOf(this.of(userId));
+  }
+
+  viewOf({ plan, subscription: s }: UserPlan): SubscriptionView {
     return {
       plan: plan.name,
       status: s?.status ?? null,
@@ -110,7 +116,7 @@ export class Entitlements {
     const { plan } = this.of(ctx.identity?.userId);
     const limiter = this.limiters.get(plan);
     if (!limiter) return;
-    const key = ctx.identity ? `u:${ctx.identity.userId}` : `ip:${req.remoteAddress}`;
+    const key = ctx.identity ? `u:${ctx.identity.userId}` : `ip:${addressBucket(req.remoteAddress)}`;
     try {
       await limiter.consume(key);
     } catch (res) {

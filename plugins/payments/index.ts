@@ -42,7 +42,7 @@ export default definePlugin({
     /** A user's subscriptions were read again: their plan applies at once on their open connections. */
     const synced = (userId: string, rows: SubscriptionRow[]): void => {
       const before = entitlements.set(userId, rows);
-      const beforeView = JSON.stringify(viewOf(before));
+      const beforeView = JSON.stringify(entitlements.viewOf(before));
       const after = entitlements.of(userId);
       const subscription = entitlements.view(userId);
       if (after.plan !== before.plan) {
@@ -53,13 +53,6 @@ export default definePlugin({
         users.accountEvent(userId, 'subscription.updated', { subscription });
       }
     };
-    const viewOf = (p: ReturnType<Entitlements['of']>) => ({
-      plan: p.plan.name,
-      status: p.subscription?.status ?? null,
-      currentPeriodEnd: p.subscription?.currentPeriodEnd?.toISOString() ?? null,
-      cancelAtPeriodEnd: p.subscription?.cancelAtPeriodEnd ?? false,
-      subscriptionId: p.subscription?.id ?? null,
-    });
 
     const processor = new EventProcessor(store, stripe, synced, api.log.child({ component: 'webhook-events' }), config.eventRetryBaseMs);
     api.onSubscribe(entitlements.subscribeRule);
@@ -67,7 +60,16 @@ export default definePlugin({
     api.onRequest(entitlements.requestRule);
     users.addAdminField('plan', (userId) => entitlements.view(userId));
     users.store.onChange((change) => {
-      if (change.event === 'account.deleted') entitlements.forget(change.userId);
+      if (change.event !== 'account.deleted') return;
+      // The account is gone (its payment rows with it): what Stripe would go on charging it for ends too.
+      const open = entitlements.of(change.userId).rows.filter((r) => !['canceled', 'incomplete_expired'].includes(r.status));
+      entitlements.forget(change.userId);
+      for (const row of open) {
+        stripe.cancel(row.id).then(
+          () => api.log.info({ userId: change.userId, subscription: row.id }, 'subscription of a deleted account canceled'),
+          (err: unknown) => api.log.error({ userId: change.userId, subscription: row.id, customer: row.customerId, err: err instanceof Error ? err.message : String(err) }, 'could not cancel the subscription of a deleted account: cancel it in the Stripe dashboard'),
+        );
+      }
     });
     paymentRoutes(api, { config, catalogue, entitlements, store, stripe, users, processor });
     api.provide('payments', { entitlements, processor, store });

@@ -93,8 +93,18 @@ export class StripeApi {
    */
   createCustomer(userId: string, email: string): Promise<string> {
     return this.call('create the customer', async () => {
-      const c = await this.stripe.customers.create({ email, metadata: { tickgateUserId: userId } }, { idempotencyKey: customerIdempotencyKey(userId, email) });
-      return c.id;
+      // Stripe keeps a key's answer for a day, a failure (5xx) too: a replayed failure moves on to the key's next
+      // generation, which every gateway reaches the same way, so concurrent first checkouts still meet on one key.
+      for (let generation = 0; ; generation++) {
+        const base = customerIdempotencyKey(userId, email);
+        try {
+          const c = await this.stripe.customers.create({ email, metadata: { tickgateUserId: userId } }, { idempotencyKey: generation === 0 ? base : `${base}-${generation}` });
+          return c.id;
+        } catch (err) {
+          const replayedFailure = err instanceof Stripe.errors.StripeError && (err.statusCode ?? 0) >= 500 && err.headers?.['idempotent-replayed'] === 'true';
+          if (!replayedFailure || generation >= 3) throw err;
+        }
+      }
     });
   }
 
@@ -128,6 +138,11 @@ export class StripeApi {
       const list = await this.stripe.subscriptions.list({ customer: customerId, status: 'all', limit: 20 });
       return list.data.map(subscriptionFacts).filter((s) => !['canceled', 'incomplete_expired'].includes(s.status));
     });
+  }
+
+  /** Cancels a subscription at once (its customer's account is gone). */
+  async cancel(id: string): Promise<void> {
+    await this.stripe.subscriptions.cancel(id);
   }
 
   /** Reads a subscription as Stripe holds it now; rejects with the SDK's error (the caller decides about retries). */

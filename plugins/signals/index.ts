@@ -5,7 +5,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { Piscina } from 'piscina';
-import { definePlugin, jsonText } from '../../core/plugin-api.js';
+import { definePlugin, jsonText, type RouteRequest } from '../../core/plugin-api.js';
 import { TickgateError } from '../../core/errors.js';
 import { SIGNALS_ERRORS } from './errors.js';
 import { modelPath, signalsConfigSchema, type SignalsConfig } from './config.js';
@@ -182,10 +182,15 @@ export default definePlugin<SignalsConfig>({
       lastRefused,
     }));
 
+    // The REST twins of signals:SYM[:INTERVAL]: whoever may not hold the channel (a plan) may not read it here either.
+    const channelOf = (req: RouteRequest): string => {
+      const interval = req.query.get('interval');
+      return `signals:${(req.params.symbol ?? '').toUpperCase()}${interval ? `:${interval}` : ''}`;
+    };
     api.route('get', '/api/v1/signals/:symbol', async (req) => {
       const symbol = symbols.validate(req.params.symbol ?? '').symbol;
       return ok(await api.ask<SignalData>(symbol, 'latest', { interval: intervalOf(req.query) }, 15_000));
-    });
+    }, { channel: channelOf });
 
     let historyInFlight = 0;
     api.route('get', '/api/v1/signals/:symbol/history', async (req) => {
@@ -206,7 +211,7 @@ export default definePlugin<SignalsConfig>({
       } finally {
         historyInFlight--;
       }
-    });
+    }, { channel: channelOf });
 
     async function historyOf(symbol: string, interval: string, limit: number, model: Current) {
       const candles = await api.ask<Float64Array>(symbol, 'candles', { interval, limit }, 30_000);

@@ -97,7 +97,7 @@ export class StripeSim {
   /** Requests by method and path (`POST /v1/customers`), for tests that count calls. */
   readonly requests: Array<{ method: string; path: string; idempotencyKey: string | undefined }> = [];
   /** Idempotency keys: the request's fingerprint and its answer (a promise while the first request runs). */
-  private readonly idempotency = new Map<string, { fingerprint: string; answer: Promise<{ status: number; body: unknown }>; done: boolean }>();
+  private readonly idempotency = new Map<string, { fingerprint: string; answer: Promise<{ status: number; body: unknown; headers?: Record<string, string> }>; done: boolean }>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private deliveriesPaused = false;
@@ -220,10 +220,6 @@ export class StripeSim {
     const key = /^Bearer (\S+)$/.exec(auth)?.[1];
     const idempotencyKey = typeof req.headers['idempotency-key'] === 'string' ? req.headers['idempotency-key'] : undefined;
     this.requests.push({ method, path: url.pathname, idempotencyKey });
-    if (this.failing > 0) {
-      this.failing--;
-      throw new SimError(500, { error: { type: 'api_error', message: 'The simulated Stripe is failing on purpose (an outage).' } }, { 'stripe-should-retry': 'false' });
-    }
     if (!key || (this.opts.secretKey ? key !== this.opts.secretKey : !key.startsWith('sk_test_'))) {
       throw new SimError(401, { error: { type: 'invalid_request_error', message: `Invalid API Key provided: ${key ? `${key.slice(0, 8)}****` : '(none)'}` } });
     }
@@ -245,9 +241,9 @@ export class StripeSim {
         return this.json(res, answer.status, answer.body, { 'idempotent-replayed': 'true', 'original-request': 'req_sim' });
       }
       const answer = this.delay().then(() => this.route(method, url.pathname, form)).then(
-        (body) => ({ status: 200, body }),
+        (body) => ({ status: 200, body, headers: {} as Record<string, string> }),
         (err: unknown) => {
-          if (err instanceof SimError) return { status: err.status, body: err.body as unknown };
+          if (err instanceof SimError) return { status: err.status, body: err.body as unknown, headers: err.headers };
           throw err;
         },
       );
@@ -256,7 +252,7 @@ export class StripeSim {
       const a = await answer.finally(() => {
         entry.done = true;
       });
-      return this.json(res, a.status, a.body);
+      return this.json(res, a.status, a.body, a.headers);
     }
     await this.delay();
     this.json(res, 200, await this.route(method, url.pathname, form));
@@ -268,6 +264,11 @@ export class StripeSim {
   }
 
   private async route(method: string, path: string, form: Form): Promise<unknown> {
+    // Inside the request's execution: like a failure of Stripe's, it is kept under an idempotency key and replayed.
+    if (this.failing > 0) {
+      this.failing--;
+      throw new SimError(500, { error: { type: 'api_error', message: 'The simulated Stripe is failing on purpose (an outage).' } }, { 'stripe-should-retry': 'false' });
+    }
     const parts = path.split('/').filter(Boolean).slice(1);
     const [a, b, c] = parts;
     if (method === 'POST' && a === 'customers' && parts.length === 1) return this.createCustomer(form);

@@ -68,6 +68,17 @@ t.test('the built-in plugins\' error codes and their statuses are stable too', a
     TG_ERR_SESSION_REVOKED: 401,
     TG_ERR_REGISTRATION_CLOSED: 403,
   });
+  const { PAYMENTS_ERRORS } = await import('../../plugins/payments/errors.js');
+  t.same(statuses(PAYMENTS_ERRORS.codes), {
+    TG_ERR_PLAN_REQUIRED: 403,
+    TG_ERR_PAYMENTS_OFF: 503,
+    TG_ERR_UNKNOWN_PLAN: 400,
+    TG_ERR_PLAN_NOT_FOR_SALE: 400,
+    TG_ERR_ALREADY_SUBSCRIBED: 409,
+    TG_ERR_NO_BILLING_ACCOUNT: 409,
+    TG_ERR_PAYMENT_PROVIDER: 502,
+    TG_ERR_WEBHOOK_SIGNATURE: 400,
+  });
 });
 
 t.test('error data and errors carry the code and a message', async (t) => {

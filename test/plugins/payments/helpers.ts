@@ -20,13 +20,13 @@ export interface PaymentsStack extends AccountsStack {
   waitPlan(session: Session, plan: string, status?: string): Promise<any>;
 }
 
-export async function startPayments(t: Test, opts: { payments?: Record<string, unknown>; sim?: StripeSimOptions; deliver?: boolean; db?: TestDatabase; config?: Record<string, unknown> } = {}): Promise<PaymentsStack> {
+export async function startPayments(t: Test, opts: { payments?: Record<string, unknown>; sim?: StripeSimOptions; deliver?: boolean; db?: TestDatabase; config?: Record<string, unknown>; extraBefore?: unknown[] } = {}): Promise<PaymentsStack> {
   const stripe = await new StripeSim({ secretKey: SECRET_KEY, prices: [{ id: PRO_PRICE, unitAmount: 2000 }], retryBaseMs: 50, ...opts.sim }).start();
   t.teardown(() => stripe.close());
   const stack = await startAccounts(t, {
     db: opts.db,
     config: opts.config as never,
-    extraPlugins: [{
+    extraPlugins: [...(opts.extraBefore ?? []), {
       name: 'payments',
       config: { secretKey: SECRET_KEY, webhookSecret: WEBHOOK_SECRET, apiBase: stripe.url, prices: { pro: PRO_PRICE }, eventRetryBaseMs: 50, ...opts.payments },
     }],

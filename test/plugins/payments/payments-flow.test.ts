@@ -36,6 +36,12 @@ t.test('check out pro, receive the webhook, hold a pro-only channel; deleting th
   t.match(refused.data.message, /needs the pro plan; your plan is free: upgrade with POST \/api\/v1\/payments\/checkout \{"plan":"pro"\}/, 'the error names the plan that allows it');
   await c.next((f) => f.type === 'subscribed' && f.channel === 'price:BTCUSDT');
 
+  // The REST twin of a gated channel is gated the same way.
+  const restDepth = await s.call('GET', '/api/v1/market/depth/BTCUSDT?limit=100', { token: user.accessToken });
+  t.same([restDepth.status, restDepth.body.error?.code], [403, 'TG_ERR_PLAN_REQUIRED'], 'depth over REST with 100 levels needs pro');
+  t.equal((await s.call('GET', '/api/v1/market/depth/BTCUSDT?limit=60')).status, 403, 'so does any limit above 50, anonymously');
+  t.equal((await s.call('GET', '/api/v1/market/depth/BTCUSDT?limit=50', { token: user.accessToken })).status, 200, '50 levels are free');
+
   const before = await s.subscription(user);
   t.same({ plan: before.plan, status: before.status, currentPeriodEnd: before.currentPeriodEnd }, { plan: 'free', status: null, currentPeriodEnd: null });
 
@@ -65,6 +71,8 @@ t.test('check out pro, receive the webhook, hold a pro-only channel; deleting th
   c.subscribe('depth:BTCUSDT:100');
   await c.next((f) => f.type === 'subscribed' && f.channel === 'depth:BTCUSDT:100');
   await c.next((f) => f.type === 'depth' && f.channel === 'depth:BTCUSDT:100');
+  const proDepth = await s.call('GET', '/api/v1/market/depth/BTCUSDT?limit=100', { token: user.accessToken });
+  t.equal(proDepth.status, 200, 'and over REST');
 
   // Deleted on Stripe's side (the portal's cancel): the event arrives, the plan ends, the channel with it.
   s.stripe.cancel(s.stripe.subscriptions.get(sub.subscriptionId)!);
@@ -243,4 +251,46 @@ t.test('the endpoints\' errors: who may call, unknown and unsellable plans, a se
   t.same([down.status, down.body.error.code], [502, 'TG_ERR_PAYMENT_PROVIDER']);
   t.match(down.body.error.message, /retry later/);
   t.notMatch(down.body.error.message, /simulated|outage|sk_/, 'Stripe\'s own text stays in the log');
+});
+
+t.test('the signals plugin\'s REST twins are gated like signals: channels; its model route is not', async (t) => {
+  const s = await startPayments(t, { extraBefore: ['signals'] });
+  const user = await s.register();
+  for (const path of ['/api/v1/signals/BTCUSDT', '/api/v1/signals/BTCUSDT?interval=1m', '/api/v1/signals/BTCUSDT/history?limit=5']) {
+    const res = await s.call('GET', path, { token: user.accessToken });
+    t.same([res.status, res.body.error?.code], [403, 'TG_ERR_PLAN_REQUIRED'], `${path} needs pro`);
+    t.match(res.body.error.message, /needs the pro plan/);
+  }
+  t.equal((await s.call('GET', '/api/v1/signals/model')).status, 200, 'the model\'s description is public');
+  await s.buy(user);
+  const latest = await s.call('GET', '/api/v1/signals/BTCUSDT', { token: user.accessToken });
+  t.equal(latest.status, 200, 'on pro the latest signal is served');
+  t.equal(latest.body.data.symbol, 'BTCUSDT');
+});
+
+t.test('a first customer creation that Stripe failed is replayed under its key: the next checkout moves to the key\'s next generation', async (t) => {
+  const s = await startPayments(t);
+  const user = await s.register();
+  s.stripe.failApiRequests(1);
+  const failed = await s.call('POST', '/api/v1/payments/checkout', { token: user.accessToken, body: { plan: 'pro' } });
+  t.same([failed.status, failed.body.error.code], [502, 'TG_ERR_PAYMENT_PROVIDER']);
+  const retried = await s.call('POST', '/api/v1/payments/checkout', { token: user.accessToken, body: { plan: 'pro' } });
+  t.equal(retried.status, 201, 'the failure kept under the first key does not block the user');
+  t.equal(s.stripe.customers.size, 1);
+  const keys = s.stripe.requests.filter((r) => r.path === '/v1/customers').map((r) => r.idempotencyKey!);
+  t.ok(keys.length >= 3, 'the first try, its replay, and the next generation');
+  t.equal(keys[keys.length - 1], `${keys[0]}-1`);
+});
+
+t.test('deleting an account cancels its Stripe subscription', async (t) => {
+  const s = await startPayments(t);
+  const user = await s.register();
+  const subId = await s.buy(user);
+  const admin = await s.register();
+  await makeAdmin(s.db, admin.user.id);
+  const adminToken = (await s.login(admin.user.email, admin.password)).accessToken;
+  t.equal((await s.call('DELETE', `/api/v1/users/${user.user.id}`, { token: adminToken })).status, 200);
+  const { until } = await import('../../helpers/stack.js');
+  await until(() => s.stripe.subscriptions.get(subId)!.status === 'canceled', 'the subscription canceled at Stripe');
+  t.ok(s.stripe.requests.some((r) => r.method === 'DELETE' && r.path === `/v1/subscriptions/${subId}`), 'by DELETE /v1/subscriptions/:id');
 });
