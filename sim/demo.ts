@@ -59,7 +59,7 @@ tickgate demo is running against the simulated exchange (offline).
   Health:    http://${shown}:${server.port}/health
 Try: npx wscat -c ws://${shown}:${server.port}/ws   then   {"type":"subscribe","channels":["price:BTCUSDT"]}
 Symbols: BTCUSDT ETHUSDT BNBUSDT SOLUSDT XRPUSDT DOGEUSDT ADAUSDT AVAXUSDT and more. Ctrl-C stops.
-${config.plugins.some((p) => p.name === 'signals') ? `Signals: {"type":"subscribe","channels":["signals:BTCUSDT"]}, or curl http://${shown}:${server.port}/api/v1/signals/BTCUSDT
+${config.plugins.some((p) => p.name === 'signals') ? `Signals${stripe ? ' (pro plan)' : ''}: {"type":"subscribe","channels":["signals:BTCUSDT"]}, or curl http://${shown}:${server.port}/api/v1/signals/BTCUSDT
   (the shipped model was trained on this simulator's data only: README, "Signals").
 ` : ''}${config.plugins.some((p) => p.name === 'auth') ? `Accounts: POST http://${shown}:${server.port}/api/v1/auth/register {"email","password"}, then
   ws://${shown}:${server.port}/ws?token=<accessToken> and subscribe to account:<your user id> (README, "Accounts").

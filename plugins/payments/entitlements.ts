@@ -101,7 +101,7 @@ export class Entitlements {
     const which = names.length === 1 ? `the ${names[0]} plan` : `one of the plans ${names.join(', ')}`;
     const how = id
       ? `upgrade with POST /api/v1/payments/checkout {"plan":"${names[0]}"}`
-      : `sign in (this connection is anonymous, on the ${plan.name} plan), then upgrade with POST /api/v1/payments/checkout {"plan":"${names[0]}"}`;
+      : `sign in (anonymous clients are on the ${plan.name} plan), then upgrade with POST /api/v1/payments/checkout {"plan":"${names[0]}"}`;
     throw PAYMENTS_ERRORS.error('TG_ERR_PLAN_REQUIRED', `${req.channel} needs ${which}; ${id ? `your plan is ${plan.name}` : 'you are not signed in'}: ${how}`);
   };
 
