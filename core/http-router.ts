@@ -151,6 +151,7 @@ export class HttpRouter {
       throw new Error(`route ${verb} ${path}: auth must be 'user', 'admin' or 'optional', not ${JSON.stringify(auth)}`);
     }
     if (auth) this.guarded.push({ route: `${verb} ${path}`, owner });
+    if (opts.channel !== undefined && typeof opts.channel !== 'function') throw new Error(`route ${verb} ${path}: channel must be a function (req) => channel name | undefined`);
     const raw = opts.rawBody === true;
     // Request rules (per-caller limits) apply to the API, not to /health and the like that load balancers poll.
     const ruled = path.startsWith('/api/');
@@ -245,7 +246,9 @@ export class HttpRouter {
       const channel = channelOf && this.opts.access.hasSubscribeRules ? channelOf(req) : undefined;
       if (rules || channel !== undefined) {
         // The caller, once, for both: on a route without `auth` a credential is checked only when something asks.
-        const identity = auth ? req.identity : await this.caller(req);
+        // A bad credential on a route that answers with a channel's data is refused as such (a client renews its token
+        // on 401, and would not on a plan's 403); for the request rules alone, the caller is then anonymous.
+        const identity = auth ? req.identity : await this.caller(req, channel !== undefined);
         if (rules) await this.opts.access.checkRequest(req, { ...ruled, identity });
         if (channel !== undefined) {
           const refused = this.opts.channelAccess(channel, { id: '', userId: identity?.userId, identity, remoteAddress: req.remoteAddress });
@@ -288,12 +291,16 @@ export class HttpRouter {
     if (auth === 'admin' && req.identity.role !== 'admin') throw new TickgateError('TG_ERR_FORBIDDEN', 'This route needs the admin role');
   }
 
-  /** Who sent a request to a route without `auth`, for the request rules: undefined when anonymous or not valid. */
-  private async caller(req: Request): Promise<Identity | undefined> {
+  /**
+   * Who sent a request to a route without `auth`: undefined when anonymous; with a credential that is not valid,
+   * undefined too, or (`strict`) the credential's coded error.
+   */
+  private async caller(req: Request, strict: boolean): Promise<Identity | undefined> {
     try {
       const credential = credentialFrom((name) => req.headers[name] ?? '', undefined, req.remoteAddress);
       return credential && await this.opts.access.identify(credential);
-    } catch {
+    } catch (err) {
+      if (strict) throw err;
       return undefined;
     }
   }

@@ -73,9 +73,10 @@ export interface RouteOptions {
   rawBody?: boolean;
   /**
    * The channel whose data the route answers with (e.g. `signals:${req.params.symbol}`), or undefined when the request
-   * names none. The subscribe rules then decide who may call the route as they decide who may subscribe (a plan that
-   * gates a channel gates its REST twin too), refusing with the rule's code; the caller is the request's credential,
-   * or anonymous.
+   * names none. The plugins' subscribe rules (`onSubscribe`) then decide who may call the route as they decide who
+   * may subscribe (a plan that gates a channel gates its REST twin too), refusing with the rule's code; the caller is
+   * the request's credential (one that is not valid is refused with its own code), or anonymous. Symbol channels:
+   * a private channel's REST route uses `auth` instead.
    */
   channel?: (req: RouteRequest) => string | undefined;
 }

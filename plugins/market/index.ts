@@ -1,6 +1,6 @@
 // Built-in market plugin, acceptor half: declares the public market channel families and the symbols route.
 import { z } from 'zod';
-import { definePlugin } from '../../core/plugin-api.js';
+import { definePlugin, type RouteRequest } from '../../core/plugin-api.js';
 import { TickgateError } from '../../core/errors.js';
 import { KLINE_INTERVALS } from './intervals.js';
 
@@ -36,19 +36,30 @@ export default definePlugin({
       return n;
     };
     const ok = (data: unknown) => ({ body: { success: true, data } });
+    /**
+     * The channel a REST route's answer is the twin of, so that whoever may not hold it (a plan) may not read it here
+     * either; undefined for a symbol the route refuses anyway (its own error then says why).
+     */
+    const twin = (kind: string, arg?: string) => (req: RouteRequest): string | undefined => {
+      try {
+        return `${kind}:${symbolOf(req.params.symbol)}${arg === undefined ? '' : `:${arg}`}`;
+      } catch {
+        return undefined;
+      }
+    };
     api.route('get', '/api/v1/market/ticker/:symbol', async (req) => {
       const symbol = symbolOf(req.params.symbol);
       return ok(await api.ask(symbol, 'ticker', {}));
-    });
+    }, { channel: twin('ticker') });
     api.route('get', '/api/v1/market/depth/:symbol', async (req) => {
       const symbol = symbolOf(req.params.symbol);
       return ok(await api.ask(symbol, 'depth', { limit: limitOf(req.query, 20, 100) }));
     }, {
-      // The REST twin of depth:SYM:N (the smallest N that holds the levels asked for): gated as the channel is.
+      // The twin of depth:SYM:N with the smallest N that holds the levels asked for.
       channel: (req) => {
         const n = Number(req.query.get('limit') ?? 20);
         const levels = DEPTH_LEVELS.find((l) => l >= n);
-        return Number.isInteger(n) && levels !== undefined ? `depth:${(req.params.symbol ?? '').toUpperCase()}:${levels}` : undefined;
+        return Number.isInteger(n) && levels !== undefined ? twin('depth', String(levels))(req) : undefined;
       },
     });
     api.route('get', '/api/v1/market/klines/:symbol', async (req) => {
@@ -56,11 +67,11 @@ export default definePlugin({
       const interval = req.query.get('interval') ?? '';
       if (!KLINE_INTERVALS.includes(interval)) throw new TickgateError('TG_ERR_INVALID_INTERVAL', `interval must be one of ${KLINE_INTERVALS.join(', ')}`);
       return ok(await api.ask(symbol, 'klines', { interval, limit: limitOf(req.query, 100, 1000) }));
-    });
+    }, { channel: (req) => twin('klines', req.query.get('interval') ?? '')(req) });
     api.route('get', '/api/v1/market/trades/:symbol', async (req) => {
       const symbol = symbolOf(req.params.symbol);
       return ok(await api.ask(symbol, 'trades', { limit: limitOf(req.query, 100, 1000) }));
-    });
+    }, { channel: twin('trades') });
   },
   shard: new URL('./shard.js', import.meta.url),
 });

@@ -60,11 +60,19 @@ export class Entitlements {
     for (const [userId, rows] of all) this.byUser.set(userId, this.resolve(rows));
   }
 
-  /** Sets a user's plan from their subscriptions; returns the plan before. */
+  /**
+   * Sets a user's plan from their subscriptions as just read; returns the plan before. A read that raced a newer one
+   * (a refresh against the webhook processor) keeps, per subscription, the row read from Stripe last.
+   */
   set(userId: string, rows: readonly SubscriptionRow[]): UserPlan {
     const before = this.of(userId);
-    if (rows.length === 0) this.byUser.delete(userId);
-    else this.byUser.set(userId, this.resolve(rows));
+    const merged = new Map(rows.map((r) => [r.id, r]));
+    for (const held of before.rows) {
+      const read = merged.get(held.id);
+      if (!read || held.fetchedAt > read.fetchedAt) merged.set(held.id, held);
+    }
+    if (merged.size === 0) this.byUser.delete(userId);
+    else this.byUser.set(userId, this.resolve([...merged.values()]));
     return before;
   }
 

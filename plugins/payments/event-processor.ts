@@ -121,6 +121,12 @@ export class EventProcessor {
       userId = facts.userId;
       await this.store.saveCustomer(userId, facts.customerId);
     }
+    if (!userId && facts.userId && await this.store.wasDeleted(facts.userId)) {
+      if (facts.status === 'canceled' || facts.status === 'incomplete_expired') return 'the account was deleted; the subscription is over';
+      await this.stripe.cancel(facts.id);
+      this.log.info({ subscription: facts.id, userId: facts.userId }, 'subscription of a deleted account canceled');
+      return 'the account was deleted: the subscription was canceled';
+    }
     if (!userId) {
       this.log.warn({ subscription: facts.id, customer: facts.customerId }, 'a subscription of a Stripe customer that is no tickgate user: ignored');
       return 'the customer is no tickgate user';

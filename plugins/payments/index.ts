@@ -15,6 +15,9 @@ import { offRoutes, paymentRoutes, WEBHOOK_PATH } from './routes.js';
 
 export type { PaymentsConfig } from './config.js';
 
+/** How far back each refresh reads before the newest change it saw (commits land out of their statements' order). */
+const REFRESH_OVERLAP_MS = 10_000;
+
 export default definePlugin({
   name: 'payments',
   configSchema: paymentsConfigSchema,
@@ -35,8 +38,9 @@ export default definePlugin({
     await db.migrate('payments', PAYMENTS_MIGRATIONS);
     const store = new PaymentStore(db);
     const entitlements = new Entitlements(catalogue, config.activeStatuses, WEBHOOK_PATH);
-    entitlements.load(await store.allSubscriptions());
+    // The mark first, then the rows: a row stored in between is read again by the first refresh, never skipped.
     let seenUntil = (await store.changedSince(undefined)).latest;
+    entitlements.load(await store.allSubscriptions());
     const stripe = new StripeApi(stripeClient(config), api.log);
 
     /** A user's subscriptions were read again: their plan applies at once on their open connections. */
@@ -64,6 +68,8 @@ export default definePlugin({
       // The account is gone (its payment rows with it): what Stripe would go on charging it for ends too.
       const open = entitlements.of(change.userId).rows.filter((r) => !['canceled', 'incomplete_expired'].includes(r.status));
       entitlements.forget(change.userId);
+      // Remembered, so that a subscription this gateway has not heard of yet is canceled when its events arrive.
+      store.recordDeleted(change.userId).catch((err: unknown) => api.log.error({ err, userId: change.userId }, 'could not record the deleted account for payments'));
       for (const row of open) {
         stripe.cancel(row.id).then(
           () => api.log.info({ userId: change.userId, subscription: row.id }, 'subscription of a deleted account canceled'),
@@ -74,21 +80,24 @@ export default definePlugin({
     paymentRoutes(api, { config, catalogue, entitlements, store, stripe, users, processor });
     api.provide('payments', { entitlements, processor, store });
     // What other gateways on the same database stored (their webhooks) reaches this gateway's connections too.
-    let refreshing = false;
+    // updated_at is a statement's start, and statements commit in another order: each refresh looks a little further
+    // back than the newest row it saw (re-applying a row changes nothing: a change is what is announced).
+    let refreshing: Promise<void> | undefined;
     const refresh = setInterval(() => {
       if (refreshing) return;
-      refreshing = true;
-      void (async () => {
-        const { userIds, latest } = await store.changedSince(seenUntil);
+      refreshing = (async () => {
+        const since = seenUntil && new Date(seenUntil.getTime() - REFRESH_OVERLAP_MS);
+        const { userIds, latest } = await store.changedSince(since);
         for (const userId of userIds) synced(userId, await store.subscriptionsOf(userId));
-        seenUntil = latest;
+        if (latest && (!seenUntil || latest > seenUntil)) seenUntil = latest;
       })().catch((err: unknown) => api.log.warn({ err }, 'reading subscriptions stored by other gateways failed: retrying')).finally(() => {
-        refreshing = false;
+        refreshing = undefined;
       });
     }, config.refreshMs);
     refresh.unref();
     api.onClose(async () => {
       clearInterval(refresh);
+      await refreshing;
       await processor.close();
     });
     // Events stored but not processed when the gateway last stopped are taken up now.

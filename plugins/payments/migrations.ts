@@ -41,4 +41,15 @@ export const PAYMENTS_MIGRATIONS: readonly Migration[] = [
       await q.addIndex('payment_events', ['processed_at', 'next_attempt_at'], { name: 'payment_events_pending', transaction });
     },
   },
+  {
+    name: '0002-create-deleted-accounts',
+    async up({ queryInterface: q, transaction }) {
+      // Accounts deleted here (no foreign key: the user row is gone): a subscription bought for one of them that
+      // Stripe still holds is canceled when any of its events arrives.
+      await q.createTable('payment_deleted_accounts', {
+        user_id: { type: DataTypes.UUID, primaryKey: true },
+        deleted_at: { type: DataTypes.DATE, allowNull: false },
+      }, { transaction });
+    },
+  },
 ];

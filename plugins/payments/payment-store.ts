@@ -80,6 +80,15 @@ export class PaymentStore {
     return rows.length > 0;
   }
 
+  async recordDeleted(userId: string): Promise<void> {
+    await this.sql.query('INSERT INTO payment_deleted_accounts (user_id, deleted_at) VALUES (:userId, now()) ON CONFLICT (user_id) DO NOTHING', { replacements: { userId } });
+  }
+
+  async wasDeleted(userId: string): Promise<boolean> {
+    const rows = await this.sql.query('SELECT 1 FROM payment_deleted_accounts WHERE user_id = :userId', { replacements: { userId }, type: QueryTypes.SELECT });
+    return rows.length > 0;
+  }
+
   /**
    * Stores a subscription as read from Stripe at `fetchedAt`, unless a read that started later is stored already (two
    * events of one subscription processed at once, here or on another gateway): the later read is the newer truth.

@@ -15,6 +15,22 @@ import type { EventProcessor } from './event-processor.js';
 import { invoiceSubscription, type StripeApi } from './stripe-api.js';
 
 export const BASE = '/api/v1/payments';
+
+/** Runs tasks one after another per key (here: a user's checkouts). */
+class KeyedQueue {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const before = this.tails.get(key) ?? Promise.resolve();
+    const result = before.catch(() => undefined).then(task);
+    const tail = result.catch(() => undefined);
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return result;
+  }
+}
 export const WEBHOOK_PATH = `${BASE}/webhook`;
 
 /** The events the webhook acts on; any other is acknowledged and ignored. */
@@ -79,6 +95,8 @@ export function paymentRoutes(api: AcceptorApi, d: PaymentsDeps): void {
   const { config, catalogue, entitlements, store, stripe, users, processor } = d;
   plansRoute(api, catalogue, true);
 
+  const checkouts = new KeyedQueue();
+
   /** The user's customer: the stored one, or one created now (the idempotency key makes concurrent creations one). */
   const customerFor = async (userId: string): Promise<string> => {
     const known = await store.customerOf(userId);
@@ -97,16 +115,21 @@ export function paymentRoutes(api: AcceptorApi, d: PaymentsDeps): void {
     const current = entitlements.of(userId).plan;
     if (current === plan) throw PAYMENTS_ERRORS.error('TG_ERR_ALREADY_SUBSCRIBED', `You are on the ${plan.name} plan already: manage it in the billing portal (POST /api/v1/payments/portal)`);
     if (current !== catalogue.defaultPlan) throw PAYMENTS_ERRORS.error('TG_ERR_ALREADY_SUBSCRIBED', `You are on the ${current.name} plan: change plans in the billing portal (POST /api/v1/payments/portal), not with a second subscription`);
-    const customerId = await customerFor(userId);
-    // The plan in memory lags a payment whose webhook is still on its way, and a lapsed subscription is on the default
-    // plan: Stripe's own list says whether a second subscription would be sold.
-    const open = await stripe.openSubscriptions(customerId);
-    if (open.length > 0) {
-      throw PAYMENTS_ERRORS.error('TG_ERR_ALREADY_SUBSCRIBED', `You have a subscription (${open[0]!.status}) already: pay, change or cancel it in the billing portal (POST /api/v1/payments/portal), not with a second one`);
-    }
-    const session = await stripe.checkout({ customerId, userId, plan: plan.name, priceId: plan.prices[0]!, successUrl: config.successUrl, cancelUrl: config.cancelUrl });
-    api.log.info({ userId, plan: plan.name, session: session.id }, 'checkout started');
-    return ok({ url: session.url, sessionId: session.id, plan: plan.name }, 201);
+    // One checkout at a time per user on this gateway: the list-expire-create below is then not interleaved.
+    return checkouts.run(userId, async () => {
+      const customerId = await customerFor(userId);
+      // The plan in memory lags a payment whose webhook is still on its way, and a lapsed subscription is on the default
+      // plan: Stripe's own list says whether a second subscription would be sold.
+      const open = await stripe.openSubscriptions(customerId);
+      if (open.length > 0) {
+        throw PAYMENTS_ERRORS.error('TG_ERR_ALREADY_SUBSCRIBED', `You have a subscription (${open[0]!.status}) already: pay, change or cancel it in the billing portal (POST /api/v1/payments/portal), not with a second one`);
+      }
+      // An older checkout left open (another tab) could be paid too: only the newest one stays payable.
+      const expired = await stripe.expireOpenCheckouts(customerId);
+      const session = await stripe.checkout({ customerId, userId, plan: plan.name, priceId: plan.prices[0]!, successUrl: config.successUrl, cancelUrl: config.cancelUrl });
+      api.log.info({ userId, plan: plan.name, session: session.id, expiredOlder: expired }, 'checkout started');
+      return ok({ url: session.url, sessionId: session.id, plan: plan.name }, 201);
+    });
   }, { auth: 'user', maxBodyBytes: 1024 });
 
   api.route('post', `${BASE}/portal`, async (req) => {

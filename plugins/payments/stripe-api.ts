@@ -132,6 +132,22 @@ export class StripeApi {
     });
   }
 
+  /** Expires the customer's open Checkout Sessions, so that only the one about to be made can start a subscription. */
+  expireOpenCheckouts(customerId: string): Promise<number> {
+    return this.call('expire an older checkout', async () => {
+      const open = await this.stripe.checkout.sessions.list({ customer: customerId, status: 'open', limit: 20 });
+      for (const s of open.data) {
+        try {
+          await this.stripe.checkout.sessions.expire(s.id);
+        } catch (err) {
+          // Paid or expired meanwhile: the subscription list or the webhook will tell.
+          if (!(err instanceof Stripe.errors.StripeInvalidRequestError)) throw err;
+        }
+      }
+      return open.data.length;
+    });
+  }
+
   /** The customer's subscriptions Stripe holds that are not over (to refuse a second paid one). */
   openSubscriptions(customerId: string): Promise<SubscriptionFacts[]> {
     return this.call('list the subscriptions', async () => {

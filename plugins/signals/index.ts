@@ -183,9 +183,15 @@ export default definePlugin<SignalsConfig>({
     }));
 
     // The REST twins of signals:SYM[:INTERVAL]: whoever may not hold the channel (a plan) may not read it here either.
-    const channelOf = (req: RouteRequest): string => {
+    const channelOf = (req: RouteRequest): string | undefined => {
+      let symbol: string;
+      try {
+        symbol = symbols.validate(req.params.symbol ?? '').symbol;
+      } catch {
+        return undefined; // the route's own check says why
+      }
       const interval = req.query.get('interval');
-      return `signals:${(req.params.symbol ?? '').toUpperCase()}${interval ? `:${interval}` : ''}`;
+      return `signals:${symbol}${interval ? `:${interval}` : ''}`;
     };
     api.route('get', '/api/v1/signals/:symbol', async (req) => {
       const symbol = symbols.validate(req.params.symbol ?? '').symbol;

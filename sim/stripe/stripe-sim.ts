@@ -275,6 +275,21 @@ export class StripeSim {
     if (method === 'GET' && a === 'customers' && b && parts.length === 2) return this.customers.get(b) ?? Promise.reject(missing('customer', b));
     if (method === 'GET' && a === 'prices' && b && parts.length === 2) return this.prices.get(b) ?? Promise.reject(missing('price', b));
     if (method === 'POST' && a === 'checkout' && b === 'sessions' && parts.length === 2) return this.createCheckout(form);
+    if (method === 'GET' && a === 'checkout' && b === 'sessions' && parts.length === 2) {
+      const customer = str(form, 'customer');
+      const status = str(form, 'status');
+      const data = [...this.sessions.values()].filter((x) => (!customer || x.customer === customer) && (!status || x.status === status)).reverse().map((x) => this.publicSession(x));
+      return { object: 'list', data, has_more: false, url: '/v1/checkout/sessions' };
+    }
+    if (method === 'POST' && a === 'checkout' && b === 'sessions' && c && parts[3] === 'expire' && parts.length === 4) {
+      const session = this.sessions.get(c);
+      if (!session) throw missing('checkout.session', c);
+      if (session.status !== 'open') throw invalid(`Only Checkout Sessions with a status in ["open"] can be expired. This Checkout Session has a status of "${session.status}".`);
+      session.status = 'expired';
+      session.url = null;
+      this.emit('checkout.session.expired', this.publicSession(session));
+      return this.publicSession(session);
+    }
     if (method === 'GET' && a === 'checkout' && b === 'sessions' && c && parts.length === 3) return this.publicSession(this.sessions.get(c) ?? (() => { throw missing('checkout.session', c); })());
     if (method === 'POST' && a === 'billing_portal' && b === 'sessions' && parts.length === 2) return this.createPortal(form);
     if (a === 'subscriptions' && b && parts.length === 2) {
@@ -494,6 +509,7 @@ export class StripeSim {
     if (kind === 'checkout' && id) {
       const session = this.sessions.get(id);
       if (!session) return this.html(res, 404, 'Not found', '<h1>No such checkout session</h1>');
+      if (session.status === 'expired') return this.html(res, 410, 'Expired', '<h1>This checkout expired</h1><p>A newer checkout replaced it: start again from the app.</p>');
       if (method === 'POST' && action === 'pay') {
         if (session.status === 'open') this.completeCheckout(id);
         res.writeHead(303, { location: session.success_url.replace('{CHECKOUT_SESSION_ID}', id) });

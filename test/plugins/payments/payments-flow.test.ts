@@ -2,8 +2,8 @@
 // requests at subscribe time and live on open connections, the endpoints' errors, and payments off.
 import t from 'tap';
 import { TestClient, refusedUpgrade } from '../../helpers/ws-client.js';
-import { startAccounts, makeAdmin } from '../../helpers/accounts.js';
-import { startPayments, PRO_PRICE } from './helpers.js';
+import { startAccounts, makeAdmin, sqlOn } from '../../helpers/accounts.js';
+import { startPayments, PRO_PRICE, SECRET_KEY, WEBHOOK_SECRET } from './helpers.js';
 
 t.setTimeout(120_000);
 
@@ -41,6 +41,10 @@ t.test('check out pro, receive the webhook, hold a pro-only channel; deleting th
   t.same([restDepth.status, restDepth.body.error?.code], [403, 'TG_ERR_PLAN_REQUIRED'], 'depth over REST with 100 levels needs pro');
   t.equal((await s.call('GET', '/api/v1/market/depth/BTCUSDT?limit=60')).status, 403, 'so does any limit above 50, anonymously');
   t.equal((await s.call('GET', '/api/v1/market/depth/BTCUSDT?limit=50', { token: user.accessToken })).status, 200, '50 levels are free');
+  const badToken = await s.call('GET', '/api/v1/market/depth/BTCUSDT?limit=100', { token: 'not-a-token' });
+  t.same([badToken.status, badToken.body.error.code], [401, 'TG_ERR_TOKEN_INVALID'], 'a credential that is not valid is told so, not sent to a plan');
+  t.equal((await s.call('GET', '/api/v1/market/trades/BTCUSDT', { token: user.accessToken })).status, 200, 'ungated twins are open');
+  t.equal((await s.call('GET', '/api/v1/market/depth/NOPEUSDT?limit=100')).body.error.code, 'TG_ERR_UNKNOWN_SYMBOL', 'a bad symbol is reported as such, not as a plan matter');
 
   const before = await s.subscription(user);
   t.same({ plan: before.plan, status: before.status, currentPeriodEnd: before.currentPeriodEnd }, { plan: 'free', status: null, currentPeriodEnd: null });
@@ -107,7 +111,7 @@ t.test('channel and connection allowances follow the plan live: an upgrade lifts
     payments: {
       plans: {
         free: { prices: [], channels: [], maxChannelsPerConnection: 2, maxConnectionsPerUser: 2, restRequestsPerMinute: 0 },
-        pro: { prices: [], channels: ['depth:*:100'], maxChannelsPerConnection: 4, maxConnectionsPerUser: 3, restRequestsPerMinute: 0 },
+        pro: { prices: [], channels: ['depth:*:100', 'trades:BTCUSDT'], maxChannelsPerConnection: 4, maxConnectionsPerUser: 3, restRequestsPerMinute: 0 },
       },
     },
   });
@@ -120,6 +124,9 @@ t.test('channel and connection allowances follow the plan live: an upgrade lifts
     b.close();
   });
   t.equal(a.frames[0]!.data.limits.maxChannels, 2, 'the connected frame announces the plan\'s channel limit');
+  const trades = await s.call('GET', '/api/v1/market/trades/BTCUSDT', { token: user.accessToken });
+  t.same([trades.status, trades.body.error?.code], [403, 'TG_ERR_PLAN_REQUIRED'], 'a pattern naming a symbol gates that symbol\'s REST twin');
+  t.equal((await s.call('GET', '/api/v1/market/trades/ETHUSDT', { token: user.accessToken })).status, 200, 'and only that symbol');
 
   // A third connection of the account: refused at the upgrade, and in-band.
   const third = await refusedUpgrade(url);
@@ -195,23 +202,43 @@ t.test('requests per minute per plan: anonymous callers by address, accounts by 
   t.match(String(user), /429/, 'an anonymous register beyond the address\'s allowance is limited as well');
 });
 
-t.test('one Stripe customer per user: two concurrent first checkouts make one, through the idempotency key', async (t) => {
-  // Stripe's answers take a while, so the two checkouts' customer creations overlap (the second is answered 409 while
-  // the first runs, and the SDK's retry gets the first's answer).
+t.test('one Stripe customer per user: two concurrent first checkouts on one gateway are taken in turn, and only the later can be paid', async (t) => {
   const s = await startPayments(t, { sim: { latencyMs: 300 } });
   const user = await s.register();
   const [one, two] = await Promise.all([1, 2].map(() => s.call('POST', '/api/v1/payments/checkout', { token: user.accessToken, body: { plan: 'pro' } })));
   t.equal(one!.status, 201);
-  t.equal(two!.status, 201, 'two checkout sessions (only one can start a subscription: see the next test)');
+  t.equal(two!.status, 201);
+  const states = [one!, two!].map((r) => s.stripe.sessions.get(r.body.data.sessionId)!.status).sort();
+  t.same(states, ['expired', 'open'], 'the later checkout expired the earlier one: only one can be paid');
+  const expiredId = [one!, two!].find((r) => s.stripe.sessions.get(r.body.data.sessionId)!.status === 'expired')!.body.data.sessionId;
+  const page = await fetch(`${s.stripe.url}/checkout/${expiredId}/pay`, { method: 'POST', redirect: 'manual' });
+  t.equal(page.status, 410, 'paying the expired one is refused');
   t.equal(s.stripe.customers.size, 1, 'one customer');
-  const creations = s.stripe.requests.filter((r) => r.method === 'POST' && r.path === '/v1/customers');
-  t.ok(creations.length >= 2, 'both checkouts asked for the customer');
-  t.equal(new Set(creations.map((r) => r.idempotencyKey)).size, 1, 'with the same idempotency key');
-  t.match(creations[0]!.idempotencyKey, new RegExp(`^tickgate-customer-${user.user.id}-[0-9a-f]{16}$`));
   const customer = [...s.stripe.customers.values()][0]!;
   t.equal(customer.email, user.user.email);
   t.equal(s.stripe.sessions.get(one!.body.data.sessionId)!.customer, customer.id);
   t.equal(s.stripe.sessions.get(two!.body.data.sessionId)!.customer, customer.id);
+});
+
+t.test('one Stripe customer per user across gateways: two first checkouts at once on two gateways meet on one idempotency key', {
+  skip: process.env.TEST_DATABASE_URL ? false : 'two gateways share a PostgreSQL server (TEST_DATABASE_URL); the embedded database is one gateway\'s',
+}, async (t) => {
+  const { testDatabase } = await import('../../helpers/database.js');
+  const db = await testDatabase(t);
+  // Stripe's answers take a while, so the two creations overlap: the second is answered 409 while the first runs, and
+  // the SDK's retry gets the first's answer.
+  const a = await startPayments(t, { db, sim: { latencyMs: 300 } });
+  const b = await startAccounts(t, { db, extraPlugins: [{ name: 'payments', config: { secretKey: SECRET_KEY, webhookSecret: WEBHOOK_SECRET, apiBase: a.stripe.url, prices: { pro: PRO_PRICE } } }] });
+  const user = await a.register();
+  const [one, two] = await Promise.all([a, b].map((g) => g.call('POST', '/api/v1/payments/checkout', { token: user.accessToken, body: { plan: 'pro' } })));
+  t.equal(one!.status, 201);
+  t.equal(two!.status, 201);
+  t.equal(a.stripe.customers.size, 1, 'one customer');
+  const creations = a.stripe.requests.filter((r) => r.method === 'POST' && r.path === '/v1/customers');
+  t.ok(creations.length >= 2, 'both gateways asked for the customer');
+  t.equal(new Set(creations.map((r) => r.idempotencyKey)).size, 1, 'with the same idempotency key');
+  t.match(creations[0]!.idempotencyKey, new RegExp(`^tickgate-customer-${user.user.id}-[0-9a-f]{16}$`));
+  t.equal((await sqlOn(db, 'SELECT customer_id FROM payment_customers WHERE user_id = $1', [user.user.id]))[0].customer_id, [...a.stripe.customers.keys()][0]);
 });
 
 t.test('the endpoints\' errors: who may call, unknown and unsellable plans, a second subscription, a portal without an account', async (t) => {

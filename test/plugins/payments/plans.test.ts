@@ -78,3 +78,18 @@ t.test('STRIPE_* environment variables set the plugin\'s keys; STRIPE_PRICE_PRO 
   t.match(cfg.source, /STRIPE_PRICE_PRO/);
   t.notMatch(cfg.source, /sk_test_abc/, 'the config source names variables, never their values');
 });
+
+t.test('a user\'s subscriptions read in a race keep, per subscription, the row read from Stripe last', async (t) => {
+  const { Entitlements } = await import('../../../plugins/payments/entitlements.js');
+  const r = parse({ prices: { pro: 'price_pro' } });
+  const e = new Entitlements(new PlanCatalogue(r.data!), ['active', 'trialing'], '/api/v1/payments/webhook');
+  const row = (status: string, fetchedAt: number) => ({ id: 'sub_1', userId: 'u1', customerId: 'cus_1', status, priceId: 'price_pro', currentPeriodEnd: null, cancelAtPeriodEnd: false, fetchedAt: new Date(fetchedAt), updatedAt: new Date(fetchedAt) });
+  e.set('u1', [row('active', 2000)]);
+  t.equal(e.of('u1').plan.name, 'pro');
+  const before = e.set('u1', [row('canceled', 1000)]);
+  t.equal(before.plan.name, 'pro');
+  t.equal(e.of('u1').plan.name, 'pro', 'an older read (a refresh that raced the webhook) does not undo a newer one');
+  e.set('u1', [row('canceled', 3000)]);
+  t.equal(e.of('u1').plan.name, 'free', 'a newer read applies');
+  t.equal(e.view('u1').status, 'canceled');
+});

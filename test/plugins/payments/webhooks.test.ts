@@ -1,7 +1,7 @@
 // The webhook: signatures verified on the raw body, each event stored once (replays and concurrent duplicates are
 // no-ops), order decided by re-reading Stripe, answered before the work, and failed work retried until it holds.
 import t from 'tap';
-import { sqlOn } from '../../helpers/accounts.js';
+import { sqlOn, makeAdmin } from '../../helpers/accounts.js';
 import { until } from '../../helpers/stack.js';
 import { TestClient } from '../../helpers/ws-client.js';
 import { startPayments, postEvent, WEBHOOK_SECRET } from './helpers.js';
@@ -156,6 +156,21 @@ t.test('an event stored but not processed when the gateway stops is processed by
   const token = (await second.login(user.user.email, user.password)).accessToken;
   const sub = await second.call('GET', '/api/v1/payments/subscription', { token });
   t.equal(sub.body.data.plan, 'pro');
+});
+
+t.test('a subscription bought for an account that was deleted before its events were processed is canceled when they arrive', async (t) => {
+  const s = await startPayments(t, { deliver: false });
+  const user = await s.register();
+  const { subId, events } = await silentPurchase(s, user.accessToken);
+  const admin = await s.register();
+  await makeAdmin(s.db, admin.user.id);
+  const adminToken = (await s.login(admin.user.email, admin.password)).accessToken;
+  t.equal((await s.call('DELETE', `/api/v1/users/${user.user.id}`, { token: adminToken })).status, 200);
+  t.equal(s.stripe.subscriptions.get(subId)!.status, 'active', 'the gateway had not heard of it');
+  await postEvent(s.webhookUrl, events.find((e) => e.type === 'customer.subscription.created')!);
+  await until(() => s.stripe.subscriptions.get(subId)!.status === 'canceled', 'canceled at Stripe');
+  await until(async () => (await sqlOn(s.db, 'SELECT count(*)::int AS n FROM payment_events WHERE processed_at IS NULL'))[0].n === 0, 'processed');
+  t.match((await sqlOn(s.db, 'SELECT last_error FROM payment_events'))[0].last_error, /account was deleted: the subscription was canceled/);
 });
 
 t.test('two gateways on one database: a plan change processed by one applies on the other\'s open connections', {
