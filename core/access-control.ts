@@ -37,17 +37,34 @@ export class AccessControl {
     return this.requestRules.length > 0;
   }
 
-  /** Runs the request rules in order; throws the first refusal (a rule's uncoded failure is logged and refused as TG_ERR_INTERNAL). */
-  async checkRequest(req: RouteRequest, ctx: RequestContext): Promise<void> {
-    for (const { plugin, rule } of this.requestRules) {
+  /**
+   * Runs the request rules in order; throws (or rejects with) the first refusal (a rule's uncoded failure is logged
+   * and refused as TG_ERR_INTERNAL). Synchronous while the rules are: a promise only once one returns a promise.
+   */
+  checkRequest(req: RouteRequest, ctx: RequestContext, from = 0): void | Promise<void> {
+    for (let i = from; i < this.requestRules.length; i++) {
+      const { plugin, rule } = this.requestRules[i]!;
+      let pending: void | Promise<void>;
       try {
-        await rule(req, ctx);
+        pending = rule(req, ctx);
       } catch (err) {
-        if (this.errors.toClientError(err)) throw err;
-        this.log.error({ err, plugin, path: req.path }, 'request rule failed (contained): the request is refused');
-        throw new TickgateError('TG_ERR_INTERNAL');
+        throw this.refusal(err, plugin, req);
+      }
+      if (pending && typeof (pending as Promise<void>).then === 'function') {
+        return (pending as Promise<void>).then(
+          () => this.checkRequest(req, ctx, i + 1),
+          (err: unknown) => {
+            throw this.refusal(err, plugin, req);
+          },
+        );
       }
     }
+  }
+
+  private refusal(err: unknown, plugin: string, req: RouteRequest): unknown {
+    if (this.errors.toClientError(err)) return err;
+    this.log.error({ err, plugin, path: req.path }, 'request rule failed (contained): the request is refused');
+    return new TickgateError('TG_ERR_INTERNAL');
   }
 
   setPolicy(plugin: string, policy: ClientPolicy): void {

@@ -119,12 +119,17 @@ export class Entitlements {
   };
 
   /** The request rule: each plan's requests per minute, per account, or per address for anonymous callers. */
-  readonly requestRule = async (req: RouteRequest, ctx: RequestContext): Promise<void> => {
+  readonly requestRule = (req: RouteRequest, ctx: RequestContext): void | Promise<void> => {
     if (ctx.route === this.exemptRoute) return;
     const { plan } = this.of(ctx.identity?.userId);
     const limiter = this.limiters.get(plan);
+    // A plan without a request limit costs no promise.
     if (!limiter) return;
     const key = ctx.identity ? `u:${ctx.identity.userId}` : `ip:${addressBucket(req.remoteAddress)}`;
+    return this.consume(limiter, key, plan, ctx);
+  };
+
+  private async consume(limiter: RateLimiterMemory, key: string, plan: Plan, ctx: RequestContext): Promise<void> {
     try {
       await limiter.consume(key);
     } catch (res) {
@@ -135,5 +140,5 @@ export class Entitlements {
       err.retryAfter = seconds;
       throw err;
     }
-  };
+  }
 }

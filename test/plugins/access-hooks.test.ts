@@ -33,6 +33,29 @@ t.test('route guards: user, admin, optional', async (t) => {
   t.same(user.body.error, { code: 'TG_ERR_FORBIDDEN', message: 'This route needs the admin role' });
 });
 
+t.test('request rules see the caller on every /api/ route, refuse with their code (thrown or rejected), and are contained', async (t) => {
+  t.equal((await call(s, 'GET', '/api/v1/gatekeeper/seen?x=1', 'test:u7:user')).status, 200);
+  t.equal((await call(s, 'GET', '/api/v1/gatekeeper/seen?x=2')).status, 200);
+  t.equal((await call(s, 'GET', '/api/v1/gatekeeper/seen?x=3', 'nope')).status, 200, 'a bad credential on a public route: served as anonymous');
+  const seen = (await call(s, 'GET', '/api/v1/gatekeeper/seen')).body.seen as Array<string | null>;
+  t.same(seen.slice(-4, -1), ['u7', null, null], 'the identity of a valid credential, on a route without auth');
+  const sync = await call(s, 'GET', '/api/v1/gatekeeper/seen?deny=sync');
+  t.same([sync.status, sync.body.error.code], [403, 'GATE_PLAN_REQUIRED']);
+  const later = await call(s, 'GET', '/api/v1/gatekeeper/seen?deny=async');
+  t.same([later.status, later.body.error.code], [401, 'GATE_SIGNED_OUT']);
+  const crash = await call(s, 'GET', '/api/v1/gatekeeper/seen?deny=crash');
+  t.same([crash.status, crash.body.error.code], [500, 'TG_ERR_INTERNAL'], 'an uncoded failure is refused as internal');
+});
+
+t.test('a route naming its channel is gated by the subscribe rules: anonymous and free refused, pro served, a bad credential told so', async (t) => {
+  const anon = await call(s, 'GET', '/api/v1/gatekeeper/book/BTCUSDT');
+  t.same([anon.status, anon.body.error.code], [403, 'GATE_PLAN_REQUIRED']);
+  t.equal((await call(s, 'GET', '/api/v1/gatekeeper/book/BTCUSDT', 'nope')).status, 401);
+  await call(s, 'POST', '/api/v1/gatekeeper/plan', 'test:admin1:admin', { userId: 'u9', plan: 'pro' });
+  const pro = await call(s, 'GET', '/api/v1/gatekeeper/book/BTCUSDT', 'test:u9:user');
+  t.same([pro.status, pro.body.symbol], [200, 'BTCUSDT']);
+});
+
 t.test('a subscribe rule gates a channel, and a plan change applies to the open connection without a reconnect', async (t) => {
   const c = await TestClient.connect(`${s.wsUrl}?token=test:planner:user`);
   t.teardown(() => c.close());
