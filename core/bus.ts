@@ -76,4 +76,6 @@ export type FromShard =
   | { t: 'pluginFailed'; shard: number; plugin: string; message: string }
   | { t: 'answer'; id: number; ok: true; data: unknown }
   | { t: 'answer'; id: number; ok: false; error: ErrorData }
+  /** Something a plugin's shard half tells its acceptor half (ShardApi.report → AcceptorApi.onReport), in order. */
+  | { t: 'report'; shard: number; plugin: string; event: string; data: unknown }
   | { t: 'stopped'; shard: number };

@@ -31,7 +31,7 @@ const urlString = (protocols: string[]) =>
     }
   }, { message: `must be a URL starting with ${protocols.map((p) => p + '//').join(' or ')}` });
 
-const DEFAULT_PLUGINS = ['market', 'db', 'users', 'auth', 'signals', 'payments'];
+const DEFAULT_PLUGINS = ['market', 'db', 'users', 'auth', 'signals', 'payments', 'trading'];
 
 export const configSchema = z.object({
   server: z.object({

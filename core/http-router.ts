@@ -58,6 +58,7 @@ class Request implements RouteRequest {
   readonly path: string;
   readonly params: Record<string, string> = {};
   readonly query: URLSearchParams;
+  readonly rawQuery: string;
   readonly headers: Record<string, string> = {};
   body: unknown = undefined;
   rawBody: Buffer | undefined = undefined;
@@ -75,7 +76,8 @@ class Request implements RouteRequest {
       this.params[name] = req.getParameter(i) ?? '';
     });
     this.path = req.getUrl();
-    this.query = new URLSearchParams(req.getQuery() ?? '');
+    this.rawQuery = req.getQuery() ?? '';
+    this.query = new URLSearchParams(this.rawQuery);
     this.#res = res;
     this.#resolve = resolve;
   }
@@ -101,7 +103,8 @@ class Request implements RouteRequest {
     const headers = { ...this.headers };
     if (headers.authorization !== undefined) headers.authorization = '[redacted]';
     if (headers['x-api-key'] !== undefined) headers['x-api-key'] = '[redacted]';
-    return { method: this.method, path: this.path, params: this.params, query: this.query, headers, body: this.body, rawBody: this.rawBody, identity: this.identity };
+    if (headers['x-mbx-apikey'] !== undefined) headers['x-mbx-apikey'] = '[redacted]';
+    return { method: this.method, path: this.path, params: this.params, query: this.query, rawQuery: this.rawQuery.replace(/(^|&)(signature|token|apiKey)=[^&]*/g, '$1$2=[redacted]'), headers, body: this.body, rawBody: this.rawBody, identity: this.identity };
   }
 }
 

@@ -11,6 +11,8 @@ export interface RouteRequest {
   /** Route parameters, by the names used in the route's path (`/api/v1/things/:id` → params.id). */
   params: Record<string, string>;
   query: URLSearchParams;
+  /** The query string as received, without the `?` (e.g. to verify a signature over its exact bytes). */
+  rawQuery: string;
   /** Request headers, names in lowercase. */
   headers: Record<string, string>;
   /** Parsed JSON body for requests that carry one; undefined otherwise (and on a route with `rawBody`). */
@@ -233,6 +235,25 @@ export interface ChannelSpec {
   description?: string;
 }
 
+/**
+ * An acceptor-side producer of a user-keyed channel family (`ChannelSpec.key: 'user'`): told when a channel gains its
+ * first subscriber and loses its last, to compute and publish only what someone watches (e.g. a portfolio marked to
+ * live prices). `open` runs after the subscriber got `subscribed`, so a frame it publishes then is the channel's first.
+ */
+export interface UserChannelWatcher {
+  open(channel: string, userId: string): void;
+  close(channel: string, userId: string): void;
+}
+
+/** A frame of a channel as a plugin that watches it (`AcceptorApi.watch`) receives it: the frame as clients get it. */
+export interface WatchedFrame {
+  type: string;
+  channel: string;
+  /** The data frames' sequence number in the channel. */
+  seq?: number;
+  data?: unknown;
+}
+
 /** A teardown function: runs once when the gateway stops (or when its start fails after this plugin loaded). */
 export type Teardown = () => void | Promise<void>;
 
@@ -262,6 +283,26 @@ export interface AcceptorApi<C = Record<string, unknown>> {
    * does not answer in time is reported with TG_ERR_DATA_UNAVAILABLE.
    */
   askEach<T>(question: string, params?: unknown, timeoutMs?: number): Promise<Array<ShardAnswer<T>>>;
+  /**
+   * Hears what this plugin's shard half tells it with `ShardApi.report(event, data)`; `shard` is the shard that sent
+   * it. A throw (or a rejected promise) is logged and contained.
+   */
+  onReport(event: string, fn: (data: unknown, from: { shard: number }) => void | Promise<void>): void;
+  /**
+   * Runs when a shard has started (after the gateway's start, and again after a shard restarted): state this plugin's
+   * shard half keeps in memory (e.g. resting orders) is handed to it again here; `shardOf` tells which symbols it owns.
+   */
+  onShardStart(fn: (shard: number) => void | Promise<void>): void;
+  /** The shard that owns a symbol (where `ask(symbol, …)` goes). */
+  shardOf(symbol: string): number;
+  /** Told when a user-keyed channel of `kind` (any plugin's) gains its first subscriber and loses its last. */
+  onChannel(kind: string, watcher: UserChannelWatcher): void;
+  /**
+   * Holds a channel as a subscriber does (a symbol channel opens at its shard as for a client) and calls `fn` with
+   * each frame, the latest one (`snapshot`) first; no plan or user rule applies to the gateway's own plugins.
+   * Returns the function that lets it go. Throws a TickgateError for a channel name that is not valid.
+   */
+  watch(channel: string, fn: (frame: WatchedFrame) => void): () => void;
   /** Offers a service to plugins loaded after this one. Names are namespaced: the plugin's name, or `<name>.<part>`. */
   provide<T>(name: string, service: T): void;
   /** A service another plugin provided (it must be listed earlier in config.yaml). */

@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import type { PluginEntry } from './config.js';
 import { ConfigError } from './config.js';
 import type { Logger } from './logger.js';
-import type { AcceptorApi, ClientInfo, PluginDefinition, RouteHandler, HttpMethod, RouteOptions, ShardAnswer, Teardown } from './plugin-api.js';
+import type { AcceptorApi, ClientInfo, PluginDefinition, RouteHandler, HttpMethod, RouteOptions, ShardAnswer, Teardown, UserChannelWatcher, WatchedFrame } from './plugin-api.js';
 import type { ChannelRegistry } from './channel-registry.js';
 import type { ErrorRegistry } from './errors.js';
 import type { SymbolRegistry } from './symbol-registry.js';
@@ -25,6 +25,8 @@ export interface PluginHostDeps {
   publish(plugin: string, channel: string, type: string, data: unknown): void;
   ask(plugin: string, symbol: string, question: string, params: unknown, timeoutMs: number): Promise<unknown>;
   askEach(plugin: string, question: string, params: unknown, timeoutMs: number): Promise<Array<ShardAnswer<unknown>>>;
+  shardOf(symbol: string): number;
+  watch(plugin: string, channel: string, fn: (frame: WatchedFrame) => void): () => void;
 }
 
 type ClientEvent = 'connect' | 'disconnect' | 'authenticated';
@@ -54,6 +56,10 @@ export class PluginHost {
   private readonly services = new Map<string, { plugin: string; service: unknown }>();
   private readonly listeners: Record<ClientEvent, Array<{ plugin: string; fn: (c: ClientInfo) => void }>> = { connect: [], disconnect: [], authenticated: [] };
   private readonly teardowns: Array<{ plugin: string; fn: Teardown }> = [];
+  /** Report handlers by `<plugin>:<event>`. */
+  private readonly reports = new Map<string, (data: unknown, from: { shard: number }) => void | Promise<void>>();
+  private readonly shardStarts: Array<{ plugin: string; fn: (shard: number) => void | Promise<void> }> = [];
+  private readonly channelWatchers = new Map<string, Array<{ plugin: string; watcher: UserChannelWatcher }>>();
   /** Where each loaded plugin came from, for the message when a second one declares the same name. */
   private readonly sources = new Map<string, string>();
   readonly loaded: Array<{ name: string; shard: boolean }> = [];
@@ -150,6 +156,25 @@ export class PluginHost {
       publish: (channel, type, data) => this.deps.publish(plugin, channel, type, data),
       ask: <T>(symbol: string, question: string, params?: unknown, timeoutMs = 8000) => this.deps.ask(plugin, symbol, question, params, timeoutMs) as Promise<T>,
       askEach: <T>(question: string, params?: unknown, timeoutMs = 8000) => this.deps.askEach(plugin, question, params, timeoutMs) as Promise<Array<ShardAnswer<T>>>,
+      onReport: (event, fn) => {
+        const key = `${plugin}:${event}`;
+        if (this.reports.has(key)) throw new PluginLoadError(`plugin "${plugin}": it hears report "${event}" twice`);
+        this.reports.set(key, fn);
+      },
+      onShardStart: (fn) => {
+        this.shardStarts.push({ plugin, fn });
+      },
+      shardOf: (symbol) => this.deps.shardOf(symbol),
+      onChannel: (kind, watcher) => {
+        const family = this.deps.channels.get(kind);
+        if (!family || family.spec.key !== 'user') {
+          throw new PluginLoadError(`plugin "${plugin}": onChannel("${kind}") needs a user-keyed channel kind registered by a plugin loaded before it${family ? ` ("${kind}" is keyed by symbol)` : ''}`);
+        }
+        const list = this.channelWatchers.get(kind) ?? [];
+        list.push({ plugin, watcher });
+        this.channelWatchers.set(kind, list);
+      },
+      watch: (channel, fn) => this.deps.watch(plugin, channel, fn),
       provide: (name, service) => {
         if (name !== plugin && !name.startsWith(`${plugin}.`)) {
           throw new PluginLoadError(`plugin "${plugin}": service "${name}" is outside its namespace: call it "${plugin}" or "${plugin}.<name>"`);
@@ -186,6 +211,34 @@ export class PluginHost {
       } catch (err) {
         this.deps.log.error({ err, plugin, event }, 'plugin event listener threw (contained)');
       }
+    }
+  }
+
+  /** Hands a shard half's report to its acceptor half; failures are logged and contained. */
+  report(plugin: string, event: string, data: unknown, shard: number): void {
+    const fn = this.reports.get(`${plugin}:${event}`);
+    if (!fn) {
+      this.deps.log.warn({ plugin, event, shard }, 'a shard half reported an event its acceptor half does not hear');
+      return;
+    }
+    this.contain(plugin, `report ${event}`, () => fn(data, { shard }));
+  }
+
+  shardStarted(shard: number): void {
+    for (const { plugin, fn } of this.shardStarts) this.contain(plugin, 'onShardStart', () => fn(shard));
+  }
+
+  /** A user-keyed channel gained its first subscriber (`open`) or lost its last. */
+  userChannel(event: 'open' | 'close', kind: string, channel: string, userId: string): void {
+    for (const { plugin, watcher } of this.channelWatchers.get(kind) ?? []) this.contain(plugin, `onChannel ${event}`, () => watcher[event](channel, userId));
+  }
+
+  private contain(plugin: string, what: string, fn: () => unknown): void {
+    try {
+      const r = fn();
+      if (r instanceof Promise) r.catch((err: unknown) => this.deps.log.error({ err, plugin }, `plugin ${what} failed (contained)`));
+    } catch (err) {
+      this.deps.log.error({ err, plugin }, `plugin ${what} failed (contained)`);
     }
   }
 

@@ -15,7 +15,7 @@ import { ThreadShardPool } from './shard-pool.js';
 import { WsSession, clientLimits, type Client } from './ws-session.js';
 import { encodeFrame } from './protocol.js';
 import { FrameKind } from './bus.js';
-import { CLOSE_CODES, ErrorRegistry, TickgateError } from './errors.js';
+import { CLOSE_CODES, ErrorRegistry, TickgateError, type AnyErrorCode } from './errors.js';
 import { clientAddressResolver, type ClientAddressResolver } from './client-address.js';
 import { VERSION } from './version.js';
 import { healthRoute, statsRoute, type StatusSources } from './status-routes.js';
@@ -81,6 +81,10 @@ export class TickgateServer {
       open: (shard, channel, seq) => this.shards.send(shard, { t: 'open', channel, seq }),
       close: (shard, channel) => this.shards.send(shard, { t: 'close', channel }),
       isUp: (shard) => this.shards.isReady(shard),
+      local: (event, channel) => {
+        const parsed = parseChannelName(channel);
+        if (parsed) this.plugins.userChannel(event, parsed.kind, channel, parsed.key);
+      },
     }, this.log.child({ component: 'subscriptions' }), () => this.clients);
     this.directory = new ClientDirectory(this.access, this.channels, this.subs, this.errors, (client) => this.plugins.emit('authenticated', client), clientLimits(config));
     this.plugins = new PluginHost({
@@ -108,6 +112,12 @@ export class TickgateServer {
             (data) => ({ shard, ok: true as const, data }),
             (error: TickgateError) => ({ shard, ok: false as const, error }),
           ))),
+      shardOf: (symbol) => this.shards.shardFor(symbol),
+      watch: (_plugin, channel, fn) => {
+        const v = this.channels.validate(channel, this.symbols);
+        if (!v.ok) throw new TickgateError(v.error.code as AnyErrorCode, v.error.message);
+        return this.subs.addWatcher(channel, v.family.spec.key === 'symbol' ? this.shards.shardFor(v.channel.key) : -1, fn);
+      },
     });
   }
 
@@ -157,7 +167,9 @@ export class TickgateServer {
         },
         ready: (shard) => {
           if (this.lastSymbols) this.shards.send(shard, { t: 'symbols', symbols: this.lastSymbols });
+          this.plugins.shardStarted(shard);
         },
+        report: (shard, plugin, event, data) => this.plugins.report(plugin, event, data, shard),
         up: (shard) => {
           for (const channel of this.subs.channelsOf(shard)) this.shards.send(shard, { t: 'open', channel, seq: this.subs.lastSeq(channel), stale: true });
         },

@@ -14,6 +14,8 @@ export interface ShardPoolEvents {
   stats(stats: ShardStats): void;
   symbols(symbols: SymbolInfo[]): void;
   symbolsFailed(message: string): void;
+  /** A plugin's shard half reported something to its acceptor half. */
+  report(shard: number, plugin: string, event: string, data: unknown): void;
   /** A shard died: its channels have no producer until `up`. */
   down(shard: number): void;
   /** A shard (re)started after `down`: its channels must be opened again. */
@@ -165,6 +167,9 @@ export class ThreadShardPool {
         else pending.reject(new TickgateError('TG_ERR_INTERNAL'));
         break;
       }
+      case 'report':
+        this.opts.events.report(msg.shard, msg.plugin, msg.event, msg.data);
+        break;
       case 'pluginFailed':
         // After a restart: the start succeeded once, so the restart logic retries.
         this.opts.log.error({ shard: id, plugin: msg.plugin, err: msg.message }, 'a plugin\'s shard half failed to load in a restarted shard');

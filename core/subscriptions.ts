@@ -3,6 +3,7 @@ import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import { FrameKind, type FrameBatch } from './bus.js';
 import type { Logger } from './logger.js';
 import { encodeDataFrame, encodeFrame, markSnapshot } from './protocol.js';
+import type { WatchedFrame } from './plugin-api.js';
 
 export interface Subscriber {
   id: string;
@@ -28,12 +29,16 @@ interface ChannelEntry {
   marked: Uint8Array | undefined;
   /** The status stale frame while the channel is stale. */
   stale: Uint8Array | undefined;
+  /** Plugins holding the channel (AcceptorApi.watch): counted as subscribers, called with each frame. */
+  watchers: Array<(frame: WatchedFrame) => void> | undefined;
 }
 
 export interface ShardLink {
   open(shard: number, channel: string, seq: number): void;
   close(shard: number, channel: string): void;
   isUp(shard: number): boolean;
+  /** A channel produced on the acceptor (shard -1) gained its first subscriber, or lost its last. */
+  local(event: 'open' | 'close', channel: string): void;
 }
 
 export class Subscriptions {
@@ -54,16 +59,69 @@ export class Subscriptions {
     let entry = this.channels.get(channel);
     const first = !entry;
     if (!entry) {
-      entry = { name: channel, subscribers: 0, shard, snapshot: undefined, marked: undefined, stale: undefined };
+      entry = { name: channel, subscribers: 0, shard, snapshot: undefined, marked: undefined, stale: undefined, watchers: undefined };
       this.channels.set(channel, entry);
     }
     entry.subscribers++;
     ws.getUserData().channels.push(entry.name);
     ws.subscribe(channel);
-    if (first && shard >= 0) {
+    if (first) this.opened(entry);
+  }
+
+  private opened(entry: ChannelEntry): void {
+    const { name: channel, shard } = entry;
+    if (shard >= 0) {
       this.shards.open(shard, channel, this.lastSeq(channel));
       // Its shard is restarting: the channel is stale until the shard reopens it (see server's shard "up").
       if (!this.shards.isUp(shard)) entry.stale = Buffer.from(encodeFrame('status', channel, { state: 'stale' }));
+    } else {
+      // After the caller's "subscribed" frame: a frame the producer publishes at once must come after it.
+      queueMicrotask(() => {
+        if (this.channels.get(channel) === entry) this.shards.local('open', channel);
+      });
+    }
+  }
+
+  private closed(entry: ChannelEntry): void {
+    this.channels.delete(entry.name);
+    if (entry.shard >= 0) this.shards.close(entry.shard, entry.name);
+    else this.shards.local('close', entry.name);
+  }
+
+  /** A plugin holds the channel (AcceptorApi.watch): it counts as a subscriber and hears every frame. */
+  addWatcher(channel: string, shard: number, fn: (frame: WatchedFrame) => void): () => void {
+    let entry = this.channels.get(channel);
+    const first = !entry;
+    if (!entry) {
+      entry = { name: channel, subscribers: 0, shard, snapshot: undefined, marked: undefined, stale: undefined, watchers: undefined };
+      this.channels.set(channel, entry);
+    }
+    entry.subscribers++;
+    (entry.watchers ??= []).push(fn);
+    if (first) this.opened(entry);
+    else if (entry.snapshot) {
+      const snapshot = entry.snapshot;
+      queueMicrotask(() => this.tell(fn, snapshot));
+    }
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const e = this.channels.get(channel);
+      const at = e?.watchers?.indexOf(fn) ?? -1;
+      if (!e || at < 0) return;
+      e.watchers!.splice(at, 1);
+      if (e.watchers!.length === 0) e.watchers = undefined;
+      if (--e.subscribers === 0) this.closed(e);
+    };
+  }
+
+  /** Hands a frame to a watcher: parsed here, as only watched channels are (the clients' fan-out never parses). */
+  private tell(fn: (frame: WatchedFrame) => void, bytes: Uint8Array | WatchedFrame): void {
+    try {
+      fn(bytes instanceof Uint8Array ? JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as WatchedFrame : bytes);
+    } catch (err) {
+      this.log.error({ err }, 'a plugin watching a channel failed on a frame (contained)');
     }
   }
 
@@ -86,10 +144,7 @@ export class Subscriptions {
     if (socketOpen) ws.unsubscribe(channel);
     const entry = this.channels.get(channel);
     if (!entry) return;
-    if (--entry.subscribers === 0) {
-      this.channels.delete(channel);
-      if (entry.shard >= 0) this.shards.close(entry.shard, channel);
-    }
+    if (--entry.subscribers === 0) this.closed(entry);
   }
 
   /** Called from the socket's close handler: uWS has already dropped its topics. */
@@ -99,10 +154,7 @@ export class Subscriptions {
     user.channels = [];
     for (const channel of mine) {
       const entry = this.channels.get(channel);
-      if (entry && --entry.subscribers === 0) {
-        this.channels.delete(channel);
-        if (entry.shard >= 0) this.shards.close(entry.shard, channel);
-      }
+      if (entry && --entry.subscribers === 0) this.closed(entry);
     }
   }
 
@@ -126,6 +178,7 @@ export class Subscriptions {
         else if (kind === FrameKind.LIVE) entry.stale = undefined;
         // A failed channel's subscribers are unsubscribed at once: a published frame would be lost with the
         // subscription, so its error frame goes to each of them directly.
+        if (entry.watchers) for (const fn of [...entry.watchers]) this.tell(fn, bytes);
         if (kind === FrameKind.FAILED) this.dropChannel(channel, entry, bytes);
         else this.app.publish(channel, bytes, false);
       }
@@ -147,6 +200,7 @@ export class Subscriptions {
     entry.snapshot = bytes;
     entry.marked = undefined;
     this.app.publish(channel, bytes, false);
+    if (entry.watchers) for (const fn of [...entry.watchers]) this.tell(fn, { type, channel, seq, data });
   }
 
   /** Publishes a status frame produced on the acceptor (the status of a shard that went down). */
@@ -174,6 +228,8 @@ export class Subscriptions {
         ws.send(notice, false);
       });
     }
+    if (entry.watchers) for (const fn of entry.watchers) this.tell(fn, { type: 'unsubscribed', channel });
+    entry.watchers = undefined;
     this.channels.delete(channel);
     // The shard closed the failed opening itself; if the channel was reopened meanwhile, this closes that too,
     // so the shard never keeps a channel the acceptor no longer has.

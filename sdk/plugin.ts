@@ -19,6 +19,8 @@ export type {
   RouteResult,
   ShardAnswer,
   Teardown,
+  UserChannelWatcher,
+  WatchedFrame,
 } from '../core/plugin-api.js';
 export type {
   AskContext,

@@ -73,6 +73,12 @@ export interface ShardApi<C = Record<string, unknown>> {
   produce(kind: string, spec: ProducerSpec): void;
   readonly market: MarketEvents;
   readonly exchange: ExchangeRestApi;
+  /**
+   * Tells the plugin's acceptor half something (its `onReport(event, fn)` hears it), e.g. a fill the shard found on a
+   * trade. Plain data only; reports of one shard arrive in the order they were sent. Nothing is kept: a report sent
+   * while the acceptor is not listening is dropped, so keep state the acceptor must not lose in the acceptor half.
+   */
+  report(event: string, data: unknown): void;
   /** Answers the acceptor half's `ask(symbol, question, params)`; throw a TickgateError for a coded error. */
   answer(question: string, fn: (params: unknown, ctx: AskContext) => unknown): void;
   /**

@@ -118,6 +118,10 @@ export class ShardHost {
           return this.adapter.trades(symbol, limit);
         },
       },
+      report: (event, data) => {
+        if (typeof event !== 'string' || event === '') throw new Error(`plugin "${plugin}": report() needs an event name`);
+        this.opts.post({ t: 'report', shard: this.opts.shardId, plugin, event, data });
+      },
       answer: (question, fn) => {
         const key = `${plugin}:${question}`;
         if (this.answers.has(key)) throw new Error(`plugin "${plugin}" answers "${question}" twice`);
@@ -180,6 +184,11 @@ export class ShardHost {
         this.holds.set(f.key, timer);
       }
       return already;
+    },
+    isCurrent: (symbol, need) => {
+      const f = this.needFeed(symbol, need);
+      if (!this.feeds.has(f.key) || this.adapter.isStale(f) || !this.adapter.isLive(f)) return false;
+      return f.kind !== 'book' || this.adapter.book(symbol, 1) !== undefined;
     },
   };
 

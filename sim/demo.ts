@@ -63,6 +63,9 @@ ${config.plugins.some((p) => p.name === 'signals') ? `Signals${stripe ? ' (pro p
   (the shipped model was trained on this simulator's data only: README, "Signals").
 ` : ''}${config.plugins.some((p) => p.name === 'auth') ? `Accounts: POST http://${shown}:${server.port}/api/v1/auth/register {"email","password"}, then
   ws://${shown}:${server.port}/ws?token=<accessToken> and subscribe to account:<your user id> (README, "Accounts").
+` : ''}${config.plugins.some((p) => p.name === 'trading') ? `Paper trading (README, "Paper trading"): with an access token in TOKEN,
+  curl -s -X POST ${base}/api/v1/orders -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"symbol":"BTCUSDT","side":"BUY","type":"MARKET","quantity":"0.01"}'
+  and watch orders:<your user id> and portfolio:<your user id> on ws://${shown}:${server.port}/ws?token=$TOKEN
 ` : ''}${stripe ? `Payments are on, against the simulated Stripe at ${stripe.url} (README, "Payments"). signals: and depth:SYM:100
   are pro-only. With an access token from register or login in TOKEN:
   curl -s -X POST ${base}/api/v1/payments/checkout -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"plan":"pro"}'

@@ -14,23 +14,10 @@ import type { PaymentStore } from './payment-store.js';
 import type { EventProcessor } from './event-processor.js';
 import { invoiceSubscription, type StripeApi } from './stripe-api.js';
 
+import { KeyedQueue } from '../../core/keyed-queue.js';
+
 export const BASE = '/api/v1/payments';
 
-/** Runs tasks one after another per key (here: a user's checkouts). */
-class KeyedQueue {
-  private readonly tails = new Map<string, Promise<unknown>>();
-
-  run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const before = this.tails.get(key) ?? Promise.resolve();
-    const result = before.catch(() => undefined).then(task);
-    const tail = result.catch(() => undefined);
-    this.tails.set(key, tail);
-    void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
-    return result;
-  }
-}
 export const WEBHOOK_PATH = `${BASE}/webhook`;
 
 /** The events the webhook acts on; any other is acknowledged and ignored. */

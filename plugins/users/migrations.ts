@@ -37,4 +37,12 @@ export const USERS_MIGRATIONS: readonly Migration[] = [
       await q.addIndex('api_keys', ['user_id'], { name: 'api_keys_user_id', transaction });
     },
   },
+  {
+    name: '0003-api-key-secrets',
+    async up({ queryInterface: q, transaction }) {
+      // The secret a program signs requests with (HMAC-SHA256, as Binance's API does): the server needs it to check a
+      // signature, so it is stored as it is, unlike the key. Keys made before this have none and cannot sign.
+      await q.addColumn('api_keys', 'secret', { type: DataTypes.TEXT, allowNull: true }, { transaction });
+    },
+  },
 ];

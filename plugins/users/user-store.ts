@@ -70,6 +70,7 @@ interface ApiKeyRow extends Model {
   name: string;
   keyHash: string;
   keyPrefix: string;
+  secret: string | null;
   createdAt: Date;
   lastUsedAt: Date | null;
 }
@@ -132,6 +133,8 @@ export class UserStore {
   private generation = 0;
   /** Hashes of keys that proved valid lately (see isKnownApiKey). */
   private readonly provenKeys = new LRUCache<string, true>({ max: 100_000, ttl: 7 * 24 * 3600 * 1000 });
+  /** Signing secrets by key hash, for programs that sign every request (see signingKey). */
+  private readonly secretCache = new LRUCache<string, { keyId: string; userId: string; secret: string } | false>({ max: 100_000, ttl: 60_000 });
   /** last_used_at is written at most once a minute per key. */
   private readonly keyUsedAt = new LRUCache<string, number>({ max: 100_000 });
 
@@ -152,6 +155,7 @@ export class UserStore {
       name: { type: DataTypes.TEXT, allowNull: false },
       keyHash: { type: DataTypes.TEXT, allowNull: false },
       keyPrefix: { type: DataTypes.TEXT, allowNull: false },
+      secret: { type: DataTypes.TEXT, allowNull: true },
       lastUsedAt: { type: DataTypes.DATE, allowNull: true },
     }, { tableName: 'api_keys', underscored: true, updatedAt: false });
   }
@@ -319,19 +323,22 @@ export class UserStore {
     this.generation++;
     this.cache.set(id, false);
     for (const [hash, v] of this.keyCache.entries()) if (v && v.userId === id) this.keyCache.set(hash, false);
+    for (const [hash, v] of this.secretCache.entries()) if (v && v.userId === id) this.secretCache.set(hash, false);
     await this.emit({ event: 'account.deleted', userId: id, by: actorId });
   }
 
-  async createApiKey(userId: string, name: string): Promise<ApiKeyInfo & { key: string }> {
+  async createApiKey(userId: string, name: string): Promise<ApiKeyInfo & { key: string; secret: string }> {
     const count = await this.keys.count({ where: { userId } });
     if (count >= this.opts.maxApiKeysPerUser) {
       throw USERS_ERRORS.error('TG_ERR_API_KEY_LIMIT', `You have ${count} API keys, the most one account may hold: revoke one you no longer use (DELETE /api/v1/users/me/api-keys/:id)`);
     }
     const key = API_KEY_PREFIX + randomBytes(32).toString('base64url');
-    const row = await this.keys.create({ id: randomUUID(), userId, name: name.trim(), keyHash: sha256(key), keyPrefix: key.slice(0, 10), lastUsedAt: null });
+    // 64 hex characters, the shape of a Binance API secret: programs written for Binance accept it as it is.
+    const secret = randomBytes(32).toString('hex');
+    const row = await this.keys.create({ id: randomUUID(), userId, name: name.trim(), keyHash: sha256(key), keyPrefix: key.slice(0, 10), secret, lastUsedAt: null });
     const info = keyInfo(row);
     await this.emit({ event: 'api-key.created', userId, key: info });
-    return { ...info, key };
+    return { ...info, key, secret };
   }
 
   async listApiKeys(userId: string): Promise<ApiKeyInfo[]> {
@@ -345,6 +352,7 @@ export class UserStore {
     await row.destroy();
     this.generation++;
     this.keyCache.set(row.keyHash, false);
+    this.secretCache.set(row.keyHash, false);
     this.provenKeys.delete(row.keyHash);
     await this.emit({ event: 'api-key.revoked', userId, keyId });
   }
@@ -355,6 +363,26 @@ export class UserStore {
    */
   isKnownApiKey(key: string): boolean {
     return API_KEY_RE.test(key) && this.provenKeys.has(sha256(key));
+  }
+
+  /**
+   * The key's owner and signing secret, for a request signed with it (HMAC); undefined for a key that is not valid,
+   * or that has no secret (made before keys had one).
+   */
+  async signingKey(key: string): Promise<{ keyId: string; userId: string; secret: string } | undefined> {
+    if (!API_KEY_RE.test(key)) return undefined;
+    const hash = sha256(key);
+    let hit = this.secretCache.get(hash);
+    if (hit === undefined) {
+      const started = this.generation;
+      const row = await this.keys.findOne({ where: { keyHash: hash }, attributes: ['id', 'userId', 'secret'] });
+      hit = row && row.secret ? { keyId: row.id, userId: row.userId, secret: row.secret } : false;
+      if (started === this.generation) this.secretCache.set(hash, hit);
+    }
+    if (!hit) return undefined;
+    // Marks it used (and proven) as any use of the key does.
+    await this.verifyApiKey(key);
+    return hit;
   }
 
   /** The key's owner, or undefined for a key that is not (or no longer) valid. */

@@ -113,6 +113,11 @@ export interface MarketEvents {
    * the last call. Returns true when all of it was open already.
    */
   hold(symbol: string, needs: readonly MarketNeed[], idleMs: number): boolean;
+  /**
+   * Whether the symbol's data is open and current now: its connection delivers, and a book is in sync. False while
+   * a connection is down or stalled, or a book is being rebuilt after a gap: do not act on old data then.
+   */
+  isCurrent(symbol: string, need: MarketNeed): boolean;
 }
 
 interface Listener {
