@@ -188,6 +188,11 @@ export class SimExchange {
     for (let i = 0; i < count; i++) this.restFailures.push({ status, retryAfterS });
   }
 
+  /** Forgets the REST failures still queued by failRest: requests are served again. */
+  recoverRest(): void {
+    this.restFailures = [];
+  }
+
   /** Sends a serverShutdown event on every connection, as newer Binance deployments announce a cut. */
   announceShutdown(): void {
     const data = JSON.stringify({ e: 'serverShutdown', E: Date.now() });
@@ -663,6 +668,7 @@ export class SimExchange {
     post('/__sim/gap', (q) => this.skipSequence(q.get('symbol') ?? undefined, Number(q.get('updates') ?? 5)));
     post('/__sim/shutdown-notice', () => this.announceShutdown());
     post('/__sim/fail-rest', (q) => this.failRest(Number(q.get('count') ?? 1), Number(q.get('status') ?? 429), Number(q.get('retryAfter') ?? 1)));
+    post('/__sim/recover-rest', () => this.recoverRest());
     this.app.get('/__sim/stats', (res) => {
       res.cork(() => {
         res.writeHeader('content-type', 'application/json').end(JSON.stringify(this.getStats()));

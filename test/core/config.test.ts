@@ -17,7 +17,7 @@ t.test('the shipped config.yaml is valid and equals the built-in defaults', asyn
   t.equal(shipped.server.port, 3000);
   t.equal(shipped.limits.maxChannelsPerClient, 50);
   t.equal(shipped.upstream.wsUrl, 'wss://stream.binance.com:9443');
-  t.same(shipped.plugins.map((p) => p.name), ['market', 'db', 'users', 'auth', 'signals', 'payments'], 'market data, accounts, signals and payments');
+  t.same(shipped.plugins.map((p) => p.name), ['market', 'db', 'users', 'auth', 'signals', 'payments', 'trading'], 'market data, accounts, signals, payments and paper trading');
   t.equal(shipped.shards, Math.max(1, availableParallelism() - 1), 'shards: auto = cores - 1, at least 1');
 });
 
@@ -46,14 +46,14 @@ t.test('plugin settings from the environment: DATABASE_URL, JWT_SECRET, TICKGATE
       TICKGATE_DATA_DIR: '/var/lib/tickgate',
       TICKGATE__PLUGINS__AUTH__REGISTRATION: 'closed',
       TICKGATE__PLUGINS__AUTH__LIMITS__LOGINS_PER_IP_PER_MINUTE: '5',
-      TICKGATE__PLUGINS__TRADING__SECRET_KEY: 'sk_test_x',
+      TICKGATE__PLUGINS__BILLING__SECRET_KEY: 'sk_test_x',
     },
   });
   const byName = Object.fromEntries(c.plugins.map((p) => [p.name, p.config]));
   t.same(byName.db, { url: 'postgres://u:p@db:5432/tg', dataDir: '/var/lib/tickgate' });
   t.same(byName.auth, { jwtSecret: '12345678901234567890123456789012345', registration: 'closed', limits: { loginsPerIpPerMinute: 5 } }, 'a secret of digits stays a string; other values are YAML scalars');
   t.same(byName.market, {}, 'other plugins are untouched');
-  t.match(c.source, /\(ignored: TICKGATE__PLUGINS__TRADING__SECRET_KEY \(no plugin "trading" is listed\)\)/);
+  t.match(c.source, /\(ignored: TICKGATE__PLUGINS__BILLING__SECRET_KEY \(no plugin "billing" is listed\)\)/);
   t.notMatch(c.source, /sk_test_x|12345678901234567890/, 'values never reach the source label');
   const plain = validateConfig(applyEnv({}, { DATABASE_URL: 'postgres://x@h/d' }).config, 'test');
   t.same(plain.plugins.find((p) => p.name === 'db')?.config, { url: 'postgres://x@h/d' }, 'the built-in default plugin list takes them too');

@@ -79,6 +79,18 @@ t.test('the built-in plugins\' error codes and their statuses are stable too', a
     TG_ERR_PAYMENT_PROVIDER: 502,
     TG_ERR_WEBHOOK_SIGNATURE: 400,
   });
+  const { TRADING_ERRORS } = await import('../../plugins/trading/errors.js');
+  t.same(statuses(TRADING_ERRORS.codes), {
+    TG_ERR_ORDER_PRICE_FILTER: 400,
+    TG_ERR_ORDER_LOT_SIZE: 400,
+    TG_ERR_ORDER_MIN_NOTIONAL: 400,
+    TG_ERR_INSUFFICIENT_BALANCE: 400,
+    TG_ERR_BOOK_STALE: 503,
+    TG_ERR_ORDER_NOT_FOUND: 404,
+    TG_ERR_ORDER_NOT_OPEN: 409,
+    TG_ERR_TOO_MANY_ORDERS: 409,
+    TG_ERR_TRADING_UNAVAILABLE: 503,
+  });
 });
 
 t.test('error data and errors carry the code and a message', async (t) => {
