@@ -252,6 +252,8 @@ export interface WatchedFrame {
   /** The data frames' sequence number in the channel. */
   seq?: number;
   data?: unknown;
+  /** True on the channel's latest frame handed to a watcher that joins a channel already open (not a new event). */
+  snapshot?: boolean;
 }
 
 /** A teardown function: runs once when the gateway stops (or when its start fails after this plugin loaded). */

@@ -100,8 +100,8 @@ export class Subscriptions {
     (entry.watchers ??= []).push(fn);
     if (first) this.opened(entry);
     else if (entry.snapshot) {
-      const snapshot = entry.snapshot;
-      queueMicrotask(() => this.tell(fn, snapshot));
+      const marked = (entry.marked ??= markSnapshot(entry.snapshot));
+      queueMicrotask(() => this.tell(fn, marked));
     }
     let done = false;
     return () => {

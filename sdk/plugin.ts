@@ -48,3 +48,6 @@ export type { AnyErrorCode, ErrorCode, ErrorData, ErrorDef, ErrorTable, FieldErr
 export { validateBody } from '../core/validation.js';
 export type { SymbolFilters, SymbolInfo, SymbolsService } from '../core/symbol-registry.js';
 export type { Logger } from '../core/logger.js';
+/** The built-in plugins' services, as `api.use('users')` and `api.use('trading')` give them. */
+export type { UsersService } from '../plugins/users/service.js';
+export type { TradingService, OrderView, OrderEvent, PortfolioView } from '../plugins/trading/index.js';
