@@ -188,6 +188,17 @@ export class SimExchange {
     for (let i = 0; i < count; i++) this.restFailures.push({ status, retryAfterS });
   }
 
+  /**
+   * Moves a symbol's price by `factor` at once (0.99: down 1 %): the next trades print there and the book follows,
+   * so resting paper orders on the way fill. Returns the new price, or undefined for a symbol not listed.
+   */
+  movePrice(symbol: string, factor: number): number | undefined {
+    const m = this.markets.get(symbol);
+    if (!m || !(factor > 0)) return undefined;
+    m.price = Number(m.fmtPrice(m.price * factor));
+    return m.price;
+  }
+
   /** Forgets the REST failures still queued by failRest: requests are served again. */
   recoverRest(): void {
     this.restFailures = [];
@@ -669,6 +680,7 @@ export class SimExchange {
     post('/__sim/shutdown-notice', () => this.announceShutdown());
     post('/__sim/fail-rest', (q) => this.failRest(Number(q.get('count') ?? 1), Number(q.get('status') ?? 429), Number(q.get('retryAfter') ?? 1)));
     post('/__sim/recover-rest', () => this.recoverRest());
+    post('/__sim/move', (q) => this.movePrice(q.get('symbol') ?? '', Number(q.get('factor') ?? 1)));
     this.app.get('/__sim/stats', (res) => {
       res.cork(() => {
         res.writeHeader('content-type', 'application/json').end(JSON.stringify(this.getStats()));
