@@ -18,6 +18,8 @@ const { values } = parseArgs({
     /** Use this PostgreSQL server instead of the embedded database. */
     'database-url': { type: 'string' },
     shards: { type: 'string', default: '1' },
+    /** Writes V8 CPU profiles of the gateway's threads here when it stops. */
+    'profile-dir': { type: 'string' },
   },
 });
 const seconds = Number(values.seconds);
@@ -27,7 +29,7 @@ const restingPerUser = Number(values.resting);
 
 const sim = await startExchange(1000);
 const gw = await startTarget('tickgate', {
-  wsUrl: sim.wsUrl, restUrl: sim.restUrl, shards: Number(values.shards),
+  wsUrl: sim.wsUrl, restUrl: sim.restUrl, shards: Number(values.shards), ...(values['profile-dir'] ? { profileDir: values['profile-dir'] } : {}),
   env: { ...(values['database-url'] ? { DATABASE_URL: values['database-url'] } : {}) },
 });
 const base = `http://127.0.0.1:${gw.port}`;

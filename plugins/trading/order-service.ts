@@ -181,11 +181,7 @@ export class OrderService {
         }
         await this.store.saveLedger(userId, ledger);
         const inserted = await this.store.insertOrder(order, now);
-        const rows: FillRow[] = [];
-        for (const [i, f] of result.fills.entries()) {
-          const r = await this.store.insertFill(userId, inserted, f, `book:${match.lastUpdateId}:${i}`, now);
-          if (r) rows.push(r);
-        }
+        const rows = await this.store.insertFills(userId, inserted, result.fills.map((fill, i) => ({ fill, source: `book:${match.lastUpdateId}:${i}` })), now);
         return { row: inserted, fills: rows };
       }));
       if ('refused' in done) {

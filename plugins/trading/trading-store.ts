@@ -85,8 +85,9 @@ export class TradingStore {
    * order, balance and position rows, so that changes to one account run one at a time and never deadlock.
    */
   async lockAccount(userId: string): Promise<void> {
-    await this.ensureAccount(userId);
-    await this.rows('SELECT user_id FROM trading_accounts WHERE user_id = $1 FOR UPDATE', [userId]);
+    // One statement: the upsert's DO UPDATE takes the row lock, and xmax = 0 tells a row this statement created.
+    const r = await this.rows('INSERT INTO trading_accounts (user_id) VALUES ($1) ON CONFLICT (user_id) DO UPDATE SET user_id = EXCLUDED.user_id RETURNING (xmax = 0) AS created', [userId]);
+    if (r[0]?.created === true) await this.seed(userId);
   }
 
   async orderOwner(id: number): Promise<string | undefined> {
@@ -114,31 +115,42 @@ export class TradingStore {
   async lockLedger(userId: string, assets: string[], symbols: string[]): Promise<Ledger> {
     const a = [...new Set(assets)].sort();
     const sy = [...new Set(symbols)].sort();
-    await this.exec('INSERT INTO trading_balances (user_id, asset, free, locked) SELECT $1, a, 0, 0 FROM unnest($2::text[]) AS a ON CONFLICT DO NOTHING', [userId, a]);
-    const balances = new Map<string, Balance>();
-    for (const r of await this.rows('SELECT asset, free, locked FROM trading_balances WHERE user_id = $1 AND asset = ANY($2::text[]) ORDER BY asset FOR UPDATE', [userId, a])) {
-      balances.set(r.asset as string, { free: dec(r.free), locked: dec(r.locked) });
+    const lockBalances = () => this.rows('SELECT asset, free, locked FROM trading_balances WHERE user_id = $1 AND asset = ANY($2::text[]) ORDER BY asset FOR UPDATE', [userId, a]);
+    let rows = await lockBalances();
+    if (rows.length < a.length) {
+      // Rows are made on first use; the account lock (taken first) keeps two transactions from making them at once.
+      await this.exec('INSERT INTO trading_balances (user_id, asset, free, locked) SELECT $1, a, 0, 0 FROM unnest($2::text[]) AS a ON CONFLICT DO NOTHING', [userId, a]);
+      rows = await lockBalances();
     }
+    const balances = new Map<string, Balance>();
+    for (const r of rows) balances.set(r.asset as string, { free: dec(r.free), locked: dec(r.locked) });
     const positions = new Map<string, Position>();
     if (sy.length) {
-      await this.exec('INSERT INTO trading_positions (user_id, symbol, quantity, average_price, realized_pnl) SELECT $1, s, 0, 0, 0 FROM unnest($2::text[]) AS s ON CONFLICT DO NOTHING', [userId, sy]);
-      for (const r of await this.rows('SELECT symbol, quantity, average_price, realized_pnl FROM trading_positions WHERE user_id = $1 AND symbol = ANY($2::text[]) ORDER BY symbol FOR UPDATE', [userId, sy])) {
-        positions.set(r.symbol as string, { quantity: dec(r.quantity), averagePrice: dec(r.average_price), realizedPnl: dec(r.realized_pnl) });
+      const lockPositions = () => this.rows('SELECT symbol, quantity, average_price, realized_pnl FROM trading_positions WHERE user_id = $1 AND symbol = ANY($2::text[]) ORDER BY symbol FOR UPDATE', [userId, sy]);
+      let prow = await lockPositions();
+      if (prow.length < sy.length) {
+        await this.exec('INSERT INTO trading_positions (user_id, symbol, quantity, average_price, realized_pnl) SELECT $1, s, 0, 0, 0 FROM unnest($2::text[]) AS s ON CONFLICT DO NOTHING', [userId, sy]);
+        prow = await lockPositions();
       }
+      for (const r of prow) positions.set(r.symbol as string, { quantity: dec(r.quantity), averagePrice: dec(r.average_price), realizedPnl: dec(r.realized_pnl) });
     }
     return new Ledger(balances, positions);
   }
 
-  /** Writes back what the ledger changed. */
+  /** Writes back what the ledger changed: one statement for the balances, one for the positions. */
   async saveLedger(userId: string, ledger: Ledger): Promise<void> {
-    for (const asset of ledger.touchedAssets) {
-      const b = ledger.balance(asset);
-      await this.exec('UPDATE trading_balances SET free = $3, locked = $4 WHERE user_id = $1 AND asset = $2', [userId, asset, s(b.free), s(b.locked)]);
+    const assets = [...ledger.touchedAssets];
+    if (assets.length) {
+      await this.exec(`UPDATE trading_balances b SET free = v.free::numeric, locked = v.locked::numeric
+        FROM unnest($2::text[], $3::text[], $4::text[]) AS v(asset, free, locked) WHERE b.user_id = $1 AND b.asset = v.asset`,
+      [userId, assets, assets.map((x) => s(ledger.balance(x).free)), assets.map((x) => s(ledger.balance(x).locked))]);
     }
-    for (const symbol of ledger.touchedSymbols) {
-      const p = ledger.position(symbol);
-      await this.exec('UPDATE trading_positions SET quantity = $3, average_price = $4, realized_pnl = $5 WHERE user_id = $1 AND symbol = $2',
-        [userId, symbol, s(p.quantity), s(p.averagePrice), s(p.realizedPnl)]);
+    const symbols = [...ledger.touchedSymbols];
+    if (symbols.length) {
+      const p = symbols.map((x) => ledger.position(x));
+      await this.exec(`UPDATE trading_positions t SET quantity = v.q::numeric, average_price = v.a::numeric, realized_pnl = v.r::numeric
+        FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS v(symbol, q, a, r) WHERE t.user_id = $1 AND t.symbol = v.symbol`,
+      [userId, symbols, p.map((x) => s(x.quantity)), p.map((x) => s(x.averagePrice)), p.map((x) => s(x.realizedPnl))]);
     }
   }
 
@@ -160,12 +172,23 @@ export class TradingStore {
     return orderOf(r[0]!);
   }
 
-  /** Records a fill; false when this fill (order and source) is recorded already: nothing may apply it twice. */
+  /** Records a fill; undefined when this fill (order and source) is recorded already: nothing may apply it twice. */
   async insertFill(userId: string, o: OrderRow, f: LedgerFill, source: string, at: Date): Promise<FillRow | undefined> {
+    return (await this.insertFills(userId, o, [{ fill: f, source }], at))[0];
+  }
+
+  /** Records fills of one order in one statement; those recorded already (by order and source) are left out. */
+  async insertFills(userId: string, o: OrderRow, fills: Array<{ fill: LedgerFill; source: string }>, at: Date): Promise<FillRow[]> {
+    if (!fills.length) return [];
+    const col = <T>(fn: (x: { fill: LedgerFill; source: string }) => T) => fills.map(fn);
     const r = await this.rows(`INSERT INTO trading_fills (order_id, user_id, symbol, side, price, quantity, quote_quantity, fee, fee_asset, liquidity, source, created_at)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (order_id, source) DO NOTHING RETURNING *`,
-    [o.id, userId, o.symbol, o.side, s(f.price), s(f.quantity), s(f.quoteQuantity), s(f.fee), f.feeAsset, f.liquidity, source, at]);
-    return r[0] ? fillOf(r[0]) : undefined;
+      SELECT $1, $2, $3, $4, v.p::numeric, v.q::numeric, v.n::numeric, v.f::numeric, $5, v.l, v.s, $6
+      FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[]) WITH ORDINALITY AS v(p, q, n, f, l, s, i)
+      ORDER BY v.i
+      ON CONFLICT (order_id, source) DO NOTHING RETURNING *`,
+    [o.id, userId, o.symbol, o.side, o.quoteAsset, at,
+      col((x) => s(x.fill.price)), col((x) => s(x.fill.quantity)), col((x) => s(x.fill.quoteQuantity)), col((x) => s(x.fill.fee)), col((x) => x.fill.liquidity), col((x) => x.source)]);
+    return r.map(fillOf).sort((a, b) => a.id - b.id);
   }
 
   async hasFill(orderId: number, source: string): Promise<boolean> {
