@@ -104,7 +104,7 @@ class Request implements RouteRequest {
     if (headers.authorization !== undefined) headers.authorization = '[redacted]';
     if (headers['x-api-key'] !== undefined) headers['x-api-key'] = '[redacted]';
     if (headers['x-mbx-apikey'] !== undefined) headers['x-mbx-apikey'] = '[redacted]';
-    return { method: this.method, path: this.path, params: this.params, query: this.query, rawQuery: this.rawQuery.replace(/(^|&)(signature|token|apiKey)=[^&]*/g, '$1$2=[redacted]'), headers, body: this.body, rawBody: this.rawBody, identity: this.identity };
+    return { method: this.method, path: this.path, params: this.params, query: this.query, rawQuery: this.rawQuery.replace(/(^|&)(signature|token|apiKey)=[^&]*/g, '$1$2=[redacted]'), headers, body: this.body, rawBody: this.rawBody === undefined ? undefined : `[${this.rawBody.length} bytes]` as unknown as Buffer, identity: this.identity };
   }
 }
 
@@ -179,7 +179,7 @@ export class HttpRouter {
           this.log.error({ method: request.method, path: request.path, timeoutMs: this.opts.timeoutMs }, 'route handler did not answer in time');
           finish(serialise({ status: 504, body: errorBody('TG_ERR_ROUTE_TIMEOUT') }));
         }, this.opts.timeoutMs);
-        void this.invoke(handler, request, auth, ruled ? { route: path, owner } : undefined, opts.channel)
+        void this.invoke(handler, request, auth, ruled ? { route: path, owner } : undefined, opts.channel, opts.apiKeyHeader?.toLowerCase(), opts.errorShape)
           .catch(() => INTERNAL)
           .then((response) => {
             clearTimeout(timer);
@@ -241,7 +241,7 @@ export class HttpRouter {
   }
 
   /** Runs a handler and serialises its answer; nothing a handler returns or throws escapes as an exception. */
-  private async invoke(handler: RouteHandler, req: Request, auth: RouteOptions['auth'], ruled: { route: string; owner: string } | undefined, channelOf: RouteOptions['channel']): Promise<Serialised> {
+  private async invoke(handler: RouteHandler, req: Request, auth: RouteOptions['auth'], ruled: { route: string; owner: string } | undefined, channelOf: RouteOptions['channel'], apiKeyHeader?: string, errorShape?: RouteOptions['errorShape']): Promise<Serialised> {
     let result: RouteResult;
     try {
       if (auth) await this.identify(req, auth);
@@ -251,7 +251,7 @@ export class HttpRouter {
         // The caller, once, for both: on a route without `auth` a credential is checked only when something asks.
         // A bad credential on a route that answers with a channel's data is refused as such (a client renews its token
         // on 401, and would not on a plan's 403); for the request rules alone, the caller is then anonymous.
-        const identity = auth ? req.identity : await this.caller(req, channel !== undefined);
+        const identity = auth ? req.identity : await this.caller(req, channel !== undefined, apiKeyHeader);
         if (rules) {
           const pending = this.opts.access.checkRequest(req, { ...ruled, identity });
           if (pending) await pending;
@@ -266,6 +266,16 @@ export class HttpRouter {
       result = await handler(req);
     } catch (err) {
       const coded = this.opts.errors.toClientError(err);
+      if (coded && errorShape) {
+        try {
+          const shaped = errorShape({ status: coded.status, code: coded.code, message: coded.message, retryAfter: coded.retryAfter });
+          if (coded.retryAfter !== undefined) shaped.headers = { 'retry-after': String(coded.retryAfter), ...shaped.headers };
+          return serialise(shaped);
+        } catch (shapeErr) {
+          this.logSafely(shapeErr, req, 'route errorShape failed');
+          return INTERNAL;
+        }
+      }
       if (coded) {
         const body = errorBody(coded.code, coded.message);
         // Why a symbol is refused, for instance: the envelope keeps code and message, and adds the hint when there is one.
@@ -303,16 +313,18 @@ export class HttpRouter {
    * Who sent a request to a route without `auth`: undefined when anonymous; with a credential that is not valid,
    * undefined too, or (`strict`) the credential's coded error.
    */
-  private caller(req: Request, strict: boolean): Identity | undefined | Promise<Identity | undefined> {
+  private caller(req: Request, strict: boolean, apiKeyHeader?: string): Identity | undefined | Promise<Identity | undefined> {
     const h = req.headers;
+    const routeKey = apiKeyHeader === undefined ? undefined : h[apiKeyHeader];
     // Most requests carry no credential: answered without a promise.
-    if (h.authorization === undefined && h['x-api-key'] === undefined) return undefined;
+    if (h.authorization === undefined && h['x-api-key'] === undefined && !routeKey) return undefined;
     const lenient = (err: unknown): undefined => {
       if (strict) throw err;
       return undefined;
     };
     try {
-      const credential = credentialFrom((name) => h[name] ?? '', undefined, req.remoteAddress);
+      const credential = credentialFrom((name) => h[name] ?? '', undefined, req.remoteAddress)
+        ?? (routeKey ? { scheme: 'apiKey' as const, value: routeKey.trim(), remoteAddress: req.remoteAddress } : undefined);
       return credential && this.opts.access.identify(credential).catch(lenient);
     } catch (err) {
       return lenient(err);

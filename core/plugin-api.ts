@@ -81,6 +81,17 @@ export interface RouteOptions {
    * a private channel's REST route uses `auth` instead.
    */
   channel?: (req: RouteRequest) => string | undefined;
+  /**
+   * A header that carries an API key on this route besides `X-API-Key` (e.g. `X-MBX-APIKEY` for an API that signs
+   * its requests): the request rules see the key's owner as the caller (a plan's request limit is theirs, not the
+   * address's). The handler still decides whether the request is authentic.
+   */
+  apiKeyHeader?: string;
+  /**
+   * Renders this route's coded errors (the handler's, a request rule's, an auth refusal) as another API's clients
+   * expect them (e.g. Binance's `{code, msg}`), instead of tickgate's envelope. `Retry-After` is kept.
+   */
+  errorShape?: (error: { status: number; code: string; message: string; retryAfter: number | undefined }) => RouteResult;
 }
 
 /** What a request rule sees besides the request: the route it reached and who sent it. */

@@ -3,7 +3,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { AcceptorApi, RouteRequest, RouteResult } from '../../core/plugin-api.js';
 import { TickgateError } from '../../core/errors.js';
 import type { UsersService } from '../users/service.js';
-import { checkShape, CLIENT_ORDER_ID_RE, type NewOrder } from './order-rules.js';
+import { checkShape, CLIENT_ORDER_ID_RE, DECIMAL_RE, type NewOrder } from './order-rules.js';
 import type { OrderService, OrderView } from './order-service.js';
 import type { TradingStore, OrderRow, FillRow } from './trading-store.js';
 import { D, OPEN_STATUSES, type Dec } from './ledger.js';
@@ -21,7 +21,6 @@ const mandatory = (name: string) => new BinanceError(-1102, `Mandatory parameter
 /** Amounts as Binance writes them: fixed eight decimals. */
 const f8 = (d: Dec | null | undefined) => (d ?? new D(0)).toFixed(8);
 
-const DECIMAL_RE = /^\d{1,20}(\.\d{1,18})?$/;
 
 /** Maps the paper engine's coded errors to Binance's codes and messages, as Binance clients expect them. */
 function binanceErrorOf(err: unknown): BinanceError | undefined {
@@ -91,6 +90,8 @@ export function binanceRoutes(api: AcceptorApi<TradingConfig>, orders: OrderServ
     const expected = createHmac('sha256', signing.secret).update(signedPayload(req)).digest();
     const given = Buffer.from(params.get('signature')!.toLowerCase(), 'hex');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new BinanceError(-1022, 'Signature for this request is not valid.');
+    // Only an authentic request counts as a use of the key.
+    void users.store.verifyApiKey(key).catch(() => undefined);
     const recvWindow = params.has('recvWindow') ? Number(params.get('recvWindow')) : 5000;
     if (!Number.isFinite(recvWindow) || recvWindow <= 0) throw mandatory('recvWindow');
     if (recvWindow > cfg.maxRecvWindowMs) throw new BinanceError(-1131, `recvWindow must be less than ${cfg.maxRecvWindowMs}.`);
@@ -117,7 +118,16 @@ export function binanceRoutes(api: AcceptorApi<TradingConfig>, orders: OrderServ
         }
         return answer(b.status, { code: b.code, msg: b.msg });
       }
-    }, { outsideNamespace: true, rawBody: true, maxBodyBytes: 16 * 1024 });
+    }, {
+      outsideNamespace: true, rawBody: true, maxBodyBytes: 16 * 1024,
+      // The caller's plan limits their requests (not their address's), and a refusal before the handler (a request
+      // limit) answers in Binance's shape too.
+      apiKeyHeader: 'x-mbx-apikey',
+      errorShape: (e) => {
+        const b = binanceErrorOf(new TickgateError(e.code, e.message)) ?? new BinanceError(-1000, 'An unknown error occurred while processing the request.', e.status);
+        return answer(b.status, { code: b.code, msg: b.msg });
+      },
+    });
   };
 
   const symbolOf = (p: Map<string, string>, required: boolean): string | undefined => {

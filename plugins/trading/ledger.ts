@@ -61,6 +61,14 @@ export interface LedgerFill {
   liquidity: 'maker' | 'taker';
 }
 
+/** A change that would break the ledger's rules (an amount below zero, a fill beyond a reservation): a bug, never input. */
+export class LedgerInvariantError extends Error {
+  constructor(message: string) {
+    super(`ledger invariant: ${message}`);
+    this.name = 'LedgerInvariantError';
+  }
+}
+
 export type Refusal = { code: 'TG_ERR_INSUFFICIENT_BALANCE'; message: string };
 
 export function feeFor(notional: Dec, rate: Dec): Dec {
@@ -109,7 +117,7 @@ export class Ledger {
     const b = this.balance(asset);
     const free = b.free.add(dFree);
     const locked = b.locked.add(dLocked);
-    if (free.isNeg() || locked.isNeg()) throw new Error(`ledger invariant: ${asset} would go negative (free ${free.toFixed()}, locked ${locked.toFixed()})`);
+    if (free.isNeg() || locked.isNeg()) throw new LedgerInvariantError(`${asset} would go negative (free ${free.toFixed()}, locked ${locked.toFixed()})`);
     b.free = free;
     b.locked = locked;
     this.touchedAssets.add(asset);
@@ -125,7 +133,8 @@ export class Ledger {
     } else {
       // Base bought elsewhere (a starting balance) has no cost here: only what this symbol bought is a position.
       const sold = Decimal.min(qty, p.quantity);
-      p.realizedPnl = p.realizedPnl.add(price.sub(p.averagePrice).mul(sold));
+      // Kept to the database's 18 decimals, so what is stored is what was computed.
+      p.realizedPnl = p.realizedPnl.add(price.sub(p.averagePrice).mul(sold)).toDecimalPlaces(18);
       p.quantity = p.quantity.sub(sold);
       if (p.quantity.isZero()) p.averagePrice = ZERO;
     }
@@ -143,7 +152,7 @@ export class Ledger {
       filled = filled.add(f.quantity);
       notional = notional.add(f.price.mul(f.quantity));
     }
-    if (filled.gt(order.quantity)) throw new Error('ledger invariant: taker fills exceed the order');
+    if (filled.gt(order.quantity)) throw new LedgerInvariantError('taker fills exceed the order');
     const remaining = order.quantity.sub(filled);
     const rests = order.type === 'LIMIT' && order.timeInForce === 'GTC' && remaining.gt(0);
     const takerFee = feeFor(notional, takerRate);
@@ -202,12 +211,12 @@ export class Ledger {
     const notional = q.mul(price);
     if (order.side === 'BUY') {
       const cost = notional.add(fee);
-      if (cost.gt(order.locked)) throw new Error('ledger invariant: a buy fill costs more than the order reserved');
+      if (cost.gt(order.locked)) throw new LedgerInvariantError('a buy fill costs more than the order reserved');
       this.move(order.quoteAsset, ZERO, cost.neg());
       this.move(order.baseAsset, q, ZERO);
       order.locked = order.locked.sub(cost);
     } else {
-      if (q.gt(order.locked)) throw new Error('ledger invariant: a sell fill is larger than the order reserved');
+      if (q.gt(order.locked)) throw new LedgerInvariantError('a sell fill is larger than the order reserved');
       this.move(order.baseAsset, ZERO, q.neg());
       this.move(order.quoteAsset, notional.sub(fee), ZERO);
       order.locked = order.locked.sub(q);

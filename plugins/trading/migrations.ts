@@ -41,8 +41,9 @@ export const TRADING_MIGRATIONS: readonly Migration[] = [
         reject_message TEXT NULL,
         created_at TIMESTAMPTZ NOT NULL,
         updated_at TIMESTAMPTZ NOT NULL,
-        CHECK (filled_quantity >= 0 AND filled_quantity <= quantity),
-        UNIQUE (user_id, client_order_id))`);
+        CHECK (filled_quantity >= 0 AND filled_quantity <= quantity))`);
+      // A client order id names one order of the account; a refused (REJECTED) one frees it for the retry.
+      await q(`CREATE UNIQUE INDEX trading_orders_client_order_id ON trading_orders (user_id, client_order_id) WHERE status <> 'REJECTED'`);
       await q(`CREATE INDEX trading_orders_open ON trading_orders (symbol) WHERE status IN ('NEW', 'PARTIALLY_FILLED')`);
       await q('CREATE INDEX trading_orders_user ON trading_orders (user_id, id DESC)');
       await q(`CREATE TABLE trading_fills (

@@ -6,10 +6,11 @@ import type { SymbolFilters, SymbolInfo } from '../../core/symbol-registry.js';
 import { D, type Dec, type OrderType, type Side, type TimeInForce } from './ledger.js';
 import { TRADING_ERRORS } from './errors.js';
 
-const DECIMAL_RE = /^\d{1,20}(\.\d{1,18})?$/;
+/** At most 8 decimal places, as Binance's amounts: price × quantity then fits the 18 the database keeps, exactly. */
+export const DECIMAL_RE = /^\d{1,20}(\.\d{1,8})?$/;
 const decimal = z.union([z.string(), z.number()])
   .transform((v) => (typeof v === 'number' ? (Number.isFinite(v) ? new D(v).toFixed() : 'NaN') : v.trim()))
-  .pipe(z.string().regex(DECIMAL_RE, 'a positive decimal number, e.g. 0.001 (at most 18 decimal places)'))
+  .pipe(z.string().regex(DECIMAL_RE, 'a positive decimal number, e.g. 0.001 (at most 8 decimal places)'))
   .transform((v) => new D(v))
   .refine((d) => d.gt(0), 'must be greater than 0');
 

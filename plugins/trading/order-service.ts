@@ -4,7 +4,7 @@ import { UniqueConstraintError } from 'sequelize';
 import type { AcceptorApi } from '../../core/plugin-api.js';
 import { TickgateError } from '../../core/errors.js';
 import { KeyedQueue } from '../../core/keyed-queue.js';
-import { D, OPEN_STATUSES, ZERO, type Dec, type LedgerFill } from './ledger.js';
+import { D, LedgerInvariantError, OPEN_STATUSES, ZERO, type Dec, type LedgerFill } from './ledger.js';
 import { checkFilters, checkNotional, type NewOrder } from './order-rules.js';
 import { vwap } from './book-walk.js';
 import { TRADING_ERRORS } from './errors.js';
@@ -125,6 +125,10 @@ export class OrderService {
       return await fn();
     } catch (err) {
       if (err instanceof TickgateError || err instanceof UniqueConstraintError) throw err;
+      if (err instanceof LedgerInvariantError) {
+        this.api.log.error({ err }, 'a paper-trading operation would break the ledger: refused, nothing changed');
+        throw new TickgateError('TG_ERR_INTERNAL');
+      }
       this.api.log.error({ err }, 'trading database operation failed');
       throw TRADING_ERRORS.error('TG_ERR_TRADING_UNAVAILABLE');
     }
@@ -140,12 +144,13 @@ export class OrderService {
     checkFilters(input, info);
     if (input.clientOrderId) {
       const existing = await this.db(() => this.store.orderByClientId(userId, input.clientOrderId!));
-      if (existing) return { order: orderView(existing), created: false };
+      // A refused order does not hold its id: sending it again is the retry its error asked for.
+      if (existing && existing.status !== 'REJECTED') return { order: orderView(existing), created: false };
     }
     const mayRest = input.type === 'LIMIT' && input.timeInForce === 'GTC';
-    if (mayRest && await this.db(() => this.store.openCount(userId)) >= this.api.config.maxOpenOrdersPerUser) {
-      throw TRADING_ERRORS.error('TG_ERR_TOO_MANY_ORDERS', `Your paper account has ${this.api.config.maxOpenOrdersPerUser} open orders, the most it may hold: cancel some before placing more`);
-    }
+    const tooMany = () => TRADING_ERRORS.error('TG_ERR_TOO_MANY_ORDERS', `Your paper account has ${this.api.config.maxOpenOrdersPerUser} open orders, the most it may hold: cancel some before placing more`);
+    // A cheap early refusal; the count that decides is taken again under the account's lock.
+    if (mayRest && await this.db(() => this.store.openCount(userId)) >= this.api.config.maxOpenOrdersPerUser) throw tooMany();
     const clientOrderId = input.clientOrderId ?? newClientOrderId();
     const base = {
       userId, clientOrderId, symbol: info.symbol, baseAsset: info.baseAsset, quoteAsset: info.quoteAsset, side: input.side, type: input.type,
@@ -172,6 +177,7 @@ export class OrderService {
     try {
       const done = await this.db(() => this.store.transaction(async () => {
         await this.store.lockAccount(userId);
+        if (mayRest && await this.store.openCount(userId) >= this.api.config.maxOpenOrdersPerUser) throw tooMany();
         const ledger = await this.store.lockLedger(userId, [info.baseAsset, info.quoteAsset], [info.symbol]);
         const order = { ...base };
         const result = ledger.place(order, fills, this.takerRate);
@@ -218,12 +224,23 @@ export class OrderService {
     throw new TickgateError(error.code, row ? `${error.message} (order ${row.id} is recorded as REJECTED)` : error.message);
   }
 
-  /** Hands a resting order to its symbol's shard; if the shard is restarting, its start hands over every open order. */
-  private async rest(row: OrderRow): Promise<void> {
+  /**
+   * Hands a resting order to its symbol's shard. If the shard does not take it (it is restarting, or busy past the
+   * timeout), it is tried again from the database a little later; a shard that starts gets every open order anyway.
+   */
+  private async rest(row: OrderRow, attempt = 0): Promise<void> {
     try {
       await this.api.ask(row.symbol, 'rest', { orders: [this.resting(row)] } satisfies RestParams);
     } catch (err) {
-      this.api.log.warn({ err: (err as Error).message, orderId: row.id }, 'a resting order was not handed to its shard yet: the shard gets it when it is back');
+      if (this.closed) return;
+      this.api.log.warn({ err: (err as Error).message, orderId: row.id, attempt }, 'a resting order was not handed to its shard: trying again');
+      if (attempt >= 5) return;
+      setTimeout(() => {
+        void this.store.orderById(row.id).then(
+          (now) => (now && OPEN_STATUSES.includes(now.status) ? this.rest(now, attempt + 1) : undefined),
+          () => this.rest(row, attempt + 1),
+        );
+      }, 500 * 2 ** attempt).unref();
     }
   }
 
@@ -283,7 +300,7 @@ export class OrderService {
     } catch (err) {
       if (this.closed) return;
       this.counts.fillRetries++;
-      if (attempt + 1 < FILL_RETRIES) {
+      if (attempt + 1 < FILL_RETRIES && !(err instanceof LedgerInvariantError)) {
         this.api.log.warn({ err: (err as Error).message, orderId: r.orderId, attempt }, 'a resting fill was not committed: retrying');
         await new Promise((res) => setTimeout(res, 200 * 2 ** attempt));
         return this.commitFill(r, attempt + 1);
@@ -296,9 +313,9 @@ export class OrderService {
   }
 
   /** Hands a (re)started shard every open order of the symbols it owns. */
-  async handOver(shard: number): Promise<number> {
+  async handOver(shard: number, attempt = 0, only?: string[]): Promise<number> {
     await this.api.symbols.whenLoaded();
-    const open = await this.store.openOrders();
+    const open = await this.store.openOrders(only);
     const bySymbol = new Map<string, OrderRow[]>();
     for (const o of open) {
       if (this.api.shardOf(o.symbol) !== shard) continue;
@@ -307,9 +324,19 @@ export class OrderService {
       bySymbol.set(o.symbol, list);
     }
     let n = 0;
+    const failed: string[] = [];
     for (const [symbol, orders] of bySymbol) {
-      await this.api.ask(symbol, 'rest', { orders: orders.map((o) => this.resting(o)), replace: true } satisfies RestParams);
-      n += orders.length;
+      // Added to what the shard has (a new order may have reached it since the read above), never replacing it.
+      try {
+        await this.api.ask(symbol, 'rest', { orders: orders.map((o) => this.resting(o)) } satisfies RestParams);
+        n += orders.length;
+      } catch (err) {
+        failed.push(symbol);
+        this.api.log.warn({ err: (err as Error).message, symbol, shard }, 'open orders not handed to the shard: trying again');
+      }
+    }
+    if (failed.length && attempt < 5 && !this.closed) {
+      setTimeout(() => void this.handOver(shard, attempt + 1, failed).catch((err: unknown) => this.api.log.error({ err, shard }, 'open orders not handed to the shard')), 1000 * 2 ** attempt).unref();
     }
     return n;
   }

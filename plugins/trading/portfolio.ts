@@ -21,7 +21,6 @@ export class Portfolios {
   private readonly marks = new Map<string, { price: Dec | null; at: number; pending: Promise<Dec | null> | undefined }>();
   /** Users with a portfolio: channel open, and when their last frame went out. */
   private readonly watched = new Map<string, { lastSent: number; last: string }>();
-  private readonly dirty = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
 
@@ -82,21 +81,19 @@ export class Portfolios {
     return { balances: out, positions: pos, equity: equity.toDecimalPlaces(8).toFixed(), valuationAsset: val, unvalued, time: new Date().toISOString() };
   }
 
-  /** The user's balances changed: the next tick sends a frame (at most one per interval). */
+  /** The user's balances changed: a frame goes out now, or when the interval since the last one has passed. */
   touch(userId: string): void {
-    if (this.watched.has(userId)) this.dirty.add(userId);
+    if (this.watched.has(userId)) void this.tick();
   }
 
   opened(userId: string): void {
     if (!this.watched.has(userId)) this.watched.set(userId, { lastSent: 0, last: '' });
-    this.dirty.add(userId);
     this.start();
     void this.tick();
   }
 
   closed(userId: string): void {
     this.watched.delete(userId);
-    this.dirty.delete(userId);
     if (this.watched.size === 0 && this.timer) {
       clearInterval(this.timer);
       this.timer = undefined;
@@ -111,7 +108,7 @@ export class Portfolios {
 
   /**
    * Sends each watched user's portfolio when it changed (balances or marks) and their last frame is at least an
-   * interval old. Users with positions are recomputed every tick: their marks move.
+   * interval old: recomputed every interval (marks move), sent only when its content differs from the last frame.
    */
   private async tick(): Promise<void> {
     if (this.running) return;
@@ -121,15 +118,11 @@ export class Portfolios {
       const interval = this.api.config.portfolioIntervalMs;
       for (const [userId, w] of [...this.watched]) {
         if (now - w.lastSent < interval) continue;
-        const positions = !this.dirty.has(userId) ? await this.store.positions(userId).catch(() => new Map()) : undefined;
-        if (positions && ![...positions.values()].some((p) => p.quantity.gt(0))) continue;
-        this.dirty.delete(userId);
         let view: PortfolioView;
         try {
           view = await this.view(userId);
         } catch (err) {
           this.api.log.warn({ err: (err as Error).message, userId }, 'portfolio not computed: retrying next tick');
-          this.dirty.add(userId);
           continue;
         }
         const { time: _time, ...content } = view;

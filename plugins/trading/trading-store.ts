@@ -206,8 +206,9 @@ export class TradingStore {
     return r[0] ? orderOf(r[0]) : undefined;
   }
 
+  /** The order a client order id names: the one placed under it, else the latest refused one. */
   async orderByClientId(userId: string, clientOrderId: string): Promise<OrderRow | undefined> {
-    const r = await this.rows('SELECT * FROM trading_orders WHERE user_id = $1 AND client_order_id = $2', [userId, clientOrderId]);
+    const r = await this.rows("SELECT * FROM trading_orders WHERE user_id = $1 AND client_order_id = $2 ORDER BY (status = 'REJECTED'), id DESC LIMIT 1", [userId, clientOrderId]);
     return r[0] ? orderOf(r[0]) : undefined;
   }
 

@@ -367,7 +367,8 @@ export class UserStore {
 
   /**
    * The key's owner and signing secret, for a request signed with it (HMAC); undefined for a key that is not valid,
-   * or that has no secret (made before keys had one).
+   * or that has no secret (made before keys had one). It does not count as a use: verify the signature, then call
+   * verifyApiKey.
    */
   async signingKey(key: string): Promise<{ keyId: string; userId: string; secret: string } | undefined> {
     if (!API_KEY_RE.test(key)) return undefined;
@@ -379,10 +380,7 @@ export class UserStore {
       hit = row && row.secret ? { keyId: row.id, userId: row.userId, secret: row.secret } : false;
       if (started === this.generation) this.secretCache.set(hash, hit);
     }
-    if (!hit) return undefined;
-    // Marks it used (and proven) as any use of the key does.
-    await this.verifyApiKey(key);
-    return hit;
+    return hit || undefined;
   }
 
   /** The key's owner, or undefined for a key that is not (or no longer) valid. */

@@ -61,8 +61,9 @@ export default definePlugin({
       const side = up >= down ? 'BUY' : 'SELL';
       if (Math.max(up, down) < cfg.minConfidence) return;
       for (const [userId, f] of followers) {
-        // One order per user, symbol and candle: the client order id makes a repeat of this signal change nothing.
-        const clientOrderId = `st-${s.symbol}-${s.candleTime}-${side[0]}`;
+        // One order per user, symbol and candle: the client order id makes a repeat of this signal change nothing
+        // (at most 36 characters: the candle time in base 36).
+        const clientOrderId = `st-${s.candleTime.toString(36)}-${side[0]}-${s.symbol}`;
         trading.placeOrder(userId, { symbol: s.symbol, side, type: 'MARKET', quantity: cfg.quantity, clientOrderId }).then(
           (o) => {
             f.placed++;
