@@ -71,3 +71,61 @@ t.test('a shard restart hands its resting orders over again; they fill once', as
   t.equal(new Set(fills.map((f) => `${f.order_id}|${f.source}`)).size, fills.length, 'no trade filled an order twice');
   t.same(await auditAccount(s.db, u.user.id, START), [], 'the account balances');
 });
+
+t.test('a gateway killed (SIGKILL) in the middle of order flow: what it confirmed is stored, nothing is half-applied', async (t) => {
+  const { spawn } = await import('node:child_process');
+  const { writeFileSync } = await import('node:fs');
+  const { SimExchange } = await import('../../../sim/exchange.js');
+  const { PACKAGE_ROOT } = await import('../../../core/config.js');
+  const db = await testDatabase(t);
+  const sim = await new SimExchange({ port: 0 }).start();
+  t.teardown(() => sim.close());
+  const dir = mkdtempSync(join(tmpdir(), 'tickgate-trading-kill-'));
+  const configFile = join(dir, 'config.yaml');
+  writeFileSync(configFile, JSON.stringify({
+    server: { host: '127.0.0.1', port: 0 }, shards: 1, log: { level: 'info' },
+    upstream: { wsUrl: sim.wsUrl, restUrl: sim.restUrl, heartbeatStream: '' },
+    plugins: ['market', { name: 'db', config: db.config }, 'users', 'auth', 'trading'],
+  }));
+  const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'dist/core/main.js')], { env: { ...process.env, TICKGATE_CONFIG: configFile }, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  await until(() => /listening on 127\.0\.0\.1:(\d+)/.test(out) || child.exitCode !== null, 'the gateway listens', 30_000);
+  const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(out)?.[1]);
+  t.ok(port > 0, 'the gateway started as a process of its own');
+  const base = `http://127.0.0.1:${port}`;
+  const post = async (path: string, body: unknown, token?: string) => {
+    const res = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
+    return { status: res.status, body: await res.json() as any };
+  };
+  const reg = await post('/api/v1/auth/register', { email: `kill-${Date.now()}@example.com`, password: 'correct horse battery staple' });
+  const token = reg.body.data.accessToken as string;
+  const userId = reg.body.data.user.id as string;
+  const m = sim.market('BTCUSDT')!;
+  const price = m.fmtPrice(m.price * 0.99);
+  t.equal((await post('/api/v1/orders', { symbol: 'BTCUSDT', side: 'BUY', type: 'LIMIT', quantity: '0.01', price }, token)).status, 201);
+  let done = 0;
+  const burst = Array.from({ length: 40 }, (_, i) => post('/api/v1/orders', { symbol: i % 2 ? 'ETHUSDT' : 'BTCUSDT', side: 'BUY', type: 'MARKET', quantity: i % 2 ? '0.01' : '0.001' }, token)
+    .then((r) => {
+      done++;
+      return r;
+    }, () => ({ status: 0, body: {} })));
+  // Killed once a few have been answered: the rest are in flight, some inside their transaction.
+  await until(() => done >= 3, 'the first orders of the burst answered', 15_000);
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  const answered = await Promise.all(burst);
+  await exited;
+  const confirmed = answered.filter((r) => r.status === 201).map((r) => r.body.data.order.id as number);
+  t.ok(confirmed.length >= 3 && answered.some((r) => r.status !== 201), `the kill cut the burst (${confirmed.length} of 40 confirmed)`);
+
+  const after = await startTrading(t, { db });
+  const stored = new Set((await sqlOn(db, 'SELECT id FROM trading_orders WHERE user_id = $1', [userId])).map((r) => Number(r.id)));
+  t.ok(confirmed.every((id) => stored.has(id)), 'every order the gateway confirmed before the kill is stored');
+  t.same(await auditAccount(db, userId, START), [], 'no order or fill is half-applied: the account balances');
+  await until(async () => (await restingInShard(after.httpUrl)) === 1, 'the resting order rests again after the kill', 15_000);
+});
