@@ -56,16 +56,19 @@ export class Subscriptions {
 
   /** Adds a subscriber; opens the channel at its producer on the first one, and sends the current snapshot. */
   add(ws: WebSocket<Subscriber>, channel: string, shard: number): void {
-    let entry = this.channels.get(channel);
-    const first = !entry;
-    if (!entry) {
-      entry = { name: channel, subscribers: 0, shard, snapshot: undefined, marked: undefined, stale: undefined, watchers: undefined };
-      this.channels.set(channel, entry);
-    }
+    const { entry, first } = this.entryFor(channel, shard);
     entry.subscribers++;
     ws.getUserData().channels.push(entry.name);
     ws.subscribe(channel);
     if (first) this.opened(entry);
+  }
+
+  private entryFor(channel: string, shard: number): { entry: ChannelEntry; first: boolean } {
+    const known = this.channels.get(channel);
+    if (known) return { entry: known, first: false };
+    const entry: ChannelEntry = { name: channel, subscribers: 0, shard, snapshot: undefined, marked: undefined, stale: undefined, watchers: undefined };
+    this.channels.set(channel, entry);
+    return { entry, first: true };
   }
 
   private opened(entry: ChannelEntry): void {
@@ -90,12 +93,7 @@ export class Subscriptions {
 
   /** A plugin holds the channel (AcceptorApi.watch): it counts as a subscriber and hears every frame. */
   addWatcher(channel: string, shard: number, fn: (frame: WatchedFrame) => void): () => void {
-    let entry = this.channels.get(channel);
-    const first = !entry;
-    if (!entry) {
-      entry = { name: channel, subscribers: 0, shard, snapshot: undefined, marked: undefined, stale: undefined, watchers: undefined };
-      this.channels.set(channel, entry);
-    }
+    const { entry, first } = this.entryFor(channel, shard);
     entry.subscribers++;
     (entry.watchers ??= []).push(fn);
     if (first) this.opened(entry);

@@ -1,10 +1,11 @@
 // The worked examples, built the way a plugin author builds them (their own folder, npm install, tsc) and run in the demo.
 import t from 'tap';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../../core/config.js';
+import { buildExample, npm } from './build-example.js';
 import { TestClient } from '../helpers/ws-client.js';
 import { getJson, until } from '../helpers/stack.js';
 
@@ -13,26 +14,10 @@ t.setTimeout(150_000);
 
 const tmp = mkdtempSync(join(tmpdir(), 'tickgate-examples-'));
 t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
-const npm = (args: string[], cwd: string) => execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-
-/** Copies an example out of the tree, points its tickgate dependency at this checkout, installs and compiles it. */
-function build(name: string): string {
-  const dir = join(tmp, name);
-  cpSync(join(PACKAGE_ROOT, 'examples', name), dir, { recursive: true, filter: (src) => !/[/\\](node_modules|dist)$/.test(src) && !src.endsWith('package-lock.json') });
-  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
-  t.equal(pkg.dependencies.tickgate, 'file:../..', `${name}: depends on tickgate by path`);
-  pkg.dependencies.tickgate = `file:${PACKAGE_ROOT}`;
-  writeFileSync(join(dir, 'package.json'), JSON.stringify(pkg, null, 2));
-  // --ignore-scripts: npm would run tickgate's own prepare (its build) in this checkout, rewriting dist/ under the
-  // test files that run beside this one. The example's own dependencies have no install scripts.
-  npm(['install', '--no-audit', '--no-fund', '--prefer-offline', '--ignore-scripts'], dir);
-  npm(['run', 'build'], dir);
-  return dir;
-}
 
 t.test('the examples build out of the tree with their own tsc and run in the demo', async (t) => {
-  const spread = build('spread');
-  const vwap = build('vwap');
+  const spread = buildExample(t, tmp, 'spread');
+  const vwap = buildExample(t, tmp, 'vwap');
   t.ok(existsSync(join(spread, 'dist/index.js')) && existsSync(join(spread, 'dist/shard.js')), 'spread compiled');
   t.ok(existsSync(join(vwap, 'dist/index.js')) && existsSync(join(vwap, 'dist/shard.js')), 'vwap compiled');
   t.notOk(existsSync(join(PACKAGE_ROOT, 'examples/spread/src/index.js')), 'nothing written into the tickgate checkout');

@@ -1,40 +1,23 @@
 // The strategy example, built as a plugin author builds it, run against signals: on 1-second candles: it follows the
 // signals plugin's channel and places paper orders through the trading plugin's service.
 import t from 'tap';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PACKAGE_ROOT } from '../../core/config.js';
+import { buildExample } from './build-example.js';
 import { until } from '../helpers/stack.js';
 
 t.setTimeout(150_000);
 
 const tmp = mkdtempSync(join(tmpdir(), 'tickgate-strategy-example-'));
 t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
-const npm = (args: string[], cwd: string) => execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-
-/** Copies the example out of the tree, points its tickgate dependency at this checkout, installs and compiles it. */
-function build(name: string): string {
-  const dir = join(tmp, name);
-  cpSync(join(PACKAGE_ROOT, 'examples', name), dir, { recursive: true, filter: (src) => !/[/\\](node_modules|dist)$/.test(src) && !src.endsWith('package-lock.json') });
-  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
-  t.equal(pkg.dependencies.tickgate, 'file:../..', `${name}: depends on tickgate by path`);
-  pkg.dependencies.tickgate = `file:${PACKAGE_ROOT}`;
-  writeFileSync(join(dir, 'package.json'), JSON.stringify(pkg, null, 2));
-  // --ignore-scripts: npm would run tickgate's own prepare (its build) in this checkout, rewriting dist/ under the
-  // test files that run beside this one.
-  npm(['install', '--no-audit', '--no-fund', '--prefer-offline', '--ignore-scripts'], dir);
-  npm(['run', 'build'], dir);
-  return dir;
-}
 
 t.test('the strategy example follows signals: and places paper orders through the trading plugin\'s service', async (t) => {
   const { startStack } = await import('../helpers/stack.js');
   const { testDatabase } = await import('../helpers/database.js');
   const { trainedModel } = await import('../plugins/signals/model-files.js');
   const { installModel } = await import('../plugins/signals/e2e-helpers.js');
-  const strategy = build('strategy');
+  const strategy = buildExample(t, tmp, 'strategy');
   t.ok(existsSync(join(strategy, 'dist/index.js')), 'strategy compiled');
   const modelFile = join(tmp, 'strategy-model.onnx');
   installModel(modelFile, trainedModel({ version: '1', intervals: ['1s'] }).bytes);

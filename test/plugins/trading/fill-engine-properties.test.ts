@@ -6,44 +6,10 @@ import fc from 'fast-check';
 import { D, Ledger, OPEN_STATUSES, ZERO, type Balance, type Dec, type LedgerFill, type OrderState, type OrderType, type Side, type TimeInForce } from '../../../plugins/trading/ledger.js';
 import { walkBook } from '../../../plugins/trading/book-walk.js';
 import { RestingBook, type RestingFill } from '../../../plugins/trading/resting-book.js';
+import { fx, str, mul, feeUp } from './fixed-point.js';
 
 const RUNS = 200;
 
-// ---- BigInt fixed point: every amount as an integer count of 1e-18 ----
-
-const SCALE = 18;
-const ONE = 10n ** 18n;
-
-function fx(v: string | Dec): bigint {
-  const s = typeof v === 'string' ? v : v.toFixed();
-  const m = /^(-?)(\d+)(?:\.(\d+))?$/.exec(s);
-  if (!m) throw new Error(`not a plain decimal: ${s}`);
-  const frac = m[3] ?? '';
-  if (frac.length > SCALE) throw new Error(`more than ${SCALE} decimals: ${s}`);
-  const n = BigInt(m[2]! + frac.padEnd(SCALE, '0'));
-  return m[1] ? -n : n;
-}
-
-function str(x: bigint): string {
-  const neg = x < 0n;
-  const a = neg ? -x : x;
-  const frac = (a % ONE).toString().padStart(SCALE, '0').replace(/0+$/, '');
-  return `${neg ? '-' : ''}${a / ONE}${frac ? '.' + frac : ''}`;
-}
-
-function mul(a: bigint, b: bigint): bigint {
-  const p = a * b;
-  if (p % ONE !== 0n) throw new Error('product not exact at 18 decimals');
-  return p / ONE;
-}
-
-/** notional × rate rounded UP to 8 decimals. */
-function feeUp(notional: bigint, rate: bigint): bigint {
-  const unit = 10n ** 28n;
-  return ((notional * rate + unit - 1n) / unit) * 10n ** 10n;
-}
-
-/** An integer count of grid units as a decimal string: units(12345, 2) = "123.45". */
 function units(n: number, dp: number): string {
   const s = String(n).padStart(dp + 1, '0');
   return `${s.slice(0, -dp)}.${s.slice(-dp)}`;
