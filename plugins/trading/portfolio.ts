@@ -23,6 +23,8 @@ export class Portfolios {
   private readonly watched = new Map<string, { lastSent: number; last: string }>();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
+  /** Users whose account is known to exist: a portfolio read each second need not ask again. */
+  private readonly ensured = new Set<string>();
 
   constructor(private readonly api: AcceptorApi<TradingConfig>, private readonly store: TradingStore, private readonly publish: (channel: string, type: string, data: unknown) => void) {}
 
@@ -45,7 +47,10 @@ export class Portfolios {
   }
 
   async view(userId: string): Promise<PortfolioView> {
-    await this.store.transaction(() => this.store.ensureAccount(userId));
+    if (!this.ensured.has(userId)) {
+      await this.store.transaction(() => this.store.ensureAccount(userId));
+      this.ensured.add(userId);
+    }
     const [balances, positions] = await Promise.all([this.store.balances(userId), this.store.positions(userId)]);
     const val = this.api.config.valuationAsset;
     const symbols = new Set<string>();
