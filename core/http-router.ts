@@ -206,11 +206,12 @@ export class HttpRouter {
       const allowed = this.paths.get(path);
       if (allowed) {
         const verbs = [...allowed.keys()];
-        this.send(res, { status: 405, headers: { allow: verbs.join(', ') }, body: errorBody('TG_ERR_METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}: use ${verbs.join(' or ')}`) });
+        this.send(res, { status: 405, headers: { allow: verbs.join(', ') }, body: errorBody('TG_ERR_METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}: use ${verbs.join(' or ')}`) }, false, method === 'HEAD');
         return;
       }
       const shown = path.length > 100 ? `${path.slice(0, 100)}…` : path;
-      this.send(res, { status: 404, body: errorBody('TG_ERR_NOT_FOUND', `No route for ${method} ${shown}: see GET /health and GET /api/v1/ws/stats`) });
+      // A HEAD answer never has a body (RFC 9110), not even an error's.
+      this.send(res, { status: 404, body: errorBody('TG_ERR_NOT_FOUND', `No route for ${method} ${shown}: see GET /health and GET /api/v1/ws/stats`) }, false, method === 'HEAD');
     });
   }
 
@@ -342,8 +343,8 @@ export class HttpRouter {
     this.log.error({ err: detail, method: req.method, path: req.path }, msg);
   }
 
-  private send(res: HttpResponse, result: RouteResult, close = false): void {
-    this.write(res, serialise(result), close);
+  private send(res: HttpResponse, result: RouteResult, close = false, headOnly = false): void {
+    this.write(res, serialise(result), close, headOnly);
   }
 
   private write(res: HttpResponse, r: Serialised, close = false, headOnly = false): void {
@@ -354,8 +355,11 @@ export class HttpRouter {
       // 204 and 304 carry no body, and no Content-Length that would announce one.
       if (r.status === 204 || r.status === 304) res.endWithoutBody(undefined, close);
       else if (headOnly) {
+        // endWithoutBody(length) leaves uWS waiting for that many body bytes (the response never ends, and the next
+        // request on the connection is lost): the length goes in as a header, and the response ends with no body.
         res.writeHeader('content-type', 'application/json; charset=utf-8');
-        res.endWithoutBody(Buffer.byteLength(r.text), close);
+        res.writeHeader('content-length', String(Buffer.byteLength(r.text)));
+        res.endWithoutBody();
       } else {
         res.writeHeader('content-type', 'application/json; charset=utf-8');
         res.end(r.text, close);

@@ -151,6 +151,45 @@ t.test('unknown routes get a JSON 404 with a code; wrong method a 405', async (t
   t.equal(((await post.json()) as any).error.code, 'TG_ERR_METHOD_NOT_ALLOWED');
 });
 
+t.test('HEAD keeps the connection: the next request and pipelined ones are answered; HEAD of an unknown path has no body', async (t) => {
+  const { server } = await startStack(t);
+  const { connect } = await import('node:net');
+  /** Sends raw bytes on one connection and collects what comes back until `until` matches or 3 s pass. */
+  const exchange = (payload: string, until: RegExp) => new Promise<string>((resolve) => {
+    const socket = connect(server.port, '127.0.0.1');
+    let got = '';
+    const done = () => {
+      socket.destroy();
+      resolve(got);
+    };
+    const timer = setTimeout(done, 3000);
+    socket.on('data', (d: Buffer) => {
+      got += d.toString();
+      if (until.test(got)) {
+        clearTimeout(timer);
+        done();
+      }
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(got);
+    });
+    socket.write(payload);
+  });
+  const req = (method: string, path: string) => `${method} ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`;
+  const countStatus = (text: string) => (text.match(/HTTP\/1\.1 \d{3}/g) ?? []).length;
+  const two = await exchange(req('HEAD', '/health') + req('GET', '/api/v1/ws/stats'), /"activeChannels"/);
+  t.equal(countStatus(two), 2, 'HEAD then GET pipelined on one connection: both answered');
+  t.match(two, /"success":true/, 'the GET after the HEAD has its body');
+  const three = await exchange(req('HEAD', '/api/v1/ws/stats') + req('HEAD', '/health') + req('GET', '/health'), /"status"/);
+  t.equal(countStatus(three), 3, 'three pipelined, two of them HEAD: three answers');
+  const unknown = await exchange(req('HEAD', '/no/such/path') + req('GET', '/api/v1/ws/stats'), /"activeChannels"/);
+  t.match(unknown, /^HTTP\/1\.1 404/, 'HEAD of an unknown path: 404');
+  const [firstAnswer] = unknown.split(/(?=HTTP\/1\.1 )/).filter(Boolean);
+  t.notMatch(firstAnswer ?? '', /\{"success"/, 'with no body');
+  t.equal(countStatus(unknown), 2, 'and the connection still serves the next request');
+});
+
 t.test('a new subscriber gets the channel\'s latest value at once, then live updates', async (t) => {
   const { wsUrl } = await startStack(t, { sim: { tickerIntervalMs: 2000 } });
   const a = await TestClient.connect(wsUrl);
