@@ -91,8 +91,6 @@ export class OrderService {
   private readonly fillQueue = new KeyedQueue();
   private readonly takerRate: Dec;
   private readonly makerRate: Dec;
-  /** Orders placed and fills committed since start (for /health). */
-  readonly counts = { placed: 0, rejected: 0, restingFills: 0, fillsRefused: 0, fillRetries: 0 };
   private closed = false;
 
   constructor(
@@ -191,7 +189,6 @@ export class OrderService {
         return { row: inserted, fills: rows };
       }));
       if ('refused' in done) {
-        this.counts.rejected++;
         this.emit(userId, done.row, []);
         throw TRADING_ERRORS.error(done.refused!.code, `${done.refused!.message} (order ${done.row.id} is recorded as REJECTED)`);
       }
@@ -205,7 +202,6 @@ export class OrderService {
       }
       throw err;
     }
-    this.counts.placed++;
     if (OPEN_STATUSES.includes(row.status)) await this.rest(row);
     this.emit(userId, row, fillRows);
     return { order: orderView(row), created: true };
@@ -219,7 +215,6 @@ export class OrderService {
       if (err instanceof UniqueConstraintError) return undefined;
       throw err;
     });
-    this.counts.rejected++;
     if (row) this.emit(base.userId, row, []);
     throw new TickgateError(error.code, row ? `${error.message} (order ${row.id} is recorded as REJECTED)` : error.message);
   }
@@ -291,15 +286,10 @@ export class OrderService {
         const fill = await this.store.insertFill(o.userId, row, f, source, now);
         return { row, fill };
       });
-      if (!done) {
-        this.counts.fillsRefused++;
-        return;
-      }
-      this.counts.restingFills++;
+      if (!done) return;
       this.emit(done.row.userId, done.row, done.fill ? [done.fill] : []);
     } catch (err) {
       if (this.closed) return;
-      this.counts.fillRetries++;
       if (attempt + 1 < FILL_RETRIES && !(err instanceof LedgerInvariantError)) {
         this.api.log.warn({ err: (err as Error).message, orderId: r.orderId, attempt }, 'a resting fill was not committed: retrying');
         await new Promise((res) => setTimeout(res, 200 * 2 ** attempt));

@@ -19,10 +19,9 @@ export interface MatchParams {
   limit?: string;
 }
 
-/** Resting orders as the acceptor hands them over: `replace` drops the symbol's others (a full re-registration). */
+/** Resting orders as the acceptor hands them over: added to the symbol's book, or replacing what it knew of them. */
 export interface RestParams {
   orders: Array<{ id: number; side: 'BUY' | 'SELL'; price: string; remaining: string; at: number }>;
-  replace?: boolean;
 }
 
 /** A resting order filled by a trade, as reported to the acceptor (which commits it, or refuses it if it is gone). */
@@ -93,7 +92,6 @@ export default function trading(api: ShardApi<TradingConfig>): void {
   api.answer('rest', (params, { symbol }) => {
     const p = params as RestParams;
     const book = bookOf(symbol);
-    if (p.replace) for (const id of book.ids()) book.remove(id);
     for (const o of p.orders) book.upsert(restingFrom(o));
     if (book.size === 0) release(symbol);
     status();

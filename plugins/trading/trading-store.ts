@@ -14,17 +14,12 @@ export interface OrderRow extends OrderState {
   updatedAt: Date;
 }
 
-export interface FillRow {
+/** A fill as stored: what the ledger made of it, with its order and time. */
+export interface FillRow extends LedgerFill {
   id: number;
   orderId: number;
   symbol: string;
   side: string;
-  price: Dec;
-  quantity: Dec;
-  quoteQuantity: Dec;
-  fee: Dec;
-  feeAsset: string;
-  liquidity: 'maker' | 'taker';
   createdAt: Date;
 }
 
@@ -237,10 +232,6 @@ export class TradingStore {
     return rows.map(orderOf);
   }
 
-  async openSymbols(): Promise<string[]> {
-    return (await this.rows("SELECT DISTINCT symbol FROM trading_orders WHERE status IN ('NEW', 'PARTIALLY_FILLED')")).map((r) => r.symbol as string);
-  }
-
   /** The user's fills, newest first (or oldest first from `fromId`), optionally of one symbol or order. */
   async fills(userId: string, f: { symbol?: string; orderId?: number; beforeId?: number; fromId?: number; startTime?: Date; endTime?: Date; limit: number }): Promise<FillRow[]> {
     const where = ['user_id = $1'];
@@ -269,11 +260,6 @@ export class TradingStore {
       out.set(r.symbol as string, { quantity: dec(r.quantity), averagePrice: dec(r.average_price), realizedPnl: dec(r.realized_pnl) });
     }
     return out;
-  }
-
-  async accountCreatedAt(userId: string): Promise<Date | undefined> {
-    const r = await this.rows('SELECT created_at, reset_at FROM trading_accounts WHERE user_id = $1', [userId]);
-    return r[0] ? date(r[0].reset_at ?? r[0].created_at) : undefined;
   }
 
   /**
