@@ -89,6 +89,8 @@ export async function startTarget(target: Target, o: TargetOptions): Promise<{ c
   if (target === 'tickgate') {
     started = await startChild([...tickgateNodeFlags(), ...node, join('dist/core/main.js')], {
       PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', TICKGATE_DATA_DIR: freshDataDir(), ...upstream,
+      // Every bench client comes from this machine: the per-address cap would refuse all but the first 200.
+      TICKGATE__LIMITS__MAX_CONNECTIONS_PER_IP: '0',
       ...(o.shards ? { SHARDS: String(o.shards) } : {}),
       ...(o.maxChannelsPerClient ? { TICKGATE__LIMITS__MAX_CHANNELS_PER_CLIENT: String(Math.max(50, o.maxChannelsPerClient)) } : {}),
       ...o.env,

@@ -1,6 +1,6 @@
 // Loads config.yaml, applies environment overrides and validates the result; the only module that reads process.env.
 import { readFileSync, existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, parseDocument } from 'yaml';
@@ -54,7 +54,12 @@ export const configSchema = z.object({
     messageBurst: z.number().int().min(1).max(100_000).default(40),
     maxBackpressureBytes: z.number().int().min(16_384).default(4 * 1024 * 1024),
     idleTimeoutSeconds: z.number().int().min(8).max(960).default(120),
-    maxConnectionsPerIp: z.number().int().min(0).default(0),
+    maxConnectionsPerIp: z.number().int().min(0).default(200),
+    /**
+     * Bytes queued to all clients together; past it the clients with the most queued are closed (4507). "auto": an
+     * eighth of the machine's (or the container's) memory, at least 64 MiB.
+     */
+    maxQueuedBytes: z.union([z.literal('auto'), z.number().int().min(1_048_576)]).default('auto'),
   }).strict().prefault({}),
   symbols: z.object({
     allow: z.array(z.string().regex(SYMBOL_RE, 'symbols are uppercase letters and digits, e.g. BTCUSDT')).default([]),
@@ -104,8 +109,9 @@ export interface PluginEntry {
   path: string | undefined;
   config: Record<string, unknown>;
 }
-export interface Config extends Omit<RawConfig, 'plugins' | 'shards'> {
+export interface Config extends Omit<RawConfig, 'plugins' | 'shards' | 'limits'> {
   shards: number;
+  limits: Omit<RawConfig['limits'], 'maxQueuedBytes'> & { maxQueuedBytes: number };
   plugins: PluginEntry[];
   /** Where the configuration came from, for logs and error messages. */
   source: string;
@@ -248,7 +254,18 @@ export function validateConfig(input: unknown, source: string, configDir = PACKA
     throw new ConfigError(`invalid configuration (${source}):\n  server.trustProxy: ${(err as Error).message} (use addresses, CIDR ranges such as 10.0.0.0/8, or loopback, linklocal, uniquelocal)`);
   }
   const shards = raw.shards === 'auto' ? Math.max(1, availableParallelism() - 1) : raw.shards;
-  return { ...raw, shards, plugins, source };
+  const maxQueuedBytes = raw.limits.maxQueuedBytes === 'auto' ? autoQueuedBytes() : raw.limits.maxQueuedBytes;
+  if (maxQueuedBytes < raw.limits.maxBackpressureBytes) {
+    throw new ConfigError(`invalid configuration (${source}):\n  limits.maxQueuedBytes: ${maxQueuedBytes} is below limits.maxBackpressureBytes (${raw.limits.maxBackpressureBytes}): the budget for all clients must hold at least one client's queue`);
+  }
+  return { ...raw, limits: { ...raw.limits, maxQueuedBytes }, shards, plugins, source };
+}
+
+/** limits.maxQueuedBytes "auto": an eighth of the memory this process may use (a container's limit when it has one). */
+export function autoQueuedBytes(): number {
+  const constrained = process.constrainedMemory?.() ?? 0;
+  const memory = constrained > 0 && constrained < totalmem() ? constrained : totalmem();
+  return Math.max(64 * 1024 * 1024, Math.floor(memory / 8));
 }
 
 export interface LoadOptions {

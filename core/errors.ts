@@ -49,6 +49,8 @@ export const ERRORS = {
   TG_ERR_TOKEN_EXPIRED: { status: 401, message: 'The access token expired: get a new one with POST /api/v1/auth/refresh (on /ws, send {"type":"auth","token":"…"} before it expires)' },
   TG_ERR_USER_CONNECTION_LIMIT: { status: 429, message: 'This account holds as many connections as it may: close one before opening another' },
   TG_ERR_REQUEST_LIMIT: { status: 429, message: 'Too many requests: wait for the number of seconds in the Retry-After header, then retry' },
+  TG_ERR_BAD_REQUEST: { status: 400, message: 'The request is malformed: fix the client (or the proxy in front of tickgate) and send one well-formed HTTP/1.1 request' },
+  TG_ERR_WS_VERSION: { status: 426, message: 'Only WebSocket version 13 (RFC 6455) is served: connect with a current WebSocket client' },
 } as const satisfies Record<string, ErrorDef>;
 
 /** A code of the core's own table. */
@@ -64,6 +66,8 @@ export const CLOSE_CODES = {
   MESSAGE_TOO_BIG: 1009,
   /** Message rate over the documented limit: reconnect after a pause. */
   RATE_LIMITED: 4429,
+  /** The client read too slowly: more queued for it than its share of the server's send-queue budget. */
+  SLOW_CONSUMER: 4507,
 } as const;
 
 /** Plain, thread-safe error shape: errors cross threads as this, never as class instances. */

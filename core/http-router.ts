@@ -53,6 +53,18 @@ export function errorBody(code: AnyErrorCode, message?: string): { success: fals
   return { success: false, error: { code, message: message ?? ERRORS[code as ErrorCode].message } };
 }
 
+/** Whether a request has two Content-Length headers that differ. */
+export function conflictingLength(req: HttpRequest): boolean {
+  let seen: string | undefined;
+  let conflict = false;
+  req.forEach((k, v) => {
+    if (k !== 'content-length') return;
+    if (seen !== undefined && seen !== v) conflict = true;
+    seen = v;
+  });
+  return conflict;
+}
+
 /** A request as handlers see it: copied from uWS's, with the client address read from the socket only on demand. */
 class Request implements RouteRequest {
   readonly path: string;
@@ -68,8 +80,12 @@ class Request implements RouteRequest {
   #resolve: ClientAddressResolver;
   #address: string | undefined;
 
+  /** Two Content-Length headers that disagree: which one frames the body is ambiguous (request smuggling). */
+  readonly conflictingLength: boolean = false;
+
   constructor(req: HttpRequest, res: HttpResponse, paramNames: string[], readonly method: string, resolve: ClientAddressResolver) {
     req.forEach((k, v) => {
+      if (k === 'content-length' && this.headers[k] !== undefined && this.headers[k] !== v) (this as { conflictingLength: boolean }).conflictingLength = true;
       this.headers[k] = v;
     });
     paramNames.forEach((name, i) => {
@@ -161,6 +177,7 @@ export class HttpRouter {
     const serve = (headOnly: boolean) => (res: HttpResponse, req: HttpRequest) => {
       // uWS invalidates req when this callback returns: the request copies what the handler needs now.
       const request = new Request(req, res, paramNames, headOnly ? 'HEAD' : verb, this.opts.clientAddress);
+      if (request.conflictingLength) return this.refuseAmbiguous(res, headOnly);
       let done = false;
       res.onAborted(() => {
         done = true;
@@ -203,6 +220,7 @@ export class HttpRouter {
     this.app.any('/*', (res, req) => {
       const path = req.getUrl();
       const method = req.getMethod().toUpperCase();
+      if (conflictingLength(req)) return this.refuseAmbiguous(res, method === 'HEAD');
       const allowed = this.paths.get(path);
       if (allowed) {
         const verbs = [...allowed.keys()];
@@ -343,6 +361,21 @@ export class HttpRouter {
     this.log.error({ err: detail, method: req.method, path: req.path }, msg);
   }
 
+  /**
+   * Two different Content-Length headers: uWS would frame the body by the first, a proxy in front may by the other, and
+   * the rest of the connection would be read differently by each. Refused, and the connection closed.
+   */
+  refuseAmbiguous(res: HttpResponse, headOnly: boolean): void {
+    this.log.warn('request with two different Content-Length headers refused (400) and its connection closed');
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    setImmediate(() => {
+      if (!aborted) this.send(res, { status: 400, body: errorBody('TG_ERR_BAD_REQUEST', 'The request has two different Content-Length headers: send one (if a proxy added one, fix the proxy)') }, true, headOnly);
+    });
+  }
+
   private send(res: HttpResponse, result: RouteResult, close = false, headOnly = false): void {
     this.write(res, serialise(result), close, headOnly);
   }
@@ -351,7 +384,6 @@ export class HttpRouter {
     res.cork(() => {
       res.writeStatus(statusLine(r.status));
       for (const [k, v] of r.headers) res.writeHeader(k, v);
-      if (close) res.writeHeader('connection', 'close');
       // 204 and 304 carry no body, and no Content-Length that would announce one.
       if (r.status === 204 || r.status === 304) res.endWithoutBody(undefined, close);
       else if (headOnly) {
@@ -359,7 +391,8 @@ export class HttpRouter {
         // request on the connection is lost): the length goes in as a header, and the response ends with no body.
         res.writeHeader('content-type', 'application/json; charset=utf-8');
         res.writeHeader('content-length', String(Buffer.byteLength(r.text)));
-        res.endWithoutBody();
+        if (close) res.endWithoutBody(undefined, true);
+        else res.endWithoutBody();
       } else {
         res.writeHeader('content-type', 'application/json; charset=utf-8');
         res.end(r.text, close);

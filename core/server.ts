@@ -19,15 +19,19 @@ import { CLOSE_CODES, ErrorRegistry, TickgateError, type AnyErrorCode } from './
 import { clientAddressResolver, type ClientAddressResolver } from './client-address.js';
 import { VERSION } from './version.js';
 import { healthRoute, statsRoute, type StatusSources } from './status-routes.js';
-import { errorBody } from './http-router.js';
+import { errorBody, conflictingLength } from './http-router.js';
 import { AccessControl, credentialFrom } from './access-control.js';
 import { ClientDirectory, clientInfo } from './client-directory.js';
 import { PluginLoadError } from './plugin-host.js';
 import type { Credential, Identity } from './plugin-api.js';
 import { authenticatedData } from './ws-session.js';
+import { QueueBudget } from './queue-budget.js';
 
 /** uWS's LIBUS_LISTEN_EXCLUSIVE_PORT (its ListenOptions enum is declared, not exported at run time). */
 const LISTEN_EXCLUSIVE_PORT = 1;
+
+/** How often the clients' send queues are checked against limits.maxBackpressureBytes and limits.maxQueuedBytes. */
+const QUEUE_CHECK_MS = 250;
 
 /** uWS closes (1006, no error frame) above this; tickgate's own, documented limit is checked first and answered. */
 function hardPayloadCap(maxMessageBytes: number): number {
@@ -48,6 +52,7 @@ export class TickgateServer {
   private readonly plugins: PluginHost;
   private readonly access: AccessControl;
   private readonly directory: ClientDirectory;
+  private readonly budget: QueueBudget;
   private shards!: ThreadShardPool;
   private readonly clients = new Set<WebSocket<Client>>();
   /** Open connections per remote address, for limits.maxConnectionsPerIp. */
@@ -87,6 +92,13 @@ export class TickgateServer {
       },
     }, this.log.child({ component: 'subscriptions' }), () => this.clients);
     this.directory = new ClientDirectory(this.access, this.channels, this.subs, this.errors, (client) => this.plugins.emit('authenticated', client), clientLimits(config));
+    this.budget = new QueueBudget({
+      totalBytes: config.limits.maxQueuedBytes,
+      perClientBytes: config.limits.maxBackpressureBytes,
+      checkMs: QUEUE_CHECK_MS,
+      log: this.log.child({ component: 'budget' }),
+      sockets: () => this.clients,
+    });
     this.plugins = new PluginHost({
       access: this.access,
       clients: this.directory,
@@ -179,6 +191,7 @@ export class TickgateServer {
     this.websocket();
     this.router.finish();
     await this.listen();
+    this.budget.start();
     this.log.info(
       { host: config.server.host, port: this.port, shards: config.shards, plugins: this.plugins.loaded.map((p) => p.name), upstream: config.upstream.wsUrl, config: config.source, version: VERSION },
       `tickgate listening on ${config.server.host}:${this.port}`,
@@ -195,6 +208,7 @@ export class TickgateServer {
       startedAt: this.startedAt,
       heartbeat: this.config.upstream.heartbeatStream !== '',
       draining: () => this.draining,
+      sendQueues: () => ({ queuedBytes: this.budget.queuedBytes, budgetBytes: this.config.limits.maxQueuedBytes, slowClientsClosed: this.budget.droppedTotal }),
     };
   }
 
@@ -222,8 +236,9 @@ export class TickgateServer {
     this.app.ws<Client>('/ws', {
       compression: this.uws.DISABLED,
       maxPayloadLength: hardPayloadCap(l.maxMessageBytes),
-      maxBackpressure: l.maxBackpressureBytes,
-      // A client that cannot keep up is disconnected rather than silently skipped.
+      // The budget closes a client above maxBackpressureBytes with 4507 on its next check; a client whose queue reaches
+      // four times that before then is closed at once by uWS (1006). Either way it is disconnected, never skipped.
+      maxBackpressure: l.maxBackpressureBytes * 4,
       closeOnBackpressureLimit: 1 as unknown as number,
       idleTimeout: l.idleTimeoutSeconds,
       sendPingsAutomatically: true,
@@ -234,11 +249,20 @@ export class TickgateServer {
           });
           return;
         }
+        // uWS upgrades whatever version is asked: RFC 6455 answers any other with 426 and the version it speaks.
+        if (req.getHeader('sec-websocket-version') !== '13') {
+          res.cork(() => {
+            res.writeStatus('426 Upgrade Required').writeHeader('sec-websocket-version', '13').writeHeader('content-type', 'application/json')
+              .end(JSON.stringify(errorBody('TG_ERR_WS_VERSION', `Sec-WebSocket-Version ${JSON.stringify(req.getHeader('sec-websocket-version').slice(0, 20))} is not served: only version 13 (RFC 6455); connect with a current WebSocket client`)));
+          });
+          return;
+        }
+        if (conflictingLength(req)) return this.router.refuseAmbiguous(res, false);
         const remoteAddress = this.clientAddress(Buffer.from(res.getRemoteAddressAsText()).toString(), req.getHeader('x-forwarded-for'));
         if (l.maxConnectionsPerIp > 0 && (this.perIp.get(remoteAddress) ?? 0) + (this.pendingPerIp.get(remoteAddress) ?? 0) >= l.maxConnectionsPerIp) {
           res.cork(() => {
             res.writeStatus('429 Too Many Requests').writeHeader('content-type', 'application/json')
-              .end(JSON.stringify(errorBody('TG_ERR_TOO_MANY_CONNECTIONS', `More than ${l.maxConnectionsPerIp} connections from ${remoteAddress}: close some before opening more`)));
+              .end(JSON.stringify(errorBody('TG_ERR_TOO_MANY_CONNECTIONS', `More than ${l.maxConnectionsPerIp} connections from ${remoteAddress}: close some before opening more (the server's limits.maxConnectionsPerIp)`)));
           });
           return;
         }
@@ -306,7 +330,9 @@ export class TickgateServer {
         if (identity) this.directory.opened(ws);
       },
       message: (ws, message, isBinary) => session.onMessage(ws, message, isBinary),
-      close: (ws, code) => {
+      // Ping frames count against the message rate like messages do (uWS has answered each with a pong already).
+      ping: (ws) => session.onPing(ws),
+      close: (ws, code, message) => {
         const c = ws.getUserData();
         c.closed = true;
         this.clients.delete(ws);
@@ -315,7 +341,9 @@ export class TickgateServer {
         else this.perIp.delete(c.remoteAddress);
         this.subs.removeAll(ws);
         this.directory.closed(ws);
-        if (code === 1006) this.log.debug({ client: c.id, code }, 'client connection dropped');
+        // 1006 with a reason: uWS cut the connection for a protocol violation (invalid UTF-8, a frame over the hard
+        // cap, reserved bits or opcodes, a bad close code) or inactivity; the client got no close frame.
+        if (code === 1006) this.log.debug({ client: c.id, code, reason: Buffer.from(message).toString('utf8').slice(0, 123) || undefined }, 'client connection dropped');
         this.plugins.emit('disconnect', clientInfo(c));
       },
     });
@@ -362,6 +390,7 @@ export class TickgateServer {
 
   private async doClose(): Promise<void> {
     this.draining = true;
+    this.budget.stop();
     if (this.listenSocket) {
       this.uws.us_listen_socket_close(this.listenSocket);
       this.listenSocket = undefined;

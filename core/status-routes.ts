@@ -16,6 +16,8 @@ export interface StatusSources {
   /** Whether a heartbeat stream keeps an upstream connection open on an idle gateway. */
   heartbeat: boolean;
   draining(): boolean;
+  /** The clients' send queues (core/queue-budget.ts): bytes queued at the last check, the budget, clients closed. */
+  sendQueues(): { queuedBytes: number; budgetBytes: number; slowClientsClosed: number };
 }
 
 /** The stats endpoint, in the exact shape of the protocol guide. */
@@ -90,6 +92,7 @@ export function healthRoute(src: StatusSources): RouteResult {
       clients: src.clientCount(),
       authenticatedClients: src.authenticatedCount(),
       channels: src.subs.count(),
+      sendQueues: src.sendQueues(),
       upstream: {
         symbolsLoaded: src.symbols.loaded,
         symbols: src.symbols.size,

@@ -24,6 +24,8 @@ export interface Client extends Subscriber {
   /** The channels this connection may hold (the client policy's answer, or limits.maxChannelsPerClient). */
   allowance: ClientAllowance;
   remoteAddress: string;
+  /** Set when the send-queue budget closed the connection (core/queue-budget.ts). */
+  dropping?: boolean;
   tokens: number;
   refilledAt: number;
 }
@@ -66,12 +68,23 @@ export class WsSession {
     return true;
   }
 
+  /** A ping frame from the client: it costs a token like a message, so a ping flood is closed like a message flood. */
+  onPing(ws: WebSocket<Client>): void {
+    const client = ws.getUserData();
+    if (client.closed || this.allow(client, Date.now())) return;
+    this.rateLimited(ws, 'ping frames and messages');
+  }
+
+  private rateLimited(ws: WebSocket<Client>, what: string): void {
+    ws.send(encodeError(errorData('TG_ERR_RATE_LIMITED', `Too many ${what}: more than ${this.limits.messagesPerSecond}/s (burst ${this.limits.messageBurst}); the connection is closed, reconnect after a pause`)), false);
+    ws.end(CLOSE_CODES.RATE_LIMITED, 'rate limit exceeded');
+  }
+
   /** Handles one client frame. `message` is only valid during this call (uWS detaches it afterwards). */
   onMessage(ws: WebSocket<Client>, message: ArrayBuffer, isBinary: boolean): void {
     const client = ws.getUserData();
     if (!this.allow(client, Date.now())) {
-      ws.send(encodeError(errorData('TG_ERR_RATE_LIMITED', `Too many messages: more than ${this.limits.messagesPerSecond}/s (burst ${this.limits.messageBurst}); the connection is closed, reconnect after a pause`)), false);
-      ws.end(CLOSE_CODES.RATE_LIMITED, 'rate limit exceeded');
+      this.rateLimited(ws, 'messages');
       return;
     }
     if (message.byteLength > this.limits.maxMessageBytes) {

@@ -2,6 +2,7 @@
 import t from 'tap';
 import { startStack, getJson, until } from '../helpers/stack.js';
 import { TestClient } from '../helpers/ws-client.js';
+import { rawExchange } from '../helpers/raw-socket.js';
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 const keys = (o: object) => Object.keys(o).sort();
@@ -153,29 +154,7 @@ t.test('unknown routes get a JSON 404 with a code; wrong method a 405', async (t
 
 t.test('HEAD keeps the connection: the next request and pipelined ones are answered; HEAD of an unknown path has no body', async (t) => {
   const { server } = await startStack(t);
-  const { connect } = await import('node:net');
-  /** Sends raw bytes on one connection and collects what comes back until `until` matches or 3 s pass. */
-  const exchange = (payload: string, until: RegExp) => new Promise<string>((resolve) => {
-    const socket = connect(server.port, '127.0.0.1');
-    let got = '';
-    const done = () => {
-      socket.destroy();
-      resolve(got);
-    };
-    const timer = setTimeout(done, 3000);
-    socket.on('data', (d: Buffer) => {
-      got += d.toString();
-      if (until.test(got)) {
-        clearTimeout(timer);
-        done();
-      }
-    });
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve(got);
-    });
-    socket.write(payload);
-  });
+  const exchange = async (payload: string, until: RegExp) => (await rawExchange(server.port, payload, until)).text;
   const req = (method: string, path: string) => `${method} ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`;
   const countStatus = (text: string) => (text.match(/HTTP\/1\.1 \d{3}/g) ?? []).length;
   const two = await exchange(req('HEAD', '/health') + req('GET', '/api/v1/ws/stats'), /"activeChannels"/);

@@ -1,0 +1,99 @@
+// The memory budget for slow clients: bytes queued to each client and to all of them together, checked on a timer.
+import type { WebSocket } from 'uWebSockets.js';
+import type { Logger } from './logger.js';
+import { CLOSE_CODES } from './errors.js';
+
+export interface BudgetedClient {
+  id: string;
+  remoteAddress: string;
+  closed: boolean;
+  /** Set when the budget closed the client: it is not picked again while its close completes. */
+  dropping?: boolean;
+}
+
+export interface QueueBudgetOptions {
+  /** Bytes queued to all clients together (limits.maxQueuedBytes). */
+  totalBytes: number;
+  /** Bytes queued to one client (limits.maxBackpressureBytes). */
+  perClientBytes: number;
+  /** How often the queues are read. */
+  checkMs: number;
+  log: Logger;
+  sockets: () => Iterable<WebSocket<BudgetedClient>>;
+  /** Told of each client the budget closes (metrics). */
+  dropped?: (reason: 'client' | 'total') => void;
+}
+
+/** Under the total budget again, with this much room: one check frees enough for more than one interval of growth. */
+const REFILL = 0.8;
+
+/**
+ * The clients' send queues live in uWS's native memory, out of V8's sight: this reads them every `checkMs` and closes
+ * (4507) first every client above its own cap, then, while all of them together are above the total, the clients with
+ * the most queued, until the total is back under 80 % of the budget. Cost: one native call per open socket per check.
+ */
+export class QueueBudget {
+  private timer: NodeJS.Timeout | undefined;
+  /** Bytes queued at the last check, for stats and metrics. */
+  queuedBytes = 0;
+  droppedTotal = 0;
+
+  constructor(private readonly opts: QueueBudgetOptions) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.check(), this.opts.checkMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One pass: returns the ids of the clients it closed. */
+  check(): string[] {
+    const { totalBytes, perClientBytes } = this.opts;
+    let total = 0;
+    const over: Array<{ ws: WebSocket<BudgetedClient>; queued: number }> = [];
+    const candidates: Array<{ ws: WebSocket<BudgetedClient>; queued: number }> = [];
+    for (const ws of this.opts.sockets()) {
+      const c = ws.getUserData();
+      if (c.closed) continue;
+      const queued = ws.getBufferedAmount();
+      total += queued;
+      if (queued === 0 || c.dropping) continue;
+      if (queued > perClientBytes) over.push({ ws, queued });
+      else candidates.push({ ws, queued });
+    }
+    this.queuedBytes = total;
+    const closed: string[] = [];
+    for (const { ws, queued } of over) {
+      total -= queued;
+      closed.push(this.drop(ws, queued, 'client', `${queued} bytes queued, over the ${perClientBytes}-byte limit per client (limits.maxBackpressureBytes)`));
+    }
+    if (total > totalBytes) {
+      const target = totalBytes * REFILL;
+      const before = total;
+      candidates.sort((a, b) => b.queued - a.queued);
+      for (const { ws, queued } of candidates) {
+        if (total <= target) break;
+        total -= queued;
+        closed.push(this.drop(ws, queued, 'total', `${queued} bytes queued while all clients together had ${before}, over limits.maxQueuedBytes (${totalBytes})`));
+      }
+    }
+    return closed;
+  }
+
+  private drop(ws: WebSocket<BudgetedClient>, queued: number, reason: 'client' | 'total', why: string): string {
+    const c = ws.getUserData();
+    c.dropping = true;
+    this.droppedTotal++;
+    this.opts.dropped?.(reason);
+    this.opts.log.warn({ client: c.id, remoteAddress: c.remoteAddress, queuedBytes: queued, code: CLOSE_CODES.SLOW_CONSUMER }, `slow client closed: ${why}`);
+    // The close frame queues behind what the client has not read: a client that reads, however slowly, learns why.
+    // The socket leaves the channels at once; uWS gives it a short timeout after end() (its ping timeout), so one that
+    // reads nothing at all is cut and its queue freed within seconds.
+    ws.end(CLOSE_CODES.SLOW_CONSUMER, 'too slow: read faster or subscribe to fewer channels');
+    return c.id;
+  }
+}
