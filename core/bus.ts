@@ -29,6 +29,12 @@ export interface FrameBatch {
   buf: ArrayBuffer;
 }
 
+export interface LoopDelay {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
 export interface UpstreamConnectionInfo {
   id: number;
   state: string;
@@ -50,6 +56,10 @@ export interface ShardStats {
   priceCache: number;
   connections: UpstreamConnectionInfo[];
   restUsedWeight: number;
+  /** Local order books rebuilt from a snapshot since the shard started. */
+  bookResyncs: number;
+  /** The shard thread's event-loop delay since its last stats, in seconds. */
+  loopDelay: LoopDelay;
   /** The plugins' statuses in this shard (ShardApi.setStatus), by plugin name. */
   plugins: Record<string, Record<string, unknown>>;
 }

@@ -31,6 +31,15 @@ const urlString = (protocols: string[]) =>
     }
   }, { message: `must be a URL starting with ${protocols.map((p) => p + '//').join(' or ')}` });
 
+/** A web origin as browsers send it: scheme://host[:port], nothing after. */
+const origin = z.string().refine((s) => {
+  try {
+    return new URL(s).origin === s;
+  } catch {
+    return false;
+  }
+}, { message: 'must be an origin as browsers send it: scheme://host[:port], e.g. https://app.example.com (no path, no trailing /)' });
+
 const DEFAULT_PLUGINS = ['market', 'db', 'users', 'auth', 'signals', 'payments', 'trading'];
 
 export const configSchema = z.object({
@@ -44,6 +53,15 @@ export const configSchema = z.object({
      * "uniquelocal"); empty: the peer's address is the client's.
      */
     trustProxy: z.array(z.string().min(1)).default([]),
+    /** GET /metrics (Prometheus): on by default; keep it from the internet at the proxy, or turn it off. */
+    metrics: z.boolean().default(true),
+    /**
+     * Origins (scheme://host[:port]) whose pages may open /ws. Empty: any. Clients that send no Origin (bots, CLIs)
+     * are always let in; the check is against cross-site WebSocket hijacking by other sites' pages.
+     */
+    wsOrigins: z.array(origin).default([]),
+    /** Origins whose pages may call the HTTP API (CORS); ["*"] for any. Empty: no CORS headers. */
+    corsOrigins: z.array(z.union([z.literal('*'), origin])).default([]),
   }).strict().prefault({}),
   shards: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default('auto'),
   limits: z.object({

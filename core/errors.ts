@@ -50,6 +50,7 @@ export const ERRORS = {
   TG_ERR_USER_CONNECTION_LIMIT: { status: 429, message: 'This account holds as many connections as it may: close one before opening another' },
   TG_ERR_REQUEST_LIMIT: { status: 429, message: 'Too many requests: wait for the number of seconds in the Retry-After header, then retry' },
   TG_ERR_BAD_REQUEST: { status: 400, message: 'The request is malformed: fix the client (or the proxy in front of tickgate) and send one well-formed HTTP/1.1 request' },
+  TG_ERR_ORIGIN_FORBIDDEN: { status: 403, message: 'Pages from this origin may not open the feed: the server admits the origins in its server.wsOrigins' },
   TG_ERR_WS_VERSION: { status: 426, message: 'Only WebSocket version 13 (RFC 6455) is served: connect with a current WebSocket client' },
 } as const satisfies Record<string, ErrorDef>;
 

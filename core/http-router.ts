@@ -22,7 +22,10 @@ interface Serialised {
   status: number;
   headers: Array<[string, string]>;
   text: string;
+  contentType: string;
 }
+
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
@@ -42,7 +45,8 @@ function serialise(result: RouteResult): Serialised {
   });
   const text = isJsonText(result.body) ? result.body.text : JSON.stringify(result.body);
   if (typeof text !== 'string') throw new Error('the body is not JSON-serialisable');
-  return { status, headers, text };
+  const contentType = (result.body as { contentType?: unknown } | null)?.contentType;
+  return { status, headers, text, contentType: isJsonText(result.body) && typeof contentType === 'string' ? contentType : JSON_TYPE };
 }
 
 const INTERNAL: Serialised = serialise({ status: 500, body: errorBody('TG_ERR_INTERNAL') });
@@ -134,7 +138,23 @@ export interface HttpRouterOptions {
   access: AccessControl;
   /** Whether `client` may have the data of `channel` (the subscribe rules): undefined, or the error. */
   channelAccess(channel: string, client: ClientInfo): ErrorData | undefined;
+  /** Told of every answer: the route as registered ("unmatched" for none), the method and the status (metrics). */
+  answered?(route: string, method: string, status: number): void;
+  /** Origins whose browsers may call the routes (CORS); "*" for any. Empty: no CORS headers. */
+  corsOrigins?: string[];
+  /** Headers on every answer (security headers). */
+  extraHeaders?: Array<[string, string]>;
 }
+
+/** Where an answer goes: for metrics and CORS. */
+interface Tag {
+  route: string;
+  method: string;
+  origin: string;
+}
+
+/** Request headers a cross-origin caller may send (CORS preflight). */
+const CORS_ALLOW_HEADERS = 'authorization, content-type, x-api-key, x-mbx-apikey, idempotency-key';
 
 const VERBS: Record<HttpMethod, string> = { get: 'GET', post: 'POST', put: 'PUT', patch: 'PATCH', del: 'DELETE', options: 'OPTIONS' };
 
@@ -177,7 +197,8 @@ export class HttpRouter {
     const serve = (headOnly: boolean) => (res: HttpResponse, req: HttpRequest) => {
       // uWS invalidates req when this callback returns: the request copies what the handler needs now.
       const request = new Request(req, res, paramNames, headOnly ? 'HEAD' : verb, this.opts.clientAddress);
-      if (request.conflictingLength) return this.refuseAmbiguous(res, headOnly);
+      const tag: Tag = { route: path, method: request.method, origin: request.headers.origin ?? '' };
+      if (request.conflictingLength) return this.refuseAmbiguous(res, tag);
       let done = false;
       res.onAborted(() => {
         done = true;
@@ -187,7 +208,7 @@ export class HttpRouter {
         if (done) return;
         done = true;
         request.answered();
-        this.write(res, response, false, headOnly);
+        this.write(res, response, tag, false, headOnly);
       };
       const run = (body: unknown) => {
         if (raw) request.rawBody = body as Buffer | undefined;
@@ -204,7 +225,7 @@ export class HttpRouter {
           });
       };
       if (!BODY_METHODS.has(method)) return run(undefined);
-      this.readBody(res, maxBody, () => done, run, raw);
+      this.readBody(res, maxBody, () => done, run, raw, tag);
     };
     this.app[method](path, serve(false));
     // Every GET route answers HEAD too (load balancers' health checks use it): same status and headers, no body.
@@ -220,21 +241,33 @@ export class HttpRouter {
     this.app.any('/*', (res, req) => {
       const path = req.getUrl();
       const method = req.getMethod().toUpperCase();
-      if (conflictingLength(req)) return this.refuseAmbiguous(res, method === 'HEAD');
-      const allowed = this.paths.get(path);
+      const tag: Tag = { route: 'unmatched', method, origin: req.getHeader('origin') };
+      if (conflictingLength(req)) return this.refuseAmbiguous(res, tag);
+      const allowed = this.paths.get(path) ?? this.patternFor(path);
+      if (allowed && method === 'OPTIONS' && req.getHeader('access-control-request-method') !== '') {
+        // A CORS preflight: answered for an allowed origin, refused (no CORS headers) for the rest.
+        const verbs = [...allowed.keys()];
+        const headers: Record<string, string> = this.corsOrigin(tag.origin) === undefined ? {} : {
+          'access-control-allow-methods': verbs.join(', '),
+          'access-control-allow-headers': CORS_ALLOW_HEADERS,
+          'access-control-max-age': '600',
+        };
+        this.write(res, { status: 204, headers: Object.entries(headers), text: '', contentType: JSON_TYPE }, tag);
+        return;
+      }
       if (allowed) {
         const verbs = [...allowed.keys()];
-        this.send(res, { status: 405, headers: { allow: verbs.join(', ') }, body: errorBody('TG_ERR_METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}: use ${verbs.join(' or ')}`) }, false, method === 'HEAD');
+        this.send(res, { status: 405, headers: { allow: verbs.join(', ') }, body: errorBody('TG_ERR_METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}: use ${verbs.join(' or ')}`) }, tag, false, method === 'HEAD');
         return;
       }
       const shown = path.length > 100 ? `${path.slice(0, 100)}…` : path;
       // A HEAD answer never has a body (RFC 9110), not even an error's.
-      this.send(res, { status: 404, body: errorBody('TG_ERR_NOT_FOUND', `No route for ${method} ${shown}: see GET /health and GET /api/v1/ws/stats`) }, false, method === 'HEAD');
+      this.send(res, { status: 404, body: errorBody('TG_ERR_NOT_FOUND', `No route for ${method} ${shown}: see GET /health and GET /api/v1/ws/stats`) }, tag, false, method === 'HEAD');
     });
   }
 
   /** Reads the body, then calls `done` with the parsed JSON (or, `raw`, the bytes); undefined for an empty body. */
-  private readBody(res: HttpResponse, maxBody: number, isAborted: () => boolean, done: (body: unknown) => void, raw: boolean): void {
+  private readBody(res: HttpResponse, maxBody: number, isAborted: () => boolean, done: (body: unknown) => void, raw: boolean, tag: Tag): void {
     const chunks: Buffer[] = [];
     let size = 0;
     let rejected = false;
@@ -243,7 +276,7 @@ export class HttpRouter {
       size += chunk.byteLength;
       if (size > maxBody) {
         rejected = true;
-        this.send(res, { status: 413, body: errorBody('TG_ERR_BODY_TOO_LARGE', `Request body over the ${maxBody}-byte limit of this route: send a smaller body`) }, true);
+        this.send(res, { status: 413, body: errorBody('TG_ERR_BODY_TOO_LARGE', `Request body over the ${maxBody}-byte limit of this route: send a smaller body`) }, tag, true);
         return;
       }
       chunks.push(Buffer.from(chunk.slice(0)));
@@ -254,7 +287,7 @@ export class HttpRouter {
       try {
         done(JSON.parse(text));
       } catch {
-        this.send(res, { status: 400, body: errorBody('TG_ERR_INVALID_JSON', 'Request body is not valid JSON') });
+        this.send(res, { status: 400, body: errorBody('TG_ERR_INVALID_JSON', 'Request body is not valid JSON') }, tag);
       }
     });
   }
@@ -365,36 +398,61 @@ export class HttpRouter {
    * Two different Content-Length headers: uWS would frame the body by the first, a proxy in front may by the other, and
    * the rest of the connection would be read differently by each. Refused, and the connection closed.
    */
-  refuseAmbiguous(res: HttpResponse, headOnly: boolean): void {
+  refuseAmbiguous(res: HttpResponse, tag: Tag = { route: '/ws', method: 'GET', origin: '' }): void {
     this.log.warn('request with two different Content-Length headers refused (400) and its connection closed');
     let aborted = false;
     res.onAborted(() => {
       aborted = true;
     });
     setImmediate(() => {
-      if (!aborted) this.send(res, { status: 400, body: errorBody('TG_ERR_BAD_REQUEST', 'The request has two different Content-Length headers: send one (if a proxy added one, fix the proxy)') }, true, headOnly);
+      if (!aborted) this.send(res, { status: 400, body: errorBody('TG_ERR_BAD_REQUEST', 'The request has two different Content-Length headers: send one (if a proxy added one, fix the proxy)') }, tag, true);
     });
   }
 
-  private send(res: HttpResponse, result: RouteResult, close = false, headOnly = false): void {
-    this.write(res, serialise(result), close, headOnly);
+  private send(res: HttpResponse, result: RouteResult, tag: Tag, close = false, headOnly = false): void {
+    this.write(res, serialise(result), tag, close, headOnly);
   }
 
-  private write(res: HttpResponse, r: Serialised, close = false, headOnly = false): void {
+  /** The Access-Control-Allow-Origin value for a request from `origin`, or undefined (no CORS headers). */
+  private corsOrigin(origin: string): string | undefined {
+    const list = this.opts.corsOrigins;
+    if (!origin || !list || list.length === 0) return undefined;
+    if (list.includes('*')) return '*';
+    return list.includes(origin) ? origin : undefined;
+  }
+
+  /** The registered path a concrete path matches (for a preflight on /api/v1/orders/123), by segments. */
+  private patternFor(path: string): Map<string, string> | undefined {
+    const parts = path.split('/');
+    for (const [pattern, methods] of this.paths) {
+      const p = pattern.split('/');
+      if (p.length === parts.length && p.every((seg, i) => seg.startsWith(':') || seg === parts[i])) return methods;
+    }
+    return undefined;
+  }
+
+  private write(res: HttpResponse, r: Serialised, tag: Tag, close = false, headOnly = false): void {
+    this.opts.answered?.(tag.route, tag.method, r.status);
+    const allowOrigin = this.corsOrigin(tag.origin);
     res.cork(() => {
       res.writeStatus(statusLine(r.status));
       for (const [k, v] of r.headers) res.writeHeader(k, v);
+      if (this.opts.extraHeaders) for (const [k, v] of this.opts.extraHeaders) res.writeHeader(k, v);
+      if (allowOrigin !== undefined) {
+        res.writeHeader('access-control-allow-origin', allowOrigin);
+        res.writeHeader('access-control-expose-headers', 'retry-after');
+        if (allowOrigin !== '*') res.writeHeader('vary', 'origin');
+      }
       // 204 and 304 carry no body, and no Content-Length that would announce one.
-      if (r.status === 204 || r.status === 304) res.endWithoutBody(undefined, close);
+      if (r.status === 204 || r.status === 304) res.endWithoutBody();
       else if (headOnly) {
         // endWithoutBody(length) leaves uWS waiting for that many body bytes (the response never ends, and the next
         // request on the connection is lost): the length goes in as a header, and the response ends with no body.
-        res.writeHeader('content-type', 'application/json; charset=utf-8');
+        res.writeHeader('content-type', r.contentType);
         res.writeHeader('content-length', String(Buffer.byteLength(r.text)));
-        if (close) res.endWithoutBody(undefined, true);
-        else res.endWithoutBody();
+        res.endWithoutBody();
       } else {
-        res.writeHeader('content-type', 'application/json; charset=utf-8');
+        res.writeHeader('content-type', r.contentType);
         res.end(r.text, close);
       }
     });

@@ -47,6 +47,11 @@ export function jsonText(text: string): JsonText {
   return { [JSON_TEXT]: true, text };
 }
 
+/** A body that is not JSON (GET /metrics): sent as it is, with its own content type. */
+export function plainText(text: string, contentType: string): JsonText & { contentType: string } {
+  return { [JSON_TEXT]: true, text, contentType };
+}
+
 export function isJsonText(body: unknown): body is JsonText {
   return typeof body === 'object' && body !== null && (body as Partial<JsonText>)[JSON_TEXT] === true && typeof (body as JsonText).text === 'string';
 }
@@ -342,6 +347,43 @@ export interface AcceptorApi<C = Record<string, unknown>> {
   readonly clients: ClientsApi;
   /** Runs at shutdown, after the clients and the shards are closed; plugins are torn down in reverse load order. */
   onClose(fn: Teardown): void;
+  /** Prometheus metrics of this plugin, served on GET /metrics with the gateway's, named tickgate_<plugin>_<name>. */
+  readonly metrics: PluginMetrics;
+}
+
+/** Label values by label name. */
+export type MetricLabels = Record<string, string | number>;
+
+export interface MetricCounter {
+  inc(value?: number): void;
+  inc(labels: MetricLabels, value?: number): void;
+}
+
+export interface MetricGauge {
+  set(value: number): void;
+  set(labels: MetricLabels, value: number): void;
+  inc(value?: number): void;
+  inc(labels: MetricLabels, value?: number): void;
+  dec(value?: number): void;
+  dec(labels: MetricLabels, value?: number): void;
+}
+
+export interface MetricHistogram {
+  observe(value: number): void;
+  observe(labels: MetricLabels, value: number): void;
+}
+
+/**
+ * Registers metrics (prom-client's, underneath). `name`: lowercase letters, digits and `_`, registered as
+ * `tickgate_<plugin>_<name>` (a plugin name's `-` written `_`); counters' names end in `_total` by convention. Keep
+ * label values few (a symbol is fine, a user id is not). Registering a name twice throws.
+ */
+export interface PluginMetrics {
+  counter(name: string, help: string, labelNames?: string[]): MetricCounter;
+  /** With `collect`: called on each scrape to set the gauge from state the plugin keeps anyway. */
+  gauge(name: string, help: string, labelNames?: string[], collect?: (gauge: MetricGauge) => void): MetricGauge;
+  /** `buckets`: upper bounds, in the unit of the name (seconds for *_seconds); prom-client's defaults otherwise. */
+  histogram(name: string, help: string, labelNames?: string[], buckets?: number[]): MetricHistogram;
 }
 
 /** A schema with zod's safeParse shape; plugins may use zod or anything that offers the same method. */

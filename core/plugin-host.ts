@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import type { PluginEntry } from './config.js';
 import { ConfigError } from './config.js';
 import type { Logger } from './logger.js';
-import type { AcceptorApi, ClientInfo, PluginDefinition, RouteHandler, HttpMethod, RouteOptions, ShardAnswer, Teardown, UserChannelWatcher, WatchedFrame } from './plugin-api.js';
+import type { AcceptorApi, ClientInfo, PluginDefinition, PluginMetrics, RouteHandler, HttpMethod, RouteOptions, ShardAnswer, Teardown, UserChannelWatcher, WatchedFrame } from './plugin-api.js';
 import type { ChannelRegistry } from './channel-registry.js';
 import type { ErrorRegistry } from './errors.js';
 import type { SymbolRegistry } from './symbol-registry.js';
@@ -27,6 +27,7 @@ export interface PluginHostDeps {
   askEach(plugin: string, question: string, params: unknown, timeoutMs: number): Promise<Array<ShardAnswer<unknown>>>;
   shardOf(symbol: string): number;
   watch(plugin: string, channel: string, fn: (frame: WatchedFrame) => void): () => void;
+  metrics(plugin: string): PluginMetrics;
 }
 
 type ClientEvent = 'connect' | 'disconnect' | 'authenticated';
@@ -138,6 +139,19 @@ export class PluginHost {
     log.debug('plugin loaded');
   }
 
+  /** The plugin's metrics API: a name it may not register stops its load with the reason. */
+  private metricsFor(plugin: string): PluginMetrics {
+    const m = this.deps.metrics(plugin);
+    const guard = <A extends unknown[], R>(fn: (...args: A) => R) => (...args: A): R => {
+      try {
+        return fn(...args);
+      } catch (err) {
+        throw new PluginLoadError((err as Error).message);
+      }
+    };
+    return { counter: guard(m.counter), gauge: guard(m.gauge), histogram: guard(m.histogram) };
+  }
+
   private apiFor(plugin: string, config: Record<string, unknown>, log: Logger): AcceptorApi {
     const namespace = `/api/v1/${plugin}`;
     return {
@@ -198,6 +212,7 @@ export class PluginHost {
       onRequest: (rule) => asLoadError(() => this.deps.access.addRequestRule(plugin, rule)),
       limitClients: (policy) => asLoadError(() => this.deps.access.setPolicy(plugin, policy)),
       clients: this.deps.clients,
+      metrics: this.metricsFor(plugin),
       onClose: (fn) => {
         this.teardowns.push({ plugin, fn });
       },

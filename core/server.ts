@@ -26,9 +26,20 @@ import { PluginLoadError } from './plugin-host.js';
 import type { Credential, Identity } from './plugin-api.js';
 import { authenticatedData } from './ws-session.js';
 import { QueueBudget } from './queue-budget.js';
+import { GatewayMetrics } from './metrics.js';
+import { LoopDelayMonitor } from './loop-delay.js';
+import { plainText } from './plugin-api.js';
 
 /** uWS's LIBUS_LISTEN_EXCLUSIVE_PORT (its ListenOptions enum is declared, not exported at run time). */
 const LISTEN_EXCLUSIVE_PORT = 1;
+
+/** On every HTTP answer: the API serves JSON only, never a page to frame, sniff or run scripts in. */
+const SECURITY_HEADERS: Array<[string, string]> = [
+  ['x-content-type-options', 'nosniff'],
+  ['x-frame-options', 'DENY'],
+  ['content-security-policy', "default-src 'none'; frame-ancestors 'none'"],
+  ['referrer-policy', 'no-referrer'],
+];
 
 /** How often the clients' send queues are checked against limits.maxBackpressureBytes and limits.maxQueuedBytes. */
 const QUEUE_CHECK_MS = 250;
@@ -53,6 +64,8 @@ export class TickgateServer {
   private readonly access: AccessControl;
   private readonly directory: ClientDirectory;
   private readonly budget: QueueBudget;
+  readonly metrics: GatewayMetrics;
+  private readonly loopDelay = new LoopDelayMonitor();
   private shards!: ThreadShardPool;
   private readonly clients = new Set<WebSocket<Client>>();
   /** Open connections per remote address, for limits.maxConnectionsPerIp. */
@@ -75,6 +88,9 @@ export class TickgateServer {
     this.access = new AccessControl(this.errors, this.log.child({ component: 'access' }), config.limits.maxChannelsPerClient);
     this.router = new HttpRouter(this.app, this.log.child({ component: 'http' }), {
       timeoutMs: config.server.routeTimeoutMs, errors: this.errors, clientAddress: this.clientAddress, access: this.access,
+      answered: (route, method, status) => this.metrics.httpRequest(route, method, status),
+      corsOrigins: config.server.corsOrigins,
+      extraHeaders: SECURITY_HEADERS,
       channelAccess: (channel, client) => {
         const parsed = parseChannelName(channel);
         const family = parsed && this.channels.get(parsed.kind);
@@ -98,6 +114,16 @@ export class TickgateServer {
       checkMs: QUEUE_CHECK_MS,
       log: this.log.child({ component: 'budget' }),
       sockets: () => this.clients,
+      dropped: (reason) => this.metrics.slowClientClosed(reason),
+    });
+    this.metrics = new GatewayMetrics({
+      clients: () => this.clients.size,
+      authenticated: () => this.directory.authenticated,
+      channels: () => this.subs.perKind(),
+      sent: () => this.subs.sent,
+      queue: () => ({ queuedBytes: this.budget.queuedBytes, budgetBytes: config.limits.maxQueuedBytes }),
+      shards: () => this.shards?.info() ?? [],
+      acceptorLoop: this.loopDelay,
     });
     this.plugins = new PluginHost({
       access: this.access,
@@ -130,6 +156,7 @@ export class TickgateServer {
         if (!v.ok) throw new TickgateError(v.error.code as AnyErrorCode, v.error.message);
         return this.subs.addWatcher(channel, v.family.spec.key === 'symbol' ? this.shards.shardFor(v.channel.key) : -1, fn);
       },
+      metrics: (plugin) => this.metrics.forPlugin(plugin),
     });
   }
 
@@ -161,7 +188,10 @@ export class TickgateServer {
       errors: this.errors,
       events: {
         frames: (batch) => this.subs.publishBatch(batch),
-        stats: (stats) => this.symbols.setActive(stats.shard, stats.symbols),
+        stats: (stats) => {
+          this.symbols.setActive(stats.shard, stats.symbols);
+          this.metrics.shardStats(stats);
+        },
         symbols: (list) => {
           const missing = this.symbols.replace(list);
           if (missing.length) this.log.warn({ symbols: missing }, 'symbols.allow names symbols the exchange does not list: they are not served');
@@ -192,6 +222,7 @@ export class TickgateServer {
     this.router.finish();
     await this.listen();
     this.budget.start();
+    this.loopDelay.start();
     this.log.info(
       { host: config.server.host, port: this.port, shards: config.shards, plugins: this.plugins.loaded.map((p) => p.name), upstream: config.upstream.wsUrl, config: config.source, version: VERSION },
       `tickgate listening on ${config.server.host}:${this.port}`,
@@ -217,6 +248,12 @@ export class TickgateServer {
     let src: StatusSources | undefined;
     this.router.route('get', '/health', () => healthRoute((src ??= this.statusSources())), {}, 'the core');
     this.router.route('get', '/api/v1/ws/stats', () => statsRoute((src ??= this.statusSources())), {}, 'the core');
+    if (this.config.server.metrics) {
+      this.router.route('get', '/metrics', async () => {
+        const { text, contentType } = await this.metrics.text();
+        return { body: plainText(text, contentType) };
+      }, {}, 'the core');
+    }
     // A plain GET on the feed (a browser tab, curl) is told what the path is for.
     this.router.route('get', '/ws', () => ({ status: 426, headers: { upgrade: 'websocket' }, body: errorBody('TG_ERR_UPGRADE_REQUIRED') }), {}, 'the core');
   }
@@ -233,6 +270,7 @@ export class TickgateServer {
       shardFor: (key) => this.shards.shardFor(key),
     }, limits);
     const l = this.config.limits;
+    const wsOrigins = new Set(this.config.server.wsOrigins);
     this.app.ws<Client>('/ws', {
       compression: this.uws.DISABLED,
       maxPayloadLength: hardPayloadCap(l.maxMessageBytes),
@@ -257,7 +295,19 @@ export class TickgateServer {
           });
           return;
         }
-        if (conflictingLength(req)) return this.router.refuseAmbiguous(res, false);
+        if (conflictingLength(req)) return this.router.refuseAmbiguous(res);
+        // A page of another site may open a WebSocket with the visitor's cookies and address (cross-site WebSocket
+        // hijacking): browsers always send Origin, so with an allow-list, pages elsewhere are refused.
+        const origin = req.getHeader('origin');
+        if (origin !== '' && wsOrigins.size > 0 && !wsOrigins.has(origin)) {
+          const shown = JSON.stringify(origin.slice(0, 100));
+          this.log.debug({ origin: origin.slice(0, 100) }, 'WebSocket upgrade from an origin not in server.wsOrigins refused');
+          res.cork(() => {
+            res.writeStatus('403 Forbidden').writeHeader('content-type', 'application/json')
+              .end(JSON.stringify(errorBody('TG_ERR_ORIGIN_FORBIDDEN', `Pages from ${shown} may not open the feed: the server admits pages from ${[...wsOrigins].join(', ')} (server.wsOrigins)`)));
+          });
+          return;
+        }
         const remoteAddress = this.clientAddress(Buffer.from(res.getRemoteAddressAsText()).toString(), req.getHeader('x-forwarded-for'));
         if (l.maxConnectionsPerIp > 0 && (this.perIp.get(remoteAddress) ?? 0) + (this.pendingPerIp.get(remoteAddress) ?? 0) >= l.maxConnectionsPerIp) {
           res.cork(() => {
@@ -391,6 +441,7 @@ export class TickgateServer {
   private async doClose(): Promise<void> {
     this.draining = true;
     this.budget.stop();
+    this.loopDelay.stop();
     if (this.listenSocket) {
       this.uws.us_listen_socket_close(this.listenSocket);
       this.listenSocket = undefined;

@@ -4,6 +4,7 @@ import { FrameKind, type FrameBatch } from './bus.js';
 import type { Logger } from './logger.js';
 import { encodeDataFrame, encodeFrame, markSnapshot } from './protocol.js';
 import type { WatchedFrame } from './plugin-api.js';
+import type { KindCounts } from './metrics.js';
 
 export interface Subscriber {
   id: string;
@@ -31,6 +32,8 @@ interface ChannelEntry {
   stale: Uint8Array | undefined;
   /** Plugins holding the channel (AcceptorApi.watch): counted as subscribers, called with each frame. */
   watchers: Array<(frame: WatchedFrame) => void> | undefined;
+  /** What clients were sent on channels of this one's kind (metrics), shared by the kind's channels. */
+  sent: KindCounts;
 }
 
 export interface ShardLink {
@@ -45,6 +48,8 @@ export class Subscriptions {
   private readonly channels = new Map<string, ChannelEntry>();
   /** Last data-frame sequence number per channel name since start: numbering continues when a channel reopens. */
   private readonly seqs = new Map<string, number>();
+  /** Frames and bytes sent to clients per channel kind since start: added once per published frame, read by metrics. */
+  readonly sent = new Map<string, KindCounts>();
 
   constructor(
     private readonly app: TemplatedApp,
@@ -66,7 +71,10 @@ export class Subscriptions {
   private entryFor(channel: string, shard: number): { entry: ChannelEntry; first: boolean } {
     const known = this.channels.get(channel);
     if (known) return { entry: known, first: false };
-    const entry: ChannelEntry = { name: channel, subscribers: 0, shard, snapshot: undefined, marked: undefined, stale: undefined, watchers: undefined };
+    const kind = channel.slice(0, channel.indexOf(':'));
+    let sent = this.sent.get(kind);
+    if (!sent) this.sent.set(kind, (sent = { frames: 0, bytes: 0 }));
+    const entry: ChannelEntry = { name: channel, subscribers: 0, shard, snapshot: undefined, marked: undefined, stale: undefined, watchers: undefined, sent };
     this.channels.set(channel, entry);
     return { entry, first: true };
   }
@@ -178,10 +186,34 @@ export class Subscriptions {
         // subscription, so its error frame goes to each of them directly.
         if (entry.watchers) for (const fn of [...entry.watchers]) this.tell(fn, bytes);
         if (kind === FrameKind.FAILED) this.dropChannel(channel, entry, bytes);
-        else this.app.publish(channel, bytes, false);
+        else {
+          this.app.publish(channel, bytes, false);
+          this.tally(entry, bytes.byteLength);
+        }
       }
       start = end;
     }
+  }
+
+  /** A frame published to the channel's client subscribers (its watchers are plugins, not clients). */
+  private tally(entry: ChannelEntry, bytes: number): void {
+    const n = entry.subscribers - (entry.watchers?.length ?? 0);
+    if (n <= 0) return;
+    entry.sent.frames += n;
+    entry.sent.bytes += n * bytes;
+  }
+
+  /** Open channels and their subscribers, per kind (metrics; walks the channel table). */
+  perKind(): Map<string, { channels: number; subscribers: number }> {
+    const out = new Map<string, { channels: number; subscribers: number }>();
+    for (const kind of this.sent.keys()) out.set(kind, { channels: 0, subscribers: 0 });
+    for (const entry of this.channels.values()) {
+      const kind = entry.name.slice(0, entry.name.indexOf(':'));
+      const k = out.get(kind)!;
+      k.channels++;
+      k.subscribers += entry.subscribers - (entry.watchers?.length ?? 0);
+    }
+    return out;
   }
 
   lastSeq(channel: string): number {
@@ -198,6 +230,7 @@ export class Subscriptions {
     entry.snapshot = bytes;
     entry.marked = undefined;
     this.app.publish(channel, bytes, false);
+    this.tally(entry, bytes.byteLength);
     if (entry.watchers) for (const fn of [...entry.watchers]) this.tell(fn, { type, channel, seq, data });
   }
 

@@ -11,6 +11,7 @@ import { BOOK_LEVELS, MarketEventBus, type MarketEventMap, type MarketEvents, ty
 import { feed as makeFeed, type ExchangeAdapter, type Feed } from './exchanges/exchange-adapter.js';
 import { EXCHANGES } from './exchanges/adapters.js';
 import { Backoff } from './exchanges/backoff.js';
+import { LoopDelayMonitor } from '../core/loop-delay.js';
 import type { AskContext, Channel, Closer, Emitter, ProducerSpec, ShardApi, Teardown } from './shard-api.js';
 
 interface Producer {
@@ -60,6 +61,7 @@ export class ShardHost {
   private readonly log: Logger;
   private readonly errors: ErrorRegistry;
   private statsTimer: NodeJS.Timeout | undefined;
+  private readonly loopDelay = new LoopDelayMonitor();
   private statsDebounce: NodeJS.Timeout | undefined;
   private symbolsTimer: NodeJS.Timeout | undefined;
   private readonly answers = new Map<string, (params: unknown, ctx: AskContext) => unknown>();
@@ -234,6 +236,7 @@ export class ShardHost {
   start(): void {
     this.statsTimer = setInterval(() => this.postStats(), STATS_EVERY_MS);
     this.statsTimer.unref();
+    this.loopDelay.start();
     this.adapter.start();
     if (this.opts.shardId === 0) void this.loadSymbols(new Backoff(1000, 30_000));
   }
@@ -496,6 +499,8 @@ export class ShardHost {
       priceCache: this.bus.cachedCount('ticker'),
       connections: info.connections,
       restUsedWeight: info.restUsedWeight,
+      bookResyncs: info.bookResyncs,
+      loopDelay: this.loopDelay.read(),
       plugins: Object.fromEntries(this.pluginStatus),
     };
   }
@@ -507,6 +512,7 @@ export class ShardHost {
   /** Closes the channels, runs the plugins' teardowns (last loaded first), then closes the exchange connections. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.loopDelay.stop();
     for (const t of [this.statsTimer, this.statsDebounce, this.symbolsTimer]) if (t) clearTimeout(t);
     for (const name of [...this.channels.keys()]) this.close(name);
     for (const { plugin, fn } of this.teardowns.splice(0).reverse()) {

@@ -37,6 +37,8 @@ export interface AdapterInfo {
   connections: UpstreamConnectionInfo[];
   /** Exchange request weight used in the current minute. */
   restUsedWeight: number;
+  /** Local order books thrown away and rebuilt from a snapshot since the shard started. */
+  bookResyncs: number;
 }
 
 /**

@@ -36,6 +36,8 @@ export class BookManager {
   private inFlight = false;
   private pausedUntil = 0;
   private queueTimer: NodeJS.Timeout | undefined;
+  /** Books thrown away since the shard started (a gap, a crossed book, a reconnect): each is rebuilt from a snapshot. */
+  resyncs = 0;
 
   constructor(private readonly deps: BookManagerDeps) {}
 
@@ -61,6 +63,7 @@ export class BookManager {
         this.deps.updated(symbol, e.sync, eventTime);
         return;
       case 'resync':
+        this.resyncs++;
         this.deps.log.warn({ symbol, reason: r.reason }, 'order book thrown away: resynchronising from a new snapshot');
         this.setStale(symbol, e, true);
         this.fetch(symbol, e);
@@ -76,6 +79,7 @@ export class BookManager {
     if (!e) return;
     e.sync.restart();
     e.gen++;
+    this.resyncs++;
     this.setStale(symbol, e, true);
   }
 

@@ -44,6 +44,7 @@ t.test('error codes and their HTTP statuses are stable', async (t) => {
     TG_ERR_REQUEST_LIMIT: 429,
     TG_ERR_BAD_REQUEST: 400,
     TG_ERR_WS_VERSION: 426,
+    TG_ERR_ORIGIN_FORBIDDEN: 403,
   });
   t.same(CLOSE_CODES, { GOING_AWAY: 1001, MESSAGE_TOO_BIG: 1009, RATE_LIMITED: 4429, SLOW_CONSUMER: 4507 });
   t.equal(ERRORS.TG_ERR_AUTH_REQUIRED.message, 'Authentication required for this channel', 'the guide\'s text');

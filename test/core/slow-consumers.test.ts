@@ -65,6 +65,9 @@ t.test('a client over limits.maxBackpressureBytes is closed with 4507 and a log 
   const health = await getJson(`${httpUrl}/health`);
   t.equal(health.body.sendQueues.slowClientsClosed, 1);
   t.equal(health.body.sendQueues.budgetBytes, 64 * 1024 * KiB);
+  const metrics = await (await fetch(`${httpUrl}/metrics`)).text();
+  t.match(metrics, /\ntickgate_slow_clients_closed_total\{reason="client"\} 1\n/, 'counted in the metrics');
+  t.match(metrics, /\ntickgate_slow_clients_closed_total\{reason="total"\} 0\n/);
   normal.close();
 });
 

@@ -147,7 +147,7 @@ export class BinanceAdapter implements ExchangeAdapter {
   }
 
   info(): AdapterInfo {
-    return { streams: this.pool.streams(), connections: this.pool.info(), restUsedWeight: this.rest.usedWeight };
+    return { streams: this.pool.streams(), connections: this.pool.info(), restUsedWeight: this.rest.usedWeight, bookResyncs: this.books.resyncs };
   }
 
   async stop(): Promise<void> {
