@@ -1,4 +1,5 @@
-// The gateway's command-line start: loads the configuration, starts the server, drains on SIGINT/SIGTERM.
+// The gateway's command-line start: loads the configuration, starts the server, drains on SIGINT/SIGTERM, reloads
+// its TLS certificate on SIGHUP.
 import { loadConfig, ConfigError } from './config.js';
 import { createLogger } from './logger.js';
 import { TickgateServer } from './server.js';
@@ -35,6 +36,8 @@ export async function main(overrides?: Record<string, unknown>): Promise<Tickgat
   try {
     const server = await TickgateServer.start(config, log);
     installShutdown(log, () => server.close());
+    // SIGHUP: the TLS certificate and key are read again (after a renewal); open connections keep theirs.
+    process.on('SIGHUP', () => void server.reloadTls());
     const hint = youngGenerationHint(process.execArgv, process.env.NODE_OPTIONS);
     if (hint) log.info(hint);
     return server;

@@ -1,6 +1,8 @@
 // Loads config.yaml, applies environment overrides and validates the result; the only module that reads process.env.
 import { readFileSync, existsSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
+import { X509Certificate } from 'node:crypto';
+import { createSecureContext } from 'node:tls';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, parseDocument } from 'yaml';
@@ -62,6 +64,13 @@ export const configSchema = z.object({
     wsOrigins: z.array(origin).default([]),
     /** Origins whose pages may call the HTTP API (CORS); ["*"] for any. Empty: no CORS headers. */
     corsOrigins: z.array(z.union([z.literal('*'), origin])).default([]),
+    /** wss:// and https:// served directly: a PEM certificate (chain) and its key; reloaded on SIGHUP. */
+    tls: z.object({
+      certFile: z.string().default(''),
+      keyFile: z.string().default(''),
+      /** For an encrypted key. */
+      passphrase: z.string().default(''),
+    }).strict().refine((t) => (t.certFile === '') === (t.keyFile === ''), { message: 'certFile and keyFile go together: set both (TLS) or neither' }).prefault({}),
   }).strict().prefault({}),
   shards: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default('auto'),
   limits: z.object({
@@ -150,6 +159,8 @@ const ENV_SHORTCUTS: Record<string, string[]> = {
   LOG_LEVEL: ['log', 'level'],
   BINANCE_WS_URL: ['upstream', 'wsUrl'],
   BINANCE_REST_URL: ['upstream', 'restUrl'],
+  TLS_CERT_FILE: ['server', 'tls', 'certFile'],
+  TLS_KEY_FILE: ['server', 'tls', 'keyFile'],
 };
 
 /**
@@ -271,12 +282,49 @@ export function validateConfig(input: unknown, source: string, configDir = PACKA
   } catch (err) {
     throw new ConfigError(`invalid configuration (${source}):\n  server.trustProxy: ${(err as Error).message} (use addresses, CIDR ranges such as 10.0.0.0/8, or loopback, linklocal, uniquelocal)`);
   }
+  let tls = raw.server.tls;
+  if (tls.certFile) {
+    tls = { ...tls, certFile: resolve(configDir, tls.certFile), keyFile: resolve(configDir, tls.keyFile) };
+    try {
+      checkTlsFiles(tls);
+    } catch (err) {
+      throw new ConfigError(`invalid configuration (${source}):\n  server.tls: ${(err as Error).message}`);
+    }
+  }
+  raw.server = { ...raw.server, tls };
   const shards = raw.shards === 'auto' ? Math.max(1, availableParallelism() - 1) : raw.shards;
   const maxQueuedBytes = raw.limits.maxQueuedBytes === 'auto' ? autoQueuedBytes() : raw.limits.maxQueuedBytes;
   if (maxQueuedBytes < raw.limits.maxBackpressureBytes) {
     throw new ConfigError(`invalid configuration (${source}):\n  limits.maxQueuedBytes: ${maxQueuedBytes} is below limits.maxBackpressureBytes (${raw.limits.maxBackpressureBytes}): the budget for all clients must hold at least one client's queue`);
   }
   return { ...raw, limits: { ...raw.limits, maxQueuedBytes }, shards, plugins, source };
+}
+
+/**
+ * Reads and checks a certificate and its key (they must belong together, and the key open with the passphrase):
+ * uWS would fail on them without saying why. Returns the certificate. Throws with what is wrong.
+ */
+export function checkTlsFiles(tls: { certFile: string; keyFile: string; passphrase: string }): X509Certificate {
+  let cert: Buffer;
+  let key: Buffer;
+  try {
+    cert = readFileSync(tls.certFile);
+    key = readFileSync(tls.keyFile);
+  } catch (err) {
+    throw new Error(`cannot read ${(err as NodeJS.ErrnoException).path ?? 'the certificate or key'}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let parsed: X509Certificate;
+  try {
+    parsed = new X509Certificate(cert);
+  } catch {
+    throw new Error(`${tls.certFile} is not a PEM certificate`);
+  }
+  try {
+    createSecureContext({ cert, key, ...(tls.passphrase ? { passphrase: tls.passphrase } : {}) });
+  } catch (err) {
+    throw new Error(`${tls.keyFile} does not go with ${tls.certFile}, or is not a PEM private key (${tls.passphrase ? 'with the passphrase given' : 'an encrypted key needs server.tls.passphrase'}): ${(err as Error).message}`);
+  }
+  return parsed;
 }
 
 /** limits.maxQueuedBytes "auto": an eighth of the memory this process may use (a container's limit when it has one). */

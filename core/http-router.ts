@@ -1,6 +1,7 @@
 // HTTP routes on the uWS app: JSON in and out, abort-safe async handlers, coded errors, a JSON 404 for the rest.
 import { STATUS_CODES } from 'node:http';
-import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import type { RouteTarget } from './app-group.js';
 import type { HttpMethod, RouteHandler, RouteOptions, RouteRequest, RouteResult } from './plugin-api.js';
 import { isJsonText } from './plugin-api.js';
 import { ERRORS, type AnyErrorCode, type ErrorCode, type ErrorRegistry } from './errors.js';
@@ -166,7 +167,7 @@ export class HttpRouter {
   private finished = false;
 
   constructor(
-    private readonly app: TemplatedApp,
+    private readonly app: RouteTarget,
     private readonly log: Logger,
     private readonly opts: HttpRouterOptions,
   ) {}

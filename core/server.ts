@@ -26,12 +26,42 @@ import { PluginLoadError } from './plugin-host.js';
 import type { Credential, Identity } from './plugin-api.js';
 import { authenticatedData } from './ws-session.js';
 import { QueueBudget } from './queue-budget.js';
+import { AppGroup } from './app-group.js';
+import { checkTlsFiles } from './config.js';
+import { createServer } from 'node:net';
 import { GatewayMetrics } from './metrics.js';
 import { LoopDelayMonitor } from './loop-delay.js';
 import { plainText } from './plugin-api.js';
 
 /** uWS's LIBUS_LISTEN_EXCLUSIVE_PORT (its ListenOptions enum is declared, not exported at run time). */
 const LISTEN_EXCLUSIVE_PORT = 1;
+
+/** Listens `app` on host:port (uWS's options: 0 shared, 1 exclusive); rejects when it cannot. */
+function listenOn(app: TemplatedApp, host: string, port: number, options: number): Promise<us_listen_socket> {
+  return new Promise((resolve, reject) => {
+    // This overload is missing from uWS's type declarations.
+    const listen = app.listen as unknown as (h: string, p: number, options: number, cb: (token: us_listen_socket | false) => void) => void;
+    listen.call(app, host, port, options, (token) => {
+      if (token) resolve(token);
+      else reject(new Error(`cannot listen on ${host}:${port}: the port is in use or the address is not available (set PORT or server.port)`));
+    });
+  });
+}
+
+/**
+ * Rejects when something listens on host:port already (a second gateway would otherwise share it); resolves with the
+ * port (a free one for port 0).
+ */
+function probePort(host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', () => reject(new Error(`cannot listen on ${host}:${port}: the port is in use or the address is not available (set PORT or server.port)`)));
+    probe.listen({ host, port, exclusive: true }, () => {
+      const free = (probe.address() as { port: number }).port;
+      probe.close(() => resolve(free));
+    });
+  });
+}
 
 /** On every HTTP answer: the API serves JSON only, never a page to frame, sniff or run scripts in. */
 const SECURITY_HEADERS: Array<[string, string]> = [
@@ -56,7 +86,8 @@ export class TickgateServer {
   readonly symbols: SymbolRegistry;
   readonly channels = new ChannelRegistry(this.errors);
   private readonly clientAddress: ClientAddressResolver;
-  private readonly app: TemplatedApp;
+  /** The uWS app (two while a replaced TLS certificate's connections end). */
+  private readonly apps: AppGroup;
   private readonly uws = loadNativeUws();
   private readonly router: HttpRouter;
   private readonly subs: Subscriptions;
@@ -72,7 +103,6 @@ export class TickgateServer {
   private readonly perIp = new Map<string, number>();
   /** Upgrades waiting for the authenticator, per address: they count against limits.maxConnectionsPerIp too. */
   private readonly pendingPerIp = new Map<string, number>();
-  private listenSocket: us_listen_socket | undefined;
   /** The exchange's symbol list as last loaded, for shards that restart. */
   private lastSymbols: SymbolInfo[] | undefined;
   private draining = false;
@@ -84,13 +114,13 @@ export class TickgateServer {
     this.log = log ?? createLogger(config.log.level, { component: 'acceptor' });
     this.symbols = new SymbolRegistry(config.symbols);
     this.clientAddress = clientAddressResolver(config.server.trustProxy);
-    this.app = this.uws.App();
+    this.apps = new AppGroup(this.makeApp(), (token) => this.uws.us_listen_socket_close(token));
     this.access = new AccessControl(this.errors, this.log.child({ component: 'access' }), config.limits.maxChannelsPerClient);
-    this.router = new HttpRouter(this.app, this.log.child({ component: 'http' }), {
+    this.router = new HttpRouter(this.apps.routes, this.log.child({ component: 'http' }), {
       timeoutMs: config.server.routeTimeoutMs, errors: this.errors, clientAddress: this.clientAddress, access: this.access,
       answered: (route, method, status) => this.metrics.httpRequest(route, method, status),
       corsOrigins: config.server.corsOrigins,
-      extraHeaders: SECURITY_HEADERS,
+      extraHeaders: config.server.tls.certFile ? [...SECURITY_HEADERS, ['strict-transport-security', 'max-age=31536000']] : SECURITY_HEADERS,
       channelAccess: (channel, client) => {
         const parsed = parseChannelName(channel);
         const family = parsed && this.channels.get(parsed.kind);
@@ -98,7 +128,7 @@ export class TickgateServer {
         return parsed && family ? this.access.check(client, parsed, family, []) : undefined;
       },
     });
-    this.subs = new Subscriptions(this.app, {
+    this.subs = new Subscriptions(this.apps, {
       open: (shard, channel, seq) => this.shards.send(shard, { t: 'open', channel, seq }),
       close: (shard, channel) => this.shards.send(shard, { t: 'close', channel }),
       isUp: (shard) => this.shards.isReady(shard),
@@ -271,7 +301,7 @@ export class TickgateServer {
     }, limits);
     const l = this.config.limits;
     const wsOrigins = new Set(this.config.server.wsOrigins);
-    this.app.ws<Client>('/ws', {
+    this.apps.register((app, generation) => app.ws<Client>('/ws', {
       compression: this.uws.DISABLED,
       maxPayloadLength: hardPayloadCap(l.maxMessageBytes),
       // The budget closes a client above maxBackpressureBytes with 4507 on its next check; a client whose queue reaches
@@ -328,6 +358,7 @@ export class TickgateServer {
           closed: false,
           tokens: l.messageBurst,
           refilledAt: Date.now(),
+          generation,
         };
         let credential: Credential | undefined;
         try {
@@ -368,6 +399,7 @@ export class TickgateServer {
       },
       open: (ws) => {
         this.clients.add(ws);
+        this.apps.opened(generation);
         const c = ws.getUserData();
         this.perIp.set(c.remoteAddress, (this.perIp.get(c.remoteAddress) ?? 0) + 1);
         const identity = c.auth?.identity;
@@ -386,6 +418,7 @@ export class TickgateServer {
         const c = ws.getUserData();
         c.closed = true;
         this.clients.delete(ws);
+        this.apps.closed(generation);
         const n = (this.perIp.get(c.remoteAddress) ?? 1) - 1;
         if (n > 0) this.perIp.set(c.remoteAddress, n);
         else this.perIp.delete(c.remoteAddress);
@@ -396,7 +429,7 @@ export class TickgateServer {
         if (code === 1006) this.log.debug({ client: c.id, code, reason: Buffer.from(message).toString('utf8').slice(0, 123) || undefined }, 'client connection dropped');
         this.plugins.emit('disconnect', clientInfo(c));
       },
-    });
+    }));
   }
 
   /** Answers an upgrade that is refused (bad credentials, shutting down) with its status and a JSON error body. */
@@ -413,22 +446,48 @@ export class TickgateServer {
     });
   }
 
-  private listen(): Promise<void> {
+  /** A plain app, or an SSL one with server.tls's certificate (checked by the configuration, and again on reload). */
+  private makeApp(): TemplatedApp {
+    const tls = this.config.server.tls;
+    if (!tls.certFile) return this.uws.App();
+    return this.uws.SSLApp({ cert_file_name: tls.certFile, key_file_name: tls.keyFile, ...(tls.passphrase ? { passphrase: tls.passphrase } : {}) });
+  }
+
+  private async listen(): Promise<void> {
     const { host, port } = this.config.server;
-    return new Promise((resolve, reject) => {
-      // Exclusive: uWS listens with SO_REUSEPORT by default, and a second gateway on the same port would silently
-      // share its connections instead of being refused. (This overload is missing from uWS's type declarations.)
-      const listen = this.app.listen as unknown as (h: string, p: number, options: number, cb: (token: us_listen_socket | false) => void) => void;
-      listen.call(this.app, host, port, LISTEN_EXCLUSIVE_PORT, (token) => {
-        if (!token) {
-          reject(new Error(`cannot listen on ${host}:${port}: the port is in use or the address is not available (set PORT or server.port)`));
-          return;
-        }
-        this.listenSocket = token;
-        this.port = this.uws.us_socket_local_port(token);
-        resolve();
-      });
-    });
+    const tls = this.config.server.tls.certFile !== '';
+    // Without TLS the port is listened on exclusively: uWS listens with SO_REUSEPORT by default, and a second gateway
+    // on the same port would silently share its connections instead of being refused. With TLS a reloaded certificate
+    // is served by a second app on the same port, which needs SO_REUSEPORT: the port is probed first instead.
+    // (Port 0 is chosen here then: a port the kernel picks for a socket cannot be shared with SO_REUSEPORT.)
+    const at = tls ? await probePort(host, port) : port;
+    const token = await listenOn(this.apps.current.app, host, at, tls ? 0 : LISTEN_EXCLUSIVE_PORT);
+    this.apps.listening(token);
+    this.port = this.uws.us_socket_local_port(token);
+  }
+
+  /**
+   * SIGHUP: serves server.tls's certificate and key as they are on disk now. New connections get them; open ones keep
+   * theirs (a WebSocket is never dropped for this). A certificate that cannot be used is logged and the current one
+   * stays. Resolves with what happened.
+   */
+  async reloadTls(): Promise<{ reloaded: boolean; message: string }> {
+    const tls = this.config.server.tls;
+    if (!tls.certFile) {
+      this.log.info('SIGHUP: no TLS certificate is configured (server.tls): nothing to reload');
+      return { reloaded: false, message: 'no TLS certificate is configured' };
+    }
+    if (this.draining) return { reloaded: false, message: 'shutting down' };
+    try {
+      const cert = checkTlsFiles(tls);
+      await this.apps.replace(this.makeApp(), (app) => listenOn(app, this.config.server.host, this.port, 0));
+      this.log.info({ subject: cert.subject, validTo: cert.validTo, fingerprint256: cert.fingerprint256, appsServing: this.apps.size }, 'TLS certificate reloaded: new connections get it, open ones keep theirs');
+      return { reloaded: true, message: `serving ${tls.certFile} (valid to ${cert.validTo})` };
+    } catch (err) {
+      const message = `the certificate was not reloaded, the current one stays: ${(err as Error).message}`;
+      this.log.error({ certFile: tls.certFile, keyFile: tls.keyFile }, message);
+      return { reloaded: false, message };
+    }
   }
 
 
@@ -442,17 +501,14 @@ export class TickgateServer {
     this.draining = true;
     this.budget.stop();
     this.loopDelay.stop();
-    if (this.listenSocket) {
-      this.uws.us_listen_socket_close(this.listenSocket);
-      this.listenSocket = undefined;
-    }
+    this.apps.stopListening();
     const clients = [...this.clients];
     for (const ws of clients) ws.end(CLOSE_CODES.GOING_AWAY, 'server shutting down');
     if (clients.length) this.log.info({ clients: clients.length }, 'closed client connections (1001)');
     if (this.shards) await this.shards.stop();
     await this.plugins.close(this.config.server.drainTimeoutMs);
-    // app.close() exists in this uWS build but not in its type declarations; it force-closes what is left.
-    (this.app as TemplatedApp & { close(): void }).close();
+    // Force-closes what is left.
+    this.apps.closeAll();
     this.log.info('tickgate stopped');
   }
 }

@@ -1,5 +1,6 @@
 // Acceptor-side channel table: subscribers per channel, first/last subscriber opens/closes it at its shard, snapshots.
-import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
+import type { WebSocket } from 'uWebSockets.js';
+import type { Publisher } from './app-group.js';
 import { FrameKind, type FrameBatch } from './bus.js';
 import type { Logger } from './logger.js';
 import { encodeDataFrame, encodeFrame, markSnapshot } from './protocol.js';
@@ -52,7 +53,7 @@ export class Subscriptions {
   readonly sent = new Map<string, KindCounts>();
 
   constructor(
-    private readonly app: TemplatedApp,
+    private readonly app: Publisher,
     private readonly shards: ShardLink,
     private readonly log: Logger,
     /** Every open socket: walked only when a channel fails, to find its subscribers. */

@@ -24,6 +24,8 @@ export interface Client extends Subscriber {
   /** The channels this connection may hold (the client policy's answer, or limits.maxChannelsPerClient). */
   allowance: ClientAllowance;
   remoteAddress: string;
+  /** The uWS app the connection came through (core/app-group.ts). */
+  generation: number;
   /** Set when the send-queue budget closed the connection (core/queue-budget.ts). */
   dropping?: boolean;
   tokens: number;
