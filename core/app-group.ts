@@ -26,6 +26,8 @@ interface Generation {
   id: number;
   connections: number;
   listen: us_listen_socket | undefined;
+  /** When a replaced app may be closed: its HTTP requests in flight and keep-alive connections have ended by then. */
+  retireAt: number;
 }
 
 export class AppGroup implements Publisher {
@@ -36,8 +38,10 @@ export class AppGroup implements Publisher {
   constructor(
     first: TemplatedApp,
     private readonly closeListen: (token: us_listen_socket) => void,
+    /** How long a replaced app keeps serving HTTP (the longest a route may take, and uWS's 10 s keep-alive). */
+    private readonly httpGraceMs: number,
   ) {
-    this.generations = [{ app: first, id: 0, connections: 0, listen: undefined }];
+    this.generations = [{ app: first, id: 0, connections: 0, listen: undefined, retireAt: 0 }];
   }
 
   /** The app that takes new connections. */
@@ -96,7 +100,7 @@ export class AppGroup implements Publisher {
    * app stops listening and keeps its open connections until they end. Throws (and changes nothing) if `listen` fails.
    */
   async replace(app: TemplatedApp, listen: (app: TemplatedApp) => Promise<us_listen_socket>): Promise<void> {
-    const next: Generation = { app, id: this.nextId++, connections: 0, listen: undefined };
+    const next: Generation = { app, id: this.nextId++, connections: 0, listen: undefined, retireAt: 0 };
     for (const fn of this.registrations) fn(app, next.id);
     try {
       next.listen = await listen(app);
@@ -106,16 +110,22 @@ export class AppGroup implements Publisher {
     }
     const old = this.generations;
     this.generations = [...old, next];
+    const retireAt = Date.now() + this.httpGraceMs;
     for (const g of old) {
       if (g.listen) this.closeListen(g.listen);
       g.listen = undefined;
-      this.retire(g);
+      g.retireAt = Math.max(g.retireAt, retireAt);
     }
+    // HTTP connections cannot be counted: the old app keeps serving them for the grace, then goes with its last
+    // WebSocket (closed() calls retire again).
+    setTimeout(() => {
+      for (const g of old) this.retire(g);
+    }, this.httpGraceMs + 10).unref();
   }
 
   /** An app that no longer listens and has no WebSocket connection left is closed (its idle HTTP ones with it). */
   private retire(g: Generation): void {
-    if (g === this.current || g.listen || g.connections > 0) return;
+    if (g === this.current || g.listen || g.connections > 0 || Date.now() < g.retireAt || !this.generations.includes(g)) return;
     this.generations = this.generations.filter((x) => x !== g);
     (g.app as TemplatedApp & { close(): void }).close();
   }

@@ -33,11 +33,17 @@ export async function main(overrides?: Record<string, unknown>): Promise<Tickgat
     throw err;
   }
   const log = createLogger(config.log.level).child({ component: 'acceptor' });
+  // SIGHUP: the TLS certificate and key are read again (after a renewal); open connections keep theirs. Installed
+  // before the start, so a reload during a slow start does not end the process (Node's default for SIGHUP).
+  let started: TickgateServer | undefined;
+  process.on('SIGHUP', () => {
+    if (started) void started.reloadTls();
+    else log.warn('SIGHUP before the gateway finished starting: ignored (send it again once it listens)');
+  });
   try {
     const server = await TickgateServer.start(config, log);
+    started = server;
     installShutdown(log, () => server.close());
-    // SIGHUP: the TLS certificate and key are read again (after a renewal); open connections keep theirs.
-    process.on('SIGHUP', () => void server.reloadTls());
     const hint = youngGenerationHint(process.execArgv, process.env.NODE_OPTIONS);
     if (hint) log.info(hint);
     return server;

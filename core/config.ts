@@ -304,7 +304,7 @@ export function validateConfig(input: unknown, source: string, configDir = PACKA
  * Reads and checks a certificate and its key (they must belong together, and the key open with the passphrase):
  * uWS would fail on them without saying why. Returns the certificate. Throws with what is wrong.
  */
-export function checkTlsFiles(tls: { certFile: string; keyFile: string; passphrase: string }): X509Certificate {
+export function checkTlsFiles(tls: { certFile: string; keyFile: string; passphrase: string }): { parsed: X509Certificate; cert: Buffer; key: Buffer } {
   let cert: Buffer;
   let key: Buffer;
   try {
@@ -324,7 +324,7 @@ export function checkTlsFiles(tls: { certFile: string; keyFile: string; passphra
   } catch (err) {
     throw new Error(`${tls.keyFile} does not go with ${tls.certFile}, or is not a PEM private key (${tls.passphrase ? 'with the passphrase given' : 'an encrypted key needs server.tls.passphrase'}): ${(err as Error).message}`);
   }
-  return parsed;
+  return { parsed, cert, key };
 }
 
 /** limits.maxQueuedBytes "auto": an eighth of the memory this process may use (a container's limit when it has one). */

@@ -58,16 +58,26 @@ export function errorBody(code: AnyErrorCode, message?: string): { success: fals
   return { success: false, error: { code, message: message ?? ERRORS[code as ErrorCode].message } };
 }
 
-/** Whether a request has two Content-Length headers that differ. */
-export function conflictingLength(req: HttpRequest): boolean {
-  let seen: string | undefined;
-  let conflict = false;
+/**
+ * Why a request's body framing is ambiguous (a proxy in front may read it differently from uWS: request smuggling),
+ * or undefined: two different Content-Length headers, more than one Transfer-Encoding header, or a Transfer-Encoding
+ * other than plain "chunked".
+ */
+export function ambiguousFraming(req: HttpRequest): string | undefined {
+  let length: string | undefined;
+  let encodings = 0;
+  let why: string | undefined;
   req.forEach((k, v) => {
-    if (k !== 'content-length') return;
-    if (seen !== undefined && seen !== v) conflict = true;
-    seen = v;
+    if (k === 'content-length') {
+      if (length !== undefined && length !== v) why = 'two different Content-Length headers';
+      length = v;
+    } else if (k === 'transfer-encoding') {
+      encodings++;
+      if (encodings > 1) why = 'more than one Transfer-Encoding header';
+      else if (v.trim().toLowerCase() !== 'chunked') why = `Transfer-Encoding "${v.slice(0, 40)}" (only "chunked" is taken)`;
+    }
   });
-  return conflict;
+  return why;
 }
 
 /** A request as handlers see it: copied from uWS's, with the client address read from the socket only on demand. */
@@ -85,14 +95,17 @@ class Request implements RouteRequest {
   #resolve: ClientAddressResolver;
   #address: string | undefined;
 
-  /** Two Content-Length headers that disagree: which one frames the body is ambiguous (request smuggling). */
-  readonly conflictingLength: boolean = false;
+  /** Why the body framing is ambiguous (see ambiguousFraming), or undefined. */
+  readonly ambiguous: string | undefined = undefined;
 
   constructor(req: HttpRequest, res: HttpResponse, paramNames: string[], readonly method: string, resolve: ClientAddressResolver) {
+    let framing = false;
     req.forEach((k, v) => {
-      if (k === 'content-length' && this.headers[k] !== undefined && this.headers[k] !== v) (this as { conflictingLength: boolean }).conflictingLength = true;
+      if ((k === 'content-length' && this.headers[k] !== undefined) || k === 'transfer-encoding') framing = true;
       this.headers[k] = v;
     });
+    // Only requests that could be ambiguous are walked again (most carry one Content-Length or none).
+    if (framing) this.ambiguous = ambiguousFraming(req);
     paramNames.forEach((name, i) => {
       this.params[name] = req.getParameter(i) ?? '';
     });
@@ -199,7 +212,7 @@ export class HttpRouter {
       // uWS invalidates req when this callback returns: the request copies what the handler needs now.
       const request = new Request(req, res, paramNames, headOnly ? 'HEAD' : verb, this.opts.clientAddress);
       const tag: Tag = { route: path, method: request.method, origin: request.headers.origin ?? '' };
-      if (request.conflictingLength) return this.refuseAmbiguous(res, tag);
+      if (request.ambiguous) return this.refuseAmbiguous(res, request.ambiguous, tag);
       let done = false;
       res.onAborted(() => {
         done = true;
@@ -243,7 +256,8 @@ export class HttpRouter {
       const path = req.getUrl();
       const method = req.getMethod().toUpperCase();
       const tag: Tag = { route: 'unmatched', method, origin: req.getHeader('origin') };
-      if (conflictingLength(req)) return this.refuseAmbiguous(res, tag);
+      const ambiguous = ambiguousFraming(req);
+      if (ambiguous) return this.refuseAmbiguous(res, ambiguous, tag);
       const allowed = this.paths.get(path) ?? this.patternFor(path);
       if (allowed && method === 'OPTIONS' && req.getHeader('access-control-request-method') !== '') {
         // A CORS preflight: answered for an allowed origin, refused (no CORS headers) for the rest.
@@ -256,7 +270,8 @@ export class HttpRouter {
         this.write(res, { status: 204, headers: Object.entries(headers), text: '', contentType: JSON_TYPE }, tag);
         return;
       }
-      if (allowed) {
+      // (A method the path has would have been routed: such a request is a 404 of a path uWS did not match.)
+      if (allowed && !allowed.has(method)) {
         const verbs = [...allowed.keys()];
         this.send(res, { status: 405, headers: { allow: verbs.join(', ') }, body: errorBody('TG_ERR_METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}: use ${verbs.join(' or ')}`) }, tag, false, method === 'HEAD');
         return;
@@ -399,19 +414,24 @@ export class HttpRouter {
    * Two different Content-Length headers: uWS would frame the body by the first, a proxy in front may by the other, and
    * the rest of the connection would be read differently by each. Refused, and the connection closed.
    */
-  refuseAmbiguous(res: HttpResponse, tag: Tag = { route: '/ws', method: 'GET', origin: '' }): void {
-    this.log.warn('request with two different Content-Length headers refused (400) and its connection closed');
+  refuseAmbiguous(res: HttpResponse, why: string, tag: Tag = { route: '/ws', method: 'GET', origin: '' }): void {
+    this.log.warn({ why }, 'request whose body framing is ambiguous refused (400) and its connection closed');
     let aborted = false;
     res.onAborted(() => {
       aborted = true;
     });
     setImmediate(() => {
-      if (!aborted) this.send(res, { status: 400, body: errorBody('TG_ERR_BAD_REQUEST', 'The request has two different Content-Length headers: send one (if a proxy added one, fix the proxy)') }, tag, true);
+      if (!aborted) this.send(res, { status: 400, body: errorBody('TG_ERR_BAD_REQUEST', `The request has ${why}: send one Content-Length, or Transfer-Encoding: chunked alone (if a proxy added the other, fix the proxy)`) }, tag, true);
     });
   }
 
   private send(res: HttpResponse, result: RouteResult, tag: Tag, close = false, headOnly = false): void {
     this.write(res, serialise(result), tag, close, headOnly);
+  }
+
+  private get varyOrigin(): boolean {
+    const list = this.opts.corsOrigins;
+    return list !== undefined && list.length > 0 && !list.includes('*');
   }
 
   /** The Access-Control-Allow-Origin value for a request from `origin`, or undefined (no CORS headers). */
@@ -427,7 +447,8 @@ export class HttpRouter {
     const parts = path.split('/');
     for (const [pattern, methods] of this.paths) {
       const p = pattern.split('/');
-      if (p.length === parts.length && p.every((seg, i) => seg.startsWith(':') || seg === parts[i])) return methods;
+      // uWS never routes an empty segment to a parameter (GET /a/ is not /a/:x): neither does this.
+      if (p.length === parts.length && p.every((seg, i) => (seg.startsWith(':') ? parts[i] !== '' : seg === parts[i]))) return methods;
     }
     return undefined;
   }
@@ -442,8 +463,9 @@ export class HttpRouter {
       if (allowOrigin !== undefined) {
         res.writeHeader('access-control-allow-origin', allowOrigin);
         res.writeHeader('access-control-expose-headers', 'retry-after');
-        if (allowOrigin !== '*') res.writeHeader('vary', 'origin');
       }
+      // With a list of origins the answer depends on the Origin header: caches must know, whatever this one was.
+      if (this.varyOrigin) res.writeHeader('vary', 'origin');
       // 204 and 304 carry no body, and no Content-Length that would announce one.
       if (r.status === 204 || r.status === 304) res.endWithoutBody();
       else if (headOnly) {

@@ -3,6 +3,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ShardStats } from './bus.js';
 import type { LoopDelayMonitor } from './loop-delay.js';
+import type { Logger } from './logger.js';
 import type { MetricCounter, MetricGauge, MetricHistogram, PluginMetrics } from './plugin-api.js';
 
 /** Deliveries per channel kind: one per frame per subscriber, added up once per published frame. */
@@ -21,6 +22,7 @@ export interface MetricsSources {
   queue(): { queuedBytes: number; budgetBytes: number };
   shards(): Array<{ shard: number; state: 'running' | 'down'; restarts: number; stats: ShardStats | undefined }>;
   acceptorLoop: LoopDelayMonitor;
+  log: Logger;
 }
 
 const METRIC_NAME = /^[a-z_][a-z0-9_]*$/;
@@ -35,7 +37,10 @@ export class GatewayMetrics {
   /** The last bookResyncs each shard reported (a restarted shard counts from 0 again). */
   private readonly lastResyncs = new Map<number, number>();
 
+  private readonly log: Logger;
+
   constructor(src: MetricsSources) {
+    this.log = src.log;
     const r = this.registry;
     collectDefaultMetrics({ register: r, prefix: 'tickgate_' });
     new Gauge({
@@ -178,6 +183,7 @@ export class GatewayMetrics {
   /** The registration API one plugin gets: its metrics are named tickgate_<plugin>_<name>. */
   forPlugin(plugin: string): PluginMetrics {
     const prefix = `tickgate_${plugin.replace(/-/g, '_')}_`;
+    const log = this.log;
     const check = (name: string, labelNames: readonly string[] | undefined) => {
       if (!METRIC_NAME.test(name)) throw new Error(`plugin "${plugin}": metric name "${name}" must be lowercase letters, digits and _ (it is registered as ${prefix}<name>)`);
       for (const l of labelNames ?? []) {
@@ -190,7 +196,18 @@ export class GatewayMetrics {
       counter: (name, help, labelNames = []) => new Counter({ name: check(name, labelNames), help, labelNames, registers: [this.registry] }) as MetricCounter,
       gauge: (name, help, labelNames = [], collect) => new Gauge({
         name: check(name, labelNames), help, labelNames, registers: [this.registry],
-        ...(collect ? { collect(this: Gauge) { collect(this as MetricGauge); } } : {}),
+        // A plugin's collect that throws (or rejects) is logged: it never fails the scrape, nor the process.
+        ...(collect ? {
+          collect(this: Gauge) {
+            const failed = (err: unknown) => log.error({ plugin, metric: `${prefix}${name}`, err }, 'a plugin metric\'s collect failed (contained)');
+            try {
+              const r = collect(this as MetricGauge) as unknown;
+              if (r instanceof Promise) r.catch(failed);
+            } catch (err) {
+              failed(err);
+            }
+          },
+        } : {}),
       }) as MetricGauge,
       histogram: (name, help, labelNames = [], buckets) => new Histogram({ name: check(name, labelNames), help, labelNames, registers: [this.registry], ...(buckets ? { buckets } : {}) }) as MetricHistogram,
     };

@@ -7,7 +7,7 @@ export interface BudgetedClient {
   id: string;
   remoteAddress: string;
   closed: boolean;
-  /** Set when the budget closed the client: it is not picked again while its close completes. */
+  /** Set when the budget closed the client. */
   dropping?: boolean;
 }
 
@@ -18,6 +18,11 @@ export interface QueueBudgetOptions {
   perClientBytes: number;
   /** How often the queues are read. */
   checkMs: number;
+  /**
+   * How long uWS keeps a socket after end() when its client does not take the close frame (its ping timeout): the
+   * queue of a client closed for being slow still takes memory that long, and is counted in the total meanwhile.
+   */
+  closingMs: number;
   log: Logger;
   sockets: () => Iterable<WebSocket<BudgetedClient>>;
   /** Told of each client the budget closes (metrics). */
@@ -29,14 +34,18 @@ const REFILL = 0.8;
 
 /**
  * The clients' send queues live in uWS's native memory, out of V8's sight: this reads them every `checkMs` and closes
- * (4507) first every client above its own cap, then, while all of them together are above the total, the clients with
- * the most queued, until the total is back under 80 % of the budget. Cost: one native call per open socket per check.
+ * (4507) first every client above its own cap, then, while all of them together (with the queues of clients closed
+ * in the last `closingMs`, which uWS still holds) are above the total, the clients with the most queued, until the
+ * total is back under 80 % of the budget. Cost: one native call per open socket per check.
  */
 export class QueueBudget {
   private timer: NodeJS.Timeout | undefined;
-  /** Bytes queued at the last check, for stats and metrics. */
+  /** Bytes queued at the last check (clients being closed included), for stats and metrics. */
   queuedBytes = 0;
   droppedTotal = 0;
+  /** Queues of the clients closed in the last `closingMs`: uWS frees them only when their socket ends. */
+  private closing: Array<{ at: number; bytes: number }> = [];
+  private closingBytes = 0;
 
   constructor(private readonly opts: QueueBudgetOptions) {}
 
@@ -52,8 +61,10 @@ export class QueueBudget {
 
   /** One pass: returns the ids of the clients it closed. */
   check(): string[] {
-    const { totalBytes, perClientBytes } = this.opts;
-    let total = 0;
+    const { totalBytes, perClientBytes, closingMs } = this.opts;
+    const now = Date.now();
+    while (this.closing.length && now - this.closing[0]!.at > closingMs) this.closingBytes -= this.closing.shift()!.bytes;
+    let total = this.closingBytes;
     const over: Array<{ ws: WebSocket<BudgetedClient>; queued: number }> = [];
     const candidates: Array<{ ws: WebSocket<BudgetedClient>; queued: number }> = [];
     for (const ws of this.opts.sockets()) {
@@ -88,11 +99,14 @@ export class QueueBudget {
     const c = ws.getUserData();
     c.dropping = true;
     this.droppedTotal++;
+    this.closing.push({ at: Date.now(), bytes: queued });
+    this.closingBytes += queued;
     this.opts.dropped?.(reason);
     this.opts.log.warn({ client: c.id, remoteAddress: c.remoteAddress, queuedBytes: queued, code: CLOSE_CODES.SLOW_CONSUMER }, `slow client closed: ${why}`);
     // The close frame queues behind what the client has not read: a client that reads, however slowly, learns why.
-    // The socket leaves the channels at once; uWS gives it a short timeout after end() (its ping timeout), so one that
-    // reads nothing at all is cut and its queue freed within seconds.
+    // The socket leaves the channels at once (uWS runs the close handler inside end()); one that reads nothing at all
+    // is cut at uWS's ping timeout after end() (16 s with the default idleTimeoutSeconds), and its queue is counted in
+    // the total until then.
     ws.end(CLOSE_CODES.SLOW_CONSUMER, 'too slow: read faster or subscribe to fewer channels');
     return c.id;
   }

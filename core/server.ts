@@ -19,7 +19,7 @@ import { CLOSE_CODES, ErrorRegistry, TickgateError, type AnyErrorCode } from './
 import { clientAddressResolver, type ClientAddressResolver } from './client-address.js';
 import { VERSION } from './version.js';
 import { healthRoute, statsRoute, type StatusSources } from './status-routes.js';
-import { errorBody, conflictingLength } from './http-router.js';
+import { errorBody, ambiguousFraming } from './http-router.js';
 import { AccessControl, credentialFrom } from './access-control.js';
 import { ClientDirectory, clientInfo } from './client-directory.js';
 import { PluginLoadError } from './plugin-host.js';
@@ -29,6 +29,9 @@ import { QueueBudget } from './queue-budget.js';
 import { AppGroup } from './app-group.js';
 import { checkTlsFiles } from './config.js';
 import { createServer } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { GatewayMetrics } from './metrics.js';
 import { LoopDelayMonitor } from './loop-delay.js';
 import { plainText } from './plugin-api.js';
@@ -71,6 +74,13 @@ const SECURITY_HEADERS: Array<[string, string]> = [
   ['referrer-policy', 'no-referrer'],
 ];
 
+/** uWS's ping timeout for an idle timeout (its calculateIdleTimeoutCompnents): 4, 8 or 16 s. */
+function pingMargin(idleTimeoutSeconds: number): number {
+  let margin = 4;
+  while (idleTimeoutSeconds - margin * 2 >= margin * 2 && margin < 16) margin *= 2;
+  return margin;
+}
+
 /** How often the clients' send queues are checked against limits.maxBackpressureBytes and limits.maxQueuedBytes. */
 const QUEUE_CHECK_MS = 250;
 
@@ -97,6 +107,8 @@ export class TickgateServer {
   private readonly budget: QueueBudget;
   readonly metrics: GatewayMetrics;
   private readonly loopDelay = new LoopDelayMonitor();
+  /** On every HTTP answer; HSTS when the gateway serves TLS itself. */
+  private readonly securityHeaders: Array<[string, string]>;
   private shards!: ThreadShardPool;
   private readonly clients = new Set<WebSocket<Client>>();
   /** Open connections per remote address, for limits.maxConnectionsPerIp. */
@@ -114,13 +126,14 @@ export class TickgateServer {
     this.log = log ?? createLogger(config.log.level, { component: 'acceptor' });
     this.symbols = new SymbolRegistry(config.symbols);
     this.clientAddress = clientAddressResolver(config.server.trustProxy);
-    this.apps = new AppGroup(this.makeApp(), (token) => this.uws.us_listen_socket_close(token));
+    this.securityHeaders = config.server.tls.certFile ? [...SECURITY_HEADERS, ['strict-transport-security', 'max-age=31536000']] : SECURITY_HEADERS;
+    this.apps = new AppGroup(this.makeApp(), (token) => this.uws.us_listen_socket_close(token), config.server.routeTimeoutMs + 12_000);
     this.access = new AccessControl(this.errors, this.log.child({ component: 'access' }), config.limits.maxChannelsPerClient);
     this.router = new HttpRouter(this.apps.routes, this.log.child({ component: 'http' }), {
       timeoutMs: config.server.routeTimeoutMs, errors: this.errors, clientAddress: this.clientAddress, access: this.access,
       answered: (route, method, status) => this.metrics.httpRequest(route, method, status),
       corsOrigins: config.server.corsOrigins,
-      extraHeaders: config.server.tls.certFile ? [...SECURITY_HEADERS, ['strict-transport-security', 'max-age=31536000']] : SECURITY_HEADERS,
+      extraHeaders: this.securityHeaders,
       channelAccess: (channel, client) => {
         const parsed = parseChannelName(channel);
         const family = parsed && this.channels.get(parsed.kind);
@@ -142,6 +155,7 @@ export class TickgateServer {
       totalBytes: config.limits.maxQueuedBytes,
       perClientBytes: config.limits.maxBackpressureBytes,
       checkMs: QUEUE_CHECK_MS,
+      closingMs: (pingMargin(config.limits.idleTimeoutSeconds) + 1) * 1000,
       log: this.log.child({ component: 'budget' }),
       sockets: () => this.clients,
       dropped: (reason) => this.metrics.slowClientClosed(reason),
@@ -154,6 +168,7 @@ export class TickgateServer {
       queue: () => ({ queuedBytes: this.budget.queuedBytes, budgetBytes: config.limits.maxQueuedBytes }),
       shards: () => this.shards?.info() ?? [],
       acceptorLoop: this.loopDelay,
+      log: this.log.child({ component: 'metrics' }),
     });
     this.plugins = new PluginHost({
       access: this.access,
@@ -312,39 +327,25 @@ export class TickgateServer {
       sendPingsAutomatically: true,
       upgrade: (res, req, context) => {
         if (this.draining) {
-          res.cork(() => {
-            res.writeStatus('503 Service Unavailable').writeHeader('content-type', 'application/json').end(JSON.stringify(errorBody('TG_ERR_SHUTTING_DOWN')));
-          });
-          return;
+          return this.answerUpgrade(res, 503, errorBody('TG_ERR_SHUTTING_DOWN'));
         }
         // uWS upgrades whatever version is asked: RFC 6455 answers any other with 426 and the version it speaks.
         if (req.getHeader('sec-websocket-version') !== '13') {
-          res.cork(() => {
-            res.writeStatus('426 Upgrade Required').writeHeader('sec-websocket-version', '13').writeHeader('content-type', 'application/json')
-              .end(JSON.stringify(errorBody('TG_ERR_WS_VERSION', `Sec-WebSocket-Version ${JSON.stringify(req.getHeader('sec-websocket-version').slice(0, 20))} is not served: only version 13 (RFC 6455); connect with a current WebSocket client`)));
-          });
-          return;
+          return this.answerUpgrade(res, 426, errorBody('TG_ERR_WS_VERSION', `Sec-WebSocket-Version ${JSON.stringify(req.getHeader('sec-websocket-version').slice(0, 20))} is not served: only version 13 (RFC 6455); connect with a current WebSocket client`), { 'sec-websocket-version': '13' });
         }
-        if (conflictingLength(req)) return this.router.refuseAmbiguous(res);
+        const ambiguous = ambiguousFraming(req);
+        if (ambiguous) return this.router.refuseAmbiguous(res, ambiguous);
         // A page of another site may open a WebSocket with the visitor's cookies and address (cross-site WebSocket
         // hijacking): browsers always send Origin, so with an allow-list, pages elsewhere are refused.
         const origin = req.getHeader('origin');
         if (origin !== '' && wsOrigins.size > 0 && !wsOrigins.has(origin)) {
           const shown = JSON.stringify(origin.slice(0, 100));
           this.log.debug({ origin: origin.slice(0, 100) }, 'WebSocket upgrade from an origin not in server.wsOrigins refused');
-          res.cork(() => {
-            res.writeStatus('403 Forbidden').writeHeader('content-type', 'application/json')
-              .end(JSON.stringify(errorBody('TG_ERR_ORIGIN_FORBIDDEN', `Pages from ${shown} may not open the feed: the server admits pages from ${[...wsOrigins].join(', ')} (server.wsOrigins)`)));
-          });
-          return;
+          return this.answerUpgrade(res, 403, errorBody('TG_ERR_ORIGIN_FORBIDDEN', `Pages from ${shown} may not open the feed: the server admits pages from ${[...wsOrigins].join(', ')} (server.wsOrigins)`));
         }
         const remoteAddress = this.clientAddress(Buffer.from(res.getRemoteAddressAsText()).toString(), req.getHeader('x-forwarded-for'));
         if (l.maxConnectionsPerIp > 0 && (this.perIp.get(remoteAddress) ?? 0) + (this.pendingPerIp.get(remoteAddress) ?? 0) >= l.maxConnectionsPerIp) {
-          res.cork(() => {
-            res.writeStatus('429 Too Many Requests').writeHeader('content-type', 'application/json')
-              .end(JSON.stringify(errorBody('TG_ERR_TOO_MANY_CONNECTIONS', `More than ${l.maxConnectionsPerIp} connections from ${remoteAddress}: close some before opening more (the server's limits.maxConnectionsPerIp)`)));
-          });
-          return;
+          return this.answerUpgrade(res, 429, errorBody('TG_ERR_TOO_MANY_CONNECTIONS', `More than ${l.maxConnectionsPerIp} connections from ${remoteAddress}: close some before opening more (the server's limits.maxConnectionsPerIp)`));
         }
         const key = req.getHeader('sec-websocket-key');
         const protocol = req.getHeader('sec-websocket-protocol');
@@ -398,6 +399,7 @@ export class TickgateServer {
         );
       },
       open: (ws) => {
+        this.metrics.httpRequest('/ws', 'GET', 101);
         this.clients.add(ws);
         this.apps.opened(generation);
         const c = ws.getUserData();
@@ -414,6 +416,8 @@ export class TickgateServer {
       message: (ws, message, isBinary) => session.onMessage(ws, message, isBinary),
       // Ping frames count against the message rate like messages do (uWS has answered each with a pong already).
       ping: (ws) => session.onPing(ws),
+      // Unsolicited pongs too (a pong answering the server's ping every ~100 s costs nothing against the limit).
+      pong: (ws) => session.onPing(ws),
       close: (ws, code, message) => {
         const c = ws.getUserData();
         c.closed = true;
@@ -438,11 +442,20 @@ export class TickgateServer {
     const status = coded?.status ?? 500;
     const body = coded ? errorBody(coded.code, coded.message) : errorBody('TG_ERR_INTERNAL');
     if (!coded) this.log.error({ err }, 'upgrade failed');
+    const headers: Record<string, string> = {};
+    if (status === 401) headers['www-authenticate'] = 'Bearer realm="tickgate"';
+    if (coded && 'retryAfter' in coded && coded.retryAfter !== undefined) headers['retry-after'] = String(coded.retryAfter);
+    this.answerUpgrade(res, status, body, headers);
+  }
+
+  /** An upgrade refused: its status, the security headers, and a JSON error body; counted like HTTP answers. */
+  private answerUpgrade(res: import('uWebSockets.js').HttpResponse, status: number, body: object, headers: Record<string, string> = {}): void {
+    this.metrics.httpRequest('/ws', 'GET', status);
     res.cork(() => {
-      res.writeStatus(`${status} ${STATUS_CODES[status] ?? 'Error'}`).writeHeader('content-type', 'application/json');
-      if (status === 401) res.writeHeader('www-authenticate', 'Bearer realm="tickgate"');
-      if (coded && 'retryAfter' in coded && coded.retryAfter !== undefined) res.writeHeader('retry-after', String(coded.retryAfter));
-      res.end(JSON.stringify(body));
+      res.writeStatus(`${status} ${STATUS_CODES[status] ?? 'Error'}`);
+      for (const [k, v] of this.securityHeaders) res.writeHeader(k, v);
+      for (const [k, v] of Object.entries(headers)) res.writeHeader(k, v);
+      res.writeHeader('content-type', 'application/json; charset=utf-8').end(JSON.stringify(body));
     });
   }
 
@@ -450,7 +463,17 @@ export class TickgateServer {
   private makeApp(): TemplatedApp {
     const tls = this.config.server.tls;
     if (!tls.certFile) return this.uws.App();
-    return this.uws.SSLApp({ cert_file_name: tls.certFile, key_file_name: tls.keyFile, ...(tls.passphrase ? { passphrase: tls.passphrase } : {}) });
+    // uWS reads the files itself, and a pair it cannot use can crash it: it gets the very bytes checked here, from a
+    // private copy (a renewal that replaces the files in between changes nothing), removed once it has read them.
+    const { cert, key } = checkTlsFiles(tls);
+    const dir = mkdtempSync(join(tmpdir(), 'tickgate-tls-'));
+    try {
+      writeFileSync(join(dir, 'cert.pem'), cert, { mode: 0o600 });
+      writeFileSync(join(dir, 'key.pem'), key, { mode: 0o600 });
+      return this.uws.SSLApp({ cert_file_name: join(dir, 'cert.pem'), key_file_name: join(dir, 'key.pem'), ...(tls.passphrase ? { passphrase: tls.passphrase } : {}) });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 
   private async listen(): Promise<void> {
@@ -479,7 +502,7 @@ export class TickgateServer {
     }
     if (this.draining) return { reloaded: false, message: 'shutting down' };
     try {
-      const cert = checkTlsFiles(tls);
+      const cert = checkTlsFiles(tls).parsed;
       await this.apps.replace(this.makeApp(), (app) => listenOn(app, this.config.server.host, this.port, 0));
       this.log.info({ subject: cert.subject, validTo: cert.validTo, fingerprint256: cert.fingerprint256, appsServing: this.apps.size }, 'TLS certificate reloaded: new connections get it, open ones keep theirs');
       return { reloaded: true, message: `serving ${tls.certFile} (valid to ${cert.validTo})` };

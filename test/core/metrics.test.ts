@@ -102,6 +102,13 @@ t.test('connections, subscriptions and frames sent per kind, HTTP requests, upst
   t.equal(plugin.get('tickgate_flood_pokes_total', { kind: 'hard' }), 2);
   t.equal(plugin.get('tickgate_flood_last_poke'), 8, 'a gauge set on each scrape');
   t.match(plugin.text, /# HELP tickgate_flood_pokes_total Pokes, by kind/);
+  // A plugin's collect that throws, or rejects, never fails the scrape (nor the process).
+  for (const n of [13, 14]) {
+    await fetch(`${httpUrl}/api/v1/flood/poke?n=${n}`, { method: 'POST' });
+    const res = await fetch(`${httpUrl}/metrics`);
+    t.equal(res.status, 200, `collect failing (${n}): still 200`);
+    t.match(await res.text(), /tickgate_connections/);
+  }
   a.close();
   b.close();
 });

@@ -37,6 +37,8 @@ t.test('CORS: a listed origin gets Access-Control-Allow-Origin and its preflight
   t.equal(allowed.headers.get('access-control-expose-headers'), 'retry-after');
   const other = await fetch(`${httpUrl}/api/v1/market/symbols`, { headers: { origin: 'https://evil.example' } });
   t.equal(other.headers.get('access-control-allow-origin'), null);
+  t.equal(other.headers.get('vary'), 'origin', 'the answer depends on Origin whatever it was: caches are told');
+  t.equal((await fetch(`${httpUrl}/api/v1/market/symbols`)).headers.get('vary'), 'origin', 'even without one');
   const preflight = await fetch(`${httpUrl}/api/v1/market/ticker/BTCUSDT`, { method: 'OPTIONS', headers: { origin: APP, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' } });
   t.equal(preflight.status, 204);
   t.equal(preflight.headers.get('access-control-allow-origin'), APP);
@@ -56,7 +58,7 @@ t.test('CORS "*" answers every origin with *; no CORS headers by default', async
 });
 
 t.test('every HTTP answer carries the security headers', async (t) => {
-  const { httpUrl } = await startStack(t);
+  const { httpUrl, wsUrl } = await startStack(t, { config: { server: { wsOrigins: [APP] } } });
   for (const path of ['/health', '/api/v1/market/symbols', '/no/such/path', '/ws']) {
     const res = await fetch(`${httpUrl}${path}`);
     t.equal(res.headers.get('x-content-type-options'), 'nosniff', path);
@@ -64,6 +66,11 @@ t.test('every HTTP answer carries the security headers', async (t) => {
     t.equal(res.headers.get('content-security-policy'), "default-src 'none'; frame-ancestors 'none'");
     t.equal(res.headers.get('referrer-policy'), 'no-referrer');
   }
+  // A refused upgrade is an HTTP answer too.
+  const refused = await refusedUpgrade(wsUrl, { headers: { 'sec-websocket-version': '13' }, origin: 'https://evil.example' });
+  t.equal(refused.status, 403);
+  t.equal(refused.headers['x-content-type-options'], 'nosniff');
+  t.equal(refused.headers['content-security-policy'], "default-src 'none'; frame-ancestors 'none'");
 });
 
 t.test('origins in the configuration must be origins', async (t) => {

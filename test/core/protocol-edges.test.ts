@@ -19,7 +19,7 @@ t.test('an upgrade that asks for another WebSocket version than 13 is answered 4
   t.match(ok.text, /^HTTP\/1\.1 101 /, 'version 13 is upgraded');
 });
 
-t.test('two different Content-Length headers are refused with 400 and the connection closed; two equal ones are fine', async (t) => {
+t.test('ambiguous body framing (two Content-Lengths that differ, two Transfer-Encodings, one that is not plain chunked) is refused with 400 and the connection closed', async (t) => {
   const { server } = await startStack(t);
   const twoLengths = (method: string, path: string, a: number, b: number, body: string) =>
     `${method} ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${a}\r\nContent-Length: ${b}\r\n\r\n${body}`;
@@ -28,6 +28,8 @@ t.test('two different Content-Length headers are refused with 400 and the connec
     twoLengths('GET', '/health', 2, 40, '{}'),
     twoLengths('POST', '/no/such/route', 2, 40, '{}'),
     upgradeRequest('/ws', { 'Content-Length': '0\r\nContent-Length: 5' }),
+    `POST /no/such/route HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n0\r\n\r\n`,
+    `POST /api/v1/market/symbols HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n`,
   ]) {
     const what = request.split('\r\n')[0]!;
     const answer = await rawExchange(server.port, request, undefined, 2000);
@@ -56,6 +58,10 @@ t.test('ping frames count against the message rate: a ping flood is closed with 
   t.match(error.data.message, /ping frames and messages/);
   t.equal((await flooder.waitClose()).code, CLOSE_CODES.RATE_LIMITED);
   t.ok(pongs < 1000, `not every ping was answered (${pongs})`);
+  // Unsolicited pong frames count the same.
+  const ponger = await TestClient.connect(wsUrl);
+  for (let i = 0; i < 1000; i++) ponger.ws.pong();
+  t.equal((await ponger.waitClose()).code, CLOSE_CODES.RATE_LIMITED, 'a pong flood is closed too');
   // A client that pings now and then is fine.
   for (let i = 0; i < 10; i++) canary.ws.ping();
   await canary.ping();

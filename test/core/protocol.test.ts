@@ -167,6 +167,9 @@ t.test('HEAD keeps the connection: the next request and pipelined ones are answe
   const [firstAnswer] = unknown.split(/(?=HTTP\/1\.1 )/).filter(Boolean);
   t.notMatch(firstAnswer ?? '', /\{"success"/, 'with no body');
   t.equal(countStatus(unknown), 2, 'and the connection still serves the next request');
+  // An empty segment where a route has a parameter is no route at all (uWS does not match it): 404, not 405.
+  const empty = await fetch(`http://127.0.0.1:${server.port}/api/v1/market/ticker/`);
+  t.equal(empty.status, 404);
 });
 
 t.test('a new subscriber gets the channel\'s latest value at once, then live updates', async (t) => {

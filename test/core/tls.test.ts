@@ -26,7 +26,8 @@ t.test('wss:// and https:// with a configured certificate; a reload serves the n
   const second = await certificate('tickgate-second');
   writeFileSync(certFile, first.cert);
   writeFileSync(keyFile, first.key);
-  const { server } = await startStack(t, { config: { server: { tls: { certFile, keyFile } } } });
+  // A short route timeout: the replaced app serves HTTP for that long plus uWS's keep-alive (12 s) after a reload.
+  const { server } = await startStack(t, { config: { server: { tls: { certFile, keyFile }, routeTimeoutMs: 500 } } });
   const wss = `wss://127.0.0.1:${server.port}/ws`;
   const https = `https://127.0.0.1:${server.port}`;
   const trustFirst = new Agent({ connect: { ca: first.cert } });
@@ -34,6 +35,7 @@ t.test('wss:// and https:// with a configured certificate; a reload serves the n
 
   const res = await undiciFetch(`${https}/api/v1/market/symbols`, { dispatcher: trustFirst });
   t.equal(res.status, 200, 'https:// answers, with the certificate the client trusts');
+  await res.text();
   t.equal(res.headers.get('strict-transport-security'), 'max-age=31536000', 'HSTS with TLS');
 
   const old = await TestClient.connect(wss, { ca: first.cert });
@@ -46,6 +48,10 @@ t.test('wss:// and https:// with a configured certificate; a reload serves the n
   writeFileSync(keyFile, second.key);
   const reloaded = await server.reloadTls();
   t.ok(reloaded.reloaded, reloaded.message);
+  // The keep-alive connection opened before the reload still serves (on the certificate it started with).
+  const again = await undiciFetch(`${https}/api/v1/market/symbols`, { dispatcher: trustFirst });
+  t.equal(again.status, 200, 'an HTTP keep-alive connection from before the reload still answers');
+  await again.text();
   const fresh = await TestClient.connect(wss, { ca: second.cert });
   t.equal(peerFingerprint(fresh), second.fingerprint256, 'a new connection gets the new certificate');
   fresh.subscribe('price:BTCUSDT');
@@ -67,7 +73,9 @@ t.test('wss:// and https:// with a configured certificate; a reload serves the n
   const apps = (server as unknown as { apps: { size: number } }).apps;
   t.equal(apps.size, 2);
   old.close();
-  await until(() => apps.size === 1, 'the old certificate\'s app is closed with its last connection');
+  await new Promise((r) => setTimeout(r, 300));
+  t.equal(apps.size, 2, 'kept for the HTTP grace after its last WebSocket');
+  await until(() => apps.size === 1, 'the old certificate\'s app is closed after the grace', 20_000);
   await fresh.ping();
   for (const c of [fresh, still]) c.close();
 });
