@@ -31,6 +31,11 @@ export interface QueueBudgetOptions {
 
 /** Under the total budget again, with this much room: one check frees enough for more than one interval of growth. */
 const REFILL = 0.8;
+/**
+ * Memory a queued byte takes: uWS keeps a client's queue in a buffer that grows by doubling and does not shrink as it
+ * drains, so a queue of N bytes can hold up to 2N. The total budget is a budget of memory: it counts this.
+ */
+export const MEMORY_PER_QUEUED_BYTE = 2;
 
 /**
  * The clients' send queues live in uWS's native memory, out of V8's sight: this reads them every `checkMs` and closes
@@ -82,14 +87,14 @@ export class QueueBudget {
       total -= queued;
       closed.push(this.drop(ws, queued, 'client', `${queued} bytes queued, over the ${perClientBytes}-byte limit per client (limits.maxBackpressureBytes)`));
     }
-    if (total > totalBytes) {
-      const target = totalBytes * REFILL;
+    if (total * MEMORY_PER_QUEUED_BYTE > totalBytes) {
+      const target = (totalBytes * REFILL) / MEMORY_PER_QUEUED_BYTE;
       const before = total;
       candidates.sort((a, b) => b.queued - a.queued);
       for (const { ws, queued } of candidates) {
         if (total <= target) break;
         total -= queued;
-        closed.push(this.drop(ws, queued, 'total', `${queued} bytes queued while all clients together had ${before}, over limits.maxQueuedBytes (${totalBytes})`));
+        closed.push(this.drop(ws, queued, 'total', `${queued} bytes queued while all clients together had ${before} (${before * MEMORY_PER_QUEUED_BYTE} bytes of memory counted), over limits.maxQueuedBytes (${totalBytes})`));
       }
     }
     return closed;
