@@ -79,7 +79,8 @@ export const configSchema = z.object({
     maxMessageBytes: z.number().int().min(256).max(1_048_576).default(16_384),
     messagesPerSecond: z.number().positive().max(10_000).default(20),
     messageBurst: z.number().int().min(1).max(100_000).default(40),
-    maxBackpressureBytes: z.number().int().min(16_384).default(4 * 1024 * 1024),
+    // At most 512 MiB: the WebSocket layer's own cap is four times this, in 32 bits.
+    maxBackpressureBytes: z.number().int().min(16_384).max(512 * 1024 * 1024).default(4 * 1024 * 1024),
     idleTimeoutSeconds: z.number().int().min(8).max(960).default(120),
     maxConnectionsPerIp: z.number().int().min(0).default(200),
     /**

@@ -1,8 +1,8 @@
 // Prometheus metrics (GET /metrics): the gateway's own, read from the state it keeps anyway when scraped, and the
 // metrics plugins register through the hook API. Nothing here runs per frame per client.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ShardStats } from './bus.js';
-import type { LoopDelayMonitor } from './loop-delay.js';
+import type { LoopDelay, ShardStats } from './bus.js';
+
 import type { Logger } from './logger.js';
 import type { MetricCounter, MetricGauge, MetricHistogram, PluginMetrics } from './plugin-api.js';
 
@@ -21,7 +21,8 @@ export interface MetricsSources {
   sent(): Map<string, KindCounts>;
   queue(): { queuedBytes: number; budgetBytes: number };
   shards(): Array<{ shard: number; state: 'running' | 'down'; restarts: number; stats: ShardStats | undefined }>;
-  acceptorLoop: LoopDelayMonitor;
+  /** The acceptor's event-loop delay over its last sampling window (read on a timer, not per scrape). */
+  acceptorLoop(): LoopDelay;
   log: Logger;
 }
 
@@ -143,14 +144,14 @@ export class GatewayMetrics {
       },
     });
     new Gauge({
-      name: 'tickgate_event_loop_delay_seconds', help: 'Event-loop delay per thread since the previous sample (acceptor: per scrape; shards: per stats message, every 2 s)', registers: [r], labelNames: ['thread', 'quantile'],
+      name: 'tickgate_event_loop_delay_seconds', help: 'Event-loop delay per thread over its last 2 s window', registers: [r], labelNames: ['thread', 'quantile'],
       collect() {
         const put = (thread: string, d: { p50: number; p99: number; max: number }) => {
           this.set({ thread, quantile: '0.5' }, d.p50);
           this.set({ thread, quantile: '0.99' }, d.p99);
           this.set({ thread, quantile: '1' }, d.max);
         };
-        put('acceptor', src.acceptorLoop.read());
+        put('acceptor', src.acceptorLoop());
         for (const s of src.shards()) if (s.stats) put(`shard-${s.shard}`, s.stats.loopDelay);
       },
     });

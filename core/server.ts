@@ -14,7 +14,7 @@ import { PluginHost } from './plugin-host.js';
 import { ThreadShardPool } from './shard-pool.js';
 import { WsSession, clientLimits, type Client } from './ws-session.js';
 import { encodeFrame } from './protocol.js';
-import { FrameKind } from './bus.js';
+import { FrameKind, type LoopDelay } from './bus.js';
 import { CLOSE_CODES, ErrorRegistry, TickgateError, type AnyErrorCode } from './errors.js';
 import { clientAddressResolver, type ClientAddressResolver } from './client-address.js';
 import { VERSION } from './version.js';
@@ -107,6 +107,9 @@ export class TickgateServer {
   private readonly budget: QueueBudget;
   readonly metrics: GatewayMetrics;
   private readonly loopDelay = new LoopDelayMonitor();
+  /** The acceptor's loop delay over the last 2 s (like each shard's): scrapes read it, never reset it. */
+  private acceptorDelay: LoopDelay = { p50: 0, p99: 0, max: 0 };
+  private loopTimer: NodeJS.Timeout | undefined;
   /** On every HTTP answer; HSTS when the gateway serves TLS itself. */
   private readonly securityHeaders: Array<[string, string]>;
   private shards!: ThreadShardPool;
@@ -167,7 +170,7 @@ export class TickgateServer {
       sent: () => this.subs.sent,
       queue: () => ({ queuedBytes: this.budget.queuedBytes, budgetBytes: config.limits.maxQueuedBytes }),
       shards: () => this.shards?.info() ?? [],
-      acceptorLoop: this.loopDelay,
+      acceptorLoop: () => this.acceptorDelay,
       log: this.log.child({ component: 'metrics' }),
     });
     this.plugins = new PluginHost({
@@ -268,6 +271,10 @@ export class TickgateServer {
     await this.listen();
     this.budget.start();
     this.loopDelay.start();
+    this.loopTimer = setInterval(() => {
+      this.acceptorDelay = this.loopDelay.read();
+    }, 2000);
+    this.loopTimer.unref();
     this.log.info(
       { host: config.server.host, port: this.port, shards: config.shards, plugins: this.plugins.loaded.map((p) => p.name), upstream: config.upstream.wsUrl, config: config.source, version: VERSION },
       `tickgate listening on ${config.server.host}:${this.port}`,
@@ -524,6 +531,7 @@ export class TickgateServer {
     this.draining = true;
     this.budget.stop();
     this.loopDelay.stop();
+    clearInterval(this.loopTimer);
     this.apps.stopListening();
     const clients = [...this.clients];
     for (const ws of clients) ws.end(CLOSE_CODES.GOING_AWAY, 'server shutting down');

@@ -62,7 +62,7 @@ t.test('connections, subscriptions and frames sent per kind, HTTP requests, upst
   t.equal(first.get('tickgate_channels', { kind: 'price' }), 1, 'one channel, two subscribers');
   t.ok(first.get('tickgate_upstream_connections', { shard: '0', state: 'live' })! >= 1, 'a live exchange connection');
   t.equal(first.get('tickgate_shard_up', { shard: '0' }), 1);
-  t.ok(first.get('tickgate_event_loop_delay_seconds', { thread: 'acceptor', quantile: '0.99' })! > 0, 'the acceptor\'s loop delay');
+  await until(async () => ((await scrape(httpUrl)).get('tickgate_event_loop_delay_seconds', { thread: 'acceptor', quantile: '0.99' }) ?? 0) > 0, 'the acceptor\'s loop delay (sampled every 2 s)');
   await until(async () => (await scrape(httpUrl)).get('tickgate_event_loop_delay_seconds', { thread: 'shard-0', quantile: '0.99' }) !== undefined, 'the shard\'s loop delay (its stats come every 2 s)');
 
   // Frames sent count each subscriber: both clients' price frames.
