@@ -245,8 +245,8 @@ while (Date.now() < end && gatewayExit === undefined) {
     const s = samples.at(-1)!;
     if (samples.length % 6 === 1) log(`RSS ${s.rssMb} MB, ${s.fds} fds, ${s.connections} connections, ping p99 ${s.rttP99} ms, books ${books.compared} compared / ${books.mismatched} mismatched`);
   }
-  // Faults stop 70 s before the end, so the last one has time to recover.
-  if (!faultRunning && Date.now() >= nextFault && Date.now() < end - 70_000) {
+  // Faults stop before the end (70 s, or 40 % of a short run), so the last one has time to recover.
+  if (!faultRunning && Date.now() >= nextFault && Date.now() < end - Math.min(70_000, minutes * 60_000 * 0.4)) {
     faultRunning = injectFault().finally(() => (faultRunning = undefined));
     nextFault += faultEveryMs;
   }
