@@ -16,9 +16,8 @@ async function certificate(cn: string): Promise<{ cert: string; key: string; fin
   return { cert: pems.cert, key: pems.private, fingerprint256: new X509Certificate(pems.cert).fingerprint256 };
 }
 
-const peerFingerprint = (c: TestClient) => ((c.ws as unknown as { _socket: TLSSocket })._socket).getPeerX509Certificate()!.fingerprint256;
-
-t.test('wss:// and https:// with a configured certificate; a reload serves the new one and keeps open connections', async (t) => {
+/** Certificate and key files holding a first certificate, and a second one to renew them with. */
+async function renewablePair() {
   const dir = mkdtempSync(join(tmpdir(), 'tickgate-tls-'));
   const certFile = join(dir, 'cert.pem');
   const keyFile = join(dir, 'key.pem');
@@ -26,6 +25,13 @@ t.test('wss:// and https:// with a configured certificate; a reload serves the n
   const second = await certificate('tickgate-second');
   writeFileSync(certFile, first.cert);
   writeFileSync(keyFile, first.key);
+  return { certFile, keyFile, first, second };
+}
+
+const peerFingerprint = (c: TestClient) => ((c.ws as unknown as { _socket: TLSSocket })._socket).getPeerX509Certificate()!.fingerprint256;
+
+t.test('wss:// and https:// with a configured certificate; a reload serves the new one and keeps open connections', async (t) => {
+  const { certFile, keyFile, first, second } = await renewablePair();
   // A short route timeout: the replaced app serves HTTP for that long plus uWS's keep-alive (12 s) after a reload.
   const { server } = await startStack(t, { config: { server: { tls: { certFile, keyFile }, routeTimeoutMs: 500 } } });
   const wss = `wss://127.0.0.1:${server.port}/ws`;
@@ -103,13 +109,7 @@ t.test('the gateway process reloads its certificate on SIGHUP, and a second gate
   const { spawn } = await import('node:child_process');
   const { PACKAGE_ROOT } = await import('../../core/config.js');
   const { SimExchange } = await import('../../sim/exchange.js');
-  const dir = mkdtempSync(join(tmpdir(), 'tickgate-tls-'));
-  const certFile = join(dir, 'cert.pem');
-  const keyFile = join(dir, 'key.pem');
-  const first = await certificate('tickgate-first');
-  const second = await certificate('tickgate-second');
-  writeFileSync(certFile, first.cert);
-  writeFileSync(keyFile, first.key);
+  const { certFile, keyFile, first, second } = await renewablePair();
   const sim = await new SimExchange({ port: 0 }).start();
   t.teardown(() => sim.close());
   const env = { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', SHARDS: '1', BINANCE_WS_URL: sim.wsUrl, BINANCE_REST_URL: sim.restUrl, TLS_CERT_FILE: certFile, TLS_KEY_FILE: keyFile, TICKGATE__PLUGINS: '[market]' };
