@@ -32,8 +32,13 @@ const WORKER_URL = new URL('../shards/worker.js', import.meta.url);
 interface Slot {
   worker: Worker | undefined;
   ready: boolean;
+  /** Restarts since the gateway started (health, metrics). */
   restarts: number;
+  /** Restarts since the shard last ran for `stableAfterMs`: what the restart delay grows with. */
+  failures: number;
   startedAt: number;
+  /** When it last became ready: how long it has run, for the backoff. */
+  readyAt: number;
   lastStats: ShardStats | undefined;
 }
 
@@ -51,9 +56,13 @@ export class ThreadShardPool {
   private readonly asks = new Map<number, { shard: number; resolve(v: unknown): void; reject(e: Error): void; timer: NodeJS.Timeout }>();
 
   constructor(
-    private readonly opts: { config: Config; plugins: ShardPluginRef[]; log: Logger; events: ShardPoolEvents; errors: ErrorRegistry },
+    private readonly opts: {
+      config: Config; plugins: ShardPluginRef[]; log: Logger; events: ShardPoolEvents; errors: ErrorRegistry;
+      /** A shard that ran this long before it died restarts after the shortest delay again (default 60 s). */
+      stableAfterMs?: number;
+    },
   ) {
-    this.slots = Array.from({ length: opts.config.shards }, () => ({ worker: undefined, ready: false, restarts: 0, startedAt: 0, lastStats: undefined }));
+    this.slots = Array.from({ length: opts.config.shards }, () => ({ worker: undefined, ready: false, restarts: 0, failures: 0, startedAt: 0, readyAt: 0, lastStats: undefined }));
   }
 
   get count(): number {
@@ -90,6 +99,7 @@ export class ThreadShardPool {
           settled = true;
           clearTimeout(timer);
           slot.ready = true;
+          slot.readyAt = Date.now();
           this.opts.events.ready(id);
           resolve();
           return;
@@ -119,17 +129,21 @@ export class ThreadShardPool {
         this.failAsks(id);
         // A worker that never became ready failed its start: whoever awaited spawn() handles that (once).
         if (this.stopping || !wasReady) return;
-        this.opts.log.error({ shard: id, code }, 'shard worker exited unexpectedly: restarting it');
+        // A crash after a long stable run starts the backoff over: one crash a month never waits 30 s.
+        if (Date.now() - slot.readyAt >= (this.opts.stableAfterMs ?? 60_000)) slot.failures = 0;
+        const delay = this.restart(id);
+        this.opts.log.error({ shard: id, code, restartInMs: delay }, 'shard worker exited unexpectedly: restarting it');
         this.opts.events.down(id);
-        this.restart(id);
       });
     });
   }
 
-  private restart(id: number): void {
+  /** Schedules a restart: 250 ms after the first failure, doubling with each failure since the last stable run. */
+  private restart(id: number): number {
     const slot = this.slots[id]!;
     slot.restarts++;
-    const delay = Math.min(30_000, 250 * 2 ** Math.min(slot.restarts - 1, 7));
+    slot.failures++;
+    const delay = Math.min(30_000, 250 * 2 ** Math.min(slot.failures - 1, 7));
     setTimeout(() => {
       if (this.stopping) return;
       this.spawn(id).then(
@@ -140,6 +154,7 @@ export class ThreadShardPool {
         },
       );
     }, delay).unref();
+    return delay;
   }
 
   private onMessage(id: number, msg: FromShard): void {
