@@ -121,7 +121,10 @@ t.test('symbols with their filters, and history normalised like live events', as
   t.ok(symbols.some((s) => s.status === 'BREAK'), 'halted symbols are listed with their status');
   const klines = await h.adapter.klines('BTCUSDT', '1m', 3);
   t.equal(klines.length, 3);
-  t.equal(klines.at(-1)!.isFinal, false, 'the last candle is still open');
+  const last = klines.at(-1)!;
+  // Open, unless a minute ended while the request ran (then it may be either, by when the answer was read).
+  if (last.closeTime >= Date.now()) t.equal(last.isFinal, false, 'the last candle is still open');
+  else t.pass('a minute ended during the request');
   // The simulated exchange keeps trades of the symbols it streams.
   h.adapter.open(feed('trade', 'BTCUSDT'));
   await until(() => h.events.filter((e) => e.kind === 'trade').length >= 5, 'trades streamed');
