@@ -59,6 +59,13 @@ function heavyClient(port: number, reads: boolean): Promise<Socket> {
   });
 }
 
+/** `n` heavy clients, opened one after the other. */
+async function heavyClients(port: number, n: number, reads: boolean): Promise<Socket[]> {
+  const sockets: Socket[] = [];
+  for (let i = 0; i < n; i++) sockets.push(await heavyClient(port, reads));
+  return sockets;
+}
+
 async function metric(port: number, name: string, labels = ''): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
@@ -87,8 +94,7 @@ const reading = await runFanout({
   ...base,
   name: `with ${slowN} reading`,
   background: async (port) => {
-    const sockets: Socket[] = [];
-    for (let i = 0; i < slowN; i++) sockets.push(await heavyClient(port, true));
+    const sockets = await heavyClients(port, slowN, true);
     return {
       async stop() {
         for (const s of sockets) s.destroy();
@@ -102,8 +108,7 @@ const loaded = await runFanout({
   ...base,
   name: `with ${slowN} slow`,
   background: async (port) => {
-    const sockets: Socket[] = [];
-    for (let i = 0; i < slowN; i++) sockets.push(await heavyClient(port, false));
+    const sockets = await heavyClients(port, slowN, false);
     const report: SlowReport = { slowClients: slowN, slowClosedByBudget: { client: 0, total: 0 }, rssMbMax: 0, rssMbAtStart: 0, queuedMbMax: 0, budgetMb: budgetBytes / 2 ** 20 };
     report.rssMbAtStart = Math.round((await metric(port, 'tickgate_process_resident_memory_bytes')) / 2 ** 20);
     let running = true;
