@@ -470,8 +470,9 @@ export class TickgateServer {
   private makeApp(): TemplatedApp {
     const tls = this.config.server.tls;
     if (!tls.certFile) return this.uws.App();
-    // uWS reads the files itself, and a pair it cannot use can crash it: it gets the very bytes checked here, from a
-    // private copy (a renewal that replaces the files in between changes nothing), removed once it has read them.
+    // uWS reads the files itself and says only "App construction failed" on a pair it cannot use (its addServerName
+    // even segfaulted on one, probed): it gets the very bytes checked here, from a private copy (a renewal that replaces
+    // the files in between changes nothing), removed once it has read them.
     const { cert, key } = checkTlsFiles(tls);
     const dir = mkdtempSync(join(tmpdir(), 'tickgate-tls-'));
     try {
