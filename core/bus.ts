@@ -89,3 +89,32 @@ export type FromShard =
   /** Something a plugin's shard half tells its acceptor half (ShardApi.report → AcceptorApi.onReport), in order. */
   | { t: 'report'; shard: number; plugin: string; event: string; data: unknown }
   | { t: 'stopped'; shard: number };
+
+/** One shard as health and metrics see it (a thread; in cluster mode, a thread of an ingest node). */
+export interface ShardInfo {
+  shard: number;
+  state: 'running' | 'down';
+  restarts: number;
+  uptimeMs: number;
+  stats: ShardStats | undefined;
+}
+
+/** One shard's answer to a question asked of every shard. */
+export type EachAnswer = { shard: number; ok: true; data: unknown } | { shard: number; ok: false; error: Error & { code: string } };
+
+/**
+ * What the acceptor needs of its shards, whatever carries the messages: worker threads in this process
+ * (ThreadShardPool) or ingest nodes over NATS (NatsShardPool, where a "shard" is a partition of the symbols).
+ */
+export interface ShardPool {
+  readonly count: number;
+  shardFor(routeKey: string): number;
+  start(): Promise<void>;
+  send(shard: number, msg: ToShard): void;
+  broadcast(msg: ToShard): void;
+  ask(shard: number, plugin: string, question: string, params: unknown, symbol: string, timeoutMs: number): Promise<unknown>;
+  askEach(plugin: string, question: string, params: unknown, timeoutMs: number): Promise<EachAnswer[]>;
+  isReady(shard: number): boolean;
+  info(): ShardInfo[];
+  stop(): Promise<void>;
+}

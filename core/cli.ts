@@ -7,6 +7,9 @@ import { NativeBindingError } from './uws-native.js';
 import { PluginLoadError } from './plugin-host.js';
 import { installShutdown } from './shutdown.js';
 import { youngGenerationHint } from './node-flags.js';
+import { IngestNode } from './cluster/ingest-node.js';
+import { startIngestHealth } from './cluster/ingest-health.js';
+import type { Server } from 'node:http';
 
 /** Exit codes of `npm start`, documented in the README. */
 export const EXIT_CODES = {
@@ -20,7 +23,14 @@ export const EXIT_CODES = {
   PLUGIN: 3,
 } as const;
 
-export async function main(overrides?: Record<string, unknown>): Promise<TickgateServer | undefined> {
+/** What main() started: the gateway (standalone, gateway, both) and the ingest node (ingest, both). */
+export interface StartedNode {
+  server: TickgateServer | undefined;
+  ingest: IngestNode | undefined;
+  close(): Promise<void>;
+}
+
+export async function main(overrides?: Record<string, unknown>): Promise<StartedNode | undefined> {
   let config;
   try {
     config = loadConfig(overrides ? { overrides } : {});
@@ -32,7 +42,8 @@ export async function main(overrides?: Record<string, unknown>): Promise<Tickgat
     }
     throw err;
   }
-  const log = createLogger(config.log.level).child({ component: 'acceptor' });
+  const root = createLogger(config.log.level);
+  const log = root.child({ component: config.cluster.role === 'ingest' ? 'ingest' : 'acceptor' });
   // SIGHUP: the TLS certificate and key are read again (after a renewal); open connections keep theirs. Installed
   // before the start, so a reload during a slow start does not end the process (Node's default for SIGHUP).
   let started: TickgateServer | undefined;
@@ -40,14 +51,35 @@ export async function main(overrides?: Record<string, unknown>): Promise<Tickgat
     if (started) void started.reloadTls();
     else log.warn('SIGHUP before the gateway finished starting: ignored (send it again once it listens)');
   });
+  const role = config.cluster.role;
+  let ingest: IngestNode | undefined;
+  let health: Server | undefined;
   try {
-    const server = await TickgateServer.start(config, log);
+    // Ingest first: with both roles in one process, the gateway finds the partitions served already.
+    if (role === 'ingest' || role === 'both') ingest = await IngestNode.start(config, root.child({ component: 'ingest' }));
+    if (role === 'ingest') {
+      const listening = await startIngestHealth(ingest!, config.server.host, config.server.port);
+      health = listening.server;
+      log.info({ port: listening.port, node: config.cluster.nodeName }, `tickgate ingest node listening on ${config.server.host}:${listening.port} (/health)`);
+    }
+    const server = role === 'ingest' ? undefined : await TickgateServer.start(config, log);
     started = server;
-    installShutdown(log, () => server.close());
+    const node: StartedNode = {
+      server,
+      ingest,
+      close: async () => {
+        await server?.close();
+        await ingest?.stop();
+        await new Promise<void>((resolve) => (health ? health.close(() => resolve()) : resolve()));
+      },
+    };
+    installShutdown(log, () => node.close());
     const hint = youngGenerationHint(process.execArgv, process.env.NODE_OPTIONS);
     if (hint) log.info(hint);
-    return server;
+    return node;
   } catch (err) {
+    await ingest?.stop().catch(() => undefined);
+    health?.close();
     const known = err instanceof NativeBindingError || err instanceof ConfigError || err instanceof PluginLoadError;
     log.fatal({ err: known ? undefined : err }, `tickgate cannot start: ${err instanceof Error ? err.message : String(err)}`);
     process.exitCode = exitCodeFor(err);

@@ -1,6 +1,6 @@
 // Loads config.yaml, applies environment overrides and validates the result; the only module that reads process.env.
 import { readFileSync, existsSync } from 'node:fs';
-import { availableParallelism, totalmem } from 'node:os';
+import { availableParallelism, hostname, totalmem } from 'node:os';
 import { X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { dirname, isAbsolute, resolve } from 'node:path';
@@ -121,6 +121,32 @@ export const configSchema = z.object({
       }
     })
     .prefault({}),
+  /**
+   * Cluster mode on NATS: `gateway` nodes hold the client sockets, `ingest` nodes the shards and exchange connections;
+   * `standalone` (no NATS) and `both` run the two in one process.
+   */
+  cluster: z.object({
+    /** "auto": standalone without natsUrl, both with it. */
+    role: z.enum(['auto', 'standalone', 'gateway', 'ingest', 'both']).default('auto'),
+    /** NATS servers, comma-separated: nats://host:4222,nats://host2:4222. */
+    natsUrl: z.string().default('').refine((s) => s === '' || s.split(',').every((u) => {
+      try {
+        return ['nats:', 'tls:', 'ws:', 'wss:'].includes(new URL(u.trim()).protocol);
+      } catch {
+        return false;
+      }
+    }), { message: 'must be one or more NATS URLs separated by commas, e.g. nats://127.0.0.1:4222' }),
+    /** First token of every subject and the name of the lease bucket: clusters sharing one NATS server differ in it. */
+    subjectPrefix: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'letters, digits, "_" and "-" (at most 32)').default('tickgate'),
+    /** Symbols are owned in this many partitions (by hash); every node of a cluster must agree on it. */
+    partitions: z.number().int().min(1).max(1024).default(64),
+    /** A dead ingest node's partitions move to the others after this long without a renewal. */
+    leaseTtlMs: z.number().int().min(1000).max(60_000).default(3000),
+    /** A gateway that is silent this long is forgotten by the ingest nodes (its channels close there). */
+    gatewayTimeoutMs: z.number().int().min(1000).max(120_000).default(6000),
+    /** This node's name in the cluster (health, logs); default: host name and process id. */
+    nodeName: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "_" and "-" (at most 64)').optional(),
+  }).strict().prefault({}),
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).strict().prefault({}),
@@ -137,8 +163,10 @@ export interface PluginEntry {
   path: string | undefined;
   config: Record<string, unknown>;
 }
-export interface Config extends Omit<RawConfig, 'plugins' | 'shards' | 'limits'> {
+export type ClusterRole = 'standalone' | 'gateway' | 'ingest' | 'both';
+export interface Config extends Omit<RawConfig, 'plugins' | 'shards' | 'limits' | 'cluster'> {
   shards: number;
+  cluster: Omit<RawConfig['cluster'], 'role' | 'nodeName'> & { role: ClusterRole; nodeName: string; natsServers: string[] };
   limits: Omit<RawConfig['limits'], 'maxQueuedBytes'> & { maxQueuedBytes: number };
   plugins: PluginEntry[];
   /** Where the configuration came from, for logs and error messages. */
@@ -162,6 +190,8 @@ const ENV_SHORTCUTS: Record<string, string[]> = {
   BINANCE_REST_URL: ['upstream', 'restUrl'],
   TLS_CERT_FILE: ['server', 'tls', 'certFile'],
   TLS_KEY_FILE: ['server', 'tls', 'keyFile'],
+  ROLE: ['cluster', 'role'],
+  NATS_URL: ['cluster', 'natsUrl'],
 };
 
 /**
@@ -298,7 +328,17 @@ export function validateConfig(input: unknown, source: string, configDir = PACKA
   if (maxQueuedBytes < raw.limits.maxBackpressureBytes) {
     throw new ConfigError(`invalid configuration (${source}):\n  limits.maxQueuedBytes: ${maxQueuedBytes} is below limits.maxBackpressureBytes (${raw.limits.maxBackpressureBytes}): the budget for all clients must hold at least one client's queue`);
   }
-  return { ...raw, limits: { ...raw.limits, maxQueuedBytes }, shards, plugins, source };
+  const natsServers = raw.cluster.natsUrl === '' ? [] : raw.cluster.natsUrl.split(',').map((u) => u.trim());
+  const role: ClusterRole = raw.cluster.role === 'auto' ? (natsServers.length ? 'both' : 'standalone') : raw.cluster.role;
+  if (role !== 'standalone' && natsServers.length === 0) {
+    throw new ConfigError(`invalid configuration (${source}):\n  cluster.role: "${role}" runs on NATS: set cluster.natsUrl (or NATS_URL), e.g. nats://127.0.0.1:4222`);
+  }
+  if (role === 'standalone' && natsServers.length) {
+    throw new ConfigError(`invalid configuration (${source}):\n  cluster.natsUrl: a standalone node does not use NATS: leave cluster.natsUrl (NATS_URL) empty, or choose cluster.role gateway, ingest or both`);
+  }
+  const nodeName = raw.cluster.nodeName ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40)}-${process.pid}`;
+  const cluster = { ...raw.cluster, role, nodeName, natsServers };
+  return { ...raw, limits: { ...raw.limits, maxQueuedBytes }, shards, plugins, cluster, source };
 }
 
 /**

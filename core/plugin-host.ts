@@ -68,11 +68,24 @@ export class PluginHost {
 
   constructor(private readonly deps: PluginHostDeps) {}
 
-  async load(entries: PluginEntry[]): Promise<void> {
-    for (const entry of entries) await this.loadOne(entry);
+  /** A host that only names shard halves (loadShardHalves): an ingest node runs no acceptor half. */
+  static forShardHalves(log: Logger, errors: ErrorRegistry, channels: ChannelRegistry): PluginHost {
+    return new PluginHost({ log, errors, channels } as PluginHostDeps);
   }
 
-  private async loadOne(entry: PluginEntry): Promise<void> {
+  async load(entries: PluginEntry[]): Promise<void> {
+    for (const entry of entries) await this.loadOne(entry, true);
+  }
+
+  /**
+   * An ingest node's plugins: their configs checked, their error codes registered and their shard halves named; their
+   * acceptor halves (routes, accounts, payments) run on the gateways, not here.
+   */
+  async loadShardHalves(entries: PluginEntry[]): Promise<void> {
+    for (const entry of entries) await this.loadOne(entry, false);
+  }
+
+  private async loadOne(entry: PluginEntry, acceptor: boolean): Promise<void> {
     const builtIn = entry.path === undefined;
     const url = builtIn ? new URL(`../plugins/${entry.name}/index.js`, import.meta.url) : pathToFileURL(entry.path!);
     const label = entry.name ?? entry.path;
@@ -116,7 +129,7 @@ export class PluginHost {
       }
     }
     const log = this.deps.log.child({ plugin: name });
-    if (def.acceptor) {
+    if (def.acceptor && acceptor) {
       try {
         await def.acceptor(this.apiFor(name, config, log));
       } catch (err) {
@@ -133,7 +146,7 @@ export class PluginHost {
       else throw new PluginLoadError(`plugin "${name}": shard must be a URL, e.g. new URL('./shard.js', import.meta.url)`);
     }
     // Every plugin's error codes go to the shards, so a shard knows the codes a plugin without a shard half may share.
-    const kinds = this.deps.channels.list().filter((k) => k.plugin === name && k.spec.key === 'symbol').map((k) => k.kind);
+    const kinds = acceptor ? this.deps.channels.list().filter((k) => k.plugin === name && k.spec.key === 'symbol').map((k) => k.kind) : null;
     this.shardRefs.push({ name, shardUrl, config, errors, builtIn, kinds });
     this.loaded.push({ name, shard: shardUrl !== undefined });
     log.debug('plugin loaded');

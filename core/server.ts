@@ -11,10 +11,11 @@ import { SymbolRegistry, type SymbolInfo } from './symbol-registry.js';
 import { Subscriptions } from './subscriptions.js';
 import { HttpRouter } from './http-router.js';
 import { PluginHost } from './plugin-host.js';
-import { ThreadShardPool } from './shard-pool.js';
+import { ThreadShardPool, type ShardPoolEvents } from './shard-pool.js';
 import { WsSession, clientLimits, type Client } from './ws-session.js';
 import { encodeFrame } from './protocol.js';
-import { FrameKind, type LoopDelay } from './bus.js';
+import { FrameKind, type LoopDelay, type ShardPool } from './bus.js';
+import { NatsShardPool } from './cluster/nats-shard-pool.js';
 import { CLOSE_CODES, ErrorRegistry, TickgateError, type AnyErrorCode } from './errors.js';
 import { clientAddressResolver, type ClientAddressResolver } from './client-address.js';
 import { VERSION } from './version.js';
@@ -112,7 +113,9 @@ export class TickgateServer {
   private loopTimer: NodeJS.Timeout | undefined;
   /** On every HTTP answer; HSTS when the gateway serves TLS itself. */
   private readonly securityHeaders: Array<[string, string]>;
-  private shards!: ThreadShardPool;
+  private shards!: ShardPool;
+  /** The cluster's view, in cluster mode (a gateway, or gateway and ingest in one process). */
+  private clusterPool: NatsShardPool | undefined;
   private readonly clients = new Set<WebSocket<Client>>();
   /** Open connections per remote address, for limits.maxConnectionsPerIp. */
   private readonly perIp = new Map<string, number>();
@@ -152,6 +155,13 @@ export class TickgateServer {
         const parsed = parseChannelName(channel);
         if (parsed) this.plugins.userChannel(event, parsed.kind, channel, parsed.key);
       },
+      ...(config.cluster.role === 'standalone' ? {} : {
+        user: {
+          open: (channel: string) => this.clusterPool?.userOpen(channel),
+          close: (channel: string) => this.clusterPool?.userClose(channel),
+          publish: (channel: string, type: string, data: unknown) => this.clusterPool?.userPublish(channel, type, data),
+        },
+      }),
     }, this.log.child({ component: 'subscriptions' }), () => this.clients);
     this.directory = new ClientDirectory(this.access, this.channels, this.subs, this.errors, (client) => this.plugins.emit('authenticated', client), clientLimits(config));
     this.budget = new QueueBudget({
@@ -192,12 +202,7 @@ export class TickgateServer {
         this.symbols.admit(symbol);
         return this.shards.ask(this.shards.shardFor(symbol), plugin, question, params, symbol, timeoutMs);
       },
-      askEach: (plugin, question, params, timeoutMs) =>
-        Promise.all(Array.from({ length: this.shards.count }, (_, shard) =>
-          this.shards.ask(shard, plugin, question, params, '', timeoutMs).then(
-            (data) => ({ shard, ok: true as const, data }),
-            (error: TickgateError) => ({ shard, ok: false as const, error }),
-          ))),
+      askEach: (plugin, question, params, timeoutMs) => this.shards.askEach(plugin, question, params, timeoutMs),
       shardOf: (symbol) => this.shards.shardFor(symbol),
       watch: (_plugin, channel, fn) => {
         const v = this.channels.validate(channel, this.symbols);
@@ -229,12 +234,7 @@ export class TickgateServer {
     if (guarded && !this.access.hasAuthenticator) {
       throw new PluginLoadError(`${guarded.owner} registered route ${guarded.route} for authenticated callers, but no plugin authenticates clients: add the auth plugin to plugins in config.yaml (before it)`);
     }
-    this.shards = new ThreadShardPool({
-      config,
-      plugins: this.plugins.shardRefs,
-      log: this.log.child({ component: 'shards' }),
-      errors: this.errors,
-      events: {
+    const events: ShardPoolEvents = {
         frames: (batch) => this.subs.publishBatch(batch),
         stats: (stats) => {
           this.symbols.setActive(stats.shard, stats.symbols);
@@ -263,8 +263,16 @@ export class TickgateServer {
         up: (shard) => {
           for (const channel of this.subs.channelsOf(shard)) this.shards.send(shard, { t: 'open', channel, seq: this.subs.lastSeq(channel), stale: true });
         },
-      },
-    });
+    };
+    if (config.cluster.role === 'standalone') {
+      this.shards = new ThreadShardPool({ config, plugins: this.plugins.shardRefs, log: this.log.child({ component: 'shards' }), errors: this.errors, events });
+    } else {
+      this.shards = this.clusterPool = new NatsShardPool({
+        config, log: this.log.child({ component: 'cluster' }), errors: this.errors, events,
+        frame: (channel, kind, seq, bytes, asSnapshot) => this.subs.publishFrame(channel, kind, seq, bytes, asSnapshot),
+        lastSeq: (channel) => this.subs.lastSeq(channel),
+      });
+    }
     await this.shards.start();
     this.websocket();
     this.router.finish();
@@ -292,6 +300,8 @@ export class TickgateServer {
       heartbeat: this.config.upstream.heartbeatStream !== '',
       draining: () => this.draining,
       sendQueues: () => ({ queuedBytes: this.budget.queuedBytes, budgetBytes: this.config.limits.maxQueuedBytes, slowClientsClosed: this.budget.droppedTotal }),
+      role: this.config.cluster.role,
+      ...(this.clusterPool ? { cluster: () => this.clusterPool!.cluster() } : {}),
     };
   }
 

@@ -2,7 +2,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
-import type { FrameBatch, FromShard, ShardStats, ToShard } from './bus.js';
+import type { EachAnswer, FrameBatch, FromShard, ShardInfo, ShardPool, ShardStats, ToShard } from './bus.js';
 import { shardFor } from './shard-hash.js';
 import { TickgateError, type ErrorRegistry } from './errors.js';
 import { PluginLoadError } from './plugin-host.js';
@@ -49,7 +49,7 @@ export class ShardStartError extends Error {
   }
 }
 
-export class ThreadShardPool {
+export class ThreadShardPool implements ShardPool {
   private readonly slots: Slot[];
   private stopping = false;
   private nextAskId = 1;
@@ -233,7 +233,16 @@ export class ThreadShardPool {
     return this.slots[shard]?.ready ?? false;
   }
 
-  info(): Array<{ shard: number; state: 'running' | 'down'; restarts: number; uptimeMs: number; stats: ShardStats | undefined }> {
+  /** Asks every shard the same question; each answer or error is in the list, in shard order. */
+  askEach(plugin: string, question: string, params: unknown, timeoutMs: number): Promise<EachAnswer[]> {
+    return Promise.all(this.slots.map((_, shard) =>
+      this.ask(shard, plugin, question, params, '', timeoutMs).then(
+        (data): EachAnswer => ({ shard, ok: true, data }),
+        (error: TickgateError): EachAnswer => ({ shard, ok: false, error }),
+      )));
+  }
+
+  info(): ShardInfo[] {
     const now = Date.now();
     return this.slots.map((s, shard) => ({
       shard,

@@ -2,13 +2,13 @@
 import type { RouteResult } from './plugin-api.js';
 import type { Subscriptions } from './subscriptions.js';
 import type { SymbolRegistry } from './symbol-registry.js';
-import type { ThreadShardPool } from './shard-pool.js';
+import type { ShardPool } from './bus.js';
 import { VERSION } from './version.js';
 
 export interface StatusSources {
   subs: Subscriptions;
   symbols: SymbolRegistry;
-  shards: ThreadShardPool;
+  shards: ShardPool;
   clientCount(): number;
   /** Open connections signed in as a user (the rest are anonymous). */
   authenticatedCount(): number;
@@ -18,6 +18,17 @@ export interface StatusSources {
   draining(): boolean;
   /** The clients' send queues (core/queue-budget.ts): bytes queued at the last check, the budget, clients closed. */
   sendQueues(): { queuedBytes: number; budgetBytes: number; slowClientsClosed: number };
+  role: string;
+  /** In cluster mode: the NATS connection, and the ingest nodes and partitions this gateway sees. */
+  cluster?(): ClusterView;
+}
+
+export interface ClusterView {
+  gateway: string;
+  nats: 'connected' | 'disconnected';
+  partitions: number;
+  partitionsOwned: number;
+  ingest: Array<{ node: string; partitions: number; symbols: number; ageMs: number }>;
 }
 
 /** The stats endpoint, in the exact shape of the protocol guide. */
@@ -42,6 +53,8 @@ export function statsRoute(src: StatusSources): RouteResult {
         binanceStreams: streams.size,
         binanceActiveStreams: [...streams].sort(),
         priceCache,
+        // The guide's shape exactly, standalone; a cluster node says its role and what it sees of the cluster.
+        ...(src.cluster ? { role: src.role, cluster: src.cluster() } : {}),
       },
     },
   };
@@ -75,13 +88,16 @@ export function healthRoute(src: StatusSources): RouteResult {
     };
   });
   const problems: string[] = [];
+  const cluster = src.cluster?.();
   if (src.draining()) problems.push('shutting down');
+  if (cluster?.nats === 'disconnected') problems.push('no connection to NATS: the cluster\'s channels are stale until it is back');
+  else if (cluster && cluster.ingest.length === 0) problems.push('no ingest node in the cluster: start one (cluster.role ingest)');
   if (!src.symbols.loaded) problems.push(`exchange symbol list not loaded${src.symbols.lastError ? `: ${src.symbols.lastError}` : ''}`);
   if (shards.every((s) => s.state === 'down')) problems.push('no shard running');
   if (connections === 0) problems.push(src.heartbeat ? 'no upstream connection is open' : 'no upstream connection is open (no channel is open and upstream.heartbeatStream is empty)');
   else if (live === 0) problems.push('no upstream connection is delivering data');
   const down = problems.length > 0;
-  const degraded = !down && (live < connections || shards.some((s) => s.state === 'down'));
+  const degraded = !down && (live < connections || shards.some((s) => s.state === 'down') || (cluster !== undefined && cluster.partitionsOwned < cluster.partitions));
   return {
     status: down ? 503 : 200,
     body: {
@@ -100,6 +116,8 @@ export function healthRoute(src: StatusSources): RouteResult {
         liveConnections: live,
         streams: streams.size,
       },
+      role: src.role,
+      ...(cluster ? { cluster } : {}),
       shards: shardInfo,
     },
   };

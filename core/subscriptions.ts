@@ -43,6 +43,15 @@ export interface ShardLink {
   isUp(shard: number): boolean;
   /** A channel produced on the acceptor (shard -1) gained its first subscriber, or lost its last. */
   local(event: 'open' | 'close', channel: string): void;
+  /**
+   * In cluster mode the acceptor-produced (user) channels are numbered by one node for every gateway: these carry their
+   * opening, closing and publications there, and frames come back through publishFrame.
+   */
+  user?: {
+    open(channel: string, seq: number): void;
+    close(channel: string): void;
+    publish(channel: string, type: string, data: unknown): void;
+  };
 }
 
 export class Subscriptions {
@@ -87,6 +96,7 @@ export class Subscriptions {
       // Its shard is restarting: the channel is stale until the shard reopens it (see server's shard "up").
       if (!this.shards.isUp(shard)) entry.stale = Buffer.from(encodeFrame('status', channel, { state: 'stale' }));
     } else {
+      this.shards.user?.open(channel, this.lastSeq(channel));
       // After the caller's "subscribed" frame: a frame the producer publishes at once must come after it.
       queueMicrotask(() => {
         if (this.channels.get(channel) === entry) this.shards.local('open', channel);
@@ -97,7 +107,10 @@ export class Subscriptions {
   private closed(entry: ChannelEntry): void {
     this.channels.delete(entry.name);
     if (entry.shard >= 0) this.shards.close(entry.shard, entry.name);
-    else this.shards.local('close', entry.name);
+    else {
+      this.shards.user?.close(entry.name);
+      this.shards.local('close', entry.name);
+    }
   }
 
   /** A plugin holds the channel (AcceptorApi.watch): it counts as a subscriber and hears every frame. */
@@ -171,28 +184,35 @@ export class Subscriptions {
     let start = 0;
     for (let i = 0; i < channels.length; i++) {
       const end = ends[i]!;
-      const channel = channels[i]!;
-      const entry = this.channels.get(channel);
-      if (entry) {
-        const bytes = new Uint8Array(buf, start, end - start);
-        const kind = kinds[i] as FrameKind;
-        // Kept frames are copied: a view would keep the whole batch buffer alive for as long as the channel lives.
-        if (kind === FrameKind.DATA) {
-          entry.snapshot = bytes.slice();
-          entry.marked = undefined;
-          this.seqs.set(channel, seqs[i]!);
-        } else if (kind === FrameKind.STALE) entry.stale = bytes.slice();
-        else if (kind === FrameKind.LIVE) entry.stale = undefined;
-        // A failed channel's subscribers are unsubscribed at once: a published frame would be lost with the
-        // subscription, so its error frame goes to each of them directly.
-        if (entry.watchers) for (const fn of [...entry.watchers]) this.tell(fn, bytes);
-        if (kind === FrameKind.FAILED) this.dropChannel(channel, entry, bytes);
-        else {
-          this.app.publish(channel, bytes, false);
-          this.tally(entry, bytes.byteLength);
-        }
-      }
+      this.publishFrame(channels[i]!, kinds[i] as FrameKind, seqs[i]!, new Uint8Array(buf, start, end - start));
       start = end;
+    }
+  }
+
+  /**
+   * Publishes one frame of a channel's producer (a shard, or in cluster mode an ingest node). A data frame numbered at
+   * or below the last one seen is a copy (a snapshot that crossed a live update) and is skipped.
+   */
+  publishFrame(channel: string, kind: FrameKind, seq: number, bytes: Uint8Array, asSnapshot = false): void {
+    const entry = this.channels.get(channel);
+    if (!entry) return;
+    // Kept frames are copied: a view would keep the whole batch buffer alive for as long as the channel lives.
+    if (kind === FrameKind.DATA) {
+      if (seq <= (this.seqs.get(channel) ?? 0)) return;
+      entry.snapshot = bytes.slice();
+      entry.marked = undefined;
+      this.seqs.set(channel, seq);
+      // The latest frame from before this gateway opened the channel: its subscribers get it as on any gateway.
+      if (asSnapshot) bytes = entry.marked = markSnapshot(entry.snapshot);
+    } else if (kind === FrameKind.STALE) entry.stale = bytes.slice();
+    else if (kind === FrameKind.LIVE) entry.stale = undefined;
+    if (entry.watchers) for (const fn of [...entry.watchers]) this.tell(fn, bytes);
+    // A failed channel's subscribers are unsubscribed at once: a published frame would be lost with the
+    // subscription, so its error frame goes to each of them directly.
+    if (kind === FrameKind.FAILED) this.dropChannel(channel, entry, bytes);
+    else {
+      this.app.publish(channel, bytes, false);
+      this.tally(entry, bytes.byteLength);
     }
   }
 
@@ -223,6 +243,8 @@ export class Subscriptions {
 
   /** Publishes a data frame produced on the acceptor (private channels), numbered like the shards' frames. */
   publishData(channel: string, type: string, data: unknown): void {
+    // In cluster mode the channel's one numbering node publishes it to every gateway with subscribers, this one too.
+    if (this.shards.user) return this.shards.user.publish(channel, type, data);
     const entry = this.channels.get(channel);
     if (!entry) return;
     const seq = this.lastSeq(channel) + 1;

@@ -100,7 +100,7 @@ export class ShardHost {
   }
 
   /** The API handed to one plugin's shard half. */
-  apiFor(plugin: string, config: Record<string, unknown>, kinds: readonly string[]): ShardApi {
+  apiFor(plugin: string, config: Record<string, unknown>, kinds: readonly string[] | null): ShardApi {
     const log = this.log.child({ plugin });
     return {
       name: plugin,
@@ -130,7 +130,7 @@ export class ShardHost {
         this.answers.set(key, fn);
       },
       produce: (kind, spec) => {
-        if (!kinds.includes(kind)) {
+        if (kinds && !kinds.includes(kind)) {
           throw new Error(`plugin "${plugin}" produces "${kind}", which its acceptor half does not declare${kinds.length ? ` (it declares ${kinds.join(', ')})` : ''}: declare it there with api.channel('${kind}', { key: 'symbol' })`);
         }
         const existing = this.producers.get(kind);
@@ -272,7 +272,12 @@ export class ShardHost {
   }
 
   open(name: string, seqBase = 0, wasStale = false): void {
-    if (this.stopped || this.channels.has(name)) return;
+    if (this.stopped) return;
+    if (this.channels.has(name)) {
+      // Another gateway of a cluster opens it with the number it saw last: numbering only ever moves on.
+      if (seqBase > (this.seqs.get(name) ?? 0)) this.seqs.set(name, seqBase);
+      return;
+    }
     const parsed = parseChannelName(name);
     const producer = parsed && this.producers.get(parsed.kind);
     if (!parsed || !producer) {

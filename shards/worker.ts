@@ -14,8 +14,11 @@ export interface ShardPluginRef {
   config: Record<string, unknown>;
   errors: ErrorTable | undefined;
   builtIn: boolean;
-  /** The symbol-keyed channel kinds its acceptor half declared: the only ones its shard half may produce. */
-  kinds: string[];
+  /**
+   * The symbol-keyed channel kinds its acceptor half declared: the only ones its shard half may produce. null on an
+   * ingest node, where acceptor halves do not run (the gateways refuse undeclared channels before they reach it).
+   */
+  kinds: string[] | null;
 }
 
 export interface ShardWorkerData {

@@ -1,0 +1,397 @@
+// The ingest role: shard threads and exchange connections, serving the partitions it leases to the gateways over NATS.
+import type { Msg, Subscription } from '@nats-io/nats-core';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import { FrameKind, type FrameBatch, type ShardInfo } from '../bus.js';
+import { ThreadShardPool } from '../shard-pool.js';
+import { PluginHost } from '../plugin-host.js';
+import { ErrorRegistry, TickgateError } from '../errors.js';
+import { ChannelRegistry } from '../channel-registry.js';
+import { parseChannelName } from '../channel-grammar.js';
+import { shardFor } from '../shard-hash.js';
+import { encodeDataFrame, encodeFrame } from '../protocol.js';
+import type { SymbolInfo } from '../symbol-registry.js';
+import { openNats, type NatsLink } from './nats-connection.js';
+import { LeaseHolder, LeaseView } from './partition-leases.js';
+import { encodeClusterFrame, Subjects, type AskReply, type IngestBeat, type OpenReply, type PartitionOp } from './subjects.js';
+
+interface IngestChannel {
+  partition: number;
+  subject: string;
+  /** Produced here (a user channel, numbered by this node) rather than by a shard. */
+  user: boolean;
+  /** Gateways with subscribers. */
+  gateways: Set<string>;
+  seq: number;
+  /** The latest data frame and, while stale, the status frame: what a gateway that opens it late gets at once. */
+  snapshot: Uint8Array | undefined;
+  stale: Uint8Array | undefined;
+}
+
+const HEARTBEAT_MS = 1000;
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+export interface IngestStatus {
+  role: 'ingest';
+  node: string;
+  nats: 'connected' | 'disconnected';
+  partitions: number[];
+  members: string[];
+  channels: number;
+  gateways: number;
+  symbolsLoaded: boolean;
+  shards: ShardInfo[];
+}
+
+export class IngestNode {
+  private pool!: ThreadShardPool;
+  private link!: NatsLink;
+  private view!: LeaseView;
+  private holder!: LeaseHolder;
+  private readonly subjects: Subjects;
+  private readonly errors = new ErrorRegistry();
+  /** Partitions this node serves: their lease token and control subscription. */
+  private readonly owned = new Map<number, { token: number; sub: Subscription; serving: boolean }>();
+  private readonly channels = new Map<string, IngestChannel>();
+  /** Gateways heard from, by id, with when. */
+  private readonly gateways = new Map<string, number>();
+  private readonly subs: Subscription[] = [];
+  private lastSymbols: SymbolInfo[] | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private disconnectedAt = 0;
+  private stopping = false;
+
+  private constructor(private readonly config: Config, private readonly log: Logger) {
+    this.subjects = new Subjects(config.cluster.subjectPrefix);
+  }
+
+  static async start(config: Config, log: Logger): Promise<IngestNode> {
+    const node = new IngestNode(config, log.child({ node: config.cluster.nodeName }));
+    try {
+      await node.boot();
+    } catch (err) {
+      await node.stop();
+      throw err;
+    }
+    return node;
+  }
+
+  get name(): string {
+    return this.config.cluster.nodeName;
+  }
+
+  private partitionOf(key: string): number {
+    return shardFor(key, this.config.cluster.partitions);
+  }
+
+  /** The local shard thread of a partition: a partition lives whole on one thread. */
+  private localShard(partition: number): number {
+    return partition % this.config.shards;
+  }
+
+  private async boot(): Promise<void> {
+    const { config, log } = this;
+    const host = PluginHost.forShardHalves(log, this.errors, new ChannelRegistry(this.errors));
+    await host.loadShardHalves(config.plugins);
+    this.pool = new ThreadShardPool({
+      config,
+      plugins: host.shardRefs,
+      log: log.child({ component: 'shards' }),
+      errors: this.errors,
+      events: {
+        frames: (batch) => this.onFrames(batch),
+        stats: () => undefined,
+        symbols: (list) => {
+          this.lastSymbols = list;
+          this.pool.broadcast({ t: 'symbols', symbols: list });
+          if (this.link?.connected()) this.link.nc.publish(this.subjects.symbols, JSON.stringify(list));
+        },
+        symbolsFailed: (message) => log.warn({ err: message }, 'exchange symbol list not loaded'),
+        report: (_shard, plugin, event, data) => {
+          // One gateway hears it (a queue group), as the one acceptor does in a single process.
+          if (this.link?.connected()) this.link.nc.publish(this.subjects.report, JSON.stringify({ plugin, event, data }));
+        },
+        down: (shard) => this.shardDown(shard),
+        ready: (shard) => {
+          if (this.lastSymbols) this.pool.send(shard, { t: 'symbols', symbols: this.lastSymbols });
+        },
+        up: (shard) => this.shardUp(shard),
+      },
+    });
+    await this.pool.start();
+    this.link = await openNats({
+      servers: config.cluster.natsServers,
+      name: `tickgate-ingest-${this.name}`,
+      bucket: this.subjects.bucket,
+      ttlMs: config.cluster.leaseTtlMs,
+      log,
+      events: {
+        disconnected: () => {
+          this.disconnectedAt = Date.now();
+        },
+        reconnected: () => {
+          // Past the TTL the leases are gone: serving them now would compete with their new owners.
+          if (Date.now() - this.disconnectedAt >= config.cluster.leaseTtlMs) this.holder.dropAll('NATS was lost for longer than cluster.leaseTtlMs');
+          this.disconnectedAt = 0;
+          void this.holder.tick();
+        },
+      },
+    });
+    const { nc, kv } = this.link;
+    this.subs.push(
+      nc.subscribe(this.subjects.gateways, { callback: (_e, m) => this.heardGateway(m) }),
+      nc.subscribe(this.subjects.gatewayGone, { callback: (_e, m) => this.gatewayGone(this.json<{ gw: string }>(m)?.gw) }),
+      nc.subscribe(this.subjects.symbolsGet, { queue: 'ingest', callback: (_e, m) => {
+        if (this.lastSymbols) m.respond(JSON.stringify(this.lastSymbols));
+      } }),
+      nc.subscribe(this.subjects.node(this.name), { callback: (_e, m) => void this.onNodeAsk(m) }),
+    );
+    this.view = new LeaseView(kv, config.cluster.leaseTtlMs, () => undefined, log);
+    await this.view.start();
+    this.holder = new LeaseHolder(kv, this.view, this.name, config.cluster.partitions, config.cluster.leaseTtlMs, {
+      prepare: (partition, token) => this.prepare(partition, token),
+      gained: (partition) => this.gained(partition),
+      lost: (partition, why) => this.lost(partition, why),
+    }, log.child({ component: 'leases' }));
+    this.holder.start();
+    this.timer = setInterval(() => this.beat(), HEARTBEAT_MS);
+    this.timer.unref();
+    log.info({ node: this.name, shards: config.shards, partitions: config.cluster.partitions, nats: config.cluster.natsServers }, `tickgate ingest node ${this.name} running`);
+  }
+
+  private json<T>(m: Msg): T | undefined {
+    try {
+      return JSON.parse(decoder.decode(m.data)) as T;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private prepare(partition: number, token: number): void {
+    const sub = this.link.nc.subscribe(this.subjects.partition(partition), { callback: (_e, m) => this.onPartitionOp(partition, m) });
+    this.owned.set(partition, { token, sub, serving: false });
+  }
+
+  private gained(partition: number): void {
+    const own = this.owned.get(partition);
+    if (!own) return;
+    own.serving = true;
+    this.log.debug({ partition }, 'partition claimed: its symbols are served from this node');
+    this.noteChange();
+    // One gateway runs the plugins' onShardStart for it (resting orders are handed over once, not by every gateway).
+    this.link.nc.publish(this.subjects.started, JSON.stringify({ partition }));
+  }
+
+  private lost(partition: number, why: string): void {
+    const own = this.owned.get(partition);
+    if (!own) return;
+    this.owned.delete(partition);
+    own.sub.unsubscribe();
+    if (own.serving) {
+      this.log.debug({ partition, why }, 'partition no longer served from this node');
+      this.noteChange(why);
+    }
+    for (const [name, ch] of this.channels) {
+      if (ch.partition !== partition) continue;
+      this.channels.delete(name);
+      if (!ch.user) this.pool.send(this.localShard(partition), { t: 'close', channel: name });
+    }
+  }
+
+  private changeTimer: NodeJS.Timeout | undefined;
+  private readonly changeReasons = new Set<string>();
+
+  /** Claims and losses come in rounds: one log line says what this node serves after each. */
+  private noteChange(why?: string): void {
+    if (why) this.changeReasons.add(why);
+    this.changeTimer ??= setTimeout(() => {
+      this.changeTimer = undefined;
+      const partitions = [...this.owned].filter(([, o]) => o.serving).map(([p]) => p).sort((a, b) => a - b);
+      const reasons = [...this.changeReasons];
+      this.changeReasons.clear();
+      const fields = { partitions: partitions.length, of: this.config.cluster.partitions, members: this.view ? [...this.view.members.keys()] : [], ...(reasons.length ? { lostBecause: reasons } : {}) };
+      if (reasons.some((r) => !r.startsWith('given to'))) this.log.warn(fields, `this node now serves ${partitions.length} of ${this.config.cluster.partitions} partitions`);
+      else this.log.info(fields, `this node now serves ${partitions.length} of ${this.config.cluster.partitions} partitions`);
+    }, 250);
+    this.changeTimer.unref();
+  }
+
+  private onPartitionOp(partition: number, m: Msg): void {
+    const op = this.json<PartitionOp>(m);
+    const own = this.owned.get(partition);
+    if (!op || !own) return;
+    switch (op.op) {
+      case 'open': return this.open(partition, own.token, op, m);
+      case 'close': return this.close(op.gw, op.channel);
+      case 'pub': return this.publishUser(op.channel, op.type, op.data, own.token);
+      case 'ask': return void this.ask(partition, op, m);
+    }
+  }
+
+  private open(partition: number, token: number, op: Extract<PartitionOp, { op: 'open' }>, m: Msg): void {
+    const parsed = parseChannelName(op.channel);
+    if (!parsed || this.partitionOf(parsed.key) !== partition) return;
+    this.gateways.set(op.gw, Date.now());
+    let ch = this.channels.get(op.channel);
+    if (!ch) {
+      ch = { partition, subject: this.subjects.channel(op.channel), user: op.user, gateways: new Set(), seq: op.seq, snapshot: undefined, stale: undefined };
+      this.channels.set(op.channel, ch);
+      if (!op.user) this.pool.send(this.localShard(partition), { t: 'open', channel: op.channel, seq: op.seq, stale: op.stale });
+    } else if (op.seq > ch.seq) {
+      ch.seq = op.seq;
+      if (!op.user) this.pool.send(this.localShard(partition), { t: 'open', channel: op.channel, seq: op.seq });
+    }
+    ch.gateways.add(op.gw);
+    const reply: OpenReply = {
+      token,
+      seq: ch.seq,
+      snapshot: ch.snapshot ? decoder.decode(ch.snapshot) : undefined,
+      stale: ch.stale ? decoder.decode(ch.stale) : undefined,
+    };
+    m.respond(JSON.stringify(reply));
+  }
+
+  private close(gw: string, channel: string): void {
+    const ch = this.channels.get(channel);
+    if (!ch || !ch.gateways.delete(gw) || ch.gateways.size > 0) return;
+    this.channels.delete(channel);
+    if (!ch.user) this.pool.send(this.localShard(ch.partition), { t: 'close', channel });
+  }
+
+  private publishUser(channel: string, type: string, data: unknown, token: number): void {
+    const ch = this.channels.get(channel);
+    // No gateway has a subscriber: nobody would get it (as in one process).
+    if (!ch?.user) return;
+    ch.seq++;
+    const bytes = encoder.encode(encodeDataFrame(type, channel, ch.seq, data));
+    ch.snapshot = bytes;
+    this.link.nc.publish(ch.subject, encodeClusterFrame(FrameKind.DATA, token, ch.seq, bytes));
+  }
+
+  private async ask(partition: number, op: Extract<PartitionOp, { op: 'ask' }>, m: Msg): Promise<void> {
+    let reply: AskReply;
+    try {
+      reply = { ok: true, data: await this.pool.ask(this.localShard(partition), op.plugin, op.question, op.params, op.symbol, op.timeoutMs) };
+    } catch (err) {
+      reply = { ok: false, error: errorOf(err) };
+    }
+    m.respond(JSON.stringify(reply));
+  }
+
+  /** A question for every shard of this node (AcceptorApi.askEach across the cluster). */
+  private async onNodeAsk(m: Msg): Promise<void> {
+    const op = this.json<{ plugin: string; question: string; params: unknown; timeoutMs: number }>(m);
+    if (!op) return;
+    const answers = await this.pool.askEach(op.plugin, op.question, op.params, op.timeoutMs);
+    m.respond(JSON.stringify(answers.map((a) => (a.ok ? a : { shard: a.shard, ok: false, error: errorOf(a.error) }))));
+  }
+
+  /** Frames of the local shards go out once each, on their channel's subject, while this node owns the partition. */
+  private onFrames(batch: FrameBatch): void {
+    if (!this.link?.connected()) return;
+    const { channels, kinds, seqs, ends, buf } = batch;
+    const nc = this.link.nc;
+    let start = 0;
+    for (let i = 0; i < channels.length; i++) {
+      const end = ends[i]!;
+      const name = channels[i]!;
+      const ch = this.channels.get(name);
+      const own = ch && this.owned.get(ch.partition);
+      if (ch && own?.serving) {
+        const bytes = new Uint8Array(buf, start, end - start);
+        const kind = kinds[i] as FrameKind;
+        if (kind === FrameKind.DATA) {
+          ch.seq = seqs[i]!;
+          ch.snapshot = bytes.slice();
+        } else if (kind === FrameKind.STALE) ch.stale = bytes.slice();
+        else if (kind === FrameKind.LIVE) ch.stale = undefined;
+        else if (kind === FrameKind.FAILED) this.channels.delete(name);
+        nc.publish(ch.subject, encodeClusterFrame(kind, own.token, seqs[i]!, bytes));
+      }
+      start = end;
+    }
+  }
+
+  /** A local shard thread died: its channels are stale for every gateway until it is back. */
+  private shardDown(shard: number): void {
+    for (const [name, ch] of this.channels) {
+      const own = this.owned.get(ch.partition);
+      if (ch.user || !own || this.localShard(ch.partition) !== shard) continue;
+      ch.stale = encoder.encode(encodeFrame('status', name, { state: 'stale' }));
+      if (this.link.connected()) this.link.nc.publish(ch.subject, encodeClusterFrame(FrameKind.STALE, own.token, 0, ch.stale));
+    }
+  }
+
+  private shardUp(shard: number): void {
+    for (const [name, ch] of this.channels) {
+      if (ch.user || this.localShard(ch.partition) !== shard) continue;
+      this.pool.send(shard, { t: 'open', channel: name, seq: ch.seq, stale: true });
+    }
+    for (const [partition, own] of this.owned) {
+      if (own.serving && this.localShard(partition) === shard) this.link.nc.publish(this.subjects.started, JSON.stringify({ partition }));
+    }
+  }
+
+  private heardGateway(m: Msg): void {
+    const beat = this.json<{ gw: string }>(m);
+    if (beat?.gw) this.gateways.set(beat.gw, Date.now());
+  }
+
+  /** A gateway that stopped (or went silent): its interest in every channel ends. */
+  private gatewayGone(gw: string | undefined): void {
+    if (!gw || !this.gateways.delete(gw)) return;
+    for (const [name, ch] of [...this.channels]) if (ch.gateways.has(gw)) this.close(gw, name);
+    this.log.info({ gateway: gw }, 'gateway gone: its channels closed here');
+  }
+
+  /** Heartbeat with stats for the gateways' health, and forgets gateways that went silent. */
+  private beat(): void {
+    const limit = Date.now() - this.config.cluster.gatewayTimeoutMs;
+    for (const [gw, at] of [...this.gateways]) if (at < limit) this.gatewayGone(gw);
+    if (!this.link.connected()) return;
+    const shards = this.pool.info();
+    const symbols = new Set<string>();
+    for (const s of shards) for (const sym of s.stats?.symbols ?? []) symbols.add(sym);
+    const beat: IngestBeat = {
+      node: this.name,
+      partitions: [...this.owned].filter(([, o]) => o.serving).map(([p]) => p).sort((a, b) => a - b),
+      symbols: [...symbols],
+      shards,
+      symbolsLoaded: this.lastSymbols !== undefined,
+    };
+    this.link.nc.publish(this.subjects.ingest, JSON.stringify(beat));
+  }
+
+  status(): IngestStatus {
+    return {
+      role: 'ingest',
+      node: this.name,
+      nats: this.link?.connected() ? 'connected' : 'disconnected',
+      partitions: [...this.owned].filter(([, o]) => o.serving).map(([p]) => p).sort((a, b) => a - b),
+      members: this.view ? [...this.view.members.keys()].sort() : [],
+      channels: this.channels.size,
+      gateways: this.gateways.size,
+      symbolsLoaded: this.lastSymbols !== undefined,
+      shards: this.pool?.info() ?? [],
+    };
+  }
+
+  /** Gives the partitions up (the other ingest nodes take them at once), stops the shards, closes NATS. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    clearInterval(this.timer);
+    if (this.holder) await this.holder.stop().catch(() => undefined);
+    this.view?.stop();
+    for (const s of this.subs) s.unsubscribe();
+    if (this.pool) await this.pool.stop();
+    if (this.link) await this.link.nc.drain().catch(() => this.link.nc.close());
+    this.log.info('ingest node stopped');
+  }
+}
+
+function errorOf(err: unknown): { code: string; message: string; hint?: string } {
+  if (err instanceof TickgateError) return err.hint === undefined ? { code: err.code, message: err.message } : { code: err.code, message: err.message, hint: err.hint };
+  return { code: 'TG_ERR_INTERNAL', message: 'Internal error: the server logged the cause' };
+}

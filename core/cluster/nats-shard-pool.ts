@@ -1,0 +1,344 @@
+// The gateway's shards in cluster mode: partitions of the symbols, served by ingest nodes over NATS (core/bus.ts's
+// ShardPool, as ThreadShardPool is for threads).
+import { randomUUID } from 'node:crypto';
+import type { Msg, Subscription } from '@nats-io/nats-core';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import { FrameKind, type EachAnswer, type ShardInfo, type ShardPool, type ToShard } from '../bus.js';
+import type { ShardPoolEvents } from '../shard-pool.js';
+import { shardFor } from '../shard-hash.js';
+import { TickgateError, type AnyErrorCode, type ErrorRegistry } from '../errors.js';
+import { parseChannelName } from '../channel-grammar.js';
+import type { SymbolInfo } from '../symbol-registry.js';
+import { openNats, type NatsLink } from './nats-connection.js';
+import { LeaseView, type Lease } from './partition-leases.js';
+import { decodeClusterFrame, Subjects, type AskReply, type IngestBeat, type OpenReply, type PartitionOp } from './subjects.js';
+
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+/** How long an open waits for its partition's owner before it is sent again. */
+const OPEN_TIMEOUT_MS = 2000;
+const RESYNC_MS = 1000;
+
+interface Wanted {
+  partition: number;
+  user: boolean;
+  sub: Subscription;
+  /** The owner's token the open was acknowledged with; 0 while not acknowledged (sent again by the resync). */
+  ackedToken: number;
+  inFlight: boolean;
+}
+
+interface IngestMember {
+  beat: IngestBeat;
+  seenAt: number;
+  /** Where this node's shards start in the gateway's shard numbering (health, metrics). */
+  base: number;
+}
+
+export interface NatsShardPoolOptions {
+  config: Config;
+  log: Logger;
+  errors: ErrorRegistry;
+  events: ShardPoolEvents;
+  /** A frame of a channel this gateway holds. */
+  frame(channel: string, kind: FrameKind, seq: number, bytes: Uint8Array, asSnapshot?: boolean): void;
+  /** The last data-frame number this gateway saw on a channel (sent with an open, so numbering only moves on). */
+  lastSeq(channel: string): number;
+}
+
+export class NatsShardPool implements ShardPool {
+  readonly gatewayId = randomUUID();
+  private link!: NatsLink;
+  private view!: LeaseView;
+  private readonly subjects: Subjects;
+  private readonly wanted = new Map<string, Wanted>();
+  private readonly members = new Map<string, IngestMember>();
+  private nextBase = 0;
+  private readonly subs: Subscription[] = [];
+  private timers: NodeJS.Timeout[] = [];
+  private symbolsLoaded = false;
+  private stopped = false;
+
+  constructor(private readonly opts: NatsShardPoolOptions) {
+    this.subjects = new Subjects(opts.config.cluster.subjectPrefix);
+  }
+
+  get count(): number {
+    return this.opts.config.cluster.partitions;
+  }
+
+  shardFor(routeKey: string): number {
+    return shardFor(routeKey, this.count);
+  }
+
+  get natsConnected(): boolean {
+    return this.link?.connected() ?? false;
+  }
+
+  /** The cluster as this gateway sees it (health). */
+  cluster(): { gateway: string; nats: 'connected' | 'disconnected'; partitions: number; partitionsOwned: number; ingest: Array<{ node: string; partitions: number; symbols: number; ageMs: number }> } {
+    const now = Date.now();
+    return {
+      gateway: this.gatewayId,
+      nats: this.natsConnected ? 'connected' : 'disconnected',
+      partitions: this.count,
+      partitionsOwned: this.view?.owners.size ?? 0,
+      ingest: [...this.members.values()].map((m) => ({ node: m.beat.node, partitions: m.beat.partitions.length, symbols: m.beat.symbols.length, ageMs: now - m.seenAt })).sort((a, b) => a.node.localeCompare(b.node)),
+    };
+  }
+
+  async start(): Promise<void> {
+    const { config, log } = this.opts;
+    this.link = await openNats({
+      servers: config.cluster.natsServers,
+      name: `tickgate-gateway-${config.cluster.nodeName}`,
+      bucket: this.subjects.bucket,
+      ttlMs: config.cluster.leaseTtlMs,
+      log,
+      events: { disconnected: () => this.disconnected(), reconnected: () => this.reconnected() },
+    });
+    const { nc, kv } = this.link;
+    this.subs.push(
+      nc.subscribe(this.subjects.symbols, { callback: (_e, m) => this.onSymbols(m) }),
+      nc.subscribe(this.subjects.ingest, { callback: (_e, m) => this.onBeat(m) }),
+      nc.subscribe(this.subjects.report, { queue: 'gateways', callback: (_e, m) => {
+        const r = this.json<{ plugin: string; event: string; data: unknown }>(m);
+        if (r) this.opts.events.report(-1, r.plugin, r.event, r.data);
+      } }),
+      nc.subscribe(this.subjects.started, { queue: 'gateways', callback: (_e, m) => {
+        const s = this.json<{ partition: number }>(m);
+        if (s && Number.isInteger(s.partition)) this.opts.events.ready(s.partition);
+      } }),
+    );
+    this.view = new LeaseView(kv, config.cluster.leaseTtlMs, (p, before, after) => this.ownerChanged(p, before, after), log);
+    await this.view.start();
+    this.beat();
+    this.timers = [
+      setInterval(() => this.beat(), Math.max(250, Math.floor(config.cluster.gatewayTimeoutMs / 3))),
+      setInterval(() => this.resync(), RESYNC_MS),
+    ];
+    for (const t of this.timers) t.unref();
+    void this.askSymbols();
+    log.info({ gateway: this.gatewayId, partitions: this.count, nats: config.cluster.natsServers }, 'gateway joined the cluster');
+  }
+
+  private json<T>(m: Msg): T | undefined {
+    try {
+      return JSON.parse(decoder.decode(m.data)) as T;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private beat(): void {
+    if (this.natsConnected) this.link.nc.publish(this.subjects.gateways, JSON.stringify({ gw: this.gatewayId }));
+    // Ingest nodes that went silent are forgotten (their partitions' leases expire on their own).
+    const limit = Date.now() - 3 * this.opts.config.cluster.leaseTtlMs;
+    for (const [node, m] of this.members) {
+      if (m.seenAt >= limit) continue;
+      this.members.delete(node);
+      for (const sh of m.beat.shards) this.opts.events.stats(emptyStats(m.base + sh.shard));
+    }
+  }
+
+  /** Asks for the symbol list until an ingest node has it (they publish it on every load as well). */
+  private async askSymbols(): Promise<void> {
+    while (!this.symbolsLoaded && !this.stopped) {
+      try {
+        const m = await this.link.nc.request(this.subjects.symbolsGet, '', { timeout: 2000 });
+        this.onSymbols(m);
+      } catch {
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  private onSymbols(m: Msg): void {
+    const list = this.json<SymbolInfo[]>(m);
+    if (!Array.isArray(list)) return;
+    this.symbolsLoaded = true;
+    this.opts.events.symbols(list);
+  }
+
+  private onBeat(m: Msg): void {
+    const beat = this.json<IngestBeat>(m);
+    if (!beat?.node) return;
+    let member = this.members.get(beat.node);
+    if (!member) {
+      member = { beat, seenAt: Date.now(), base: this.nextBase };
+      this.nextBase += 64;
+      this.members.set(beat.node, member);
+    }
+    member.beat = beat;
+    member.seenAt = Date.now();
+    for (const s of beat.shards) if (s.stats) this.opts.events.stats({ ...s.stats, shard: member.base + s.shard, symbols: s.shard === 0 ? beat.symbols : [] });
+  }
+
+  private ownerChanged(partition: number, before: Lease | undefined, after: Lease | undefined): void {
+    if (before) this.opts.events.down(partition);
+    for (const w of this.wanted.values()) if (w.partition === partition) w.ackedToken = 0;
+    // The server reopens the partition's channels at the new owner (with their last seq, as stale until live).
+    if (after && this.natsConnected) this.opts.events.up(partition);
+    if (after) this.opts.log.debug({ partition, node: after.node }, before ? 'partition moved to another ingest node' : 'partition has an owner');
+    else this.opts.log.debug({ partition, node: before?.node }, 'partition without an owner: its channels are stale');
+  }
+
+  private disconnected(): void {
+    for (let p = 0; p < this.count; p++) if (this.view.owners.has(p)) this.opts.events.down(p);
+    for (const w of this.wanted.values()) w.ackedToken = 0;
+  }
+
+  private reconnected(): void {
+    this.beat();
+    for (let p = 0; p < this.count; p++) if (this.view.owners.has(p)) this.opts.events.up(p);
+  }
+
+  isReady(shard: number): boolean {
+    return this.natsConnected && this.view?.owners.has(shard) === true;
+  }
+
+  send(shard: number, msg: ToShard): void {
+    if (msg.t === 'open') this.open(msg.channel, shard, false, msg.stale ?? false);
+    else if (msg.t === 'close') this.close(msg.channel);
+    // The symbol list goes from the ingest nodes to their own shards; nothing else crosses.
+  }
+
+  broadcast(): void {}
+
+  /** A user channel: opened at the node that numbers it, like a market channel at its producer. */
+  userOpen(channel: string): void {
+    const parsed = parseChannelName(channel);
+    if (parsed) this.open(channel, this.shardFor(parsed.key), true, false);
+  }
+
+  userClose(channel: string): void {
+    this.close(channel);
+  }
+
+  userPublish(channel: string, type: string, data: unknown): void {
+    const parsed = parseChannelName(channel);
+    if (!parsed || !this.natsConnected) {
+      this.opts.log.warn({ channel, type }, 'user channel frame not published: NATS is unavailable');
+      return;
+    }
+    const op: PartitionOp = { op: 'pub', channel, type, data };
+    this.link.nc.publish(this.subjects.partition(this.shardFor(parsed.key)), JSON.stringify(op));
+  }
+
+  private open(channel: string, partition: number, user: boolean, stale: boolean): void {
+    let w = this.wanted.get(channel);
+    if (!w) {
+      // Subscribed before the open is sent: no frame published after the owner's answer can be missed.
+      const sub = this.link.nc.subscribe(this.subjects.channel(channel), { callback: (_e, m) => this.onFrame(channel, partition, m) });
+      w = { partition, user, sub, ackedToken: 0, inFlight: false };
+      this.wanted.set(channel, w);
+    } else w.ackedToken = 0;
+    this.sendOpen(channel, w, stale);
+  }
+
+  private sendOpen(channel: string, w: Wanted, stale: boolean): void {
+    if (w.inFlight || !this.isReady(w.partition)) return;
+    w.inFlight = true;
+    const op: PartitionOp = { op: 'open', gw: this.gatewayId, channel, seq: this.opts.lastSeq(channel), stale, user: w.user };
+    this.link.nc.request(this.subjects.partition(w.partition), JSON.stringify(op), { timeout: OPEN_TIMEOUT_MS }).then(
+      (m) => {
+        w.inFlight = false;
+        const reply = this.json<OpenReply>(m);
+        if (!reply || this.wanted.get(channel) !== w) return;
+        const owner = this.view.owners.get(w.partition);
+        if (owner && owner.token !== reply.token) return;
+        w.ackedToken = reply.token;
+        if (reply.snapshot) this.opts.frame(channel, FrameKind.DATA, reply.seq, encoder.encode(reply.snapshot), true);
+        if (reply.stale) this.opts.frame(channel, FrameKind.STALE, 0, encoder.encode(reply.stale));
+      },
+      (err: Error) => {
+        w.inFlight = false;
+        this.opts.log.debug({ channel, partition: w.partition, err: err.message }, 'open not answered: sent again');
+      },
+    );
+  }
+
+  /** Opens not acknowledged by the partition's current owner are sent again. */
+  private resync(): void {
+    if (!this.natsConnected) return;
+    for (const [channel, w] of this.wanted) {
+      const owner = this.view.owners.get(w.partition);
+      if (owner && w.ackedToken !== owner.token) this.sendOpen(channel, w, true);
+    }
+  }
+
+  private close(channel: string): void {
+    const w = this.wanted.get(channel);
+    if (!w) return;
+    this.wanted.delete(channel);
+    w.sub.unsubscribe();
+    if (!this.natsConnected) return;
+    const op: PartitionOp = { op: 'close', gw: this.gatewayId, channel };
+    this.link.nc.publish(this.subjects.partition(w.partition), JSON.stringify(op));
+  }
+
+  /** A frame from the partition's owner: only the current lease's token is taken (an earlier owner may still send). */
+  private onFrame(channel: string, partition: number, m: Msg): void {
+    const frame = decodeClusterFrame(m.data);
+    const owner = this.view.owners.get(partition);
+    if (!frame || !owner || frame.token !== owner.token) return;
+    this.opts.frame(channel, frame.kind, frame.seq, frame.bytes);
+  }
+
+  ask(shard: number, plugin: string, question: string, params: unknown, symbol: string, timeoutMs: number): Promise<unknown> {
+    if (!this.isReady(shard)) return Promise.reject(new TickgateError('TG_ERR_DATA_UNAVAILABLE', this.natsConnected ? 'No ingest node serves this symbol right now (one is taking it over): retry in a few seconds' : 'This gateway lost its connection to the cluster (NATS): retry in a few seconds'));
+    const op: PartitionOp = { op: 'ask', plugin, question, params, symbol, timeoutMs };
+    return this.link.nc.request(this.subjects.partition(shard), JSON.stringify(op), { timeout: timeoutMs + 500 }).then(
+      (m) => {
+        const reply = this.json<AskReply>(m);
+        if (!reply) throw new TickgateError('TG_ERR_INTERNAL');
+        if (reply.ok) return reply.data;
+        throw this.toError(reply.error);
+      },
+      (err: unknown) => {
+        if (err instanceof TickgateError) throw err;
+        throw new TickgateError('TG_ERR_DATA_UNAVAILABLE', 'The ingest node serving this symbol did not answer: retry in a few seconds');
+      },
+    );
+  }
+
+  private toError(e: { code: string; message: string; hint?: string }): TickgateError {
+    return this.opts.errors.get(e.code) ? new TickgateError(e.code as AnyErrorCode, e.message, e.hint) : new TickgateError('TG_ERR_INTERNAL');
+  }
+
+  /** Every shard of every ingest node: one question per node, answers numbered like info(). */
+  async askEach(plugin: string, question: string, params: unknown, timeoutMs: number): Promise<EachAnswer[]> {
+    const out: EachAnswer[] = [];
+    await Promise.all([...this.members.values()].map(async (member) => {
+      try {
+        const m = await this.link.nc.request(this.subjects.node(member.beat.node), JSON.stringify({ plugin, question, params, timeoutMs }), { timeout: timeoutMs + 500 });
+        const answers = this.json<Array<{ shard: number; ok: boolean; data?: unknown; error?: { code: string; message: string; hint?: string } }>>(m) ?? [];
+        for (const a of answers) out.push(a.ok ? { shard: member.base + a.shard, ok: true, data: a.data } : { shard: member.base + a.shard, ok: false, error: this.toError(a.error!) });
+      } catch {
+        out.push({ shard: member.base, ok: false, error: new TickgateError('TG_ERR_DATA_UNAVAILABLE', `Ingest node ${member.beat.node} did not answer: retry in a few seconds`) });
+      }
+    }));
+    return out.sort((a, b) => a.shard - b.shard);
+  }
+
+  /** The ingest nodes' shard threads, as their heartbeats report them. */
+  info(): ShardInfo[] {
+    const out: ShardInfo[] = [];
+    for (const m of this.members.values()) for (const s of m.beat.shards) out.push({ ...s, shard: m.base + s.shard, stats: s.stats ? { ...s.stats, shard: m.base + s.shard } : undefined });
+    return out.sort((a, b) => a.shard - b.shard);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    this.view?.stop();
+    if (!this.link) return;
+    if (this.natsConnected) this.link.nc.publish(this.subjects.gatewayGone, JSON.stringify({ gw: this.gatewayId }));
+    await this.link.nc.drain().catch(() => this.link.nc.close());
+  }
+}
+
+function emptyStats(shard: number): import('../bus.js').ShardStats {
+  return { t: 'stats', shard, channels: 0, streams: [], symbols: [], priceCache: 0, connections: [], restUsedWeight: 0, bookResyncs: 0, loopDelay: { p50: 0, p99: 0, max: 0 }, plugins: {} };
+}
