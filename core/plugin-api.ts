@@ -311,6 +311,14 @@ export interface AcceptorApi<C = Record<string, unknown>> {
    * shard half keeps in memory (e.g. resting orders) is handed to it again here; `shardOf` tells which symbols it owns.
    */
   onShardStart(fn: (shard: number) => void | Promise<void>): void;
+  /**
+   * Tells this plugin's acceptor half on every other gateway of a cluster: its `onBroadcast(event)` handler runs there
+   * with `data` (plain JSON). Standalone there is no other gateway and nothing is sent. Use it for what each gateway
+   * holds in memory about users: a session ended here is ended (and forgotten by caches) on every gateway.
+   */
+  broadcast(event: string, data: unknown): void;
+  /** Hears `broadcast(event, data)` from this plugin on another gateway. A throw (or a rejection) is logged and contained. */
+  onBroadcast(event: string, fn: (data: unknown) => void | Promise<void>): void;
   /** The shard that owns a symbol (where `ask(symbol, …)` goes). */
   shardOf(symbol: string): number;
   /** Told when a user-keyed channel of `kind` (any plugin's) gains its first subscriber and loses its last. */

@@ -28,6 +28,8 @@ export interface PluginHostDeps {
   shardOf(symbol: string): number;
   watch(plugin: string, channel: string, fn: (frame: WatchedFrame) => void): () => void;
   metrics(plugin: string): PluginMetrics;
+  /** To this plugin's acceptor half on the cluster's other gateways (nothing standalone). */
+  broadcast(plugin: string, event: string, data: unknown): void;
 }
 
 type ClientEvent = 'connect' | 'disconnect' | 'authenticated';
@@ -59,6 +61,8 @@ export class PluginHost {
   private readonly teardowns: Array<{ plugin: string; fn: Teardown }> = [];
   /** Report handlers by `<plugin>:<event>`. */
   private readonly reports = new Map<string, (data: unknown, from: { shard: number }) => void | Promise<void>>();
+  /** Broadcast handlers by `<plugin>:<event>`. */
+  private readonly broadcasts = new Map<string, (data: unknown) => void | Promise<void>>();
   private readonly shardStarts: Array<{ plugin: string; fn: (shard: number) => void | Promise<void> }> = [];
   private readonly channelWatchers = new Map<string, Array<{ plugin: string; watcher: UserChannelWatcher }>>();
   /** Where each loaded plugin came from, for the message when a second one declares the same name. */
@@ -188,6 +192,15 @@ export class PluginHost {
         if (this.reports.has(key)) throw new PluginLoadError(`plugin "${plugin}": it hears report "${event}" twice`);
         this.reports.set(key, fn);
       },
+      broadcast: (event, data) => {
+        if (typeof event !== 'string' || event === '') throw new Error(`plugin "${plugin}": broadcast() needs an event name`);
+        this.deps.broadcast(plugin, event, data);
+      },
+      onBroadcast: (event, fn) => {
+        const key = `${plugin}:${event}`;
+        if (this.broadcasts.has(key)) throw new PluginLoadError(`plugin "${plugin}": it hears broadcast "${event}" twice`);
+        this.broadcasts.set(key, fn);
+      },
       onShardStart: (fn) => {
         this.shardStarts.push({ plugin, fn });
       },
@@ -250,6 +263,16 @@ export class PluginHost {
       return;
     }
     this.contain(plugin, `report ${event}`, () => fn(data, { shard }));
+  }
+
+  /** A plugin's broadcast from another gateway of the cluster. */
+  broadcastReceived(plugin: string, event: string, data: unknown): void {
+    const fn = this.broadcasts.get(`${plugin}:${event}`);
+    if (!fn) {
+      this.deps.log.warn({ plugin, event }, 'a broadcast from another gateway that no plugin here hears (do the gateways run the same plugins?)');
+      return;
+    }
+    this.contain(plugin, `broadcast ${event}`, () => fn(data));
   }
 
   shardStarted(shard: number): void {

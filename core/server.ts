@@ -210,6 +210,7 @@ export class TickgateServer {
         return this.subs.addWatcher(channel, v.family.spec.key === 'symbol' ? this.shards.shardFor(v.channel.key) : -1, fn);
       },
       metrics: (plugin) => this.metrics.forPlugin(plugin),
+      broadcast: (plugin, event, data) => this.clusterPool?.broadcastPlugin(plugin, event, data),
     });
   }
 
@@ -271,6 +272,7 @@ export class TickgateServer {
         config, log: this.log.child({ component: 'cluster' }), errors: this.errors, events,
         frame: (channel, kind, seq, bytes, asSnapshot) => this.subs.publishFrame(channel, kind, seq, bytes, asSnapshot),
         lastSeq: (channel) => this.subs.lastSeq(channel),
+        pluginBroadcast: (plugin, event, data) => this.plugins.broadcastReceived(plugin, event, data),
       });
     }
     await this.shards.start();

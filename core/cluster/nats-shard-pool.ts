@@ -45,6 +45,8 @@ export interface NatsShardPoolOptions {
   frame(channel: string, kind: FrameKind, seq: number, bytes: Uint8Array, asSnapshot?: boolean): void;
   /** The last data-frame number this gateway saw on a channel (sent with an open, so numbering only moves on). */
   lastSeq(channel: string): number;
+  /** A plugin's broadcast from another gateway. */
+  pluginBroadcast(plugin: string, event: string, data: unknown): void;
 }
 
 export class NatsShardPool implements ShardPool {
@@ -105,6 +107,10 @@ export class NatsShardPool implements ShardPool {
       nc.subscribe(this.subjects.report, { queue: 'gateways', callback: (_e, m) => {
         const r = this.json<{ plugin: string; event: string; data: unknown }>(m);
         if (r) this.opts.events.report(-1, r.plugin, r.event, r.data);
+      } }),
+      nc.subscribe(`${this.subjects.broadcastPrefix}*`, { callback: (_e, m) => {
+        const b = this.json<{ gw: string; event: string; data: unknown }>(m);
+        if (b && b.gw !== this.gatewayId) this.opts.pluginBroadcast(m.subject.slice(this.subjects.broadcastPrefix.length), b.event, b.data);
       } }),
       nc.subscribe(this.subjects.started, { queue: 'gateways', callback: (_e, m) => {
         const s = this.json<{ partition: number }>(m);
@@ -224,6 +230,14 @@ export class NatsShardPool implements ShardPool {
     }
     const op: PartitionOp = { op: 'pub', channel, type, data };
     this.link.nc.publish(this.subjects.partition(this.shardFor(parsed.key)), JSON.stringify(op));
+  }
+
+  broadcastPlugin(plugin: string, event: string, data: unknown): void {
+    if (!this.natsConnected) {
+      this.opts.log.warn({ plugin, event }, 'broadcast not sent to the other gateways: NATS is unavailable');
+      return;
+    }
+    this.link.nc.publish(this.subjects.broadcast(plugin), JSON.stringify({ gw: this.gatewayId, event, data }));
   }
 
   private open(channel: string, partition: number, user: boolean, stale: boolean): void {

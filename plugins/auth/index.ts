@@ -107,12 +107,23 @@ export default definePlugin({
     });
 
     /** Ends sessions: their refresh tokens stop (the database), their access tokens stop (the cache), their open connections sign out. */
-    const sessionsEnded = (userId: string, ids: string[], reason: string) => {
-      if (ids.length === 0) return;
+    const endHere = (userId: string, ids: string[]) => {
       const set = new Set(ids);
       api.clients.signOut(userId, AUTH_ERRORS.error('TG_ERR_SESSION_REVOKED'), (id) => id.credential.kind === 'token' && set.has(id.credential.id));
+    };
+    const sessionsEnded = (userId: string, ids: string[], reason: string) => {
+      if (ids.length === 0) return;
+      endHere(userId, ids);
+      // The cluster's other gateways: their cache stops the tokens, their connections sign out.
+      api.broadcast('sessions-ended', { userId, ids });
       users.accountEvent(userId, 'session.revoked', { sessions: ids, reason });
     };
+    api.onBroadcast('sessions-ended', (data) => {
+      const { userId, ids } = data as { userId: string; ids: string[] };
+      sessions.revokedElsewhere(userId, ids);
+      endHere(userId, ids);
+    });
+    api.onBroadcast('user-deleted', (data) => sessions.forgetUser((data as { userId: string }).userId));
 
     store.onChange(async (change) => {
       if (change.event === 'password.changed') {
@@ -127,6 +138,7 @@ export default definePlugin({
         sessionsEnded(change.userId, ids, 'password-changed');
       } else if (change.event === 'account.deleted') {
         sessions.forgetUser(change.userId);
+        api.broadcast('user-deleted', { userId: change.userId });
       }
     });
 

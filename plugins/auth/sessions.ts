@@ -142,6 +142,11 @@ export class SessionStore {
     return hit.active && hit.userId === userId;
   }
 
+  /** Sessions another gateway of the cluster revoked: this one stops taking their access tokens at once. */
+  revokedElsewhere(userId: string, ids: string[]): void {
+    for (const id of ids) this.revoked(id, userId);
+  }
+
   /** Forgets a deleted user's sessions (the database removed them with the user). */
   forgetUser(userId: string): void {
     for (const [id, v] of this.live.entries()) if (v.userId === userId) this.revoked(id, userId);

@@ -38,7 +38,16 @@ export default definePlugin({
     await db.migrate('users', USERS_MIGRATIONS);
     const store = new UserStore(db, api.config, api.log);
     for (const [kind, description] of Object.entries(PRIVATE_KINDS)) api.channel(kind, { key: 'user', description });
-    store.onChange((change) => react(api, change));
+    store.onChange((change) => {
+      react(api, change);
+      // The user's connections on the cluster's other gateways, and what those cache, follow the change too.
+      api.broadcast('change', change);
+    });
+    api.onBroadcast('change', (data) => {
+      const change = data as UserChange;
+      store.changedElsewhere(change);
+      endAccess(api, change);
+    });
     const adminFields = new Map<string, (userId: string) => unknown>();
     const service: UsersService = {
       store,
@@ -71,14 +80,15 @@ function react(api: AcceptorApi, change: UserChange): void {
       return accountEvent(api, userId, change.event);
     case 'role.changed':
       accountEvent(api, userId, change.event, { role: change.role });
-      return api.clients.setRole(userId, change.role);
+      endAccess(api, change);
+      return;
     case 'account.enabled':
       return accountEvent(api, userId, change.event);
     case 'account.disabled':
     case 'account.deleted': {
       // The event first: it reaches the account channel before the sign-out ends that subscription.
       accountEvent(api, userId, change.event);
-      const n = api.clients.signOut(userId, new TickgateError(change.event === 'account.disabled' ? 'TG_ERR_ACCOUNT_DISABLED' : 'TG_ERR_TOKEN_INVALID', change.event === 'account.disabled' ? undefined : 'This account was deleted'));
+      const n = endAccess(api, change);
       api.log.info({ userId, event: change.event, by: change.by, connections: n }, 'account access ended');
       return;
     }
@@ -86,7 +96,24 @@ function react(api: AcceptorApi, change: UserChange): void {
       return accountEvent(api, userId, change.event, { key: change.key });
     case 'api-key.revoked':
       accountEvent(api, userId, change.event, { keyId: change.keyId });
-      api.clients.signOut(userId, new TickgateError('TG_ERR_TOKEN_INVALID', 'The API key this connection used was revoked'), (id) => id.credential.kind === 'apiKey' && id.credential.id === change.keyId);
+      endAccess(api, change);
       return;
+  }
+}
+
+/** What a change takes from the user's open connections on this gateway (each gateway of a cluster runs it); how many ended. */
+function endAccess(api: AcceptorApi, change: UserChange): number {
+  const { userId } = change;
+  switch (change.event) {
+    case 'role.changed':
+      api.clients.setRole(userId, change.role);
+      return 0;
+    case 'account.disabled':
+    case 'account.deleted':
+      return api.clients.signOut(userId, new TickgateError(change.event === 'account.disabled' ? 'TG_ERR_ACCOUNT_DISABLED' : 'TG_ERR_TOKEN_INVALID', change.event === 'account.disabled' ? undefined : 'This account was deleted'));
+    case 'api-key.revoked':
+      return api.clients.signOut(userId, new TickgateError('TG_ERR_TOKEN_INVALID', 'The API key this connection used was revoked'), (id) => id.credential.kind === 'apiKey' && id.credential.id === change.keyId);
+    default:
+      return 0;
   }
 }

@@ -341,6 +341,19 @@ export class UserStore {
     return { ...info, key, secret };
   }
 
+  /**
+   * A change made on another gateway of the cluster: what this one cached about the user or the key is read again
+   * (a disabled account, a revoked key stop here at once, not after the cache's TTL).
+   */
+  changedElsewhere(change: UserChange): void {
+    this.generation++;
+    this.cache.delete(change.userId);
+    if (change.event !== 'api-key.revoked' && change.event !== 'account.deleted') return;
+    const ofChange = (v: { keyId: string; userId: string } | false) => v !== false && (change.event === 'account.deleted' ? v.userId === change.userId : v.keyId === change.keyId);
+    for (const [hash, v] of this.keyCache.entries()) if (ofChange(v)) this.keyCache.set(hash, false);
+    for (const [hash, v] of this.secretCache.entries()) if (ofChange(v)) this.secretCache.set(hash, false);
+  }
+
   async listApiKeys(userId: string): Promise<ApiKeyInfo[]> {
     const rows = await this.keys.findAll({ where: { userId }, order: [['createdAt', 'ASC'], ['id', 'ASC']] });
     return rows.map(keyInfo);
