@@ -272,6 +272,7 @@ export class TickgateServer {
         config, log: this.log.child({ component: 'cluster' }), errors: this.errors, events,
         frame: (channel, kind, seq, bytes, asSnapshot) => this.subs.publishFrame(channel, kind, seq, bytes, asSnapshot),
         lastSeq: (channel) => this.subs.lastSeq(channel),
+        isStale: (channel) => this.subs.isStale(channel),
         pluginBroadcast: (plugin, event, data) => this.plugins.broadcastReceived(plugin, event, data),
       });
     }

@@ -237,6 +237,10 @@ export class Subscriptions {
     return out;
   }
 
+  isStale(channel: string): boolean {
+    return this.channels.get(channel)?.stale !== undefined;
+  }
+
   lastSeq(channel: string): number {
     return this.seqs.get(channel) ?? 0;
   }

@@ -147,7 +147,10 @@ export class IngestNode {
       } }),
       nc.subscribe(this.subjects.node(this.name), { callback: (_e, m) => void this.onNodeAsk(m) }),
     );
-    this.view = new LeaseView(kv, config.cluster.leaseTtlMs, () => undefined, log);
+    // A partition given up or expired is claimed on the next round, started at once (an orderly stop hands over at once).
+    this.view = new LeaseView(kv, config.cluster.leaseTtlMs, (_p, _before, after) => {
+      if (!after) this.soon();
+    }, log);
     await this.view.start();
     this.holder = new LeaseHolder(kv, this.view, this.name, config.cluster.partitions, config.cluster.leaseTtlMs, {
       prepare: (partition, token) => this.prepare(partition, token),
@@ -158,6 +161,16 @@ export class IngestNode {
     this.timer = setInterval(() => this.beat(), HEARTBEAT_MS);
     this.timer.unref();
     log.info({ node: this.name, shards: config.shards, partitions: config.cluster.partitions, nats: config.cluster.natsServers }, `tickgate ingest node ${this.name} running`);
+  }
+
+  private soonTimer: NodeJS.Timeout | undefined;
+
+  /** A lease round shortly (several changes at once make one round). */
+  private soon(): void {
+    this.soonTimer ??= setTimeout(() => {
+      this.soonTimer = undefined;
+      void this.holder?.tick();
+    }, 50);
   }
 
   private json<T>(m: Msg): T | undefined {
@@ -235,7 +248,9 @@ export class IngestNode {
     this.gateways.set(op.gw, Date.now());
     let ch = this.channels.get(op.channel);
     if (!ch) {
-      ch = { partition, subject: this.subjects.channel(op.channel), user: op.user, gateways: new Set(), seq: op.seq, snapshot: undefined, stale: undefined };
+      // Reopened after a move (or a lost connection): stale for every gateway until its shard reports it live.
+      const stale = op.stale && !op.user ? encoder.encode(encodeFrame('status', op.channel, { state: 'stale' })) : undefined;
+      ch = { partition, subject: this.subjects.channel(op.channel), user: op.user, gateways: new Set(), seq: op.seq, snapshot: undefined, stale };
       this.channels.set(op.channel, ch);
       if (!op.user) this.pool.send(this.localShard(partition), { t: 'open', channel: op.channel, seq: op.seq, stale: op.stale });
     } else if (op.seq > ch.seq) {
@@ -382,7 +397,9 @@ export class IngestNode {
     if (this.stopping) return;
     this.stopping = true;
     clearInterval(this.timer);
+    clearTimeout(this.soonTimer);
     if (this.holder) await this.holder.stop().catch(() => undefined);
+    if (this.link?.connected()) this.link.nc.publish(this.subjects.ingestGone, JSON.stringify({ node: this.name }));
     this.view?.stop();
     for (const s of this.subs) s.unsubscribe();
     if (this.pool) await this.pool.stop();

@@ -9,6 +9,7 @@ import type { ShardPoolEvents } from '../shard-pool.js';
 import { shardFor } from '../shard-hash.js';
 import { TickgateError, type AnyErrorCode, type ErrorRegistry } from '../errors.js';
 import { parseChannelName } from '../channel-grammar.js';
+import { encodeFrame } from '../protocol.js';
 import type { SymbolInfo } from '../symbol-registry.js';
 import { openNats, type NatsLink } from './nats-connection.js';
 import { LeaseView, type Lease } from './partition-leases.js';
@@ -45,6 +46,8 @@ export interface NatsShardPoolOptions {
   frame(channel: string, kind: FrameKind, seq: number, bytes: Uint8Array, asSnapshot?: boolean): void;
   /** The last data-frame number this gateway saw on a channel (sent with an open, so numbering only moves on). */
   lastSeq(channel: string): number;
+  /** Whether this gateway's subscribers were last told the channel is stale. */
+  isStale(channel: string): boolean;
   /** A plugin's broadcast from another gateway. */
   pluginBroadcast(plugin: string, event: string, data: unknown): void;
 }
@@ -104,6 +107,7 @@ export class NatsShardPool implements ShardPool {
     this.subs.push(
       nc.subscribe(this.subjects.symbols, { callback: (_e, m) => this.onSymbols(m) }),
       nc.subscribe(this.subjects.ingest, { callback: (_e, m) => this.onBeat(m) }),
+      nc.subscribe(this.subjects.ingestGone, { callback: (_e, m) => this.forget(this.json<{ node: string }>(m)?.node) }),
       nc.subscribe(this.subjects.report, { queue: 'gateways', callback: (_e, m) => {
         const r = this.json<{ plugin: string; event: string; data: unknown }>(m);
         if (r) this.opts.events.report(-1, r.plugin, r.event, r.data);
@@ -139,13 +143,17 @@ export class NatsShardPool implements ShardPool {
 
   private beat(): void {
     if (this.natsConnected) this.link.nc.publish(this.subjects.gateways, JSON.stringify({ gw: this.gatewayId }));
-    // Ingest nodes that went silent are forgotten (their partitions' leases expire on their own).
-    const limit = Date.now() - 3 * this.opts.config.cluster.leaseTtlMs;
-    for (const [node, m] of this.members) {
-      if (m.seenAt >= limit) continue;
-      this.members.delete(node);
-      for (const sh of m.beat.shards) this.opts.events.stats(emptyStats(m.base + sh.shard));
-    }
+    // Ingest nodes silent for a lease's TTL are forgotten (their partitions' leases expire then too).
+    const limit = Date.now() - Math.max(3000, this.opts.config.cluster.leaseTtlMs);
+    for (const [node, m] of this.members) if (m.seenAt < limit) this.forget(node);
+  }
+
+  /** An ingest node that stopped, or went silent: its shards leave health, metrics and the active-symbol count. */
+  private forget(node: string | undefined): void {
+    const m = node === undefined ? undefined : this.members.get(node);
+    if (!m) return;
+    this.members.delete(node!);
+    for (const sh of m.beat.shards) this.opts.events.stats(emptyStats(m.base + sh.shard));
   }
 
   /** Asks for the symbol list until an ingest node has it (they publish it on every load as well). */
@@ -265,6 +273,8 @@ export class NatsShardPool implements ShardPool {
         w.ackedToken = reply.token;
         if (reply.snapshot) this.opts.frame(channel, FrameKind.DATA, reply.seq, encoder.encode(reply.snapshot), true);
         if (reply.stale) this.opts.frame(channel, FrameKind.STALE, 0, encoder.encode(reply.stale));
+        // Stale here (NATS or the owner was lost) and live at the owner: the subscribers hear it is live again.
+        else if (this.opts.isStale(channel)) this.opts.frame(channel, FrameKind.LIVE, 0, encoder.encode(encodeFrame('status', channel, { state: 'live' })));
       },
       (err: Error) => {
         w.inFlight = false;

@@ -151,7 +151,8 @@ export class LeaseHolder {
   ) {}
 
   start(): void {
-    this.timer = setInterval(() => void this.tick(), Math.max(200, Math.floor(this.ttlMs / 3)));
+    // Renewals need a round every third of the TTL; balancing wants one every few seconds whatever the TTL.
+    this.timer = setInterval(() => void this.tick(), Math.max(200, Math.min(2000, Math.floor(this.ttlMs / 3))));
     this.timer.unref();
     void this.tick();
   }
@@ -246,8 +247,9 @@ export class LeaseHolder {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
-    await Promise.all([...this.held.keys()].map((p) => this.release(p, 'this node is stopping')));
+    // The member first: the others count their shares without this node when they see its partitions freed.
     await this.kv.delete(`m.${this.node}`).catch(() => undefined);
+    await Promise.all([...this.held.keys()].map((p) => this.release(p, 'this node is stopping')));
   }
 
   /** NATS was lost for longer than the TTL: the leases are gone whatever the server says later. */

@@ -16,6 +16,7 @@ export class Subjects {
   readonly gatewayGone: string;
   /** Ingest nodes' heartbeats with their stats, heard by the gateways. */
   readonly ingest: string;
+  readonly ingestGone: string;
   /** The exchange's symbol list: published when loaded, asked for by a gateway that starts. */
   readonly symbols: string;
   readonly symbolsGet: string;
@@ -33,6 +34,7 @@ export class Subjects {
     this.gateways = `${prefix}.gw`;
     this.gatewayGone = `${prefix}.gw.gone`;
     this.ingest = `${prefix}.ingest`;
+    this.ingestGone = `${prefix}.ingest.gone`;
     this.symbols = `${prefix}.symbols`;
     this.symbolsGet = `${prefix}.symbols.get`;
     this.report = `${prefix}.report`;

@@ -94,3 +94,19 @@ t.test('plugin entries: names, relative paths resolved from the config file, dis
     { name: 'vwap', path: '/etc/tickgate/extra/vwap.js', config: { window: 5 } },
   ]);
 });
+
+t.test('cluster roles: standalone without NATS, both with a NATS URL, ROLE and NATS_URL from the environment, clear errors', async (t) => {
+  t.equal(validateConfig({}, 'test').cluster.role, 'standalone', 'no NATS URL: standalone');
+  const both = validateConfig({ cluster: { natsUrl: 'nats://127.0.0.1:4222, nats://10.0.0.2:4222' } }, 'test');
+  t.equal(both.cluster.role, 'both', 'a NATS URL and no role: both roles in one process');
+  t.same(both.cluster.natsServers, ['nats://127.0.0.1:4222', 'nats://10.0.0.2:4222'], 'servers split on commas');
+  t.match(both.cluster.nodeName, /^[A-Za-z0-9_-]+-\d+$/, 'node name: host and process id');
+  const env = loadConfig({ file: join(PACKAGE_ROOT, 'config.yaml'), env: { ROLE: 'gateway', NATS_URL: 'nats://nats.internal:4222' } });
+  t.equal(env.cluster.role, 'gateway');
+  t.same(env.cluster.natsServers, ['nats://nats.internal:4222']);
+  t.throws(() => validateConfig({ cluster: { role: 'ingest' } }, 'test'), { name: 'ConfigError', message: /cluster.role: "ingest" runs on NATS: set cluster.natsUrl \(or NATS_URL\)/ });
+  t.throws(() => validateConfig({ cluster: { role: 'standalone', natsUrl: 'nats://127.0.0.1:4222' } }, 'test'), { message: /a standalone node does not use NATS/ });
+  t.throws(() => validateConfig({ cluster: { natsUrl: 'http://127.0.0.1:4222' } }, 'test'), { message: /cluster.natsUrl: must be one or more NATS URLs/ });
+  t.throws(() => validateConfig({ cluster: { role: 'leader', natsUrl: 'nats://x:1' } }, 'test'), { message: /cluster.role/ });
+  t.throws(() => validateConfig({ cluster: { subjectPrefix: 'a.b' } }, 'test'), { message: /cluster.subjectPrefix/ });
+});

@@ -1,0 +1,221 @@
+// Cluster mode on NATS, with every node a child process (the `npm start` entry): frames cross from an ingest node to
+// gateways, late joiners get the same snapshot and numbering, partitions fail over, NATS loss and return, and private
+// frames and sign-outs reach a user's connection on another gateway.
+import t, { type Test } from 'tap';
+import { SimExchange } from '../../../sim/exchange.js';
+import { DEFAULT_SYMBOLS } from '../../../sim/market-model.js';
+import { fnv1a } from '../../../core/shard-hash.js';
+import { TestClient, type Frame } from '../../helpers/ws-client.js';
+import { clusterPrefix, fixturePlugin, getJson, natsForTests, startNode, TcpProxy, until, type ClusterNode } from '../../helpers/cluster.js';
+
+const nats = await natsForTests();
+const skip = 'skip' in nats ? nats.skip : false;
+const natsUrl = 'url' in nats ? nats.url : '';
+if (skip) t.comment(`cluster tests skipped: ${skip}`);
+
+const PARTITIONS = 64;
+
+async function simFor(t: Test, recordBookTop = 0): Promise<SimExchange> {
+  const sim = await new SimExchange({ port: 0, tickerIntervalMs: 200, klineIntervalMs: 200, recordBookTop }).start();
+  t.teardown(() => sim.close());
+  return sim;
+}
+
+/** Waits until the gateway sees every partition owned and the symbol list loaded. */
+async function clusterReady(gw: ClusterNode): Promise<any> {
+  return until(async () => {
+    const { body } = await getJson(`http://127.0.0.1:${gw.port}/health`);
+    return body.cluster?.partitionsOwned === PARTITIONS && body.cluster.ingest.length > 0 && body.upstream.symbolsLoaded ? body : undefined;
+  }, `${gw.name} sees all ${PARTITIONS} partitions owned, an ingest node and the symbol list`);
+}
+
+const isData = (type: string, channel: string) => (f: Frame) => f.type === type && f.channel === channel;
+
+t.test('a client on gateway B gets what ingest node A produces; a late joiner on gateway C gets the same snapshot and numbering', { skip }, async (t) => {
+  const sim = await simFor(t);
+  const prefix = clusterPrefix(t, natsUrl);
+  const common = { natsUrl, prefix, upstream: { wsUrl: sim.wsUrl, restUrl: sim.restUrl } };
+  const a = await startNode(t, { ...common, role: 'ingest', name: 'ingest-a', shards: 2 });
+  const [b, c] = await Promise.all([startNode(t, { ...common, role: 'gateway', name: 'gw-b' }), startNode(t, { ...common, role: 'gateway', name: 'gw-c' })]);
+  const health = await clusterReady(b);
+  t.equal(health.role, 'gateway');
+  t.same(health.cluster.ingest.map((i: { node: string }) => i.node), ['ingest-a'], 'gateway B sees ingest node A');
+  const ingestHealth = await getJson(`http://127.0.0.1:${a.port}/health`);
+  t.equal(ingestHealth.body.role, 'ingest', 'the ingest node serves /health on its port');
+  t.equal(ingestHealth.body.cluster.partitions.length, PARTITIONS, 'alone, it owns every partition');
+  await clusterReady(c);
+
+  const onB = await TestClient.connect(`ws://127.0.0.1:${b.port}/ws`);
+  t.teardown(() => onB.close());
+  onB.subscribe('price:BTCUSDT', 'klines:BTCUSDT:1m');
+  await onB.next(isData('price', 'price:BTCUSDT'));
+  await onB.next(isData('price', 'price:BTCUSDT'));
+  await onB.next(isData('kline', 'klines:BTCUSDT:1m'));
+
+  const onC = await TestClient.connect(`ws://127.0.0.1:${c.port}/ws`);
+  t.teardown(() => onC.close());
+  onC.subscribe('price:BTCUSDT', 'klines:BTCUSDT:1m');
+  for (const [type, channel] of [['price', 'price:BTCUSDT'], ['kline', 'klines:BTCUSDT:1m']] as const) {
+    const first = await onC.next(isData(type, channel));
+    t.equal(first.snapshot, true, `${channel}: the late joiner's first frame is the snapshot`);
+    const same = await until(() => onB.frames.find((f) => f.channel === channel && f.seq === first.seq), `frame ${String(first.seq)} on B`, 5000);
+    t.same(same.data, first.data, `${channel}: the snapshot is frame ${String(first.seq)} as B got it`);
+    for (let i = 0; i < 3; i++) {
+      const next = await onC.next(isData(type, channel));
+      t.equal(next.seq, (first.seq as number) + i + 1, `${channel}: numbering goes on without a gap on C`);
+      const onBToo = await until(() => onB.frames.find((f) => f.channel === channel && f.seq === next.seq), `frame ${String(next.seq)} on B`, 5000);
+      t.equal(onC.raw[onC.indexOf(next)], onB.raw[onB.indexOf(onBToo)], `${channel}: frame ${String(next.seq)} is byte for byte the same on both gateways`);
+    }
+  }
+  const stats = await getJson(`http://127.0.0.1:${c.port}/api/v1/ws/stats`);
+  t.equal(stats.body.data.role, 'gateway');
+  t.ok(stats.body.data.binanceActiveStreams.includes('btcusdt@ticker'), 'the stats name the ingest node\'s exchange streams');
+});
+
+t.test('an ingest node killed: its partitions move, subscribers see stale then live, books match the exchange again, seq never repeats', { skip }, async (t) => {
+  const sim = await simFor(t, 20);
+  const prefix = clusterPrefix(t, natsUrl);
+  const plugins = ['market', { name: 'bookcheck', path: fixturePlugin('bookcheck-plugin') }];
+  const common = { natsUrl, prefix, plugins, upstream: { wsUrl: sim.wsUrl, restUrl: sim.restUrl } };
+  const [a, d] = await Promise.all([startNode(t, { ...common, role: 'ingest', name: 'ingest-a' }), startNode(t, { ...common, role: 'ingest', name: 'ingest-d' })]);
+  const b = await startNode(t, { ...common, role: 'gateway', name: 'gw-b' });
+  await clusterReady(b);
+  const owned = async (n: ClusterNode) => (await getJson(`http://127.0.0.1:${n.port}/health`)).body.cluster.partitions as number[];
+  await until(async () => (await owned(a)).length > 0 && (await owned(d)).length > 0 && (await owned(a)).length + (await owned(d)).length === PARTITIONS || undefined, 'the partitions shared between the two ingest nodes');
+
+  const client = await TestClient.connect(`ws://127.0.0.1:${b.port}/ws`);
+  t.teardown(() => client.close());
+  client.subscribe('price:BTCUSDT', 'bookcheck:BTCUSDT');
+  await client.next(isData('bookcheck', 'bookcheck:BTCUSDT'));
+  await client.next(isData('price', 'price:BTCUSDT'));
+
+  const partition = fnv1a('BTCUSDT') % PARTITIONS;
+  const [owner, survivor] = (await owned(a)).includes(partition) ? [a, d] : [d, a];
+  const killedAt = Date.now();
+  await owner.kill();
+  await client.next((f) => f.type === 'status' && f.channel === 'price:BTCUSDT' && f.data.state === 'stale', 15_000);
+  await client.next((f) => f.type === 'status' && f.channel === 'price:BTCUSDT' && f.data.state === 'live', 15_000);
+  const liveAfterMs = Date.now() - killedAt;
+  t.comment(`live again ${liveAfterMs} ms after the kill (lease TTL 3000 ms)`);
+  t.ok((await owned(survivor)).includes(partition), `${survivor.name} owns the partition now`);
+
+  // After the move, every book update is the exchange's book at the same update id.
+  await client.next((f) => f.type === 'status' && f.channel === 'bookcheck:BTCUSDT' && f.data.state === 'live', 15_000).catch(() => undefined);
+  let compared = 0;
+  for (let i = 0; i < 8; i++) {
+    const f = await client.next(isData('bookcheck', 'bookcheck:BTCUSDT'));
+    const want = sim.market('BTCUSDT')!.bookHistory.get(f.data.id);
+    if (!want) continue;
+    compared++;
+    t.same({ bids: f.data.bids, asks: f.data.asks }, want, `book at update ${String(f.data.id)} equals the exchange's`);
+  }
+  t.ok(compared >= 4, `compared ${compared} books with the exchange's`);
+  const seqs = client.frames.filter((f) => f.channel === 'price:BTCUSDT' && typeof f.seq === 'number').map((f) => f.seq as number);
+  t.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]!), `price seq only ever increases across the move (${seqs.join(',')})`);
+  const health = await until(async () => {
+    const h = await clusterReady(b);
+    return h.cluster.ingest.some((i: { node: string }) => i.node === owner.name) ? undefined : h;
+  }, 'the dead node leaves the gateway\'s view');
+  t.same(health.cluster.ingest.map((i: { node: string }) => i.node), [survivor.name], 'the gateway sees the survivor alone');
+});
+
+t.test('a gateway that loses NATS: its channels go stale and its health 503; when NATS is back, everything resumes without a restart', { skip }, async (t) => {
+  const sim = await simFor(t);
+  const prefix = clusterPrefix(t, natsUrl);
+  const u = new URL(natsUrl);
+  const proxy = await new TcpProxy({ host: u.hostname, port: Number(u.port || 4222) }).start();
+  t.teardown(() => proxy.close());
+  const common = { prefix, upstream: { wsUrl: sim.wsUrl, restUrl: sim.restUrl } };
+  await startNode(t, { ...common, natsUrl, role: 'ingest', name: 'ingest-a' });
+  const b = await startNode(t, { ...common, natsUrl: proxy.url, role: 'gateway', name: 'gw-b' });
+  await clusterReady(b);
+  const client = await TestClient.connect(`ws://127.0.0.1:${b.port}/ws`);
+  t.teardown(() => client.close());
+  client.subscribe('price:ETHUSDT');
+  await client.next(isData('price', 'price:ETHUSDT'));
+
+  proxy.cut();
+  await client.next((f) => f.type === 'status' && f.channel === 'price:ETHUSDT' && f.data.state === 'stale', 10_000);
+  const down = await until(async () => {
+    const h = await getJson(`http://127.0.0.1:${b.port}/health`);
+    return h.status === 503 ? h : undefined;
+  }, 'health 503 without NATS');
+  t.match(down.body.problems.join(' '), /NATS/, 'health names NATS as the problem');
+  t.equal(down.body.cluster.nats, 'disconnected');
+  const pong = await client.ping();
+  t.equal(pong.type, 'pong', 'clients stay connected meanwhile');
+
+  proxy.restore();
+  await client.next((f) => f.type === 'status' && f.channel === 'price:ETHUSDT' && f.data.state === 'live', 15_000);
+  const after = await client.next(isData('price', 'price:ETHUSDT'));
+  t.ok(after.seq, 'price frames resume');
+  await until(async () => ((await getJson(`http://127.0.0.1:${b.port}/health`)).status === 200) || undefined, 'health 200 again');
+});
+
+t.test('a private frame published on gateway B reaches the user on gateway C; a sign-out on B ends their session on C', { skip }, async (t) => {
+  const sim = await simFor(t);
+  const prefix = clusterPrefix(t, natsUrl);
+  const plugins = ['market', { name: 'clusterfix', path: fixturePlugin('cluster-plugin') }];
+  const common = { natsUrl, prefix, plugins, upstream: { wsUrl: sim.wsUrl, restUrl: sim.restUrl } };
+  await startNode(t, { ...common, role: 'ingest', name: 'ingest-a' });
+  const [b, c] = await Promise.all([startNode(t, { ...common, role: 'gateway', name: 'gw-b' }), startNode(t, { ...common, role: 'gateway', name: 'gw-c' })]);
+  await clusterReady(b);
+  await clusterReady(c);
+  const post = (gw: ClusterNode, path: string, body: unknown) =>
+    fetch(`http://127.0.0.1:${gw.port}/api/v1/clusterfix/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.json());
+
+  const onC = await TestClient.connect(`ws://127.0.0.1:${c.port}/ws?token=test:u1:user`);
+  t.teardown(() => onC.close());
+  onC.subscribe('vip:u1');
+  await onC.next((f) => f.type === 'subscribed');
+  // The open travels to the partition's owner; a frame published before it arrives has no subscriber anywhere.
+  await new Promise((r) => setTimeout(r, 300));
+  await post(b, 'publish', { userId: 'u1', n: 1 });
+  const first = await onC.next(isData('vip', 'vip:u1'));
+  t.same(first.data, { n: 1 }, 'the frame published on B reached the connection on C');
+  await post(c, 'publish', { userId: 'u1', n: 2 });
+  const second = await onC.next(isData('vip', 'vip:u1'));
+  t.equal(second.seq, (first.seq as number) + 1, 'one numbering, whichever gateway published');
+
+  const onB = await TestClient.connect(`ws://127.0.0.1:${b.port}/ws?token=test:u1:user`);
+  t.teardown(() => onB.close());
+  onB.subscribe('vip:u1');
+  const snap = await onB.next(isData('vip', 'vip:u1'));
+  t.equal(snap.snapshot, true, 'the same user on B gets the latest frame as a snapshot');
+  t.equal(snap.seq, second.seq, 'with the same seq');
+
+  const res = await post(b, 'signout', { userId: 'u1' }) as { here: number };
+  t.equal(res.here, 1, 'B signed out its own connection');
+  const ended = await onC.next((f) => f.type === 'unauthenticated', 5000);
+  t.equal(ended.data.code, 'CLUSTERFIX_SIGNED_OUT', 'the connection on C was signed out too');
+  await onC.next((f) => f.type === 'unsubscribed' && f.channel === 'vip:u1', 5000);
+});
+
+t.test('an orderly stop of an ingest node hands its partitions over at once', { skip }, async (t) => {
+  const sim = await simFor(t);
+  const prefix = clusterPrefix(t, natsUrl);
+  // Leases of a minute: a handover that waited for one to expire would not happen within the wait below.
+  const common = { natsUrl, prefix, upstream: { wsUrl: sim.wsUrl, restUrl: sim.restUrl }, env: { TICKGATE__CLUSTER__LEASE_TTL_MS: '60000' } };
+  const [a, d] = await Promise.all([startNode(t, { ...common, role: 'ingest', name: 'ingest-a' }), startNode(t, { ...common, role: 'ingest', name: 'ingest-d' })]);
+  const b = await startNode(t, { ...common, role: 'gateway', name: 'gw-b' });
+  await clusterReady(b);
+  const owned = async (n: ClusterNode) => (await getJson(`http://127.0.0.1:${n.port}/health`)).body.cluster.partitions as number[];
+  await until(async () => (await owned(a)).length + (await owned(d)).length === PARTITIONS && (await owned(d)).length > 0 || undefined, 'shared partitions', 40_000);
+  const client = await TestClient.connect(`ws://127.0.0.1:${b.port}/ws`);
+  t.teardown(() => client.close());
+  const onD = new Set(await owned(d));
+  const symbol = DEFAULT_SYMBOLS.map((s) => s.symbol).find((s) => onD.has(fnv1a(s) % PARTITIONS));
+  if (symbol) {
+    client.subscribe(`price:${symbol}`);
+    await client.next(isData('price', `price:${symbol}`));
+  }
+  const stoppedAt = Date.now();
+  t.equal(await d.stop(), 0, 'SIGTERM: exit 0');
+  await until(async () => (await owned(a)).length === PARTITIONS || undefined, 'the survivor owns every partition at once (the leases last a minute)', 20_000);
+  t.comment(`all partitions on ingest-a ${Date.now() - stoppedAt} ms after the stop`);
+  if (symbol) {
+    await client.next((f) => f.type === 'status' && f.channel === `price:${symbol}` && f.data.state === 'live', 20_000);
+    await client.next(isData('price', `price:${symbol}`));
+    t.pass(`price:${symbol} resumed from the survivor`);
+  }
+});
