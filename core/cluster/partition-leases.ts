@@ -184,8 +184,11 @@ export class LeaseHolder {
         lease.revision = await this.kv.update(`p.${partition}`, this.value(lease.token), lease.revision);
       } catch (err) {
         if (this.stopped || this.held.get(partition) !== lease) return;
+        // NATS briefly unreachable: the lease may still be ours; the next round tries again (past the TTL, the
+        // reconnection drops every lease, and a renewal of one claimed since fails as a conflict).
+        if (!isConflict(err)) return;
         this.held.delete(partition);
-        this.hooks.lost(partition, `its lease could not be renewed: ${(err as Error).message}`);
+        this.hooks.lost(partition, `its lease was taken over: ${(err as Error).message}`);
       }
     }));
   }
@@ -259,4 +262,10 @@ export class LeaseHolder {
       this.hooks.lost(partition, why);
     }
   }
+}
+
+/** JetStream's "wrong last sequence" (10071): the key was written (or removed) by someone else since. */
+function isConflict(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown };
+  return e.code === 10071 || (typeof e.message === 'string' && e.message.includes('wrong last sequence'));
 }

@@ -152,6 +152,37 @@ t.test('a gateway that loses NATS: its channels go stale and its health 503; whe
   await until(async () => ((await getJson(`http://127.0.0.1:${b.port}/health`)).status === 200) || undefined, 'health 200 again');
 });
 
+t.test('an ingest node cut off NATS past its leases: its channels go stale on the gateways, and live again when it is back', { skip }, async (t) => {
+  const sim = await simFor(t);
+  const prefix = clusterPrefix(t, natsUrl);
+  const u = new URL(natsUrl);
+  const proxy = await new TcpProxy({ host: u.hostname, port: Number(u.port || 4222) }).start();
+  t.teardown(() => proxy.close());
+  const common = { prefix, upstream: { wsUrl: sim.wsUrl, restUrl: sim.restUrl } };
+  const a = await startNode(t, { ...common, natsUrl: proxy.url, role: 'ingest', name: 'ingest-a' });
+  const b = await startNode(t, { ...common, natsUrl, role: 'gateway', name: 'gw-b' });
+  await clusterReady(b);
+  const client = await TestClient.connect(`ws://127.0.0.1:${b.port}/ws`);
+  t.teardown(() => client.close());
+  client.subscribe('price:BNBUSDT');
+  await client.next(isData('price', 'price:BNBUSDT'));
+
+  proxy.cut();
+  await client.next((f) => f.type === 'status' && f.channel === 'price:BNBUSDT' && f.data.state === 'stale', 15_000);
+  const ingestDown = await until(async () => {
+    const h = await getJson(`http://127.0.0.1:${a.port}/health`);
+    return h.status === 503 ? h.body : undefined;
+  }, 'the ingest node\'s health 503 without NATS');
+  t.equal(ingestDown.cluster.nats, 'disconnected');
+  await new Promise((r) => setTimeout(r, 1000));
+  proxy.restore();
+  await client.next((f) => f.type === 'status' && f.channel === 'price:BNBUSDT' && f.data.state === 'live', 20_000);
+  await client.next(isData('price', 'price:BNBUSDT'));
+  const seqs = client.frames.filter((f) => f.channel === 'price:BNBUSDT' && typeof f.seq === 'number').map((f) => f.seq as number);
+  t.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]!), 'seq never repeats');
+  t.ok(a.logs.some((l) => l.includes('NATS connection back')), 'the ingest node logged its return');
+});
+
 t.test('a private frame published on gateway B reaches the user on gateway C; a sign-out on B ends their session on C', { skip }, async (t) => {
   const sim = await simFor(t);
   const prefix = clusterPrefix(t, natsUrl);
