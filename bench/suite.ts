@@ -32,9 +32,10 @@ interface Scenario {
 const symbols20 = BENCH_SYMBOLS.slice(0, 20);
 const scenarios: Scenario[] = [
   {
-    // The issue's headline load: ~100k frames/s of price frames.
+    // The issue's headline load: ~100k frames/s of price frames. tickgate-cluster: one ingest node and two gateways on
+    // the local NATS server (NATS_URL), the same clients spread over the two (npm run bench:cluster compares in detail).
     name: `price ${scale(1000)}×20 @5/s`,
-    targets: ['tickgate', 'uws-ceiling', 'nestjs'],
+    targets: ['tickgate', 'uws-ceiling', 'nestjs', 'tickgate-cluster'],
     options: { clients: scale(1000), symbols: symbols20, kinds: ['price'], rate: 5, warmupSeconds, seconds },
   },
   {

@@ -8,12 +8,13 @@ import { pathToFileURL } from 'node:url';
 import { PACKAGE_ROOT } from '../core/config.js';
 import { startChild, type Child } from './processes.js';
 
-export type Target = 'tickgate' | 'uws-ceiling' | 'nestjs';
-export const TARGETS: readonly Target[] = ['tickgate', 'uws-ceiling', 'nestjs'];
+export type Target = 'tickgate' | 'tickgate-cluster' | 'uws-ceiling' | 'nestjs';
+export const TARGETS: readonly Target[] = ['tickgate', 'tickgate-cluster', 'uws-ceiling', 'nestjs'];
 
 /** Channel kinds (with their argument, as in --kinds) each target serves: the peers implement only part of the protocol. */
 export const TARGET_KINDS: Record<Target, readonly string[] | 'all'> = {
   tickgate: 'all',
+  'tickgate-cluster': 'all',
   'uws-ceiling': ['price', 'ticker', 'trades', 'depth', 'klines:1m'],
   nestjs: ['price', 'ticker', 'trades'],
 };
@@ -81,11 +82,68 @@ function freshDataDir(): string {
   return mkdtempSync(join(dataRoot, 'run-'));
 }
 
+export interface StartedTarget {
+  /** The process whose memory is measured (the one gateway; in a cluster, the first gateway). */
+  child: Child['child'];
+  port: number;
+  memory: Child['memory'];
+  /** Where clients connect, spread in turn (a cluster's gateways); default [port]. */
+  ports?: number[];
+  /** The target's other processes (a cluster's second gateway and ingest node): their CPU counts, and they are stopped too. */
+  others?: Array<Child['child']>;
+  /** The ingest node's HTTP port (cluster: its stats say what it published on NATS). */
+  ingestPort?: number;
+  /** Removes what the run left outside its processes (a cluster's lease bucket on NATS). */
+  cleanup?(): Promise<void>;
+}
+
+/**
+ * tickgate as a cluster on this machine: one ingest node and two gateways on the NATS server at NATS_URL (default
+ * nats://127.0.0.1:4222), on a subject prefix of their own.
+ */
+async function startCluster(o: TargetOptions, node: string[]): Promise<StartedTarget> {
+  const natsUrl = process.env.NATS_URL || 'nats://127.0.0.1:4222';
+  const prefix = `bench-${Math.random().toString(36).slice(2, 10)}`;
+  const common = {
+    HOST: '127.0.0.1', LOG_LEVEL: 'info', BINANCE_WS_URL: o.wsUrl, BINANCE_REST_URL: o.restUrl, NATS_URL: natsUrl,
+    TICKGATE__CLUSTER__SUBJECT_PREFIX: prefix, TICKGATE__LIMITS__MAX_CONNECTIONS_PER_IP: '0',
+    ...(o.maxChannelsPerClient ? { TICKGATE__LIMITS__MAX_CHANNELS_PER_CLIENT: String(Math.max(50, o.maxChannelsPerClient)) } : {}),
+    ...o.env,
+  };
+  const started: Child[] = [];
+  try {
+    started.push(await startChild([...tickgateNodeFlags(), ...node, join('dist/core/main.js')], { ...common, ROLE: 'ingest', PORT: '0', TICKGATE__CLUSTER__NODE_NAME: `${prefix}-ingest`, ...(o.shards ? { SHARDS: String(o.shards) } : {}) }, LISTENING));
+    for (const name of ['gw-1', 'gw-2']) {
+      started.push(await startChild([...tickgateNodeFlags(), ...node, join('dist/core/main.js')], { ...common, ROLE: 'gateway', PORT: '0', TICKGATE_DATA_DIR: freshDataDir(), TICKGATE__CLUSTER__NODE_NAME: `${prefix}-${name}` }, LISTENING));
+    }
+  } catch (err) {
+    for (const c of started) c.child.kill('SIGKILL');
+    throw new Error(`the cluster target did not start (is a NATS server with JetStream at ${natsUrl}? set NATS_URL): ${(err as Error).message}`);
+  }
+  const [ingest, gw1, gw2] = started as [Child, Child, Child];
+  return {
+    child: gw1.child,
+    port: Number(gw1.match[1]),
+    memory: gw1.memory,
+    ports: [Number(gw1.match[1]), Number(gw2.match[1])],
+    others: [gw2.child, ingest.child],
+    ingestPort: Number(ingest.match[1]),
+    cleanup: async () => {
+      const { connect } = await import('@nats-io/transport-node');
+      const { Kvm } = await import('@nats-io/kv');
+      const nc = await connect({ servers: natsUrl, timeout: 2000, reconnect: false });
+      await new Kvm(nc).create(`${prefix}-leases`).then((kv) => kv.destroy()).catch(() => undefined);
+      await nc.close();
+    },
+  };
+}
+
 /** Starts a target server on a free port; resolves once it listens. */
-export async function startTarget(target: Target, o: TargetOptions): Promise<{ child: Child['child']; port: number; memory: Child['memory'] }> {
+export async function startTarget(target: Target, o: TargetOptions): Promise<StartedTarget> {
   const upstream = { BINANCE_WS_URL: o.wsUrl, BINANCE_REST_URL: o.restUrl };
   const node = ['--expose-gc', '--import', pathToFileURL(join(PACKAGE_ROOT, 'dist/bench/gc-on-signal.js')).href, ...(o.profileDir ? ['--cpu-prof', '--cpu-prof-dir', o.profileDir] : [])];
   let started: Child;
+  if (target === 'tickgate-cluster') return startCluster(o, node);
   if (target === 'tickgate') {
     started = await startChild([...tickgateNodeFlags(), ...node, join('dist/core/main.js')], {
       PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', TICKGATE_DATA_DIR: freshDataDir(), ...upstream,

@@ -6,6 +6,8 @@ import { LoadClient, type ClientCounters } from './load-client.js';
 export interface ClientWorkerData {
   host: string;
   port: number;
+  /** Ports to spread the clients over, in turn (a cluster's gateways); default [port]. */
+  ports?: number[];
   channels: string[];
   /** Kinds each client also subscribes for one symbol of its own: the client with global index i takes symbols[i mod n]. */
   focus: { kinds: string[]; symbols: string[]; first: number };
@@ -80,7 +82,7 @@ async function connectMore(n: number, deadlineMs: number): Promise<void> {
       Array.from({ length: size }, async () => {
         const index = opened++;
         const local = data.localAddresses.length ? data.localAddresses[index % data.localAddresses.length] : undefined;
-        const c = new LoadClient(data.host, data.port, fresh(), data.sampleEvery, local);
+        const c = new LoadClient(data.host, data.ports?.length ? data.ports[index % data.ports.length]! : data.port, fresh(), data.sampleEvery, local);
         try {
           connectMs.push(await c.open(Math.max(1, deadline - Date.now())));
           clients.push(c);

@@ -89,6 +89,15 @@ export interface FanoutResult {
   errors: number;
   /** What the background work reported, when there was some. */
   background?: unknown;
+  /** A cluster: what its ingest node published on NATS in the window (each frame once, whatever the subscribers). */
+  nats?: { framesPerSecond: number; bytesPerSecond: number; channels: number };
+}
+
+/** What a cluster's ingest node has published on NATS since it started (its stats endpoint). */
+async function ingestPublished(port: number): Promise<{ frames: number; bytes: number; channels: number }> {
+  const res = await fetch(`http://127.0.0.1:${port}/api/v1/ws/stats`);
+  const body = await res.json() as { data: { published: { frames: number; bytes: number }; channels: number } };
+  return { ...body.data.published, channels: body.data.channels };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -139,7 +148,7 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
     for (let i = 0; i < workersN; i++) {
       // Each worker's clients start at global index i * per: client k's focus symbol is symbols[k mod n].
       const data: ClientWorkerData = {
-        host: '127.0.0.1', port, channels, focus: { kinds: o.focusKinds ?? [], symbols: o.symbols, first: i * per },
+        host: '127.0.0.1', port, ...(server.ports ? { ports: server.ports } : {}), channels, focus: { kinds: o.focusKinds ?? [], symbols: o.symbols, first: i * per },
         sampleEvery: o.sampleEvery ?? 97, localAddresses: addresses, pingEverySeconds: o.pingEverySeconds ?? 0,
       };
       const w = new Worker(new URL('./client-worker.js', import.meta.url), { workerData: data });
@@ -182,13 +191,18 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
     // The clients' CPU is this process's (its worker threads do the work); process.cpuUsage() in a worker is the
     // whole process's too, so it is read once here rather than summed over workers.
     const clientBefore = procUsage(process.pid);
-    const serverBefore = procUsage(pid);
+    // A cluster's CPU is all of its processes' (gateways and ingest node).
+    const serverPids = [pid, ...(server.others ?? []).map((c) => c.pid!)];
+    const serverCpu = () => serverPids.reduce((n, p) => n + procUsage(p).cpuMs, 0);
+    const serverBefore = serverCpu();
+    const publishedBefore = server.ingestPort ? await ingestPublished(server.ingestPort) : undefined;
     const startedAt = performance.now();
     const loadedRss = await rssMedian(pid, o.seconds * 1000);
     const reports = (await ask<{ report: ClientReport }>('report')).map((r) => r.report);
     const elapsedS = (performance.now() - startedAt) / 1000;
     const backgroundReport = background ? await background.stop() : undefined;
-    const serverAfter = procUsage(pid);
+    const serverAfter = serverCpu();
+    const publishedAfter = server.ingestPort ? await ingestPublished(server.ingestPort) : undefined;
     const clientAfter = procUsage(process.pid);
     // The V8 heap's empty reserve (committed, not in use: mostly a young generation sized up by the subscribe burst),
     // read after a collection at the end, is told apart from memory in use.
@@ -227,8 +241,15 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
         heapMb: {
           idleTotal: mb(idleHeap?.heapTotal), idleUsed: mb(idleHeap?.heapUsed), loadedTotal: mb(loadedHeap?.heapTotal), loadedUsed: mb(loadedHeap?.heapUsed),
         },
-        cpuPercent: Math.round(((serverAfter.cpuMs - serverBefore.cpuMs) / 1000 / elapsedS) * 100),
+        cpuPercent: Math.round(((serverAfter - serverBefore) / 1000 / elapsedS) * 100),
       },
+      ...(publishedBefore && publishedAfter ? {
+        nats: {
+          framesPerSecond: Math.round((publishedAfter.frames - publishedBefore.frames) / elapsedS),
+          bytesPerSecond: Math.round((publishedAfter.bytes - publishedBefore.bytes) / elapsedS),
+          channels: publishedAfter.channels,
+        },
+      } : {}),
       client: { cpuPercent: Math.round((clientCpuMs / 1000 / elapsedS) * 100) },
       errors: sum((r) => r.errors),
       ...(backgroundReport === undefined ? {} : { background: backgroundReport }),
@@ -236,7 +257,8 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
   } finally {
     for (const w of workers) w.postMessage({ t: 'stop' });
     await Promise.all(workers.map((w) => w.terminate()));
-    if (server) await stopChild(server.child);
+    if (server) await Promise.all([server.child, ...(server.others ?? [])].map((c) => stopChild(c)));
+    await server?.cleanup?.().catch(() => undefined);
     await stopChild(sim.child);
   }
 }

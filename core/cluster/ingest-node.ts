@@ -42,6 +42,8 @@ export interface IngestStatus {
   gateways: number;
   symbolsLoaded: boolean;
   shards: ShardInfo[];
+  /** Frames published on NATS since start (each once, on its channel's subject), and their bytes with the header. */
+  published: { frames: number; bytes: number };
 }
 
 export class IngestNode {
@@ -60,6 +62,7 @@ export class IngestNode {
   private lastSymbols: SymbolInfo[] | undefined;
   private timer: NodeJS.Timeout | undefined;
   private disconnectedAt = 0;
+  private readonly published = { frames: 0, bytes: 0 };
   private stopping = false;
 
   private constructor(private readonly config: Config, private readonly log: Logger) {
@@ -281,7 +284,10 @@ export class IngestNode {
     ch.seq++;
     const bytes = encoder.encode(encodeDataFrame(type, channel, ch.seq, data));
     ch.snapshot = bytes;
-    this.link.nc.publish(ch.subject, encodeClusterFrame(FrameKind.DATA, token, ch.seq, bytes));
+    const message = encodeClusterFrame(FrameKind.DATA, token, ch.seq, bytes);
+    this.link.nc.publish(ch.subject, message);
+    this.published.frames++;
+    this.published.bytes += message.byteLength;
   }
 
   private async ask(partition: number, op: Extract<PartitionOp, { op: 'ask' }>, m: Msg): Promise<void> {
@@ -322,7 +328,10 @@ export class IngestNode {
         } else if (kind === FrameKind.STALE) ch.stale = bytes.slice();
         else if (kind === FrameKind.LIVE) ch.stale = undefined;
         else if (kind === FrameKind.FAILED) this.channels.delete(name);
-        nc.publish(ch.subject, encodeClusterFrame(kind, own.token, seqs[i]!, bytes));
+        const message = encodeClusterFrame(kind, own.token, seqs[i]!, bytes);
+        nc.publish(ch.subject, message);
+        this.published.frames++;
+        this.published.bytes += message.byteLength;
       }
       start = end;
     }
@@ -389,6 +398,7 @@ export class IngestNode {
       gateways: this.gateways.size,
       symbolsLoaded: this.lastSymbols !== undefined,
       shards: this.pool?.info() ?? [],
+      published: { ...this.published },
     };
   }
 
