@@ -23,6 +23,8 @@ export interface MetricsSources {
   shards(): Array<{ shard: number; state: 'running' | 'down'; restarts: number; stats: ShardStats | undefined }>;
   /** The acceptor's event-loop delay over its last sampling window (read on a timer, not per scrape). */
   acceptorLoop(): LoopDelay;
+  /** Cluster mode: this gateway's NATS connection and what it sees of the cluster. */
+  cluster?(): { nats: 'connected' | 'disconnected'; partitions: number; partitionsOwned: number; ingest: unknown[] } | undefined;
   log: Logger;
 }
 
@@ -126,6 +128,32 @@ export class GatewayMetrics {
       },
     });
     this.resyncs = new Counter({ name: 'tickgate_book_resyncs_total', help: 'Local order books thrown away and rebuilt from a snapshot (a gap, a crossed book, a reconnect), by shard', registers: [r], labelNames: ['shard'] });
+    // Cluster mode only: a standalone gateway has no NATS connection to report as lost.
+    if (src.cluster) {
+      new Gauge({
+        name: 'tickgate_cluster_nats_connected', help: 'Cluster mode: 1 while this gateway is connected to NATS', registers: [r],
+        collect() {
+          const c = src.cluster?.();
+          if (c) this.set(c.nats === 'connected' ? 1 : 0);
+        },
+      });
+      new Gauge({
+        name: 'tickgate_cluster_partitions', help: 'Cluster mode: partitions of the symbols, by whether an ingest node serves them', registers: [r], labelNames: ['owned'],
+        collect() {
+          const c = src.cluster?.();
+          if (!c) return;
+          this.set({ owned: 'true' }, c.partitionsOwned);
+          this.set({ owned: 'false' }, c.partitions - c.partitionsOwned);
+        },
+      });
+      new Gauge({
+        name: 'tickgate_cluster_ingest_nodes', help: 'Cluster mode: ingest nodes this gateway hears', registers: [r],
+        collect() {
+          const c = src.cluster?.();
+          if (c) this.set(c.ingest.length);
+        },
+      });
+    }
     new Gauge({
       name: 'tickgate_shard_up', help: '1 while the shard runs, 0 while it restarts', registers: [r], labelNames: ['shard'],
       collect() {

@@ -181,6 +181,7 @@ export class TickgateServer {
       queue: () => ({ queuedBytes: this.budget.queuedBytes, budgetBytes: config.limits.maxQueuedBytes }),
       shards: () => this.shards?.info() ?? [],
       acceptorLoop: () => this.acceptorDelay,
+      ...(config.cluster.role === 'standalone' ? {} : { cluster: () => this.clusterPool?.cluster() }),
       log: this.log.child({ component: 'metrics' }),
     });
     this.plugins = new PluginHost({

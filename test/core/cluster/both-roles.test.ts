@@ -45,6 +45,11 @@ t.test('both roles in one process: frames, REST questions and a replaced ingest 
   t.same(health.cluster.ingest.map((i: { node: string }) => i.node), ['both-1']);
   t.same(ingest.status().partitions, [0, 1, 2, 3, 4, 5, 6, 7], 'the ingest half owns every partition');
 
+  const metrics = await (await fetch(`${http}/metrics`)).text();
+  t.match(metrics, /^tickgate_cluster_nats_connected 1$/m, 'metrics: connected to NATS');
+  t.match(metrics, /^tickgate_cluster_partitions\{owned="true"\} 8$/m, 'metrics: every partition served');
+  t.match(metrics, /^tickgate_cluster_ingest_nodes 1$/m, 'metrics: one ingest node');
+
   const ticker = await getJson(`${http}/api/v1/market/ticker/BTCUSDT`);
   t.equal(ticker.status, 200, 'a REST question crosses NATS to the symbol\'s shard and back');
   t.equal(ticker.body.data.symbol, 'BTCUSDT');
