@@ -188,12 +188,23 @@ t.test('a private frame published on gateway B reaches the user on gateway C; a 
   const prefix = clusterPrefix(t, natsUrl);
   const plugins = ['market', { name: 'clusterfix', path: fixturePlugin('cluster-plugin') }];
   const common = { natsUrl, prefix, plugins, upstream: { wsUrl: sim.wsUrl, restUrl: sim.restUrl } };
-  await startNode(t, { ...common, role: 'ingest', name: 'ingest-a' });
+  await startNode(t, { ...common, role: 'ingest', name: 'ingest-a', shards: 2 });
   const [b, c] = await Promise.all([startNode(t, { ...common, role: 'gateway', name: 'gw-b' }), startNode(t, { ...common, role: 'gateway', name: 'gw-c' })]);
   await clusterReady(b);
   await clusterReady(c);
   const post = (gw: ClusterNode, path: string, body: unknown) =>
     fetch(`http://127.0.0.1:${gw.port}/api/v1/clusterfix/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.json());
+
+  // askEach reaches every shard of every ingest node; a shard's report is heard by one gateway, as in one process.
+  const each = (await getJson(`http://127.0.0.1:${b.port}/api/v1/clusterfix/each`)).body.answers as Array<{ ok: boolean; data: { shard: number } }>;
+  t.same(each.map((a) => a.ok && a.data.shard).sort(), [0, 1], 'askEach: one answer per shard of the ingest node');
+  t.same(await post(c, 'report/ETHUSDT', { id: 'r1' }), { reported: true });
+  await post(b, 'report/BTCUSDT', { id: 'r2' });
+  const heardAll = async () => [...(await getJson(`http://127.0.0.1:${b.port}/api/v1/clusterfix/heard`)).body.heard, ...(await getJson(`http://127.0.0.1:${c.port}/api/v1/clusterfix/heard`)).body.heard] as string[];
+  await until(async () => ((await heardAll()).length >= 2 ? true : undefined), 'both reports heard');
+  // A copy heard by the other gateway too would arrive within the same moment: give it time to show.
+  await new Promise((r) => setTimeout(r, 500));
+  t.same((await heardAll()).sort(), ['r1', 'r2'], 'each report heard once, by one gateway');
 
   const onC = await TestClient.connect(`ws://127.0.0.1:${c.port}/ws?token=test:u1:user`);
   t.teardown(() => onC.close());
