@@ -195,8 +195,19 @@ export class IngestNode {
     own.serving = true;
     this.log.debug({ partition }, 'partition claimed: its symbols are served from this node');
     this.noteChange();
-    // One gateway runs the plugins' onShardStart for it (resting orders are handed over once, not by every gateway).
-    this.link.nc.publish(this.subjects.started, JSON.stringify({ partition }));
+    this.announceStarted(partition, own.token);
+  }
+
+  /**
+   * One gateway runs the plugins' onShardStart for the partition (resting orders are handed over by one, not by every
+   * gateway): asked until one answers, so a partition claimed before any gateway runs is announced when one does.
+   */
+  private announceStarted(partition: number, token: number): void {
+    const own = this.owned.get(partition);
+    if (this.stopping || !own?.serving || own.token !== token) return;
+    this.link.nc.request(this.subjects.started, JSON.stringify({ partition }), { timeout: 2000 }).catch(() => {
+      setTimeout(() => this.announceStarted(partition, token), 2000).unref();
+    });
   }
 
   private lost(partition: number, why: string): void {
@@ -353,7 +364,7 @@ export class IngestNode {
       this.pool.send(shard, { t: 'open', channel: name, seq: ch.seq, stale: true });
     }
     for (const [partition, own] of this.owned) {
-      if (own.serving && this.localShard(partition) === shard) this.link.nc.publish(this.subjects.started, JSON.stringify({ partition }));
+      if (own.serving && this.localShard(partition) === shard) this.announceStarted(partition, own.token);
     }
   }
 

@@ -118,7 +118,9 @@ export class NatsShardPool implements ShardPool {
       } }),
       nc.subscribe(this.subjects.started, { queue: 'gateways', callback: (_e, m) => {
         const s = this.json<{ partition: number }>(m);
-        if (s && Number.isInteger(s.partition)) this.opts.events.ready(s.partition);
+        if (!s || !Number.isInteger(s.partition)) return;
+        this.opts.events.ready(s.partition);
+        m.respond('');
       } }),
     );
     this.view = new LeaseView(kv, config.cluster.leaseTtlMs, (p, before, after) => this.ownerChanged(p, before, after), log);

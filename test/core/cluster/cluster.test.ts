@@ -195,6 +195,14 @@ t.test('a private frame published on gateway B reaches the user on gateway C; a 
   const post = (gw: ClusterNode, path: string, body: unknown) =>
     fetch(`http://127.0.0.1:${gw.port}/api/v1/clusterfix/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.json());
 
+  // The ingest node claimed its partitions before any gateway ran: each partition's start still reaches one gateway.
+  const startedOn = async (gw: ClusterNode) => (await getJson(`http://127.0.0.1:${gw.port}/api/v1/clusterfix/started`)).body.started as number[];
+  const started = await until(async () => {
+    const all = [...await startedOn(b), ...await startedOn(c)];
+    return new Set(all).size === PARTITIONS ? all : undefined;
+  }, 'onShardStart for every partition, on some gateway');
+  t.equal(new Set(started).size, PARTITIONS, 'onShardStart ran for every partition, though the ingest node claimed them before any gateway ran');
+
   // askEach reaches every shard of every ingest node; a shard's report is heard by one gateway, as in one process.
   const each = (await getJson(`http://127.0.0.1:${b.port}/api/v1/clusterfix/each`)).body.answers as Array<{ ok: boolean; data: { shard: number } }>;
   t.same(each.map((a) => a.ok && a.data.shard).sort(), [0, 1], 'askEach: one answer per shard of the ingest node');
