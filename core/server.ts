@@ -275,6 +275,10 @@ export class TickgateServer {
         lastSeq: (channel) => this.subs.lastSeq(channel),
         isStale: (channel) => this.subs.isStale(channel),
         pluginBroadcast: (plugin, event, data) => this.plugins.broadcastReceived(plugin, event, data),
+        producer: (event, channel) => {
+          const parsed = parseChannelName(channel);
+          if (parsed) this.plugins.userChannel(event, parsed.kind, channel, parsed.key);
+        },
       });
     }
     await this.shards.start();

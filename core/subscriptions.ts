@@ -95,8 +95,10 @@ export class Subscriptions {
       this.shards.open(shard, channel, this.lastSeq(channel));
       // Its shard is restarting: the channel is stale until the shard reopens it (see server's shard "up").
       if (!this.shards.isUp(shard)) entry.stale = Buffer.from(encodeFrame('status', channel, { state: 'stale' }));
+    } else if (this.shards.user) {
+      // In a cluster one gateway runs the producer for all (the channel's owner says which): not necessarily this one.
+      this.shards.user.open(channel, this.lastSeq(channel));
     } else {
-      this.shards.user?.open(channel, this.lastSeq(channel));
       // After the caller's "subscribed" frame: a frame the producer publishes at once must come after it.
       queueMicrotask(() => {
         if (this.channels.get(channel) === entry) this.shards.local('open', channel);
@@ -107,10 +109,8 @@ export class Subscriptions {
   private closed(entry: ChannelEntry): void {
     this.channels.delete(entry.name);
     if (entry.shard >= 0) this.shards.close(entry.shard, entry.name);
-    else {
-      this.shards.user?.close(entry.name);
-      this.shards.local('close', entry.name);
-    }
+    else if (this.shards.user) this.shards.user.close(entry.name);
+    else this.shards.local('close', entry.name);
   }
 
   /** A plugin holds the channel (AcceptorApi.watch): it counts as a subscriber and hears every frame. */

@@ -1,5 +1,5 @@
 // The ingest role: shard threads and exchange connections, serving the partitions it leases to the gateways over NATS.
-import type { Msg, Subscription } from '@nats-io/nats-core';
+import type { Msg, Subscription } from '@nats-io/transport-node';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { FrameKind, type FrameBatch, type ShardInfo } from '../bus.js';
@@ -22,6 +22,8 @@ interface IngestChannel {
   user: boolean;
   /** Gateways with subscribers. */
   gateways: Set<string>;
+  /** A user channel: the one gateway whose plugins produce it (onChannel), while it holds the channel. */
+  producer: string | undefined;
   seq: number;
   /** The latest data frame and, while stale, the status frame: what a gateway that opens it late gets at once. */
   snapshot: Uint8Array | undefined;
@@ -29,6 +31,8 @@ interface IngestChannel {
 }
 
 const HEARTBEAT_MS = 1000;
+/** Shard reports waiting for a gateway to take them (a fill is money: they are kept, in order, until one does). */
+const MAX_HELD_REPORTS = 100_000;
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
@@ -62,6 +66,8 @@ export class IngestNode {
   private lastSymbols: SymbolInfo[] | undefined;
   private timer: NodeJS.Timeout | undefined;
   private disconnectedAt = 0;
+  private readonly reports: string[] = [];
+  private reporting = false;
   private readonly published = { frames: 0, bytes: 0 };
   private stopping = false;
 
@@ -112,8 +118,12 @@ export class IngestNode {
         },
         symbolsFailed: (message) => log.warn({ err: message }, 'exchange symbol list not loaded'),
         report: (_shard, plugin, event, data) => {
-          // One gateway hears it (a queue group), as the one acceptor does in a single process.
-          if (this.link?.connected()) this.link.nc.publish(this.subjects.report, JSON.stringify({ plugin, event, data }));
+          if (this.reports.length >= MAX_HELD_REPORTS) {
+            this.log.error({ plugin, event, held: MAX_HELD_REPORTS }, 'shard report dropped: no gateway has taken reports for a long time');
+            return;
+          }
+          this.reports.push(JSON.stringify({ plugin, event, data }));
+          this.pumpReports();
         },
         down: (shard) => this.shardDown(shard),
         ready: (shard) => {
@@ -134,10 +144,13 @@ export class IngestNode {
           this.disconnectedAt = Date.now();
         },
         reconnected: () => {
+          // Every gateway gets a fresh chance to be heard (their beats were not arriving meanwhile).
+          for (const gw of this.gateways.keys()) this.gateways.set(gw, Date.now());
           // Past the TTL the leases are gone: serving them now would compete with their new owners.
           if (Date.now() - this.disconnectedAt >= config.cluster.leaseTtlMs) this.holder.dropAll('NATS was lost for longer than cluster.leaseTtlMs');
           this.disconnectedAt = 0;
           void this.holder.tick();
+          this.pumpReports();
         },
       },
     });
@@ -199,6 +212,27 @@ export class IngestNode {
   }
 
   /**
+   * Shard reports go to one gateway each (a queue group), in order, each kept until a gateway acknowledges it: at least
+   * once, as a report that crosses a lost connection may arrive twice (the trading plugin commits a fill once by its
+   * trade id).
+   */
+  private pumpReports(): void {
+    if (this.reporting || this.reports.length === 0 || this.stopping || !this.link?.connected()) return;
+    this.reporting = true;
+    this.link.nc.request(this.subjects.report, this.reports[0]!, { timeout: 5000 }).then(
+      () => {
+        this.reports.shift();
+        this.reporting = false;
+        this.pumpReports();
+      },
+      () => {
+        this.reporting = false;
+        setTimeout(() => this.pumpReports(), 1000).unref();
+      },
+    );
+  }
+
+  /**
    * One gateway runs the plugins' onShardStart for the partition (resting orders are handed over by one, not by every
    * gateway): asked until one answers, so a partition claimed before any gateway runs is announced when one does.
    */
@@ -247,9 +281,11 @@ export class IngestNode {
   private onPartitionOp(partition: number, m: Msg): void {
     const op = this.json<PartitionOp>(m);
     const own = this.owned.get(partition);
-    if (!op || !own) return;
+    // Subscribed before the claim is written: until it is, another node may be the owner and answers.
+    if (!op || !own?.serving) return;
     switch (op.op) {
       case 'open': return this.open(partition, own.token, op, m);
+      case 'sync': return this.sync(partition, op.gw, op.channels, m);
       case 'close': return this.close(op.gw, op.channel);
       case 'pub': return this.publishUser(op.channel, op.type, op.data, own.token);
       case 'ask': return void this.ask(partition, op, m);
@@ -264,7 +300,7 @@ export class IngestNode {
     if (!ch) {
       // Reopened after a move (or a lost connection): stale for every gateway until its shard reports it live.
       const stale = op.stale && !op.user ? encoder.encode(encodeFrame('status', op.channel, { state: 'stale' })) : undefined;
-      ch = { partition, subject: this.subjects.channel(op.channel), user: op.user, gateways: new Set(), seq: op.seq, snapshot: undefined, stale };
+      ch = { partition, subject: this.subjects.channel(op.channel), user: op.user, gateways: new Set(), producer: undefined, seq: op.seq, snapshot: undefined, stale };
       this.channels.set(op.channel, ch);
       if (!op.user) this.pool.send(this.localShard(partition), { t: 'open', channel: op.channel, seq: op.seq, stale: op.stale });
     } else if (op.seq > ch.seq) {
@@ -272,8 +308,11 @@ export class IngestNode {
       if (!op.user) this.pool.send(this.localShard(partition), { t: 'open', channel: op.channel, seq: op.seq });
     }
     ch.gateways.add(op.gw);
+    if (ch.user) ch.producer ??= op.gw;
     const reply: OpenReply = {
+      rid: op.rid,
       token,
+      producer: ch.user && ch.producer === op.gw,
       seq: ch.seq,
       snapshot: ch.snapshot ? decoder.decode(ch.snapshot) : undefined,
       stale: ch.stale ? decoder.decode(ch.stale) : undefined,
@@ -283,9 +322,29 @@ export class IngestNode {
 
   private close(gw: string, channel: string): void {
     const ch = this.channels.get(channel);
-    if (!ch || !ch.gateways.delete(gw) || ch.gateways.size > 0) return;
+    if (!ch || !ch.gateways.delete(gw)) return;
+    if (ch.gateways.size > 0) {
+      // The user channel's producer left: another gateway that holds it produces it from now on.
+      if (ch.producer === gw) {
+        ch.producer = ch.gateways.values().next().value!;
+        if (this.link.connected()) this.link.nc.publish(this.subjects.gatewayControl(ch.producer), JSON.stringify({ op: 'produce', channel }));
+      }
+      return;
+    }
     this.channels.delete(channel);
     if (!ch.user) this.pool.send(this.localShard(ch.partition), { t: 'close', channel });
+  }
+
+  /**
+   * A gateway's full list of this partition's channels it holds: the ones it no longer holds are closed for it (a close
+   * lost with a connection), and it is told which of its channels this node does not know it holds (it opens them).
+   */
+  private sync(partition: number, gw: string, list: string[], m: Msg): void {
+    this.gateways.set(gw, Date.now());
+    const held = new Set(list);
+    for (const [name, ch] of [...this.channels]) if (ch.partition === partition && ch.gateways.has(gw) && !held.has(name)) this.close(gw, name);
+    const missing = list.filter((name) => !this.channels.get(name)?.gateways.has(gw));
+    m.respond(JSON.stringify({ missing }));
   }
 
   private publishUser(channel: string, type: string, data: unknown, token: number): void {
@@ -321,7 +380,9 @@ export class IngestNode {
 
   /** Frames of the local shards go out once each, on their channel's subject, while this node owns the partition. */
   private onFrames(batch: FrameBatch): void {
-    if (!this.link?.connected()) return;
+    if (!this.link) return;
+    // Without NATS the frames go nowhere (the client drops them), but the channels' state still follows them.
+    const connected = this.link.connected();
     const { channels, kinds, seqs, ends, buf } = batch;
     const nc = this.link.nc;
     let start = 0;
@@ -339,10 +400,12 @@ export class IngestNode {
         } else if (kind === FrameKind.STALE) ch.stale = bytes.slice();
         else if (kind === FrameKind.LIVE) ch.stale = undefined;
         else if (kind === FrameKind.FAILED) this.channels.delete(name);
-        const message = encodeClusterFrame(kind, own.token, seqs[i]!, bytes);
-        nc.publish(ch.subject, message);
-        this.published.frames++;
-        this.published.bytes += message.byteLength;
+        if (connected) {
+          const message = encodeClusterFrame(kind, own.token, seqs[i]!, bytes);
+          nc.publish(ch.subject, message);
+          this.published.frames++;
+          this.published.bytes += message.byteLength;
+        }
       }
       start = end;
     }
@@ -382,9 +445,10 @@ export class IngestNode {
 
   /** Heartbeat with stats for the gateways' health, and forgets gateways that went silent. */
   private beat(): void {
+    // Without NATS no gateway can be heard: they are forgotten only for silence while this node can hear them.
+    if (!this.link.connected()) return;
     const limit = Date.now() - this.config.cluster.gatewayTimeoutMs;
     for (const [gw, at] of [...this.gateways]) if (at < limit) this.gatewayGone(gw);
-    if (!this.link.connected()) return;
     const shards = this.pool.info();
     const symbols = new Set<string>();
     for (const s of shards) for (const sym of s.stats?.symbols ?? []) symbols.add(sym);

@@ -1,6 +1,6 @@
 // One node's NATS connection: connects (retrying for ever), reports losing and regaining it, and opens the lease bucket.
 import { connect } from '@nats-io/transport-node';
-import type { NatsConnection } from '@nats-io/nats-core';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { Logger } from '../logger.js';
 
@@ -30,7 +30,8 @@ export async function openNats(opts: { servers: string[]; name: string; bucket: 
       reconnectTimeWait: 500,
       // A server that accepts TCP but says nothing holds a dial this long (each reconnection attempt too).
       timeout: DIAL_TIMEOUT_MS,
-      pingInterval: 5000,
+      // A server that stops answering (paused, half-open TCP) is noticed within about a lease TTL: two missed pings.
+      pingInterval: Math.max(500, Math.min(5000, Math.floor(opts.ttlMs / 3))),
       maxPingOut: 2,
     });
   } catch (err) {

@@ -1,7 +1,7 @@
 // The gateway's shards in cluster mode: partitions of the symbols, served by ingest nodes over NATS (core/bus.ts's
 // ShardPool, as ThreadShardPool is for threads).
 import { randomUUID } from 'node:crypto';
-import type { Msg, Subscription } from '@nats-io/nats-core';
+import type { Msg, Subscription } from '@nats-io/transport-node';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { FrameKind, type EachAnswer, type ShardInfo, type ShardPool, type ToShard } from '../bus.js';
@@ -27,8 +27,17 @@ interface Wanted {
   sub: Subscription;
   /** The owner's token the open was acknowledged with; 0 while not acknowledged (sent again by the resync). */
   ackedToken: number;
-  inFlight: boolean;
+  /** The open waiting for its reply (0: none), and when it was sent. */
+  rid: number;
+  sentAt: number;
+  /** A user channel whose producer (the plugins' onChannel) runs on this gateway. */
+  producer: boolean;
 }
+
+/** User-channel publications held while their partition has no owner (or NATS is away), at most this many in all. */
+const MAX_HELD_PUBLICATIONS = 10_000;
+/** How often a gateway tells each partition's owner the full list of its channels there (repairs a lost close). */
+const SYNC_MS = 30_000;
 
 interface IngestMember {
   beat: IngestBeat;
@@ -50,6 +59,8 @@ export interface NatsShardPoolOptions {
   isStale(channel: string): boolean;
   /** A plugin's broadcast from another gateway. */
   pluginBroadcast(plugin: string, event: string, data: unknown): void;
+  /** A user channel's producer starts (`open`) or stops running on this gateway (one gateway runs it for all). */
+  producer(event: 'open' | 'close', channel: string): void;
 }
 
 export class NatsShardPool implements ShardPool {
@@ -64,6 +75,14 @@ export class NatsShardPool implements ShardPool {
   private timers: NodeJS.Timeout[] = [];
   private symbolsLoaded = false;
   private stopped = false;
+  /** Open replies come here, through a subscription: in order with the channels' frames (a request's promise is not). */
+  private readonly inbox = `_INBOX.${randomUUID().replace(/-/g, '')}`;
+  private nextRid = 1;
+  private readonly pendingOpens = new Map<number, string>();
+  /** User-channel publications waiting for their partition's owner, in order. */
+  private readonly held: Array<{ partition: number; op: PartitionOp }> = [];
+  /** Plugin broadcasts made while NATS was away, sent when it is back. */
+  private readonly heldBroadcasts: Array<{ plugin: string; body: string }> = [];
 
   constructor(private readonly opts: NatsShardPoolOptions) {
     this.subjects = new Subjects(opts.config.cluster.subjectPrefix);
@@ -105,12 +124,23 @@ export class NatsShardPool implements ShardPool {
     });
     const { nc, kv } = this.link;
     this.subs.push(
+      nc.subscribe(this.inbox, { callback: (_e, m) => this.onOpenReply(m) }),
+      nc.subscribe(this.subjects.gatewayControl(this.gatewayId), { callback: (_e, m) => {
+        const c = this.json<{ op: string; channel: string }>(m);
+        const w = c && this.wanted.get(c.channel);
+        if (c?.op === 'produce' && w?.user && !w.producer) {
+          w.producer = true;
+          this.opts.producer('open', c.channel);
+        }
+      } }),
       nc.subscribe(this.subjects.symbols, { callback: (_e, m) => this.onSymbols(m) }),
       nc.subscribe(this.subjects.ingest, { callback: (_e, m) => this.onBeat(m) }),
       nc.subscribe(this.subjects.ingestGone, { callback: (_e, m) => this.forget(this.json<{ node: string }>(m)?.node) }),
       nc.subscribe(this.subjects.report, { queue: 'gateways', callback: (_e, m) => {
         const r = this.json<{ plugin: string; event: string; data: unknown }>(m);
         if (r) this.opts.events.report(-1, r.plugin, r.event, r.data);
+        // Taken: the ingest node sends the next one.
+        m.respond('');
       } }),
       nc.subscribe(`${this.subjects.broadcastPrefix}*`, { callback: (_e, m) => {
         const b = this.json<{ gw: string; event: string; data: unknown }>(m);
@@ -129,6 +159,7 @@ export class NatsShardPool implements ShardPool {
     this.timers = [
       setInterval(() => this.beat(), Math.max(250, Math.floor(config.cluster.gatewayTimeoutMs / 3))),
       setInterval(() => this.resync(), RESYNC_MS),
+      setInterval(() => this.syncAll(), SYNC_MS),
     ];
     for (const t of this.timers) t.unref();
     void this.askSymbols();
@@ -192,22 +223,38 @@ export class NatsShardPool implements ShardPool {
   }
 
   private ownerChanged(partition: number, before: Lease | undefined, after: Lease | undefined): void {
-    if (before) this.opts.events.down(partition);
+    if (before) this.partitionDown(partition);
     for (const w of this.wanted.values()) if (w.partition === partition) w.ackedToken = 0;
-    // The server reopens the partition's channels at the new owner (with their last seq, as stale until live).
-    if (after && this.natsConnected) this.opts.events.up(partition);
+    // The server reopens the partition's channels at the new owner (with their last seq, as stale until live); the
+    // user channels and held publications follow.
+    if (after && this.natsConnected) {
+      this.opts.events.up(partition);
+      this.resync();
+    }
     if (after) this.opts.log.debug({ partition, node: after.node }, before ? 'partition moved to another ingest node' : 'partition has an owner');
     else this.opts.log.debug({ partition, node: before?.node }, 'partition without an owner: its channels are stale');
   }
 
+  /** The partition's channels are stale here, its market channels (the server's down) and its user channels. */
+  private partitionDown(partition: number): void {
+    this.opts.events.down(partition);
+    for (const [channel, w] of this.wanted) {
+      if (w.user && w.partition === partition && !this.opts.isStale(channel)) this.opts.frame(channel, FrameKind.STALE, 0, encoder.encode(encodeFrame('status', channel, { state: 'stale' })));
+    }
+  }
+
   private disconnected(): void {
-    for (let p = 0; p < this.count; p++) if (this.view.owners.has(p)) this.opts.events.down(p);
+    for (let p = 0; p < this.count; p++) if (this.view.owners.has(p)) this.partitionDown(p);
     for (const w of this.wanted.values()) w.ackedToken = 0;
   }
 
   private reconnected(): void {
     this.beat();
     for (let p = 0; p < this.count; p++) if (this.view.owners.has(p)) this.opts.events.up(p);
+    this.resync();
+    // Closes made while NATS was away never reached the owners: each is told what this gateway holds.
+    this.syncAll();
+    for (const b of this.heldBroadcasts.splice(0)) this.link.nc.publish(this.subjects.broadcast(b.plugin), b.body);
   }
 
   isReady(shard: number): boolean {
@@ -232,22 +279,33 @@ export class NatsShardPool implements ShardPool {
     this.close(channel);
   }
 
+  /** Numbered and delivered by the partition's owner; held (in order, bounded) while it has none or NATS is away. */
   userPublish(channel: string, type: string, data: unknown): void {
     const parsed = parseChannelName(channel);
-    if (!parsed || !this.natsConnected) {
-      this.opts.log.warn({ channel, type }, 'user channel frame not published: NATS is unavailable');
+    if (!parsed) return;
+    const partition = this.shardFor(parsed.key);
+    const op: PartitionOp = { op: 'pub', channel, type, data };
+    if (this.isReady(partition) && !this.held.some((h) => h.partition === partition)) {
+      this.link.nc.publish(this.subjects.partition(partition), JSON.stringify(op));
       return;
     }
-    const op: PartitionOp = { op: 'pub', channel, type, data };
-    this.link.nc.publish(this.subjects.partition(this.shardFor(parsed.key)), JSON.stringify(op));
+    if (this.held.length >= MAX_HELD_PUBLICATIONS) {
+      const dropped = this.held.shift()!;
+      this.opts.log.warn({ channel: (dropped.op as { channel: string }).channel, held: MAX_HELD_PUBLICATIONS }, 'user channel frame dropped: too many held while their partitions have no ingest node');
+    }
+    this.held.push({ partition, op });
   }
 
+  /** To the plugin on every other gateway; held while NATS is away (the other gateways hear it when it is back). */
   broadcastPlugin(plugin: string, event: string, data: unknown): void {
-    if (!this.natsConnected) {
-      this.opts.log.warn({ plugin, event }, 'broadcast not sent to the other gateways: NATS is unavailable');
+    const body = JSON.stringify({ gw: this.gatewayId, event, data });
+    if (this.natsConnected) {
+      this.link.nc.publish(this.subjects.broadcast(plugin), body);
       return;
     }
-    this.link.nc.publish(this.subjects.broadcast(plugin), JSON.stringify({ gw: this.gatewayId, event, data }));
+    if (this.heldBroadcasts.length >= MAX_HELD_PUBLICATIONS) this.heldBroadcasts.shift();
+    this.heldBroadcasts.push({ plugin, body });
+    this.opts.log.warn({ plugin, event }, 'broadcast held: NATS is unavailable (the other gateways hear it once it is back)');
   }
 
   private open(channel: string, partition: number, user: boolean, stale: boolean): void {
@@ -255,42 +313,79 @@ export class NatsShardPool implements ShardPool {
     if (!w) {
       // Subscribed before the open is sent: no frame published after the owner's answer can be missed.
       const sub = this.link.nc.subscribe(this.subjects.channel(channel), { callback: (_e, m) => this.onFrame(channel, partition, m) });
-      w = { partition, user, sub, ackedToken: 0, inFlight: false };
+      w = { partition, user, sub, ackedToken: 0, rid: 0, sentAt: 0, producer: false };
       this.wanted.set(channel, w);
     } else w.ackedToken = 0;
     this.sendOpen(channel, w, stale);
   }
 
   private sendOpen(channel: string, w: Wanted, stale: boolean): void {
-    if (w.inFlight || !this.isReady(w.partition)) return;
-    w.inFlight = true;
-    const op: PartitionOp = { op: 'open', gw: this.gatewayId, channel, seq: this.opts.lastSeq(channel), stale, user: w.user };
-    this.link.nc.request(this.subjects.partition(w.partition), JSON.stringify(op), { timeout: OPEN_TIMEOUT_MS }).then(
-      (m) => {
-        w.inFlight = false;
-        const reply = this.json<OpenReply>(m);
-        if (!reply || this.wanted.get(channel) !== w) return;
-        const owner = this.view.owners.get(w.partition);
-        if (owner && owner.token !== reply.token) return;
-        w.ackedToken = reply.token;
-        if (reply.snapshot) this.opts.frame(channel, FrameKind.DATA, reply.seq, encoder.encode(reply.snapshot), true);
-        if (reply.stale) this.opts.frame(channel, FrameKind.STALE, 0, encoder.encode(reply.stale));
-        // Stale here (NATS or the owner was lost) and live at the owner: the subscribers hear it is live again.
-        else if (this.opts.isStale(channel)) this.opts.frame(channel, FrameKind.LIVE, 0, encoder.encode(encodeFrame('status', channel, { state: 'live' })));
-      },
-      (err: Error) => {
-        w.inFlight = false;
-        this.opts.log.debug({ channel, partition: w.partition, err: err.message }, 'open not answered: sent again');
-      },
-    );
+    if (!this.isReady(w.partition)) return;
+    if (w.rid !== 0 && Date.now() - w.sentAt < OPEN_TIMEOUT_MS) return;
+    if (w.rid !== 0) this.pendingOpens.delete(w.rid);
+    w.rid = this.nextRid++;
+    w.sentAt = Date.now();
+    this.pendingOpens.set(w.rid, channel);
+    const op: PartitionOp = { op: 'open', gw: this.gatewayId, rid: w.rid, channel, seq: this.opts.lastSeq(channel), stale, user: w.user };
+    this.link.nc.publish(this.subjects.partition(w.partition), JSON.stringify(op), { reply: this.inbox });
   }
 
-  /** Opens not acknowledged by the partition's current owner are sent again. */
+  /** The owner's answer to an open: its token, the channel's latest frame and state, and (user channel) who produces it. */
+  private onOpenReply(m: Msg): void {
+    const reply = this.json<OpenReply>(m);
+    const channel = reply && this.pendingOpens.get(reply.rid);
+    if (!reply || channel === undefined) return;
+    this.pendingOpens.delete(reply.rid);
+    const w = this.wanted.get(channel);
+    if (!w || w.rid !== reply.rid) return;
+    w.rid = 0;
+    const owner = this.view.owners.get(w.partition);
+    if (!owner || owner.token !== reply.token) return;
+    w.ackedToken = reply.token;
+    if (reply.snapshot) this.opts.frame(channel, FrameKind.DATA, reply.seq, encoder.encode(reply.snapshot), true);
+    if (reply.stale) this.opts.frame(channel, FrameKind.STALE, 0, encoder.encode(reply.stale));
+    // Stale here (NATS or the owner was lost) and live at the owner: the subscribers hear it is live again.
+    else if (this.opts.isStale(channel)) this.opts.frame(channel, FrameKind.LIVE, 0, encoder.encode(encodeFrame('status', channel, { state: 'live' })));
+    if (w.user && reply.producer !== w.producer) {
+      w.producer = reply.producer;
+      this.opts.producer(reply.producer ? 'open' : 'close', channel);
+    }
+  }
+
+  /** Opens not acknowledged by the partition's current owner are sent again; held publications go once they are. */
   private resync(): void {
     if (!this.natsConnected) return;
     for (const [channel, w] of this.wanted) {
       const owner = this.view.owners.get(w.partition);
       if (owner && w.ackedToken !== owner.token) this.sendOpen(channel, w, true);
+    }
+    if (this.held.length === 0) return;
+    const later: typeof this.held = [];
+    for (const h of this.held) {
+      // A partition's publications keep their order: once one waits, the ones after it wait too.
+      if (this.isReady(h.partition) && !later.some((l) => l.partition === h.partition)) this.link.nc.publish(this.subjects.partition(h.partition), JSON.stringify(h.op));
+      else later.push(h);
+    }
+    this.held.splice(0, this.held.length, ...later);
+  }
+
+  /** Tells every partition's owner which of its channels this gateway holds (it closes the others for this gateway). */
+  private syncAll(): void {
+    if (!this.natsConnected) return;
+    const byPartition = new Map<number, string[]>();
+    for (let p = 0; p < this.count; p++) if (this.view.owners.has(p)) byPartition.set(p, []);
+    for (const [channel, w] of this.wanted) byPartition.get(w.partition)?.push(channel);
+    for (const [partition, channels] of byPartition) {
+      const op: PartitionOp = { op: 'sync', gw: this.gatewayId, channels };
+      this.link.nc.request(this.subjects.partition(partition), JSON.stringify(op), { timeout: OPEN_TIMEOUT_MS }).then(
+        (m) => {
+          for (const channel of this.json<{ missing: string[] }>(m)?.missing ?? []) {
+            const w = this.wanted.get(channel);
+            if (w) w.ackedToken = 0;
+          }
+        },
+        () => undefined,
+      );
     }
   }
 
@@ -299,6 +394,9 @@ export class NatsShardPool implements ShardPool {
     if (!w) return;
     this.wanted.delete(channel);
     w.sub.unsubscribe();
+    if (w.rid) this.pendingOpens.delete(w.rid);
+    if (w.producer) this.opts.producer('close', channel);
+    // Lost while NATS is away: the sync after the reconnection closes it at the owner.
     if (!this.natsConnected) return;
     const op: PartitionOp = { op: 'close', gw: this.gatewayId, channel };
     this.link.nc.publish(this.subjects.partition(w.partition), JSON.stringify(op));

@@ -1,7 +1,7 @@
 // Who owns each partition of the symbols: leases in a JetStream key-value bucket, watched by every node, held by ingest nodes.
 import { randomInt } from 'node:crypto';
 import type { KV, KvWatchEntry } from '@nats-io/kv';
-import type { QueuedIterator } from '@nats-io/nats-core';
+import type { QueuedIterator } from '@nats-io/transport-node';
 import type { Logger } from '../logger.js';
 import { fnv1a } from '../shard-hash.js';
 
@@ -135,7 +135,7 @@ export interface LeaseHooks {
 export class LeaseHolder {
   readonly held = new Map<number, { token: number; revision: number }>();
   private timer: NodeJS.Timeout | undefined;
-  private running = false;
+  private running: Promise<void> | undefined;
   private stopped = false;
   /** Partitions seen without an owner, since when: one left so for a TTL is claimed whatever the shares say. */
   private readonly freeSince = new Map<number, number>();
@@ -162,9 +162,15 @@ export class LeaseHolder {
   }
 
   /** One round: renew, then balance. Never two at once. */
-  async tick(): Promise<void> {
-    if (this.running || this.stopped) return;
-    this.running = true;
+  tick(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    this.running ??= this.round().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async round(): Promise<void> {
     try {
       await this.kv.put(`m.${this.node}`, JSON.stringify({ at: Date.now() }));
       // The member key is written before anything is claimed: other nodes count this one in the shares.
@@ -173,8 +179,6 @@ export class LeaseHolder {
       await this.balance();
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'lease round failed (NATS unavailable?): trying again');
-    } finally {
-      this.running = false;
     }
   }
 
@@ -250,6 +254,8 @@ export class LeaseHolder {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    // A round under way may still claim: it ends first, so that what it claimed is given up below too.
+    await this.running;
     // The member first: the others count their shares without this node when they see its partitions freed.
     await this.kv.delete(`m.${this.node}`).catch(() => undefined);
     await Promise.all([...this.held.keys()].map((p) => this.release(p, 'this node is stopping')));

@@ -57,6 +57,11 @@ export class Subjects {
     return `${this.prefix}.c.${name.replace(/[^A-Za-z0-9_:-]/g, (c) => `~${c.charCodeAt(0).toString(16)}~`).replace(/:/g, '.')}`;
   }
 
+  /** What an ingest node tells one gateway (it runs a user channel's producer from now on). */
+  gatewayControl(gw: string): string {
+    return `${this.prefix}.gwc.${gw}`;
+  }
+
   broadcast(plugin: string): string {
     return this.broadcastPrefix + plugin;
   }
@@ -90,14 +95,20 @@ export function decodeClusterFrame(data: Uint8Array): ClusterFrame | undefined {
 
 /** Control messages (JSON) on a partition's subject. `gw` is the gateway that sends it. */
 export type PartitionOp =
-  | { op: 'open'; gw: string; channel: string; seq: number; stale: boolean; user: boolean }
+  /** `rid`: echoed in the reply, which comes to the gateway's inbox subscription, in order with the channel's frames. */
+  | { op: 'open'; gw: string; rid: number; channel: string; seq: number; stale: boolean; user: boolean }
+  /** The channels of this partition a gateway holds (after a reconnection, and now and then): the owner forgets the rest. */
+  | { op: 'sync'; gw: string; channels: string[] }
   | { op: 'close'; gw: string; channel: string }
   | { op: 'pub'; channel: string; type: string; data: unknown }
   | { op: 'ask'; plugin: string; question: string; params: unknown; symbol: string; timeoutMs: number };
 
 /** The owner's answer to `open`: its token, and what a late joiner needs (the latest frame, whether it is stale). */
 export interface OpenReply {
+  rid: number;
   token: number;
+  /** A user channel: whether this gateway runs its acceptor-side producer (the plugins' onChannel open). */
+  producer: boolean;
   seq: number;
   snapshot: string | undefined;
   stale: string | undefined;

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
+import { jetstreamManager } from '@nats-io/jetstream';
 
 const MAIN = fileURLToPath(new URL('../../core/main.js', import.meta.url));
 export const fixturePlugin = (name: string) => fileURLToPath(new URL(`../fixtures/${name}/index.js`, import.meta.url));
@@ -18,13 +19,21 @@ export const fixturePlugin = (name: string) => fileURLToPath(new URL(`../fixture
 export async function natsForTests(): Promise<{ url: string } | { skip: string }> {
   const explicit = process.env.TEST_NATS_URL;
   const url = explicit || 'nats://127.0.0.1:4222';
+  let nc;
   try {
-    const nc = await natsConnect({ servers: url, timeout: 2000, reconnect: false });
-    await nc.close();
-    return { url };
+    nc = await natsConnect({ servers: url, timeout: 2000, reconnect: false });
   } catch (err) {
     if (explicit) throw new Error(`TEST_NATS_URL=${explicit} does not answer: ${(err as Error).message}`);
     return { skip: `no NATS server at ${url} (cluster tests need nats-server -js; set TEST_NATS_URL to run them against another)` };
+  }
+  try {
+    await (await jetstreamManager(nc)).getAccountInfo();
+    return { url };
+  } catch (err) {
+    if (explicit) throw new Error(`TEST_NATS_URL=${explicit} has no JetStream (start nats-server with -js): ${(err as Error).message}`);
+    return { skip: `the NATS server at ${url} has no JetStream (cluster mode needs it: nats-server -js)` };
+  } finally {
+    await nc.close();
   }
 }
 
