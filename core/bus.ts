@@ -74,6 +74,8 @@ export type ToShard =
   | { t: 'ask'; id: number; plugin: string; question: string; params: unknown; symbol: string }
   /** The exchange's symbol list, as shard 0 loaded it: every shard validates symbols against the same list. */
   | { t: 'symbols'; symbols: SymbolInfo[] }
+  /** Cluster mode: these partitions (of `of`) moved to another ingest node: plugins drop what they keep for their symbols. */
+  | { t: 'release'; partitions: number[]; of: number }
   | { t: 'close'; channel: string } | { t: 'stop' };
 
 export type FromShard =

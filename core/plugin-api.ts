@@ -317,6 +317,11 @@ export interface AcceptorApi<C = Record<string, unknown>> {
    * holds in memory about users: a session ended here is ended (and forgotten by caches) on every gateway.
    */
   broadcast(event: string, data: unknown): void;
+  /**
+   * True on a gateway of a cluster: a frame `publish`ed on a user channel reaches the user's connections on every
+   * gateway, so an event every gateway notices by itself (a database refresh) should be published by one of them.
+   */
+  readonly clustered: boolean;
   /** Hears `broadcast(event, data)` from this plugin on another gateway. A throw (or a rejection) is logged and contained. */
   onBroadcast(event: string, fn: (data: unknown) => void | Promise<void>): void;
   /** The shard that owns a symbol (where `ask(symbol, …)` goes). */

@@ -30,6 +30,8 @@ export interface PluginHostDeps {
   metrics(plugin: string): PluginMetrics;
   /** To this plugin's acceptor half on the cluster's other gateways (nothing standalone). */
   broadcast(plugin: string, event: string, data: unknown): void;
+  /** Whether this gateway is part of a cluster. */
+  clustered: boolean;
 }
 
 type ClientEvent = 'connect' | 'disconnect' | 'authenticated';
@@ -192,6 +194,7 @@ export class PluginHost {
         if (this.reports.has(key)) throw new PluginLoadError(`plugin "${plugin}": it hears report "${event}" twice`);
         this.reports.set(key, fn);
       },
+      clustered: this.deps.clustered,
       broadcast: (event, data) => {
         if (typeof event !== 'string' || event === '') throw new Error(`plugin "${plugin}": broadcast() needs an event name`);
         this.deps.broadcast(plugin, event, data);

@@ -212,6 +212,7 @@ export class TickgateServer {
       },
       metrics: (plugin) => this.metrics.forPlugin(plugin),
       broadcast: (plugin, event, data) => this.clusterPool?.broadcastPlugin(plugin, event, data),
+      clustered: config.cluster.role !== 'standalone',
     });
   }
 

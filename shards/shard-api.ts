@@ -88,6 +88,12 @@ export interface ShardApi<C = Record<string, unknown>> {
   setStatus(status: Record<string, unknown>): void;
   /** Runs when the shard stops, after its channels are closed; plugins are torn down in reverse load order. */
   onClose(fn: Teardown): void;
+  /**
+   * Cluster mode: this shard no longer serves some symbols (another ingest node took their partition). `released(symbol)`
+   * says which: drop what is kept for them (resting orders, listeners) so that their data is not fetched twice; the
+   * acceptor half hands that state to the new owner (onShardStart). Never called standalone.
+   */
+  onRelease(fn: (released: (symbol: string) => boolean) => void): void;
 }
 
 export type ShardPluginMain<C = Record<string, unknown>> = (api: ShardApi<C>) => void | Promise<void>;

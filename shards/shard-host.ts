@@ -5,6 +5,7 @@ import { FrameKind, type FromShard, type ShardStats } from '../core/bus.js';
 import { encodeDataFrame, encodeError, encodeFrame } from '../core/protocol.js';
 import { errorData, TickgateError, type ErrorData, type ErrorRegistry } from '../core/errors.js';
 import { parseChannelName } from '../core/channel-grammar.js';
+import { shardFor } from '../core/shard-hash.js';
 import { SymbolTable, type SymbolInfo } from '../core/symbol-registry.js';
 import { FrameBatcher } from './frame-batcher.js';
 import { BOOK_LEVELS, MarketEventBus, type MarketEventMap, type MarketEvents, type MarketKind, type MarketNeed } from './market/market-events.js';
@@ -66,6 +67,7 @@ export class ShardHost {
   private symbolsTimer: NodeJS.Timeout | undefined;
   private readonly answers = new Map<string, (params: unknown, ctx: AskContext) => unknown>();
   private readonly teardowns: Array<{ plugin: string; fn: Teardown }> = [];
+  private readonly releases: Array<{ plugin: string; fn: (released: (symbol: string) => boolean) => void }> = [];
   /**
    * Last data-frame sequence number per channel name, kept across close and reopen: frames of an earlier opening
    * may still be on their way to the acceptor, and numbering must never repeat.
@@ -146,7 +148,23 @@ export class ShardHost {
       onClose: (fn) => {
         this.teardowns.push({ plugin, fn });
       },
+      onRelease: (fn) => {
+        this.releases.push({ plugin, fn });
+      },
     };
+  }
+
+  /** Cluster mode: partitions that moved away; each plugin drops what it keeps for their symbols (errors contained). */
+  release(partitions: number[], of: number): void {
+    const set = new Set(partitions);
+    const released = (symbol: string) => set.has(shardFor(symbol, of));
+    for (const { plugin, fn } of this.releases) {
+      try {
+        fn(released);
+      } catch (err) {
+        this.log.error({ err, plugin }, 'plugin onRelease failed (contained)');
+      }
+    }
   }
 
   /** The market data plugins see: listening opens the data, `hold` keeps it open, `latest` reads it. */

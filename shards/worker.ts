@@ -72,6 +72,9 @@ if (loaded) {
       case 'ask':
         host.ask(msg.id, msg.plugin, msg.question, msg.params, msg.symbol);
         break;
+      case 'release':
+        host.release(msg.partitions, msg.of);
+        break;
       case 'stop':
         void host.stop().then(() => {
           post({ t: 'stopped', shard: data.shardId });

@@ -13,7 +13,7 @@ import { encodeDataFrame, encodeFrame } from '../protocol.js';
 import type { SymbolInfo } from '../symbol-registry.js';
 import { openNats, type NatsLink } from './nats-connection.js';
 import { LeaseHolder, LeaseView } from './partition-leases.js';
-import { encodeClusterFrame, Subjects, type AskReply, type IngestBeat, type OpenReply, type PartitionOp } from './subjects.js';
+import { decodeValue, encodeClusterFrame, encodeValue, isValue, Subjects, type AskReply, type IngestBeat, type OpenReply, type PartitionOp } from './subjects.js';
 
 interface IngestChannel {
   partition: number;
@@ -258,6 +258,8 @@ export class IngestNode {
       this.channels.delete(name);
       if (!ch.user) this.pool.send(this.localShard(partition), { t: 'close', channel: name });
     }
+    // What plugins keep for the partition's symbols (resting orders and their listeners) goes with it.
+    if (own.serving) this.pool.send(this.localShard(partition), { t: 'release', partitions: [partition], of: this.config.cluster.partitions });
   }
 
   private changeTimer: NodeJS.Timeout | undefined;
@@ -279,7 +281,7 @@ export class IngestNode {
   }
 
   private onPartitionOp(partition: number, m: Msg): void {
-    const op = this.json<PartitionOp>(m);
+    const op = isValue(m.data) ? decodeValue<PartitionOp>(m.data) : this.json<PartitionOp>(m);
     const own = this.owned.get(partition);
     // Subscribed before the claim is written: until it is, another node may be the owner and answers.
     if (!op || !own?.serving) return;
@@ -367,15 +369,32 @@ export class IngestNode {
     } catch (err) {
       reply = { ok: false, error: errorOf(err) };
     }
-    m.respond(JSON.stringify(reply));
+    this.respondValue(m, reply);
   }
 
   /** A question for every shard of this node (AcceptorApi.askEach across the cluster). */
   private async onNodeAsk(m: Msg): Promise<void> {
-    const op = this.json<{ plugin: string; question: string; params: unknown; timeoutMs: number }>(m);
+    const op = decodeValue<{ plugin: string; question: string; params: unknown; timeoutMs: number }>(m.data);
     if (!op) return;
     const answers = await this.pool.askEach(op.plugin, op.question, op.params, op.timeoutMs);
-    m.respond(JSON.stringify(answers.map((a) => (a.ok ? a : { shard: a.shard, ok: false, error: errorOf(a.error) }))));
+    this.respondValue(m, answers.map((a) => (a.ok ? a : { shard: a.shard, ok: false, error: errorOf(a.error) })));
+  }
+
+  /** An answer as structured clone keeps it; one that cannot cross (a function, or over NATS's max_payload) is an error. */
+  private respondValue(m: Msg, value: unknown): void {
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeValue(value);
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'a plugin\'s answer cannot cross to the gateway (not cloneable): answered TG_ERR_INTERNAL');
+      bytes = encodeValue({ ok: false, error: { code: 'TG_ERR_INTERNAL', message: 'Internal error: the server logged the cause' } });
+    }
+    const max = this.link.nc.info?.max_payload ?? Infinity;
+    if (bytes.byteLength > max) {
+      this.log.error({ bytes: bytes.byteLength, maxPayload: max }, 'a plugin\'s answer is larger than NATS\'s max_payload: answered TG_ERR_INTERNAL (raise max_payload on the NATS servers)');
+      bytes = encodeValue({ ok: false, error: { code: 'TG_ERR_INTERNAL', message: 'Internal error: the server logged the cause' } });
+    }
+    m.respond(bytes);
   }
 
   /** Frames of the local shards go out once each, on their channel's subject, while this node owns the partition. */

@@ -13,7 +13,7 @@ import { encodeFrame } from '../protocol.js';
 import type { SymbolInfo } from '../symbol-registry.js';
 import { openNats, type NatsLink } from './nats-connection.js';
 import { LeaseView, type Lease } from './partition-leases.js';
-import { decodeClusterFrame, Subjects, type AskReply, type IngestBeat, type OpenReply, type PartitionOp } from './subjects.js';
+import { decodeClusterFrame, decodeValue, encodeValue, Subjects, type AskReply, type IngestBeat, type OpenReply, type PartitionOp } from './subjects.js';
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -413,9 +413,15 @@ export class NatsShardPool implements ShardPool {
   ask(shard: number, plugin: string, question: string, params: unknown, symbol: string, timeoutMs: number): Promise<unknown> {
     if (!this.isReady(shard)) return Promise.reject(new TickgateError('TG_ERR_DATA_UNAVAILABLE', this.natsConnected ? 'No ingest node serves this symbol right now (one is taking it over): retry in a few seconds' : 'This gateway lost its connection to the cluster (NATS): retry in a few seconds'));
     const op: PartitionOp = { op: 'ask', plugin, question, params, symbol, timeoutMs };
-    return this.link.nc.request(this.subjects.partition(shard), JSON.stringify(op), { timeout: timeoutMs + 500 }).then(
+    let payload: Uint8Array;
+    try {
+      payload = this.payload(op, `${plugin} asks "${question}"`);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    return this.link.nc.request(this.subjects.partition(shard), payload, { timeout: timeoutMs + 500 }).then(
       (m) => {
-        const reply = this.json<AskReply>(m);
+        const reply = decodeValue<AskReply>(m.data);
         if (!reply) throw new TickgateError('TG_ERR_INTERNAL');
         if (reply.ok) return reply.data;
         throw this.toError(reply.error);
@@ -427,6 +433,23 @@ export class NatsShardPool implements ShardPool {
     );
   }
 
+  /** A question as structured clone keeps it; one that cannot cross (a function, or over NATS's max_payload) throws. */
+  private payload(value: unknown, what: string): Uint8Array {
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeValue(value);
+    } catch (err) {
+      this.opts.log.error({ err: (err as Error).message }, `${what}: its parameters cannot cross to the ingest node (not cloneable)`);
+      throw new TickgateError('TG_ERR_INTERNAL');
+    }
+    const max = this.link.nc.info?.max_payload ?? Infinity;
+    if (bytes.byteLength > max) {
+      this.opts.log.error({ bytes: bytes.byteLength, maxPayload: max }, `${what}: its parameters are larger than NATS's max_payload (raise max_payload on the NATS servers)`);
+      throw new TickgateError('TG_ERR_INTERNAL');
+    }
+    return bytes;
+  }
+
   private toError(e: { code: string; message: string; hint?: string }): TickgateError {
     return this.opts.errors.get(e.code) ? new TickgateError(e.code as AnyErrorCode, e.message, e.hint) : new TickgateError('TG_ERR_INTERNAL');
   }
@@ -434,10 +457,16 @@ export class NatsShardPool implements ShardPool {
   /** Every shard of every ingest node: one question per node, answers numbered like info(). */
   async askEach(plugin: string, question: string, params: unknown, timeoutMs: number): Promise<EachAnswer[]> {
     const out: EachAnswer[] = [];
+    let payload: Uint8Array;
+    try {
+      payload = this.payload({ plugin, question, params, timeoutMs }, `${plugin} asks every shard "${question}"`);
+    } catch (err) {
+      return [...this.members.values()].map((m) => ({ shard: m.base, ok: false as const, error: err as TickgateError }));
+    }
     await Promise.all([...this.members.values()].map(async (member) => {
       try {
-        const m = await this.link.nc.request(this.subjects.node(member.beat.node), JSON.stringify({ plugin, question, params, timeoutMs }), { timeout: timeoutMs + 500 });
-        const answers = this.json<Array<{ shard: number; ok: boolean; data?: unknown; error?: { code: string; message: string; hint?: string } }>>(m) ?? [];
+        const m = await this.link.nc.request(this.subjects.node(member.beat.node), payload, { timeout: timeoutMs + 500 });
+        const answers = decodeValue<Array<{ shard: number; ok: boolean; data?: unknown; error?: { code: string; message: string; hint?: string } }>>(m.data) ?? [];
         for (const a of answers) out.push(a.ok ? { shard: member.base + a.shard, ok: true, data: a.data } : { shard: member.base + a.shard, ok: false, error: this.toError(a.error!) });
       } catch {
         out.push({ shard: member.base, ok: false, error: new TickgateError('TG_ERR_DATA_UNAVAILABLE', `Ingest node ${member.beat.node} did not answer: retry in a few seconds`) });

@@ -1,5 +1,24 @@
 // NATS subject names of a cluster, and the few bytes in front of each frame that cross it.
+import { deserialize, serialize } from 'node:v8';
 import { FrameKind } from '../bus.js';
+
+/** Questions and answers keep what crosses between threads (Buffers, Dates, Maps: structured clone), not JSON's subset. */
+export function encodeValue(value: unknown): Uint8Array {
+  return serialize(value);
+}
+
+export function decodeValue<T>(data: Uint8Array): T | undefined {
+  try {
+    return deserialize(data) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A message encoded by encodeValue (v8's serialisation starts with its version tag) rather than JSON. */
+export function isValue(data: Uint8Array): boolean {
+  return data[0] === 0xff;
+}
 
 /** kind (1 byte), the publishing owner's lease token (4), seq (8, float64): then the frame's bytes as clients get them. */
 export const FRAME_HEADER_BYTES = 13;

@@ -43,17 +43,20 @@ export default definePlugin({
     entitlements.load(await store.allSubscriptions());
     const stripe = new StripeApi(stripeClient(config), api.log);
 
-    /** A user's subscriptions were read again: their plan applies at once on their open connections. */
-    const synced = (userId: string, rows: SubscriptionRow[]): void => {
+    /**
+     * A user's subscriptions were read again: their plan applies at once on their open connections. `announce`: tell
+     * the user's account channel too (in a cluster, only the gateway that processed the change does).
+     */
+    const synced = (userId: string, rows: SubscriptionRow[], announce = true): void => {
       const before = entitlements.set(userId, rows);
       const beforeView = JSON.stringify(entitlements.viewOf(before));
       const after = entitlements.of(userId);
       const subscription = entitlements.view(userId);
       if (after.plan !== before.plan) {
-        users.accountEvent(userId, 'plan.changed', { plan: catalogue.view(after.plan), previousPlan: before.plan.name, subscription });
+        if (announce) users.accountEvent(userId, 'plan.changed', { plan: catalogue.view(after.plan), previousPlan: before.plan.name, subscription });
         api.clients.recheck(userId);
         api.log.info({ userId, from: before.plan.name, to: after.plan.name, status: subscription.status }, 'plan changed');
-      } else if (JSON.stringify(subscription) !== beforeView) {
+      } else if (announce && JSON.stringify(subscription) !== beforeView) {
         users.accountEvent(userId, 'subscription.updated', { subscription });
       }
     };
@@ -88,7 +91,8 @@ export default definePlugin({
       refreshing = (async () => {
         const since = seenUntil && new Date(seenUntil.getTime() - REFRESH_OVERLAP_MS);
         const { userIds, latest } = await store.changedSince(since);
-        for (const userId of userIds) synced(userId, await store.subscriptionsOf(userId));
+        // In a cluster the gateway that processed the change announced it to every gateway's connections.
+        for (const userId of userIds) synced(userId, await store.subscriptionsOf(userId), !api.clustered);
         if (latest && (!seenUntil || latest > seenUntil)) seenUntil = latest;
       })().catch((err: unknown) => api.log.warn({ err }, 'reading subscriptions stored by other gateways failed: retrying')).finally(() => {
         refreshing = undefined;

@@ -98,6 +98,16 @@ export default function trading(api: ShardApi<TradingConfig>): void {
     return { resting: book.size };
   });
 
+  // Cluster mode: the symbols' partition moved to another ingest node, which gets the orders from the database.
+  api.onRelease((released) => {
+    for (const [symbol, entry] of [...books]) {
+      if (!released(symbol)) continue;
+      books.delete(symbol);
+      entry.off();
+    }
+    status();
+  });
+
   api.answer('forget', (params, { symbol }) => {
     const { ids } = params as { ids: number[] };
     const entry = books.get(symbol);

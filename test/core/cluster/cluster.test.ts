@@ -220,6 +220,7 @@ t.test('a private frame published on gateway B reaches the user on gateway C; a 
   // askEach reaches every shard of every ingest node; a shard's report is heard by one gateway, as in one process.
   const each = (await getJson(`http://127.0.0.1:${b.port}/api/v1/clusterfix/each`)).body.answers as Array<{ ok: boolean; data: { shard: number } }>;
   t.same(each.map((a) => a.ok && a.data.shard).sort(), [0, 1], 'askEach: one answer per shard of the ingest node');
+  t.same((await getJson(`http://127.0.0.1:${b.port}/api/v1/clusterfix/echo`)).body, { date: true, bytes: '1,2,3', at: true }, 'a question and its answer cross NATS as between threads (Date, bytes)');
   t.same(await post(c, 'report/ETHUSDT', { id: 'r1' }), { reported: true });
   await post(b, 'report/BTCUSDT', { id: 'r2' });
   const heardAll = async () => [...(await getJson(`http://127.0.0.1:${b.port}/api/v1/clusterfix/heard`)).body.heard, ...(await getJson(`http://127.0.0.1:${c.port}/api/v1/clusterfix/heard`)).body.heard] as string[];
@@ -320,5 +321,9 @@ t.test('a user channel across an ingest node\'s death: stale, then live, one pro
   t.equal(after.seq, (before.seq as number) + 1, 'numbering goes on at the new owner');
   const onBAfter = await onB.next((f) => f.type === 'vip' && f.seq === after.seq);
   t.same(onBAfter.data, { n: 2 }, 'both gateways get it');
-  t.equal(await producers(), 1, 'still one producer');
+  const count = await until(async () => {
+    const n = await producers();
+    return n === 1 ? n : undefined;
+  }, 'one producer after the move, whichever gateway reopened first', 5000).catch(async () => producers());
+  t.equal(count, 1, 'one producer after the move');
 });
