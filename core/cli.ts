@@ -8,6 +8,7 @@ import { PluginLoadError } from './plugin-host.js';
 import { installShutdown } from './shutdown.js';
 import { youngGenerationHint } from './node-flags.js';
 import { IngestNode } from './cluster/ingest-node.js';
+import { NatsUnavailableError } from './cluster/nats-connection.js';
 import { startIngestHealth } from './cluster/ingest-health.js';
 import type { Server } from 'node:http';
 
@@ -80,7 +81,7 @@ export async function main(overrides?: Record<string, unknown>): Promise<Started
   } catch (err) {
     await ingest?.stop().catch(() => undefined);
     health?.close();
-    const known = err instanceof NativeBindingError || err instanceof ConfigError || err instanceof PluginLoadError;
+    const known = err instanceof NativeBindingError || err instanceof ConfigError || err instanceof PluginLoadError || err instanceof NatsUnavailableError;
     log.fatal({ err: known ? undefined : err }, `tickgate cannot start: ${err instanceof Error ? err.message : String(err)}`);
     process.exitCode = exitCodeFor(err);
     return undefined;

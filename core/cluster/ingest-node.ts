@@ -101,6 +101,28 @@ export class IngestNode {
 
   private async boot(): Promise<void> {
     const { config, log } = this;
+    // NATS first: without it an ingest node has nothing to do, and opens no exchange connection.
+    this.link = await openNats({
+      servers: config.cluster.natsServers,
+      name: `tickgate-ingest-${this.name}`,
+      bucket: this.subjects.bucket,
+      ttlMs: config.cluster.leaseTtlMs,
+      log,
+      events: {
+        disconnected: () => {
+          this.disconnectedAt = Date.now();
+        },
+        reconnected: () => {
+          // Every gateway gets a fresh chance to be heard (their beats were not arriving meanwhile).
+          for (const gw of this.gateways.keys()) this.gateways.set(gw, Date.now());
+          // Past the TTL the leases are gone: serving them now would compete with their new owners.
+          if (Date.now() - this.disconnectedAt >= config.cluster.leaseTtlMs) this.holder?.dropAll('NATS was lost for longer than cluster.leaseTtlMs');
+          this.disconnectedAt = 0;
+          void this.holder?.tick();
+          this.pumpReports();
+        },
+      },
+    });
     const host = PluginHost.forShardHalves(log, this.errors, new ChannelRegistry(this.errors));
     await host.loadShardHalves(config.plugins);
     this.pool = new ThreadShardPool({
@@ -133,27 +155,6 @@ export class IngestNode {
       },
     });
     await this.pool.start();
-    this.link = await openNats({
-      servers: config.cluster.natsServers,
-      name: `tickgate-ingest-${this.name}`,
-      bucket: this.subjects.bucket,
-      ttlMs: config.cluster.leaseTtlMs,
-      log,
-      events: {
-        disconnected: () => {
-          this.disconnectedAt = Date.now();
-        },
-        reconnected: () => {
-          // Every gateway gets a fresh chance to be heard (their beats were not arriving meanwhile).
-          for (const gw of this.gateways.keys()) this.gateways.set(gw, Date.now());
-          // Past the TTL the leases are gone: serving them now would compete with their new owners.
-          if (Date.now() - this.disconnectedAt >= config.cluster.leaseTtlMs) this.holder.dropAll('NATS was lost for longer than cluster.leaseTtlMs');
-          this.disconnectedAt = 0;
-          void this.holder.tick();
-          this.pumpReports();
-        },
-      },
-    });
     const { nc, kv } = this.link;
     this.subs.push(
       nc.subscribe(this.subjects.gateways, { callback: (_e, m) => this.heardGateway(m) }),

@@ -16,6 +16,14 @@ export interface NatsLinkEvents {
   reconnected(): void;
 }
 
+/** NATS cannot be reached, or has no JetStream: the start stops with this message (exit 1). */
+export class NatsUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NatsUnavailableError';
+  }
+}
+
 /** How long one dial may take (the first connection's failure stops the start: a cluster node without NATS has nothing to do). */
 const DIAL_TIMEOUT_MS = 5000;
 
@@ -35,7 +43,7 @@ export async function openNats(opts: { servers: string[]; name: string; bucket: 
       maxPingOut: 2,
     });
   } catch (err) {
-    throw new Error(`cannot connect to NATS at ${opts.servers.join(', ')}: ${(err as Error).message} (is nats-server running with JetStream, -js? set cluster.natsUrl or NATS_URL)`);
+    throw new NatsUnavailableError(`cannot connect to NATS at ${opts.servers.join(', ')}: ${(err as Error).message} (is nats-server running with JetStream, -js? set cluster.natsUrl or NATS_URL)`);
   }
   let up = true;
   void (async () => {
@@ -57,7 +65,7 @@ export async function openNats(opts: { servers: string[]; name: string; bucket: 
     kv = await new Kvm(nc).create(opts.bucket, { history: 1, ttl: opts.ttlMs });
   } catch (err) {
     await nc.close();
-    throw new Error(`cannot open the lease bucket "${opts.bucket}" on NATS: ${(err as Error).message} (the server needs JetStream: start nats-server with -js)`);
+    throw new NatsUnavailableError(`cannot open the lease bucket "${opts.bucket}" on NATS: ${(err as Error).message} (the server needs JetStream: start nats-server with -js)`);
   }
   return { nc, kv, connected: () => up };
 }

@@ -327,3 +327,25 @@ t.test('a user channel across an ingest node\'s death: stale, then live, one pro
   }, 'one producer after the move, whichever gateway reopened first', 5000).catch(async () => producers());
   t.equal(count, 1, 'one producer after the move');
 });
+
+t.test('a cluster node that cannot reach NATS at start exits with 1 and says where it looked (no NATS needed)', async (t) => {
+  const { spawnSync } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const { createServer } = await import('node:net');
+  // A port nobody listens on: taken, then released.
+  const port = await new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+  const run = spawnSync(process.execPath, [fileURLToPath(new URL('../../../core/main.js', import.meta.url))], {
+    env: { PATH: process.env.PATH ?? '', ROLE: 'ingest', NATS_URL: `nats://127.0.0.1:${port}`, PORT: '0', HOST: '127.0.0.1', SHARDS: '1', LOG_LEVEL: 'info', BINANCE_WS_URL: 'ws://127.0.0.1:1', BINANCE_REST_URL: 'http://127.0.0.1:1', TICKGATE__PLUGINS: '[market]' },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  t.equal(run.status, 1, 'exit 1');
+  t.match(run.stdout, new RegExp(`tickgate cannot start: cannot connect to NATS at nats://127\\.0\\.0\\.1:${port}: .*set cluster\\.natsUrl or NATS_URL`), 'the log says why and what to set');
+  t.notMatch(run.stdout, /"stack"/, 'without a stack trace: it is not a bug');
+  t.notMatch(run.stdout, /upstream connected|upstream socket error/, 'no exchange connection was opened first');
+});
