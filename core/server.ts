@@ -255,7 +255,8 @@ export class TickgateServer {
         },
         down: (shard) => {
           for (const channel of this.subs.channelsOf(shard)) {
-            this.subs.publishLocal(channel, encodeFrame('status', channel, { state: 'stale' }), FrameKind.STALE);
+            // Said once: a cluster gateway may hear of one loss twice (NATS gone, then the lease lapsing).
+            if (!this.subs.isStale(channel)) this.subs.publishLocal(channel, encodeFrame('status', channel, { state: 'stale' }), FrameKind.STALE);
           }
         },
         ready: (shard) => {
