@@ -29,6 +29,14 @@ async function clusterReady(gw: ClusterNode): Promise<any> {
   }, `${gw.name} sees all ${PARTITIONS} partitions owned, an ingest node and the symbol list`);
 }
 
+/** A TCP proxy to the NATS server, closed at the test's end: a node connected through it can be cut off NATS. */
+async function proxyToNats(t: Test): Promise<TcpProxy> {
+  const u = new URL(natsUrl);
+  const proxy = await new TcpProxy({ host: u.hostname, port: Number(u.port || 4222) }).start();
+  t.teardown(() => proxy.close());
+  return proxy;
+}
+
 const isData = (type: string, channel: string) => (f: Frame) => f.type === type && f.channel === channel;
 
 t.test('a client on gateway B gets what ingest node A produces; a late joiner on gateway C gets the same snapshot and numbering', { skip }, async (t) => {
@@ -126,9 +134,7 @@ t.test('an ingest node killed: its partitions move, subscribers see stale then l
 t.test('a gateway that loses NATS: its channels go stale and its health 503; when NATS is back, everything resumes without a restart', { skip }, async (t) => {
   const sim = await simFor(t);
   const prefix = clusterPrefix(t, natsUrl);
-  const u = new URL(natsUrl);
-  const proxy = await new TcpProxy({ host: u.hostname, port: Number(u.port || 4222) }).start();
-  t.teardown(() => proxy.close());
+  const proxy = await proxyToNats(t);
   const common = { prefix, upstream: { wsUrl: sim.wsUrl, restUrl: sim.restUrl } };
   const a = await startNode(t, { ...common, natsUrl, role: 'ingest', name: 'ingest-a' });
   const b = await startNode(t, { ...common, natsUrl: proxy.url, role: 'gateway', name: 'gw-b' });
@@ -169,9 +175,7 @@ t.test('a gateway that loses NATS: its channels go stale and its health 503; whe
 t.test('an ingest node cut off NATS past its leases: its channels go stale on the gateways, and live again when it is back', { skip }, async (t) => {
   const sim = await simFor(t);
   const prefix = clusterPrefix(t, natsUrl);
-  const u = new URL(natsUrl);
-  const proxy = await new TcpProxy({ host: u.hostname, port: Number(u.port || 4222) }).start();
-  t.teardown(() => proxy.close());
+  const proxy = await proxyToNats(t);
   const common = { prefix, upstream: { wsUrl: sim.wsUrl, restUrl: sim.restUrl } };
   const a = await startNode(t, { ...common, natsUrl: proxy.url, role: 'ingest', name: 'ingest-a' });
   const b = await startNode(t, { ...common, natsUrl, role: 'gateway', name: 'gw-b' });
