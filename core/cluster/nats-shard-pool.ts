@@ -343,7 +343,9 @@ export class NatsShardPool implements ShardPool {
     if (!owner || owner.token !== reply.token) return;
     w.ackedToken = reply.token;
     if (reply.snapshot) this.opts.frame(channel, FrameKind.DATA, reply.seq, encoder.encode(reply.snapshot), true);
-    if (reply.stale) this.opts.frame(channel, FrameKind.STALE, 0, encoder.encode(reply.stale));
+    if (reply.stale) {
+      if (!this.opts.isStale(channel)) this.opts.frame(channel, FrameKind.STALE, 0, encoder.encode(reply.stale));
+    }
     // Stale here (NATS or the owner was lost) and live at the owner: the subscribers hear it is live again.
     else if (this.opts.isStale(channel)) this.opts.frame(channel, FrameKind.LIVE, 0, encoder.encode(encodeFrame('status', channel, { state: 'live' })));
     if (w.user && reply.producer !== w.producer) {
