@@ -353,3 +353,26 @@ t.test('a cluster node that cannot reach NATS at start exits with 1 and says whe
   t.notMatch(run.stdout, /"stack"/, 'without a stack trace: it is not a bug');
   t.notMatch(run.stdout, /upstream connected|upstream socket error/, 'no exchange connection was opened first');
 });
+
+t.test('an ingest node that joins takes its share; the node that gives partitions up tells its plugins which symbols left', { skip }, async (t) => {
+  const sim = await simFor(t);
+  const prefix = clusterPrefix(t, natsUrl);
+  const plugins = ['market', { name: 'clusterfix', path: fixturePlugin('cluster-plugin') }];
+  const common = { natsUrl, prefix, plugins, upstream: { wsUrl: sim.wsUrl, restUrl: sim.restUrl } };
+  const a = await startNode(t, { ...common, role: 'ingest', name: 'ingest-a' });
+  const b = await startNode(t, { ...common, role: 'gateway', name: 'gw-b' });
+  await clusterReady(b);
+  const owned = async (n: ClusterNode) => (await getJson(`http://127.0.0.1:${n.port}/health`)).body.cluster.partitions as number[];
+  t.equal((await owned(a)).length, PARTITIONS, 'alone, ingest-a owns every partition');
+  const d = await startNode(t, { ...common, role: 'ingest', name: 'ingest-d' });
+  const onD = await until(async () => {
+    const [pa, pd] = [await owned(a), await owned(d)];
+    return pa.length === PARTITIONS / 2 && pd.length === PARTITIONS / 2 ? pd : undefined;
+  }, 'the partitions shared half and half', 40_000);
+  const moved = DEFAULT_SYMBOLS.map((s) => s.symbol).filter((s) => onD.includes(fnv1a(s) % PARTITIONS)).sort();
+  const answers = (await getJson(`http://127.0.0.1:${b.port}/api/v1/clusterfix/released`)).body.answers as Array<{ ok: boolean; data: { node: string; released: string[] } }>;
+  const fromA = answers.find((x) => x.ok && x.data.node === 'ingest-a');
+  t.same(fromA?.data.released, moved, 'ingest-a\'s plugins were told exactly the symbols now on ingest-d');
+  const fromD = answers.find((x) => x.ok && x.data.node === 'ingest-d');
+  t.same(fromD?.data.released, [], 'ingest-d released nothing');
+});
