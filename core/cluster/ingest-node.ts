@@ -347,7 +347,9 @@ export class IngestNode {
     const held = new Set(list);
     for (const [name, ch] of [...this.channels]) if (ch.partition === partition && ch.gateways.has(gw) && !held.has(name)) this.close(gw, name);
     const missing = list.filter((name) => !this.channels.get(name)?.gateways.has(gw));
-    m.respond(JSON.stringify({ missing }));
+    // Which of its user channels it produces: repairs a 'produce' message lost on the way.
+    const producing = list.filter((name) => this.channels.get(name)?.producer === gw);
+    m.respond(JSON.stringify({ missing, producing }));
   }
 
   private publishUser(channel: string, type: string, data: unknown, token: number): void {

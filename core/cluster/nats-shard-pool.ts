@@ -381,9 +381,18 @@ export class NatsShardPool implements ShardPool {
       const op: PartitionOp = { op: 'sync', gw: this.gatewayId, channels };
       this.link.nc.request(this.subjects.partition(partition), JSON.stringify(op), { timeout: OPEN_TIMEOUT_MS }).then(
         (m) => {
-          for (const channel of this.json<{ missing: string[] }>(m)?.missing ?? []) {
+          const answer = this.json<{ missing: string[]; producing: string[] }>(m);
+          for (const channel of answer?.missing ?? []) {
             const w = this.wanted.get(channel);
             if (w) w.ackedToken = 0;
+          }
+          // The owner's word on which user channels this gateway produces (a 'produce' message may have been lost).
+          const producing = new Set(answer?.producing ?? []);
+          for (const channel of channels) {
+            const w = this.wanted.get(channel);
+            if (!w?.user || w.ackedToken === 0 || w.producer === producing.has(channel)) continue;
+            w.producer = producing.has(channel);
+            this.opts.producer(w.producer ? 'open' : 'close', channel);
           }
         },
         () => undefined,
