@@ -31,6 +31,8 @@ interface IngestChannel {
 }
 
 const HEARTBEAT_MS = 1000;
+/** How long after a claim publications on user channels not open yet are kept for their reopening. */
+const UNOPENED_GRACE_MS = 5000;
 /** Shard reports waiting for a gateway to take them (a fill is money: they are kept, in order, until one does). */
 const MAX_HELD_REPORTS = 100_000;
 const decoder = new TextDecoder();
@@ -58,7 +60,12 @@ export class IngestNode {
   private readonly subjects: Subjects;
   private readonly errors = new ErrorRegistry();
   /** Partitions this node serves: their lease token and control subscription. */
-  private readonly owned = new Map<number, { token: number; sub: Subscription; serving: boolean }>();
+  private readonly owned = new Map<number, { token: number; sub: Subscription; serving: boolean; early: Msg[]; gainedAt: number }>();
+  /**
+   * Publications on user channels not open here yet, shortly after a partition was claimed: after a move, a gateway's
+   * held publication may arrive before the gateway that holds the channel has reopened it. Numbered at that open.
+   */
+  private readonly unopened = new Map<string, Array<{ type: string; data: unknown }>>();
   private readonly channels = new Map<string, IngestChannel>();
   /** Gateways heard from, by id, with when. */
   private readonly gateways = new Map<string, number>();
@@ -66,7 +73,7 @@ export class IngestNode {
   private lastSymbols: SymbolInfo[] | undefined;
   private timer: NodeJS.Timeout | undefined;
   private disconnectedAt = 0;
-  private readonly reports: string[] = [];
+  private readonly reports: Uint8Array[] = [];
   private reporting = false;
   private readonly published = { frames: 0, bytes: 0 };
   private stopping = false;
@@ -92,6 +99,11 @@ export class IngestNode {
 
   private partitionOf(key: string): number {
     return shardFor(key, this.config.cluster.partitions);
+  }
+
+  private partitionOfChannel(channel: string): number {
+    const parsed = parseChannelName(channel);
+    return parsed ? this.partitionOf(parsed.key) : -1;
   }
 
   /** The local shard thread of a partition: a partition lives whole on one thread. */
@@ -144,7 +156,19 @@ export class IngestNode {
             this.log.error({ plugin, event, held: MAX_HELD_REPORTS }, 'shard report dropped: no gateway has taken reports for a long time');
             return;
           }
-          this.reports.push(JSON.stringify({ plugin, event, data }));
+          let bytes: Uint8Array;
+          try {
+            bytes = encodeValue({ plugin, event, data });
+          } catch (err) {
+            this.log.error({ plugin, event, err: (err as Error).message }, 'shard report dropped: it cannot cross to a gateway (not cloneable)');
+            return;
+          }
+          const max = this.link.nc.info?.max_payload ?? Infinity;
+          if (bytes.byteLength > max) {
+            this.log.error({ plugin, event, bytes: bytes.byteLength, maxPayload: max }, 'shard report dropped: larger than NATS\'s max_payload');
+            return;
+          }
+          this.reports.push(bytes);
           this.pumpReports();
         },
         down: (shard) => this.shardDown(shard),
@@ -200,13 +224,19 @@ export class IngestNode {
 
   private prepare(partition: number, token: number): void {
     const sub = this.link.nc.subscribe(this.subjects.partition(partition), { callback: (_e, m) => this.onPartitionOp(partition, m) });
-    this.owned.set(partition, { token, sub, serving: false });
+    this.owned.set(partition, { token, sub, serving: false, early: [], gainedAt: 0 });
   }
 
   private gained(partition: number): void {
     const own = this.owned.get(partition);
     if (!own) return;
     own.serving = true;
+    own.gainedAt = Date.now();
+    // What gateways sent between the claim and now (they saw the lease first) is served now, in order.
+    for (const m of own.early.splice(0)) this.onPartitionOp(partition, m);
+    setTimeout(() => {
+      for (const channel of this.unopened.keys()) if (this.partitionOfChannel(channel) === partition) this.unopened.delete(channel);
+    }, UNOPENED_GRACE_MS).unref();
     this.log.debug({ partition }, 'partition claimed: its symbols are served from this node');
     this.noteChange();
     this.announceStarted(partition, own.token);
@@ -218,7 +248,7 @@ export class IngestNode {
    * trade id).
    */
   private pumpReports(): void {
-    if (this.reporting || this.reports.length === 0 || this.stopping || !this.link?.connected()) return;
+    if (this.reporting || this.reports.length === 0 || !this.link?.connected()) return;
     this.reporting = true;
     this.link.nc.request(this.subjects.report, this.reports[0]!, { timeout: 5000 }).then(
       () => {
@@ -284,11 +314,16 @@ export class IngestNode {
   private onPartitionOp(partition: number, m: Msg): void {
     const op = isValue(m.data) ? decodeValue<PartitionOp>(m.data) : this.json<PartitionOp>(m);
     const own = this.owned.get(partition);
-    // Subscribed before the claim is written: until it is, another node may be the owner and answers.
-    if (!op || !own?.serving) return;
+    if (!op || !own) return;
+    // Subscribed before the claim is written: until it is known to be ours, what arrives waits (another node may
+    // have won the claim: then it is dropped with the partition).
+    if (!own.serving) {
+      if (own.early.length < 10_000) own.early.push(m);
+      return;
+    }
     switch (op.op) {
       case 'open': return this.open(partition, own.token, op, m);
-      case 'sync': return this.sync(partition, op.gw, op.channels, m);
+      case 'sync': return this.sync(partition, op.gw, op.rid, op.channels, m);
       case 'close': return this.close(op.gw, op.channel);
       case 'pub': return this.publishUser(op.channel, op.type, op.data, own.token);
       case 'ask': return void this.ask(partition, op, m);
@@ -306,6 +341,11 @@ export class IngestNode {
       ch = { partition, subject: this.subjects.channel(op.channel), user: op.user, gateways: new Set(), producer: undefined, seq: op.seq, snapshot: undefined, stale };
       this.channels.set(op.channel, ch);
       if (!op.user) this.pool.send(this.localShard(partition), { t: 'open', channel: op.channel, seq: op.seq, stale: op.stale });
+      else {
+        const waiting = this.unopened.get(op.channel);
+        this.unopened.delete(op.channel);
+        for (const p of waiting ?? []) this.publishUser(op.channel, p.type, p.data, token);
+      }
     } else if (op.seq > ch.seq) {
       ch.seq = op.seq;
       if (!op.user) this.pool.send(this.localShard(partition), { t: 'open', channel: op.channel, seq: op.seq });
@@ -342,20 +382,29 @@ export class IngestNode {
    * A gateway's full list of this partition's channels it holds: the ones it no longer holds are closed for it (a close
    * lost with a connection), and it is told which of its channels this node does not know it holds (it opens them).
    */
-  private sync(partition: number, gw: string, list: string[], m: Msg): void {
+  private sync(partition: number, gw: string, rid: number, list: string[], m: Msg): void {
     this.gateways.set(gw, Date.now());
     const held = new Set(list);
     for (const [name, ch] of [...this.channels]) if (ch.partition === partition && ch.gateways.has(gw) && !held.has(name)) this.close(gw, name);
     const missing = list.filter((name) => !this.channels.get(name)?.gateways.has(gw));
     // Which of its user channels it produces: repairs a 'produce' message lost on the way.
     const producing = list.filter((name) => this.channels.get(name)?.producer === gw);
-    m.respond(JSON.stringify({ missing, producing }));
+    m.respond(JSON.stringify({ sync: true, rid, missing, producing }));
   }
 
   private publishUser(channel: string, type: string, data: unknown, token: number): void {
     const ch = this.channels.get(channel);
-    // No gateway has a subscriber: nobody would get it (as in one process).
-    if (!ch?.user) return;
+    if (!ch?.user) {
+      // Just after a claim the gateway holding it may not have reopened it yet: kept for a moment.
+      const own = this.owned.get(this.partitionOfChannel(channel));
+      if (!ch && own && Date.now() - own.gainedAt < UNOPENED_GRACE_MS) {
+        const list = this.unopened.get(channel) ?? [];
+        if (list.length < 100) list.push({ type, data });
+        this.unopened.set(channel, list);
+      }
+      // Otherwise no gateway has a subscriber: nobody would get it (as in one process).
+      return;
+    }
     ch.seq++;
     const bytes = encoder.encode(encodeDataFrame(type, channel, ch.seq, data));
     ch.snapshot = bytes;
@@ -510,6 +559,10 @@ export class IngestNode {
     this.view?.stop();
     for (const s of this.subs) s.unsubscribe();
     if (this.pool) await this.pool.stop();
+    // What the shards reported (fills) reaches a gateway before the connection closes, within a bound.
+    const deadline = Date.now() + this.config.server.drainTimeoutMs;
+    while ((this.reports.length > 0 || this.reporting) && this.link?.connected() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (this.reports.length) this.log.error({ reports: this.reports.length }, 'shard reports not delivered before the stop: no gateway took them');
     if (this.link) await this.link.nc.drain().catch(() => this.link.nc.close());
     this.log.info('ingest node stopped');
   }

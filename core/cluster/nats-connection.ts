@@ -46,16 +46,24 @@ export async function openNats(opts: { servers: string[]; name: string; bucket: 
     throw new NatsUnavailableError(`cannot connect to NATS at ${opts.servers.join(', ')}: ${(err as Error).message} (is nats-server running with JetStream, -js? set cluster.natsUrl or NATS_URL)`);
   }
   let up = true;
+  // A handler that throws is logged: it must not end the watch of the connection's state.
+  const run = (what: string, fn: () => void) => {
+    try {
+      fn();
+    } catch (err) {
+      log.error({ err }, `handling NATS ${what} failed (contained)`);
+    }
+  };
   void (async () => {
     for await (const s of nc.status()) {
       if (s.type === 'disconnect' && up) {
         up = false;
         log.warn({ server: 'server' in s ? s.server : undefined }, 'NATS connection lost: this node\'s channels are stale until it is back');
-        opts.events.disconnected();
+        run('disconnection', () => opts.events.disconnected());
       } else if (s.type === 'reconnect' && !up) {
         up = true;
         log.info({ server: 'server' in s ? s.server : undefined }, 'NATS connection back');
-        opts.events.reconnected();
+        run('reconnection', () => opts.events.reconnected());
       }
     }
   })();

@@ -71,6 +71,7 @@ export class NatsShardPool implements ShardPool {
   private readonly wanted = new Map<string, Wanted>();
   private readonly members = new Map<string, IngestMember>();
   private nextBase = 0;
+  private readonly bases = new Map<string, number>();
   private readonly subs: Subscription[] = [];
   private timers: NodeJS.Timeout[] = [];
   private symbolsLoaded = false;
@@ -137,7 +138,7 @@ export class NatsShardPool implements ShardPool {
       nc.subscribe(this.subjects.ingest, { callback: (_e, m) => this.onBeat(m) }),
       nc.subscribe(this.subjects.ingestGone, { callback: (_e, m) => this.forget(this.json<{ node: string }>(m)?.node) }),
       nc.subscribe(this.subjects.report, { queue: 'gateways', callback: (_e, m) => {
-        const r = this.json<{ plugin: string; event: string; data: unknown }>(m);
+        const r = decodeValue<{ plugin: string; event: string; data: unknown }>(m.data);
         if (r) this.opts.events.report(-1, r.plugin, r.event, r.data);
         // Taken: the ingest node sends the next one.
         m.respond('');
@@ -176,7 +177,9 @@ export class NatsShardPool implements ShardPool {
 
   private beat(): void {
     if (this.natsConnected) this.link.nc.publish(this.subjects.gateways, JSON.stringify({ gw: this.gatewayId }));
-    // Ingest nodes silent for a lease's TTL are forgotten (their partitions' leases expire then too).
+    // Ingest nodes silent for a lease's TTL are forgotten (their partitions' leases expire then too): not while this
+    // gateway itself cannot hear them.
+    if (!this.natsConnected) return;
     const limit = Date.now() - Math.max(3000, this.opts.config.cluster.leaseTtlMs);
     for (const [node, m] of this.members) if (m.seenAt < limit) this.forget(node);
   }
@@ -213,8 +216,14 @@ export class NatsShardPool implements ShardPool {
     if (!beat?.node) return;
     let member = this.members.get(beat.node);
     if (!member) {
-      member = { beat, seenAt: Date.now(), base: this.nextBase };
-      this.nextBase += 64;
+      // A node that comes back keeps its place in the shard numbering (health, metric labels).
+      let base = this.bases.get(beat.node);
+      if (base === undefined) {
+        base = this.nextBase;
+        this.nextBase += 64;
+        this.bases.set(beat.node, base);
+      }
+      member = { beat, seenAt: Date.now(), base };
       this.members.set(beat.node, member);
     }
     member.beat = beat;
@@ -224,7 +233,8 @@ export class NatsShardPool implements ShardPool {
 
   private ownerChanged(partition: number, before: Lease | undefined, after: Lease | undefined): void {
     if (before) this.partitionDown(partition);
-    for (const w of this.wanted.values()) if (w.partition === partition) w.ackedToken = 0;
+    // Opens in flight went to the previous owner: the new one gets them at once.
+    for (const w of this.wanted.values()) if (w.partition === partition) this.unacked(w);
     // The server reopens the partition's channels at the new owner (with their last seq, as stale until live); the
     // user channels and held publications follow.
     if (after && this.natsConnected) {
@@ -245,7 +255,20 @@ export class NatsShardPool implements ShardPool {
 
   private disconnected(): void {
     for (let p = 0; p < this.count; p++) if (this.view.owners.has(p)) this.partitionDown(p);
-    for (const w of this.wanted.values()) w.ackedToken = 0;
+    for (const [channel, w] of this.wanted) {
+      this.unacked(w);
+      // Its publications are held meanwhile; the owner names a producer again when the channel is reopened.
+      if (w.producer) {
+        w.producer = false;
+        this.opts.producer('close', channel);
+      }
+    }
+  }
+
+  /** Not acknowledged by the current owner: the resync opens it again at once. */
+  private unacked(w: Wanted): void {
+    w.ackedToken = 0;
+    w.rid = 0;
   }
 
   private reconnected(): void {
@@ -322,7 +345,7 @@ export class NatsShardPool implements ShardPool {
   private sendOpen(channel: string, w: Wanted, stale: boolean): void {
     if (!this.isReady(w.partition)) return;
     if (w.rid !== 0 && Date.now() - w.sentAt < OPEN_TIMEOUT_MS) return;
-    if (w.rid !== 0) this.pendingOpens.delete(w.rid);
+    // An earlier open stays answerable: an owner slower than the timeout is still heard.
     w.rid = this.nextRid++;
     w.sentAt = Date.now();
     this.pendingOpens.set(w.rid, channel);
@@ -332,12 +355,13 @@ export class NatsShardPool implements ShardPool {
 
   /** The owner's answer to an open: its token, the channel's latest frame and state, and (user channel) who produces it. */
   private onOpenReply(m: Msg): void {
-    const reply = this.json<OpenReply>(m);
+    const reply = this.json<OpenReply & { sync?: true; missing?: string[]; producing?: string[] }>(m);
+    if (reply?.sync) return this.onSyncReply(reply.missing ?? [], reply.producing ?? [], reply.rid);
     const channel = reply && this.pendingOpens.get(reply.rid);
     if (!reply || channel === undefined) return;
     this.pendingOpens.delete(reply.rid);
     const w = this.wanted.get(channel);
-    if (!w || w.rid !== reply.rid) return;
+    if (!w) return;
     w.rid = 0;
     const owner = this.view.owners.get(w.partition);
     if (!owner || owner.token !== reply.token) return;
@@ -363,40 +387,59 @@ export class NatsShardPool implements ShardPool {
     }
     if (this.held.length === 0) return;
     const later: typeof this.held = [];
+    // A partition's held publications go once this gateway's channels there are open at its owner (a publication for a
+    // channel the owner does not know yet would go nowhere), and keep their order.
+    const settled = (p: number) => {
+      const owner = this.view.owners.get(p);
+      if (!owner || !this.isReady(p)) return false;
+      for (const w of this.wanted.values()) if (w.partition === p && w.ackedToken !== owner.token) return false;
+      return true;
+    };
     for (const h of this.held) {
-      // A partition's publications keep their order: once one waits, the ones after it wait too.
-      if (this.isReady(h.partition) && !later.some((l) => l.partition === h.partition)) this.link.nc.publish(this.subjects.partition(h.partition), JSON.stringify(h.op));
-      else later.push(h);
+      if (!later.some((l) => l.partition === h.partition) && settled(h.partition)) {
+        try {
+          this.link.nc.publish(this.subjects.partition(h.partition), JSON.stringify(h.op));
+        } catch (err) {
+          this.opts.log.error({ err: (err as Error).message, channel: (h.op as { channel: string }).channel }, 'held user channel frame dropped: it cannot be sent (too large for NATS?)');
+        }
+      } else later.push(h);
     }
     this.held.splice(0, this.held.length, ...later);
   }
 
+  /** The channel lists each sync sent, by id: the answers come through the inbox, in order with 'produce' messages. */
+  private readonly pendingSyncs = new Map<number, string[]>();
+
   /** Tells every partition's owner which of its channels this gateway holds (it closes the others for this gateway). */
   private syncAll(): void {
     if (!this.natsConnected) return;
+    this.pendingSyncs.clear();
     const byPartition = new Map<number, string[]>();
     for (let p = 0; p < this.count; p++) if (this.view.owners.has(p)) byPartition.set(p, []);
     for (const [channel, w] of this.wanted) byPartition.get(w.partition)?.push(channel);
     for (const [partition, channels] of byPartition) {
-      const op: PartitionOp = { op: 'sync', gw: this.gatewayId, channels };
-      this.link.nc.request(this.subjects.partition(partition), JSON.stringify(op), { timeout: OPEN_TIMEOUT_MS }).then(
-        (m) => {
-          const answer = this.json<{ missing: string[]; producing: string[] }>(m);
-          for (const channel of answer?.missing ?? []) {
-            const w = this.wanted.get(channel);
-            if (w) w.ackedToken = 0;
-          }
-          // The owner's word on which user channels this gateway produces (a 'produce' message may have been lost).
-          const producing = new Set(answer?.producing ?? []);
-          for (const channel of channels) {
-            const w = this.wanted.get(channel);
-            if (!w?.user || w.ackedToken === 0 || w.producer === producing.has(channel)) continue;
-            w.producer = producing.has(channel);
-            this.opts.producer(w.producer ? 'open' : 'close', channel);
-          }
-        },
-        () => undefined,
-      );
+      const rid = this.nextRid++;
+      this.pendingSyncs.set(rid, channels);
+      const op: PartitionOp = { op: 'sync', gw: this.gatewayId, rid, channels };
+      this.link.nc.publish(this.subjects.partition(partition), JSON.stringify(op), { reply: this.inbox });
+    }
+  }
+
+  private onSyncReply(missing: string[], producing: string[], rid: number): void {
+    const channels = this.pendingSyncs.get(rid);
+    if (!channels) return;
+    this.pendingSyncs.delete(rid);
+    for (const channel of missing) {
+      const w = this.wanted.get(channel);
+      if (w) this.unacked(w);
+    }
+    // The owner's word on which user channels this gateway produces (a 'produce' message may have been lost).
+    const set = new Set(producing);
+    for (const channel of channels) {
+      const w = this.wanted.get(channel);
+      if (!w?.user || w.ackedToken === 0 || w.producer === set.has(channel)) continue;
+      w.producer = set.has(channel);
+      this.opts.producer(w.producer ? 'open' : 'close', channel);
     }
   }
 
@@ -405,7 +448,7 @@ export class NatsShardPool implements ShardPool {
     if (!w) return;
     this.wanted.delete(channel);
     w.sub.unsubscribe();
-    if (w.rid) this.pendingOpens.delete(w.rid);
+    for (const [rid, name] of this.pendingOpens) if (name === channel) this.pendingOpens.delete(rid);
     if (w.producer) this.opts.producer('close', channel);
     // Lost while NATS is away: the sync after the reconnection closes it at the owner.
     if (!this.natsConnected) return;

@@ -117,7 +117,7 @@ export type PartitionOp =
   /** `rid`: echoed in the reply, which comes to the gateway's inbox subscription, in order with the channel's frames. */
   | { op: 'open'; gw: string; rid: number; channel: string; seq: number; stale: boolean; user: boolean }
   /** The channels of this partition a gateway holds (after a reconnection, and now and then): the owner forgets the rest. */
-  | { op: 'sync'; gw: string; channels: string[] }
+  | { op: 'sync'; gw: string; rid: number; channels: string[] }
   | { op: 'close'; gw: string; channel: string }
   | { op: 'pub'; channel: string; type: string; data: unknown }
   | { op: 'ask'; plugin: string; question: string; params: unknown; symbol: string; timeoutMs: number };
