@@ -34,7 +34,8 @@ export function startChild(args: string[], env: Record<string, string>, ready: R
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`${args.join(' ')} did not start: ${out.slice(-500)}`));
-    }, 30_000);
+      // tickgate's first start creates its embedded database: about 11 s on an idle machine here, 24 s seen on a busy one.
+    }, 60_000);
     const onData = (d: Buffer) => {
       out += d.toString();
       const m = ready.exec(out);
