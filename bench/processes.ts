@@ -31,10 +31,10 @@ export function startChild(args: string[], env: Record<string, string>, ready: R
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { cwd: PACKAGE_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
+    // tickgate's first start creates its embedded database: about 11 s on an idle machine here, 24 s seen on a busy one.
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`${args.join(' ')} did not start: ${out.slice(-500)}`));
-      // tickgate's first start creates its embedded database: about 11 s on an idle machine here, 24 s seen on a busy one.
     }, 60_000);
     const onData = (d: Buffer) => {
       out += d.toString();
