@@ -8,6 +8,10 @@ import { fnv1a } from '../../../core/shard-hash.js';
 import { TestClient, type Frame } from '../../helpers/ws-client.js';
 import { clusterPrefix, fixturePlugin, getJson, natsForTests, startNode, TcpProxy, until, type ClusterNode } from '../../helpers/cluster.js';
 
+// Nine clusters of child processes, one after another: about 70 s on an idle machine, twice that under CI's load,
+// past the suite's per-file 120 s.
+t.setTimeout(300_000);
+
 const nats = await natsForTests();
 const skip = 'skip' in nats ? nats.skip : false;
 const natsUrl = 'url' in nats ? nats.url : '';
