@@ -8,12 +8,18 @@ import { pathToFileURL } from 'node:url';
 import { PACKAGE_ROOT } from '../core/config.js';
 import { startChild, type Child } from './processes.js';
 
-export type Target = 'tickgate' | 'tickgate-cluster' | 'uws-ceiling' | 'nestjs';
-export const TARGETS: readonly Target[] = ['tickgate', 'tickgate-cluster', 'uws-ceiling', 'nestjs'];
+export type Target = 'tickgate' | 'tickgate-no-history' | 'tickgate-cluster' | 'uws-ceiling' | 'nestjs';
+export const TARGETS: readonly Target[] = ['tickgate', 'tickgate-no-history', 'tickgate-cluster', 'uws-ceiling', 'nestjs'];
+
+/** tickgate with one feature changed from its default, to measure what the feature costs against `tickgate`. */
+const VARIANTS: Partial<Record<Target, Record<string, string>>> = {
+  'tickgate-no-history': { TICKGATE__HISTORY__ENABLED: 'false' },
+};
 
 /** Channel kinds (with their argument, as in --kinds) each target serves: the peers implement only part of the protocol. */
 export const TARGET_KINDS: Record<Target, readonly string[] | 'all'> = {
   tickgate: 'all',
+  'tickgate-no-history': 'all',
   'tickgate-cluster': 'all',
   'uws-ceiling': ['price', 'ticker', 'trades', 'depth', 'klines:1m'],
   nestjs: ['price', 'ticker', 'trades'],
@@ -144,13 +150,15 @@ export async function startTarget(target: Target, o: TargetOptions): Promise<Sta
   const node = ['--expose-gc', '--import', pathToFileURL(join(PACKAGE_ROOT, 'dist/bench/gc-on-signal.js')).href, ...(o.profileDir ? ['--cpu-prof', '--cpu-prof-dir', o.profileDir] : [])];
   let started: Child;
   if (target === 'tickgate-cluster') return startCluster(o, node);
-  if (target === 'tickgate') {
+  const variant = VARIANTS[target];
+  if (target === 'tickgate' || variant) {
     started = await startChild([...tickgateNodeFlags(), ...node, join('dist/core/main.js')], {
       PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', TICKGATE_DATA_DIR: freshDataDir(), ...upstream,
       // Every bench client comes from this machine: the per-address cap would refuse all but the first 200.
       TICKGATE__LIMITS__MAX_CONNECTIONS_PER_IP: '0',
       ...(o.shards ? { SHARDS: String(o.shards) } : {}),
       ...(o.maxChannelsPerClient ? { TICKGATE__LIMITS__MAX_CHANNELS_PER_CLIENT: String(Math.max(50, o.maxChannelsPerClient)) } : {}),
+      ...variant,
       ...o.env,
     }, LISTENING);
   } else if (target === 'uws-ceiling') {

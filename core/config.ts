@@ -89,6 +89,19 @@ export const configSchema = z.object({
      */
     maxQueuedBytes: z.union([z.literal('auto'), z.number().int().min(1_048_576)]).default('auto'),
   }).strict().prefault({}),
+  /**
+   * Recent data frames kept per channel, so that a client that reconnects with `since` gets exactly what it missed
+   * (the frames are the bytes sent already: no copy is made for the history).
+   */
+  history: z.object({
+    enabled: z.boolean().default(true),
+    /** Frames kept per channel. */
+    maxFrames: z.number().int().min(1).max(100_000).default(200),
+    /** Frames older than this are dropped. */
+    maxAgeMs: z.number().int().min(1000).max(3_600_000).default(60_000),
+    /** All channels' kept frames together; past it the oldest go first. */
+    maxBytes: z.number().int().min(1_048_576).default(64 * 1024 * 1024),
+  }).strict().prefault({}),
   symbols: z.object({
     allow: z.array(z.string().regex(SYMBOL_RE, 'symbols are uppercase letters and digits, e.g. BTCUSDT')).default([]),
     maxActive: z.number().int().min(0).default(0),

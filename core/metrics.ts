@@ -20,6 +20,8 @@ export interface MetricsSources {
   /** Per channel kind: frames and bytes sent to clients since start. */
   sent(): Map<string, KindCounts>;
   queue(): { queuedBytes: number; budgetBytes: number };
+  /** The channel history (undefined when it is off). */
+  history(): { channels: number; frames: number; bytes: number } | undefined;
   shards(): Array<{ shard: number; state: 'running' | 'down'; restarts: number; stats: ShardStats | undefined }>;
   /** The acceptor's event-loop delay over its last sampling window (read on a timer, not per scrape). */
   acceptorLoop(): LoopDelay;
@@ -90,6 +92,18 @@ export class GatewayMetrics {
       name: 'tickgate_send_queue_bytes', help: 'Bytes queued to clients (all of them) at the last check', registers: [r],
       collect() {
         this.set(src.queue().queuedBytes);
+      },
+    });
+    new Gauge({
+      name: 'tickgate_history_frames', help: 'Data frames kept for clients that resubscribe with since (history.*)', registers: [r],
+      collect() {
+        this.set(src.history()?.frames ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'tickgate_history_bytes', help: 'Bytes of the data frames kept for clients that resubscribe with since', registers: [r],
+      collect() {
+        this.set(src.history()?.bytes ?? 0);
       },
     });
     new Gauge({

@@ -3,7 +3,7 @@ import type { ErrorData } from './errors.js';
 
 /** Messages a client may send. */
 export type ClientMessage =
-  | { type: 'subscribe'; channels: string[] }
+  | { type: 'subscribe'; channels: string[]; since?: Record<string, number>; epoch?: string }
   | { type: 'unsubscribe'; channels: string[] }
   | { type: 'ping' };
 
@@ -24,6 +24,20 @@ export interface ConnectedData {
   version: string;
   authenticated: boolean;
   limits: ClientLimits;
+  /**
+   * This server process's numbering of `seq`: a `since` given with another epoch (the server restarted, or it is
+   * another gateway) is not recovered from, since the same numbers mean other frames there.
+   */
+  epoch: string;
+}
+
+/** The `subscribed` frame's data when the subscribe gave a `since` for the channel. */
+export interface RecoveryData {
+  recovered: boolean;
+  /** Frames that follow, marked `"recovered": true` (0 when nothing was missed). */
+  missed?: number;
+  /** Why not: `epoch` (another server's numbering), `ahead` (a seq this server has not reached), `expired` (older than the history holds), `disabled` (history is off). */
+  reason?: 'epoch' | 'ahead' | 'expired' | 'disabled';
 }
 
 export interface ClientLimits {
@@ -56,6 +70,13 @@ const SNAPSHOT_PREFIX = Buffer.from('{"snapshot":true,');
  */
 export function markSnapshot(frame: Uint8Array): Uint8Array {
   return Buffer.concat([SNAPSHOT_PREFIX, frame.subarray(1)]);
+}
+
+const RECOVERED_PREFIX = Buffer.from('{"recovered":true,');
+
+/** A data frame from the channel's history, sent to a client that subscribed with `since`: marked as markSnapshot does. */
+export function markRecovered(frame: Uint8Array): Uint8Array {
+  return Buffer.concat([RECOVERED_PREFIX, frame.subarray(1)]);
 }
 
 export function encodeError(error: ErrorData & { hint?: string }, channel?: string): string {

@@ -1,5 +1,5 @@
 // Composes the gateway: uWS acceptor (/ws and HTTP), plugin host, shard pool; start() and an orderly close().
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { TemplatedApp, us_listen_socket, WebSocket } from 'uWebSockets.js';
 import type { Config } from './config.js';
@@ -9,6 +9,7 @@ import { ChannelRegistry } from './channel-registry.js';
 import { parseChannelName } from './channel-grammar.js';
 import { SymbolRegistry, type SymbolInfo } from './symbol-registry.js';
 import { Subscriptions } from './subscriptions.js';
+import { ChannelHistory } from './channel-history.js';
 import { HttpRouter } from './http-router.js';
 import { PluginHost } from './plugin-host.js';
 import { ThreadShardPool, type ShardPoolEvents } from './shard-pool.js';
@@ -126,6 +127,9 @@ export class TickgateServer {
   private draining = false;
   private closing: Promise<void> | undefined;
   private readonly startedAt = Date.now();
+  /** Names this process's `seq` numbering for clients that recover with `since` (the connected frame's `epoch`). */
+  private readonly epoch = randomBytes(6).toString('base64url');
+  private readonly history: ChannelHistory | undefined;
   port = 0;
 
   private constructor(readonly config: Config, log?: Logger) {
@@ -147,6 +151,7 @@ export class TickgateServer {
         return parsed && family ? this.access.check(client, parsed, family, []) : undefined;
       },
     });
+    this.history = config.history.enabled ? new ChannelHistory(config.history) : undefined;
     this.subs = new Subscriptions(this.apps, {
       open: (shard, channel, seq) => this.shards.send(shard, { t: 'open', channel, seq }),
       close: (shard, channel) => this.shards.send(shard, { t: 'close', channel }),
@@ -162,7 +167,7 @@ export class TickgateServer {
           publish: (channel: string, type: string, data: unknown) => this.clusterPool?.userPublish(channel, type, data),
         },
       }),
-    }, this.log.child({ component: 'subscriptions' }), () => this.clients);
+    }, this.log.child({ component: 'subscriptions' }), () => this.clients, this.history);
     this.directory = new ClientDirectory(this.access, this.channels, this.subs, this.errors, (client) => this.plugins.emit('authenticated', client), clientLimits(config));
     this.budget = new QueueBudget({
       totalBytes: config.limits.maxQueuedBytes,
@@ -179,6 +184,7 @@ export class TickgateServer {
       channels: () => this.subs.perKind(),
       sent: () => this.subs.sent,
       queue: () => ({ queuedBytes: this.budget.queuedBytes, budgetBytes: config.limits.maxQueuedBytes }),
+      history: () => this.history?.stats(),
       shards: () => this.shards?.info() ?? [],
       acceptorLoop: () => this.acceptorDelay,
       ...(config.cluster.role === 'standalone' ? {} : { cluster: () => this.clusterPool?.cluster() }),
@@ -340,6 +346,7 @@ export class TickgateServer {
       access: this.access,
       directory: this.directory,
       shardFor: (key) => this.shards.shardFor(key),
+      epoch: this.epoch,
     }, limits);
     const l = this.config.limits;
     const wsOrigins = new Set(this.config.server.wsOrigins);
@@ -435,8 +442,8 @@ export class TickgateServer {
         c.allowance = this.access.channelAllowance(clientInfo(c));
         const announced = directory.limitsOf(c);
         ws.send(encodeFrame('connected', undefined, identity
-          ? { clientId: c.id, version: VERSION, authenticated: true, user: authenticatedData(identity), limits: announced }
-          : { clientId: c.id, version: VERSION, authenticated: false, limits: announced }), false);
+          ? { clientId: c.id, version: VERSION, authenticated: true, user: authenticatedData(identity), limits: announced, epoch: this.epoch }
+          : { clientId: c.id, version: VERSION, authenticated: false, limits: announced, epoch: this.epoch }), false);
         this.plugins.emit('connect', clientInfo(c));
         if (identity) this.directory.opened(ws);
       },
@@ -561,6 +568,7 @@ export class TickgateServer {
     await this.plugins.close(this.config.server.drainTimeoutMs);
     // Force-closes what is left.
     this.apps.closeAll();
+    this.history?.close();
     this.log.info('tickgate stopped');
   }
 }

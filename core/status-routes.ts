@@ -109,6 +109,8 @@ export function healthRoute(src: StatusSources): RouteResult {
       authenticatedClients: src.authenticatedCount(),
       channels: src.subs.count(),
       sendQueues: src.sendQueues(),
+      // Frames kept for clients that resubscribe with `since` (null: history is off).
+      history: src.subs.historyStats() ?? null,
       upstream: {
         symbolsLoaded: src.symbols.loaded,
         symbols: src.symbols.size,

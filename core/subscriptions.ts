@@ -3,9 +3,10 @@ import type { WebSocket } from 'uWebSockets.js';
 import type { Publisher } from './app-group.js';
 import { FrameKind, type FrameBatch } from './bus.js';
 import type { Logger } from './logger.js';
-import { encodeDataFrame, encodeFrame, markSnapshot } from './protocol.js';
+import { encodeDataFrame, encodeFrame, markRecovered, markSnapshot } from './protocol.js';
 import type { WatchedFrame } from './plugin-api.js';
 import type { KindCounts } from './metrics.js';
+import type { ChannelHistory, Unrecoverable } from './channel-history.js';
 
 export interface Subscriber {
   id: string;
@@ -67,6 +68,8 @@ export class Subscriptions {
     private readonly log: Logger,
     /** Every open socket: walked only when a channel fails, to find its subscribers. */
     private readonly sockets: () => Iterable<WebSocket<Subscriber>>,
+    /** Recent frames per channel, for clients that subscribe with `since` (undefined: history is off). */
+    private readonly history?: ChannelHistory,
   ) {}
 
   /** Adds a subscriber; opens the channel at its producer on the first one, and sends the current snapshot. */
@@ -156,6 +159,22 @@ export class Subscriptions {
     if (entry.stale) ws.send(entry.stale, false);
   }
 
+  /**
+   * What a client that last saw `after` on a channel missed, from the history: the frames after it (none when it is
+   * up to date), or why they cannot be given (history off, a seq from a later numbering, frames no longer kept).
+   */
+  missed(channel: string, after: number): Uint8Array[] | Unrecoverable | 'disabled' {
+    if (!this.history) return 'disabled';
+    return this.history.since(channel, after, this.lastSeq(channel));
+  }
+
+  /** Sends recovered frames, each marked `"recovered": true`, then the channel's stale status if it is stale. */
+  sendRecovered(ws: WebSocket<Subscriber>, channel: string, frames: Uint8Array[]): void {
+    for (const frame of frames) ws.send(markRecovered(frame), false);
+    const stale = this.channels.get(channel)?.stale;
+    if (stale) ws.send(stale, false);
+  }
+
   remove(ws: WebSocket<Subscriber>, channel: string, socketOpen: boolean): void {
     const mine = ws.getUserData().channels;
     const at = mine.indexOf(channel);
@@ -202,6 +221,7 @@ export class Subscriptions {
       entry.snapshot = bytes.slice();
       entry.marked = undefined;
       this.seqs.set(channel, seq);
+      this.history?.record(channel, seq, entry.snapshot);
       // The latest frame from before this gateway opened the channel: its subscribers get it as on any gateway.
       if (asSnapshot) bytes = entry.marked = markSnapshot(entry.snapshot);
     } else if (kind === FrameKind.STALE) entry.stale = bytes.slice();
@@ -237,6 +257,11 @@ export class Subscriptions {
     return out;
   }
 
+  /** What the history keeps (undefined when it is off). */
+  historyStats(): { channels: number; frames: number; bytes: number } | undefined {
+    return this.history?.stats();
+  }
+
   isStale(channel: string): boolean {
     return this.channels.get(channel)?.stale !== undefined;
   }
@@ -256,6 +281,7 @@ export class Subscriptions {
     const bytes = Buffer.from(encodeDataFrame(type, channel, seq, data));
     entry.snapshot = bytes;
     entry.marked = undefined;
+    this.history?.record(channel, seq, bytes);
     this.app.publish(channel, bytes, false);
     this.tally(entry, bytes.byteLength);
     if (entry.watchers) for (const fn of [...entry.watchers]) this.tell(fn, { type, channel, seq, data });

@@ -1,7 +1,7 @@
 // The /ws client protocol: limits, message validation, subscribe/unsubscribe/ping, and an error frame for every bad input.
 import type { WebSocket } from 'uWebSockets.js';
 import { CLOSE_CODES, errorData, type ErrorData } from './errors.js';
-import { encodeError, encodeFrame, type ClientLimits } from './protocol.js';
+import { encodeError, encodeFrame, type ClientLimits, type RecoveryData } from './protocol.js';
 import type { ChannelRegistry } from './channel-registry.js';
 import type { SymbolRegistry } from './symbol-registry.js';
 import type { Subscriber, Subscriptions } from './subscriptions.js';
@@ -39,6 +39,8 @@ export interface SessionDeps {
   access: AccessControl;
   directory: ClientDirectory;
   shardFor(routeKey: string): number;
+  /** This process's `seq` numbering (the `connected` frame's `epoch`). */
+  epoch: string;
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -118,14 +120,14 @@ export class WsSession {
     this.handle(ws, msg as { type: string });
   }
 
-  private handle(ws: WebSocket<Client>, m: { type: string; channels?: unknown; token?: unknown; apiKey?: unknown }): void {
+  private handle(ws: WebSocket<Client>, m: { type: string; channels?: unknown; token?: unknown; apiKey?: unknown; since?: unknown; epoch?: unknown }): void {
     ws.cork(() => {
       switch (m.type) {
         case 'ping':
           ws.send(encodeFrame('pong', undefined, undefined), false);
           return;
         case 'subscribe':
-          this.subscribe(ws, m.channels);
+          this.subscribe(ws, m.channels, m.since, m.epoch);
           return;
         case 'unsubscribe':
           this.unsubscribe(ws, m.channels);
@@ -213,9 +215,40 @@ export class WsSession {
     this.error(ws, errorData('TG_ERR_INVALID_CHANNEL', `channels[${index}] is not a string: channel names look like price:BTCUSDT`));
   }
 
-  private subscribe(ws: WebSocket<Client>, channels: unknown): void {
+  /**
+   * Checks a subscribe's `since` (channel → last seq the client saw) and `epoch`: a map of the channels to recover, or
+   * undefined after an error frame. Each key must be one of the message's channels.
+   */
+  private sinceOf(ws: WebSocket<Client>, list: unknown[], since: unknown, epoch: unknown): { after: Map<string, number>; sameEpoch: boolean } | undefined {
+    if (since === null || typeof since !== 'object' || Array.isArray(since)) {
+      this.error(ws, errorData('TG_ERR_INVALID_MESSAGE', '"since" must be an object of channel → the last seq you saw on it, e.g. {"type":"subscribe","channels":["price:BTCUSDT"],"since":{"price:BTCUSDT":412}}'));
+      return undefined;
+    }
+    if (epoch !== undefined && typeof epoch !== 'string') {
+      this.error(ws, errorData('TG_ERR_INVALID_MESSAGE', '"epoch" must be the string the connected frame gave (data.epoch)'));
+      return undefined;
+    }
+    const out = new Map<string, number>();
+    for (const [name, seq] of Object.entries(since)) {
+      if (!list.includes(name)) {
+        this.error(ws, errorData('TG_ERR_INVALID_MESSAGE', `"since" names ${echo(name)}, which is not in "channels": give a seq only for a channel you subscribe to in the same message`));
+        return undefined;
+      }
+      if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) {
+        this.error(ws, errorData('TG_ERR_INVALID_MESSAGE', `"since" for ${echo(name)} must be the last seq you saw on it: an integer of 0 or more`));
+        return undefined;
+      }
+      out.set(name, seq);
+    }
+    // No epoch: the client vouches that its seqs are this server's (the guide's clients know no epoch).
+    return { after: out, sameEpoch: epoch === undefined || epoch === this.deps.epoch };
+  }
+
+  private subscribe(ws: WebSocket<Client>, channels: unknown, since: unknown, epoch: unknown): void {
     const list = this.channelList(ws, channels);
     if (!list) return;
+    const recover = since === undefined ? undefined : this.sinceOf(ws, list, since, epoch);
+    if (since !== undefined && recover === undefined) return;
     const client = ws.getUserData();
     const { registry, symbols, subs, shardFor } = this.deps;
     list.forEach((name, index) => {
@@ -234,8 +267,21 @@ export class WsSession {
         return this.error(ws, errorData('TG_ERR_CHANNEL_LIMIT', `${name} was not subscribed. ${client.allowance.message}`), name);
       }
       subs.add(ws, name, family.spec.key === 'symbol' ? shardFor(channel.key) : -1);
-      ws.send(encodeFrame('subscribed', name, undefined), false);
-      subs.sendSnapshot(ws, name);
+      const after = recover?.after.get(name);
+      if (after === undefined) {
+        ws.send(encodeFrame('subscribed', name, undefined), false);
+        subs.sendSnapshot(ws, name);
+        return;
+      }
+      // A resubscribe after a drop: exactly the frames it missed when the history has them all, else a fresh snapshot.
+      const missed = recover!.sameEpoch ? subs.missed(name, after) : 'epoch';
+      if (Array.isArray(missed)) {
+        ws.send(encodeFrame('subscribed', name, { recovered: true, missed: missed.length } satisfies RecoveryData), false);
+        subs.sendRecovered(ws, name, missed);
+      } else {
+        ws.send(encodeFrame('subscribed', name, { recovered: false, reason: missed } satisfies RecoveryData), false);
+        subs.sendSnapshot(ws, name);
+      }
     });
     // Pushing grows an array's backing store by half again plus 16 slots; an exact copy keeps 20 channels at 20 slots
     // (per-connection memory is what fan-out scales by).

@@ -13,7 +13,7 @@ t.test('connected frame carries the client limits and the server version', async
   const f = c.frames[0]!;
   t.equal(f.type, 'connected');
   t.match(f.timestamp, ISO);
-  t.same(keys(f.data), ['authenticated', 'clientId', 'limits', 'version']);
+  t.same(keys(f.data), ['authenticated', 'clientId', 'epoch', 'limits', 'version']);
   t.equal(f.data.authenticated, false);
   t.same(f.data.limits, { maxChannels: 50, maxChannelsPerMessage: 200, maxMessageBytes: 16384, messagesPerSecond: 20, messageBurst: 40 });
   t.match(f.data.version, /^\d+\.\d+\.\d+/);
