@@ -11,7 +11,7 @@ import { FrameBatcher } from './frame-batcher.js';
 import { BOOK_LEVELS, MarketEventBus, type MarketEventMap, type MarketEvents, type MarketKind, type MarketNeed } from './market/market-events.js';
 import { feed as makeFeed, type ExchangeAdapter, type Feed } from './exchanges/exchange-adapter.js';
 import { EXCHANGES } from './exchanges/adapters.js';
-import { Backoff } from './exchanges/backoff.js';
+import { Backoff } from '../client/backoff.js';
 import { LoopDelayMonitor } from '../core/loop-delay.js';
 import type { AskContext, Channel, Closer, Emitter, ProducerSpec, ShardApi, Teardown } from './shard-api.js';
 

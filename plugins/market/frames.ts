@@ -84,3 +84,11 @@ export function depthData(d: Pick<BookEvent, 'symbol' | 'eventTime' | 'bids' | '
     timestamp: iso(d.eventTime),
   };
 }
+
+/** Each market channel's frame data, as the functions above make it: the client SDK's types come from here. */
+export type PriceData = ReturnType<typeof priceData>;
+export type TickerData = ReturnType<typeof tickerData>;
+export type KlineData = ReturnType<typeof klineData>;
+export type TradeData = ReturnType<typeof tradeData>;
+export type AggTradeData = ReturnType<typeof aggTradeData>;
+export type DepthData = ReturnType<typeof depthData>;

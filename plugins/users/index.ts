@@ -65,8 +65,14 @@ export default definePlugin({
   },
 });
 
+/** An account: channel frame's data: the event's name (`profile.updated`, `session.revoked`, …) and its fields. */
+export interface AccountData {
+  event: string;
+  [field: string]: unknown;
+}
+
 function accountEvent(api: AcceptorApi, userId: string, event: string, data: Record<string, unknown> = {}): void {
-  api.publish(`account:${userId}`, 'account', { event, ...data });
+  api.publish(`account:${userId}`, 'account', { event, ...data } satisfies AccountData);
 }
 
 /** What each change means on open connections: an event on the user's account channel, and what they lose. */

@@ -1,7 +1,6 @@
 // Cluster test harness: the NATS server to use (or why the test is skipped), cluster nodes as child processes (the
 // compiled `npm start` entry with ROLE and NATS_URL), and a TCP proxy that can cut a node off NATS.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
@@ -161,54 +160,5 @@ export async function getJson(url: string): Promise<{ status: number; body: any 
   return { status: res.status, body: await res.json() };
 }
 
-/**
- * A TCP proxy in front of NATS: `cut()` closes every connection through it and refuses new ones (the node sees NATS
- * gone), `restore()` lets it connect again.
- */
-export class TcpProxy {
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
-  private open = true;
-  port = 0;
 
-  constructor(private readonly target: { host: string; port: number }) {}
-
-  async start(): Promise<this> {
-    this.server = createServer((client) => {
-      if (!this.open) {
-        client.destroy();
-        return;
-      }
-      const upstream = connect(this.target.port, this.target.host);
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => undefined);
-      }
-      client.pipe(upstream).pipe(client);
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as { port: number }).port;
-    return this;
-  }
-
-  get url(): string {
-    return `nats://127.0.0.1:${this.port}`;
-  }
-
-  cut(): void {
-    this.open = false;
-    for (const s of this.sockets) s.destroy();
-  }
-
-  restore(): void {
-    this.open = true;
-  }
-
-  async close(): Promise<void> {
-    this.cut();
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
-  }
-}
+export { TcpProxy } from './tcp-proxy.js';

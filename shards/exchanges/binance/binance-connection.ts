@@ -1,7 +1,7 @@
 // One Binance combined-stream WebSocket: paced SUBSCRIBE/UNSUBSCRIBE, reconnect with backoff, stall watchdog, renewal timer.
 import WebSocket from 'ws';
 import type { Logger } from '../../../core/logger.js';
-import { Backoff } from '../backoff.js';
+import { Backoff } from '../../../client/backoff.js';
 
 export interface ConnectionOptions {
   wsUrl: string;

@@ -1,4 +1,4 @@
-// Exponential backoff with full jitter, for reconnects and REST retries.
+// Exponential backoff with full jitter: the SDK's reconnects, and the exchange connections' reconnects and REST retries.
 
 export class Backoff {
   private attempt = 0;
