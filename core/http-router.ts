@@ -459,7 +459,8 @@ export class HttpRouter {
     res.cork(() => {
       res.writeStatus(statusLine(r.status));
       for (const [k, v] of r.headers) res.writeHeader(k, v);
-      if (this.opts.extraHeaders) for (const [k, v] of this.opts.extraHeaders) res.writeHeader(k, v);
+      // A header the route set replaces the gateway's default of that name (a page's own content-security-policy).
+      if (this.opts.extraHeaders) for (const [k, v] of this.opts.extraHeaders) if (!r.headers.some(([h]) => h.toLowerCase() === k)) res.writeHeader(k, v);
       if (allowOrigin !== undefined) {
         res.writeHeader('access-control-allow-origin', allowOrigin);
         res.writeHeader('access-control-expose-headers', 'retry-after');

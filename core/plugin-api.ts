@@ -30,6 +30,10 @@ export interface RouteRequest {
 
 export interface RouteResult {
   status?: number;
+  /**
+   * A header named here replaces the gateway's default of that name (x-content-type-options, x-frame-options,
+   * content-security-policy `default-src 'none'`, referrer-policy): a page sets its own content-security-policy.
+   */
   headers?: Record<string, string>;
   /** Serialised with JSON.stringify, unless it is `jsonText(…)`: JSON already serialised (e.g. by a worker thread). */
   body: unknown;
