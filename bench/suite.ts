@@ -35,7 +35,7 @@ const scenarios: Scenario[] = [
     // The issue's headline load: ~100k frames/s of price frames. tickgate-cluster: one ingest node and two gateways on
     // the local NATS server (NATS_URL), the same clients spread over the two (npm run bench:cluster compares in detail).
     name: `price ${scale(1000)}×20 @5/s`,
-    targets: ['tickgate', 'uws-ceiling', 'nestjs', 'tickgate-cluster', 'tickgate-no-history'],
+    targets: ['tickgate', 'uws-ceiling', 'nestjs', 'tickgate-cluster', 'tickgate-no-history', 'tickgate-deflate'],
     options: { clients: scale(1000), symbols: symbols20, kinds: ['price'], rate: 5, warmupSeconds, seconds },
   },
   {
@@ -48,7 +48,7 @@ const scenarios: Scenario[] = [
     // A trading screen per client: prices for a 20-symbol watchlist, plus ticker, trades, depth and 1m klines of one
     // symbol of its own (client i: symbol i mod 20). The ceiling relays the same kinds (depth: the exchange's own top 10).
     name: `mixed ${scale(1000)} (watchlist + focus)`,
-    targets: ['tickgate', 'uws-ceiling', 'tickgate-no-history'],
+    targets: ['tickgate', 'uws-ceiling', 'tickgate-no-history', 'tickgate-deflate'],
     options: { clients: scale(1000), symbols: symbols20, kinds: ['price'], focusKinds: ['ticker', 'trades', 'depth', 'klines:1m'], rate: 5, warmupSeconds, seconds },
   },
   {

@@ -19,6 +19,8 @@ export interface RouteTarget {
 /** What the fan-out publishes to. */
 export interface Publisher {
   publish(topic: RecognizedString, message: RecognizedString, isBinary?: boolean): boolean;
+  /** Whether data frames go out compressed to the clients that negotiated permessage-deflate (server.compression). */
+  readonly compress: boolean;
 }
 
 interface Generation {
@@ -40,6 +42,7 @@ export class AppGroup implements Publisher {
     private readonly closeListen: (token: us_listen_socket) => void,
     /** How long a replaced app keeps serving HTTP (the longest a route may take, and uWS's 10 s keep-alive). */
     private readonly httpGraceMs: number,
+    readonly compress = false,
   ) {
     this.generations = [{ app: first, id: 0, connections: 0, listen: undefined, retireAt: 0 }];
   }
@@ -73,9 +76,9 @@ export class AppGroup implements Publisher {
 
   publish(topic: RecognizedString, message: RecognizedString, isBinary?: boolean): boolean {
     const g = this.generations;
-    if (g.length === 1) return g[0]!.app.publish(topic, message, isBinary);
+    if (g.length === 1) return g[0]!.app.publish(topic, message, isBinary, this.compress);
     let ok = true;
-    for (let i = 0; i < g.length; i++) ok = g[i]!.app.publish(topic, message, isBinary) && ok;
+    for (let i = 0; i < g.length; i++) ok = g[i]!.app.publish(topic, message, isBinary, this.compress) && ok;
     return ok;
   }
 

@@ -55,6 +55,11 @@ export const configSchema = z.object({
      * "uniquelocal"); empty: the peer's address is the client's.
      */
     trustProxy: z.array(z.string().min(1)).default([]),
+    /**
+     * permessage-deflate for /ws clients that ask for it: "shared" (uWebSockets.js's shared compressor: no memory per
+     * connection, but each frame is compressed for each subscriber that negotiated it) or "off".
+     */
+    compression: z.enum(['off', 'shared']).default('off'),
     /** GET /metrics (Prometheus): on by default; keep it from the internet at the proxy, or turn it off. */
     metrics: z.boolean().default(true),
     /**

@@ -137,7 +137,7 @@ export class TickgateServer {
     this.symbols = new SymbolRegistry(config.symbols);
     this.clientAddress = clientAddressResolver(config.server.trustProxy);
     this.securityHeaders = config.server.tls.certFile ? [...SECURITY_HEADERS, ['strict-transport-security', 'max-age=31536000']] : SECURITY_HEADERS;
-    this.apps = new AppGroup(this.makeApp(), (token) => this.uws.us_listen_socket_close(token), config.server.routeTimeoutMs + 12_000);
+    this.apps = new AppGroup(this.makeApp(), (token) => this.uws.us_listen_socket_close(token), config.server.routeTimeoutMs + 12_000, config.server.compression === 'shared');
     this.access = new AccessControl(this.errors, this.log.child({ component: 'access' }), config.limits.maxChannelsPerClient);
     this.router = new HttpRouter(this.apps.routes, this.log.child({ component: 'http' }), {
       timeoutMs: config.server.routeTimeoutMs, errors: this.errors, clientAddress: this.clientAddress, access: this.access,
@@ -351,7 +351,8 @@ export class TickgateServer {
     const l = this.config.limits;
     const wsOrigins = new Set(this.config.server.wsOrigins);
     this.apps.register((app, generation) => app.ws<Client>('/ws', {
-      compression: this.uws.DISABLED,
+      // Shared: one compressor for all connections (no per-connection memory); each send is compressed on its own.
+      compression: this.config.server.compression === 'shared' ? this.uws.SHARED_COMPRESSOR : this.uws.DISABLED,
       maxPayloadLength: hardPayloadCap(l.maxMessageBytes),
       // The budget closes a client above maxBackpressureBytes with 4507 on its next check; a client whose queue reaches
       // four times that before then is closed at once by uWS (1006). Either way it is disconnected, never skipped.

@@ -154,7 +154,7 @@ export class Subscriptions {
     if (!entry) return;
     if (entry.snapshot) {
       entry.marked ??= markSnapshot(entry.snapshot);
-      ws.send(entry.marked, false);
+      ws.send(entry.marked, false, this.app.compress);
     }
     if (entry.stale) ws.send(entry.stale, false);
   }
@@ -170,7 +170,7 @@ export class Subscriptions {
 
   /** Sends recovered frames, each marked `"recovered": true`, then the channel's stale status if it is stale. */
   sendRecovered(ws: WebSocket<Subscriber>, channel: string, frames: Uint8Array[]): void {
-    for (const frame of frames) ws.send(markRecovered(frame), false);
+    for (const frame of frames) ws.send(markRecovered(frame), false, this.app.compress);
     const stale = this.channels.get(channel)?.stale;
     if (stale) ws.send(stale, false);
   }

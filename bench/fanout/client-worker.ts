@@ -12,6 +12,8 @@ export interface ClientWorkerData {
   /** Kinds each client also subscribes for one symbol of its own: the client with global index i takes symbols[i mod n]. */
   focus: { kinds: string[]; symbols: string[]; first: number };
   sampleEvery: number;
+  /** Clients offer permessage-deflate. */
+  deflate?: boolean;
   /** Local source addresses to spread connections over (127.0.0.x), past one address's ephemeral ports. */
   localAddresses: string[];
   /** Each client sends {"type":"ping"} this often (0: never), spread evenly over the period. */
@@ -82,7 +84,7 @@ async function connectMore(n: number, deadlineMs: number): Promise<void> {
       Array.from({ length: size }, async () => {
         const index = opened++;
         const local = data.localAddresses.length ? data.localAddresses[index % data.localAddresses.length] : undefined;
-        const c = new LoadClient(data.host, data.ports?.length ? data.ports[index % data.ports.length]! : data.port, fresh(), data.sampleEvery, local);
+        const c = new LoadClient(data.host, data.ports?.length ? data.ports[index % data.ports.length]! : data.port, fresh(), data.sampleEvery, local, data.deflate);
         try {
           connectMs.push(await c.open(Math.max(1, deadline - Date.now())));
           clients.push(c);

@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { procUsage, stopChild } from '../processes.js';
 import { channelName } from './channels.js';
-import { checkServed, startExchange, startTarget, type Target } from '../targets.js';
+import { checkServed, CLIENTS_DEFLATE, startExchange, startTarget, type Target } from '../targets.js';
 import type { ClientReport, ClientWorkerData } from './client-worker.js';
 
 export interface FanoutOptions {
@@ -150,6 +150,7 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
       const data: ClientWorkerData = {
         host: '127.0.0.1', port, ...(server.ports ? { ports: server.ports } : {}), channels, focus: { kinds: o.focusKinds ?? [], symbols: o.symbols, first: i * per },
         sampleEvery: o.sampleEvery ?? 97, localAddresses: addresses, pingEverySeconds: o.pingEverySeconds ?? 0,
+        ...(CLIENTS_DEFLATE.includes(target) ? { deflate: true } : {}),
       };
       const w = new Worker(new URL('./client-worker.js', import.meta.url), { workerData: data });
       w.on('error', (err) => process.stderr.write(`client worker failed: ${err.message}\n`));

@@ -2,6 +2,7 @@
 // Frames are read in place, with byte loops, from one read buffer: no slices, strings, concatenations or native calls per frame.
 import { connect, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { constants as zlib, inflateRawSync } from 'node:zlib';
 
 export interface ClientCounters {
   frames: number;
@@ -41,6 +42,8 @@ function pattern(text: string): Pattern {
 }
 
 const QUOTE = 34;
+/** What permessage-deflate strips from the end of each compressed message (RFC 7692 7.2.1), put back to inflate it. */
+const DEFLATE_TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 const SEQ = pattern('"seq":');
 const CHANNEL = pattern('"channel":"');
 const DATA_TS = pattern('"timestamp":');
@@ -155,6 +158,8 @@ export class LoadClient {
     /** Every Nth data frame is parsed for latency (event time to receipt); the rest are only counted. */
     private readonly sampleEvery: number,
     private readonly localAddress?: string,
+    /** Offer permessage-deflate (without context takeover, so each frame inflates on its own). */
+    private readonly deflate = false,
   ) {
     this.current = counters;
     this.untilSample = nextGap(sampleEvery);
@@ -204,7 +209,8 @@ export class LoadClient {
       this.socket = socket;
       socket.setNoDelay(true);
       socket.on('connect', () => {
-        socket.write(`GET /ws HTTP/1.1\r\nHost: ${this.host}:${this.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+        const extensions = this.deflate ? 'Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; server_no_context_takeover\r\n' : '';
+        socket.write(`GET /ws HTTP/1.1\r\nHost: ${this.host}:${this.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n${extensions}\r\n`);
       });
       socket.on('error', (err) => {
         this.current.errors++;
@@ -300,6 +306,16 @@ export class LoadClient {
       return;
     }
     if (opcode !== 0x1) return;
+    // A compressed frame (RSV1): counted at its size on the wire, read inflated.
+    if ((buf[off]! & 0x40) !== 0) {
+      const plain = inflateRawSync(Buffer.concat([buf.subarray(start, end), DEFLATE_TAIL]), { finishFlush: zlib.Z_SYNC_FLUSH });
+      return this.onText(plain, 0, plain.length, end - start);
+    }
+    this.onText(buf, start, end, end - start);
+  }
+
+  /** A text frame's payload in buf[start, end); `wireBytes` is its size as it came (compressed or not). */
+  private onText(buf: Buffer, start: number, end: number, wireBytes: number): void {
     if (this.ready) {
       const done = this.ready;
       this.ready = undefined;
@@ -314,7 +330,7 @@ export class LoadClient {
       return;
     }
     counters.frames++;
-    counters.bytes += end - start;
+    counters.bytes += wireBytes;
     const seq = intAt(buf, s + SEQ.bytes.length, end);
     const c = find(buf, CHANNEL, start, end);
     // The channel name, up to its closing quote, hashed (FNV-1a); a frame without one counts under channel "".
