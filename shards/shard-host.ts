@@ -49,7 +49,7 @@ export interface ShardHostOptions {
 const ERROR_FRAME_INTERVAL_MS = 10_000;
 const STATS_EVERY_MS = 2000;
 const STATS_DEBOUNCE_MS = 20;
-const KINDS: readonly MarketKind[] = ['ticker', 'trade', 'aggTrade', 'kline', 'book'];
+const KINDS: readonly MarketKind[] = ['ticker', 'trade', 'aggTrade', 'kline', 'book', 'depthUpdate'];
 
 export class ShardHost {
   private readonly bus: MarketEventBus;
@@ -226,6 +226,8 @@ export class ShardHost {
       throw new TickgateError('TG_ERR_SYMBOLS_UNAVAILABLE', undefined, 'In a shard half\'s setup, open market data once the list is there: api.symbols.whenLoaded().then(() => api.market.on(…))');
     }
     this.symbols.validate(symbol);
+    // A book's changes come with the book: listening to them opens it.
+    if (kind === 'depthUpdate') return makeFeed('book', symbol);
     return makeFeed(kind, symbol, kind === 'kline' ? this.interval(arg) : undefined);
   }
 
@@ -245,7 +247,7 @@ export class ShardHost {
   private parseNeed(symbol: string, need: MarketNeed): Feed {
     if (typeof need !== 'string') throw new Error(`a market need must be a string such as 'book' or 'kline:1m', not ${typeof need}`);
     const [kind, interval] = need.split(':') as [MarketKind, string | undefined];
-    if (!KINDS.includes(kind) || (kind === 'kline') !== (interval !== undefined)) {
+    if (!KINDS.includes(kind) || kind === 'depthUpdate' || (kind === 'kline') !== (interval !== undefined)) {
       throw new Error(`unknown market need "${need}": use 'ticker', 'trade', 'aggTrade', 'book' or 'kline:<interval>'`);
     }
     return this.feedOf(kind, symbol, interval);
