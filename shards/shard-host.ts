@@ -389,6 +389,12 @@ export class ShardHost {
         this.seqs.set(channel, seq);
         this.batcher.push(channel, FrameKind.DATA, encodeDataFrame(type, channel, seq, data), seq);
       },
+      raw: (payload) => {
+        if (entry.closed) return;
+        const seq = (this.seqs.get(channel) ?? 0) + 1;
+        this.seqs.set(channel, seq);
+        this.batcher.push(channel, FrameKind.RAW, payload, seq);
+      },
       error: (code, message) => {
         if (entry.closed) return;
         if (!this.errors.get(code)) {
