@@ -187,6 +187,10 @@ export class ShardHost {
       if (kind === 'book') return this.feeds.has(makeFeed('book', symbol).key) ? (this.adapter.book(symbol, BOOK_LEVELS) as MarketEventMap[K] | undefined) : undefined;
       return this.bus.latest(kind, symbol, arg);
     },
+    depth: (symbol, levels) => {
+      if (!this.feeds.has(makeFeed('book', symbol).key)) return undefined;
+      return this.adapter.book(symbol, Math.max(1, Math.floor(levels)));
+    },
     hold: (symbol, needs, idleMs) => {
       let already = true;
       for (const f of needs.map((n) => this.needFeed(symbol, n))) {

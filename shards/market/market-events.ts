@@ -139,6 +139,12 @@ export interface MarketEvents {
    */
   latest<K extends MarketKind>(kind: K, symbol: string, arg?: string): MarketEventMap[K] | undefined;
   /**
+   * The symbol's local order book, the top `levels` per side (more than `latest` gives, up to what the book holds: the
+   * exchange's snapshot and what changed since), with the id of the last change applied; undefined while the book is
+   * not open or not in sync.
+   */
+  depth(symbol: string, levels: number): BookEvent | undefined;
+  /**
    * Keeps a symbol's data open without a listener (e.g. for queries answered with `latest`) until `idleMs` after
    * the last call. Returns true when all of it was open already.
    */
