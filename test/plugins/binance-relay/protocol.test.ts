@@ -4,6 +4,7 @@
 import t from 'tap';
 import type { Test } from 'tap';
 import WebSocket from 'ws';
+import { fileURLToPath } from 'node:url';
 import { getJson, startStack, until, type StackOptions } from '../../helpers/stack.js';
 import { TestClient } from '../../helpers/ws-client.js';
 
@@ -234,4 +235,19 @@ t.test('GET /api/v3/depth: the local book in Binance\'s shape and errors', async
   const unknown = await getJson(`${httpUrl}/api/v3/depth?symbol=XYZUSDT`);
   t.same([unknown.status, unknown.body], [400, { code: -1121, msg: 'Invalid symbol.' }]);
   t.same((await getJson(`${httpUrl}/api/v3/depth?symbol=BTCUSDT&limit=abc`)).body.code, -1100);
+});
+
+t.test('a relayed stream goes on after its shard thread died and restarted (the channel is reopened there)', async (t) => {
+  const chaos = fileURLToPath(new URL('../../fixtures/chaos-plugin/index.js', import.meta.url));
+  const { server, httpUrl } = await stack(t, {}, { config: { plugins: ['market', 'binance-relay', { name: 'chaos', path: chaos }] }, sim: { tradesPerSecond: 20 } });
+  const c = await Client.open(t, `ws://127.0.0.1:${server.port}/ws/btcusdt@trade`);
+  await until(() => c.data((m) => m.e === 'trade').length >= 3, 'trades');
+  void fetch(`${httpUrl}/api/v1/chaos/crash?symbol=BTCUSDT`, { method: 'POST' }).catch(() => undefined);
+  await until(async () => (await getJson(`${httpUrl}/health`)).body.shards?.[0]?.restarts >= 1, 'the shard restarted', 20_000);
+  const before = c.messages.length;
+  await until(() => c.messages.length > before + 3, 'trades again after the restart', 20_000);
+  const ids = c.data((m) => m.e === 'trade').map((m) => m.t as number);
+  t.ok(ids.every((id, i) => i === 0 || id > ids[i - 1]!), 'trade ids only move on (nothing repeated)');
+  t.equal(c.closed, undefined, 'the client never noticed beyond a pause');
+  t.ok(c.messages.every((m) => m.e === 'trade'), 'and got no frame of tickgate\'s own (no status frames)');
 });
