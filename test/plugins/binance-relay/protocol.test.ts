@@ -159,6 +159,9 @@ t.test('one upstream stream for every listener; payloads equal to the exchange\'
   await own.next((f) => f.type === 'trade');
   await until(() => [raw, combined, prefixed].every((c) => c.messages.length > 3), 'every client gets data');
   t.equal(sim.getStats().subscriptions['btcusdt@trade'], 1, 'the exchange serves btcusdt@trade once, to tickgate, for four listeners');
+  const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
+  t.match(metrics, /^tickgate_binance_relay_connections 3$/m, 'relay connections on /metrics');
+  t.match(metrics, /^tickgate_binance_relay_streams 3$/m, 'streams held once each: btcusdt@trade, @ticker, @kline_1s');
   // The same streams straight from the exchange.
   const direct = await Client.open(t, `${sim.wsUrl}/stream?streams=btcusdt@trade/btcusdt@ticker/btcusdt@kline_1s`);
   await until(() => raw.data((m) => m.e === 'trade').some((r) => direct.data((d) => d.data.t === r.t).length > 0), 'one trade both ways');
