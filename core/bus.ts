@@ -14,6 +14,11 @@ export const FrameKind = {
   ERROR: 3,
   /** An error frame after which the channel is closed: its subscribers are unsubscribed. */
   FAILED: 4,
+  /**
+   * A data frame in the channel's own format (a `raw` channel kind's, e.g. another API's payload), for the plugins
+   * holding the channel with `watchRaw`: numbered like DATA, never kept as a snapshot, never sent to /ws clients.
+   */
+  RAW: 5,
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 

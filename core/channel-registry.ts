@@ -24,6 +24,7 @@ export class ChannelRegistry {
     const existing = this.kinds.get(kind);
     if (existing) throw new Error(`plugin "${plugin}": channel kind "${kind}" is already registered by plugin "${existing.plugin}"`);
     if (spec.key !== 'symbol' && spec.key !== 'user') throw new Error(`plugin "${plugin}": channel kind "${kind}" needs key 'symbol' or 'user'`);
+    if (spec.raw && spec.key !== 'symbol') throw new Error(`plugin "${plugin}": channel kind "${kind}" is raw, which needs key 'symbol' (raw frames come from the shards)`);
     if (spec.argErrorCode !== undefined && !this.errors.get(spec.argErrorCode)) {
       throw new Error(`plugin "${plugin}": channel kind "${kind}": argErrorCode ${spec.argErrorCode} is not a registered error code (declare it with defineErrors)`);
     }
@@ -38,13 +39,17 @@ export class ChannelRegistry {
     return [...this.kinds.values()];
   }
 
-  /** Checks grammar, kind, key and argument; access rules are checked by the caller, who knows the client. */
-  validate(name: string, symbols: SymbolRegistry): Validation {
+  /**
+   * Checks grammar, kind, key and argument; access rules are checked by the caller, who knows the client. `raw`: the
+   * name is for `watchRaw`, the only way to hold a channel of a raw kind (for anyone else such a kind does not exist).
+   */
+  validate(name: string, symbols: SymbolRegistry, opts: { raw?: boolean } = {}): Validation {
     const parsed = parseChannelName(name);
     if (!parsed) return fail('TG_ERR_INVALID_CHANNEL', `Invalid channel name "${clip(name)}": use kind:SYMBOL or kind:SYMBOL:ARG, e.g. price:BTCUSDT or klines:BTCUSDT:1m`);
     const family = this.kinds.get(parsed.kind);
-    if (!family) {
-      const known = [...this.kinds.keys()].sort().join(', ');
+    if (!family || (family.spec.raw ?? false) !== (opts.raw ?? false)) {
+      if (opts.raw && family) return fail('TG_ERR_UNKNOWN_CHANNEL_KIND', `Channel kind "${parsed.kind}" is not raw: hold it with watch()`);
+      const known = [...this.kinds.values()].filter((k) => (k.spec.raw ?? false) === (opts.raw ?? false)).map((k) => k.kind).sort().join(', ');
       return fail('TG_ERR_UNKNOWN_CHANNEL_KIND', `Unknown channel kind "${parsed.kind}": available kinds are ${known}`);
     }
     const { spec } = family;

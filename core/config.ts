@@ -42,7 +42,7 @@ const origin = z.string().refine((s) => {
   }
 }, { message: 'must be an origin as browsers send it: scheme://host[:port], e.g. https://app.example.com (no path, no trailing /)' });
 
-const DEFAULT_PLUGINS = ['market', 'db', 'users', 'auth', 'signals', 'payments', 'trading', 'dashboard'];
+const DEFAULT_PLUGINS = ['market', 'db', 'users', 'auth', 'signals', 'payments', 'trading', 'binance-relay', 'dashboard'];
 
 export const configSchema = z.object({
   server: z.object({

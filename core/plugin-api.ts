@@ -253,6 +253,12 @@ export interface ChannelSpec {
   argErrorCode?: AnyErrorCode;
   /** One line for docs and error messages, e.g. "24h ticker statistics". */
   description?: string;
+  /**
+   * The channels' frames are the producer's own bytes (`out.raw(payload)` in the shard half), e.g. another API's
+   * payloads, for this plugin's own endpoint: it holds them with `watchRaw`. /ws clients cannot subscribe to the kind.
+   * Needs `key: 'symbol'`.
+   */
+  raw?: boolean;
 }
 
 /**
@@ -274,6 +280,73 @@ export interface WatchedFrame {
   data?: unknown;
   /** True on the channel's latest frame handed to a watcher that joins a channel already open (not a new event). */
   snapshot?: boolean;
+}
+
+/** What a plugin's WebSocket endpoint sees of an upgrade request. */
+export interface SocketUpgradeRequest {
+  /** The path as requested, e.g. `/ws/btcusdt@trade`. */
+  path: string;
+  query: URLSearchParams;
+  /** Request headers, names in lowercase. */
+  headers: Record<string, string>;
+  /** The client's address (see RouteRequest.remoteAddress). */
+  remoteAddress: string;
+}
+
+/**
+ * An upgrade's outcome: `{ accept: state }` opens the connection with that state, `{ refuse: … }` answers with an HTTP
+ * status and a JSON body (e.g. another API's error) instead.
+ */
+export type SocketUpgrade<S> = { accept: S } | { refuse: { status: number; body: unknown; headers?: Record<string, string> } };
+
+/** One connection to a plugin's WebSocket endpoint. */
+export interface PluginSocket<S> {
+  readonly id: string;
+  readonly remoteAddress: string;
+  /** What the endpoint's `upgrade` accepted the connection with. */
+  readonly state: S;
+  /** True once the connection is closed: sending then does nothing. */
+  readonly closed: boolean;
+  /** Sends one frame (text unless `isBinary`); false when it is queued behind what the client has not read yet. */
+  send(message: string | Uint8Array, isBinary?: boolean): boolean;
+  /** Closes the connection with a close frame (after what is queued); `close` then runs. */
+  end(code?: number, reason?: string): void;
+  /**
+   * Joins one of this plugin's topics: each `publishTopic(topic, …)` reaches the connection, fanned out by uWebSockets.js
+   * without JavaScript per connection. Topics are the plugin's own (they never meet channels or another plugin's).
+   */
+  subscribe(topic: string): void;
+  unsubscribe(topic: string): void;
+  /** Runs `fn` with the connection's writes gathered into one (several sends in answer to one message). */
+  cork(fn: () => void): void;
+}
+
+/**
+ * A WebSocket endpoint a plugin serves beside `/ws`, speaking a protocol of its own (e.g. another API's streams). The
+ * core applies what every connection gets: refused while draining (503), an origin outside `server.wsOrigins` (403),
+ * `limits.maxConnectionsPerIp` (429, counted with /ws connections), a version other than 13 (426); the send-queue
+ * budget (4507) and close 1001 at shutdown. The protocol, its limits and its errors are the plugin's.
+ */
+export interface SocketEndpoint<S> {
+  /** At the upgrade, synchronously: accept with the connection's state, or refuse with an HTTP answer. */
+  upgrade(req: SocketUpgradeRequest): SocketUpgrade<S>;
+  open?(socket: PluginSocket<S>): void;
+  /** One message from the client; `data` is valid during this call only (copy what you keep). */
+  message(socket: PluginSocket<S>, data: Buffer, isBinary: boolean): void;
+  /** A ping or pong frame from the client (a ping is answered already), e.g. to count it against a message rate. */
+  control?(socket: PluginSocket<S>, kind: 'ping' | 'pong'): void;
+  /** The connection closed (its topics are left already). */
+  close?(socket: PluginSocket<S>, code: number): void;
+}
+
+export interface SocketOptions {
+  /** Largest message a client may send (default `limits.maxMessageBytes`): a larger one ends the connection. */
+  maxMessageBytes?: number;
+  /**
+   * A connection that sends nothing for this long is closed (default `limits.idleTimeoutSeconds`); the server pings an
+   * idle connection before then, and a client that answers stays.
+   */
+  idleTimeoutSeconds?: number;
 }
 
 /** A teardown function: runs once when the gateway stops (or when its start fails after this plugin loaded). */
@@ -338,6 +411,24 @@ export interface AcceptorApi<C = Record<string, unknown>> {
    * Returns the function that lets it go. Throws a TickgateError for a channel name that is not valid.
    */
   watch(channel: string, fn: (frame: WatchedFrame) => void): () => void;
+  /**
+   * Holds a channel of a `raw` kind (the channel opens at its shard as for a subscriber) and hands `frame` the bytes of
+   * each frame its producer sends with `out.raw`, unparsed, once per frame whoever is served from it (e.g. publish
+   * them to a topic of this plugin's sockets). A raw channel keeps no snapshot: frames start with the next one.
+   * `ended` runs if the channel fails (its producer failed, the exchange refused its data): the hold is over. Returns
+   * the function that lets go. Throws a TickgateError for a name that is not valid, or not of a raw kind.
+   */
+  watchRaw(channel: string, frame: (bytes: Uint8Array) => void, ended?: () => void): () => void;
+  /**
+   * Serves a WebSocket endpoint of this plugin at `pattern` (uWebSockets.js's: `/stream`, `/ws/*`, `/feed/:id`); not
+   * `/ws` itself, nor a pattern another plugin serves.
+   */
+  websocket<S>(pattern: string, endpoint: SocketEndpoint<S>, opts?: SocketOptions): void;
+  /**
+   * Sends one frame (text unless `isBinary`) to every socket of this plugin's endpoints that joined `topic`: one call
+   * per frame, the fan-out is native.
+   */
+  publishTopic(topic: string, message: string | Uint8Array, isBinary?: boolean): void;
   /** Offers a service to plugins loaded after this one. Names are namespaced: the plugin's name, or `<name>.<part>`. */
   provide<T>(name: string, service: T): void;
   /** A service another plugin provided (it must be listed earlier in config.yaml). */

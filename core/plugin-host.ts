@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import type { PluginEntry } from './config.js';
 import { ConfigError } from './config.js';
 import type { Logger } from './logger.js';
-import type { AcceptorApi, ClientInfo, PluginDefinition, PluginMetrics, RouteHandler, HttpMethod, RouteOptions, ShardAnswer, Teardown, UserChannelWatcher, WatchedFrame } from './plugin-api.js';
+import type { AcceptorApi, ClientInfo, PluginDefinition, PluginMetrics, RouteHandler, HttpMethod, RouteOptions, ShardAnswer, SocketEndpoint, SocketOptions, Teardown, UserChannelWatcher, WatchedFrame } from './plugin-api.js';
 import type { ChannelRegistry } from './channel-registry.js';
 import type { ErrorRegistry } from './errors.js';
 import type { SymbolRegistry } from './symbol-registry.js';
@@ -27,6 +27,9 @@ export interface PluginHostDeps {
   askEach(plugin: string, question: string, params: unknown, timeoutMs: number): Promise<Array<ShardAnswer<unknown>>>;
   shardOf(symbol: string): number;
   watch(plugin: string, channel: string, fn: (frame: WatchedFrame) => void): () => void;
+  watchRaw(plugin: string, channel: string, frame: (bytes: Uint8Array) => void, ended?: () => void): () => void;
+  websocket(plugin: string, pattern: string, endpoint: SocketEndpoint<unknown>, opts?: SocketOptions): void;
+  publishTopic(plugin: string, topic: string, message: string | Uint8Array, isBinary?: boolean): void;
   metrics(plugin: string): PluginMetrics;
   /** To this plugin's acceptor half on the cluster's other gateways (nothing standalone). */
   broadcast(plugin: string, event: string, data: unknown): void;
@@ -218,6 +221,9 @@ export class PluginHost {
         this.channelWatchers.set(kind, list);
       },
       watch: (channel, fn) => this.deps.watch(plugin, channel, fn),
+      watchRaw: (channel, frame, ended) => this.deps.watchRaw(plugin, channel, frame, ended),
+      websocket: (pattern, endpoint, opts) => asLoadError(() => this.deps.websocket(plugin, pattern, endpoint as SocketEndpoint<unknown>, opts)),
+      publishTopic: (topic, message, isBinary) => this.deps.publishTopic(plugin, topic, message, isBinary),
       provide: (name, service) => {
         if (name !== plugin && !name.startsWith(`${plugin}.`)) {
           throw new PluginLoadError(`plugin "${plugin}": service "${name}" is outside its namespace: call it "${plugin}" or "${plugin}.<name>"`);

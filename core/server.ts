@@ -37,6 +37,7 @@ import { join } from 'node:path';
 import { GatewayMetrics } from './metrics.js';
 import { LoopDelayMonitor } from './loop-delay.js';
 import { plainText } from './plugin-api.js';
+import { PluginSockets } from './plugin-sockets.js';
 
 /** uWS's LIBUS_LISTEN_EXCLUSIVE_PORT (its ListenOptions enum is declared, not exported at run time). */
 const LISTEN_EXCLUSIVE_PORT = 1;
@@ -107,6 +108,8 @@ export class TickgateServer {
   private readonly access: AccessControl;
   private readonly directory: ClientDirectory;
   private readonly budget: QueueBudget;
+  /** The plugins' own WebSocket endpoints (AcceptorApi.websocket). */
+  private readonly pluginSockets: PluginSockets;
   readonly metrics: GatewayMetrics;
   private readonly loopDelay = new LoopDelayMonitor();
   /** The acceptor's loop delay over the last 2 s (like each shard's): scrapes read it, never reset it. */
@@ -130,11 +133,14 @@ export class TickgateServer {
   /** Names this process's `seq` numbering for clients that recover with `since` (the connected frame's `epoch`). */
   private readonly epoch = randomBytes(6).toString('base64url');
   private readonly history: ChannelHistory | undefined;
+  /** Origins whose pages may open a WebSocket (server.wsOrigins); empty: any. */
+  private readonly wsOrigins: Set<string>;
   port = 0;
 
   private constructor(readonly config: Config, log?: Logger) {
     this.log = log ?? createLogger(config.log.level, { component: 'acceptor' });
     this.symbols = new SymbolRegistry(config.symbols);
+    this.wsOrigins = new Set(config.server.wsOrigins);
     this.clientAddress = clientAddressResolver(config.server.trustProxy);
     this.securityHeaders = config.server.tls.certFile ? [...SECURITY_HEADERS, ['strict-transport-security', 'max-age=31536000']] : SECURITY_HEADERS;
     this.apps = new AppGroup(this.makeApp(), (token) => this.uws.us_listen_socket_close(token), config.server.routeTimeoutMs + 12_000, config.server.compression === 'shared');
@@ -168,6 +174,16 @@ export class TickgateServer {
         },
       }),
     }, this.log.child({ component: 'subscriptions' }), () => this.clients, this.history);
+    this.pluginSockets = new PluginSockets({
+      apps: this.apps,
+      log: this.log.child({ component: 'plugin-sockets' }),
+      compressionOff: this.uws.DISABLED,
+      limits: config.limits,
+      screen: (res, req, route) => this.screenUpgrade(res, req, route),
+      refuse: (res, status, body, headers, route) => this.answerUpgrade(res, status, body as object, headers, route),
+      count: (remoteAddress, delta) => this.countConnection(remoteAddress, delta),
+      upgraded: (route) => this.metrics.httpRequest(route, 'GET', 101),
+    });
     this.directory = new ClientDirectory(this.access, this.channels, this.subs, this.errors, (client) => this.plugins.emit('authenticated', client), clientLimits(config));
     this.budget = new QueueBudget({
       totalBytes: config.limits.maxQueuedBytes,
@@ -175,7 +191,7 @@ export class TickgateServer {
       checkMs: QUEUE_CHECK_MS,
       closingMs: (pingMargin(config.limits.idleTimeoutSeconds) + 1) * 1000,
       log: this.log.child({ component: 'budget' }),
-      sockets: () => this.clients,
+      sockets: () => this.allSockets(),
       dropped: (reason) => this.metrics.slowClientClosed(reason),
     });
     this.metrics = new GatewayMetrics({
@@ -216,6 +232,13 @@ export class TickgateServer {
         if (!v.ok) throw new TickgateError(v.error.code as AnyErrorCode, v.error.message);
         return this.subs.addWatcher(channel, v.family.spec.key === 'symbol' ? this.shards.shardFor(v.channel.key) : -1, fn);
       },
+      watchRaw: (_plugin, channel, frame, ended) => {
+        const v = this.channels.validate(channel, this.symbols, { raw: true });
+        if (!v.ok) throw new TickgateError(v.error.code as AnyErrorCode, v.error.message);
+        return this.subs.addRawWatcher(channel, this.shards.shardFor(v.channel.key), ended ? { frame, ended } : { frame });
+      },
+      websocket: (plugin, pattern, endpoint, opts) => this.pluginSockets.register(plugin, pattern, endpoint, opts),
+      publishTopic: (plugin, topic, message, isBinary) => this.pluginSockets.publish(plugin, topic, message, isBinary),
       metrics: (plugin) => this.metrics.forPlugin(plugin),
       broadcast: (plugin, event, data) => this.clusterPool?.broadcastPlugin(plugin, event, data),
       clustered: config.cluster.role !== 'standalone',
@@ -349,7 +372,6 @@ export class TickgateServer {
       epoch: this.epoch,
     }, limits);
     const l = this.config.limits;
-    const wsOrigins = new Set(this.config.server.wsOrigins);
     this.apps.register((app, generation) => app.ws<Client>('/ws', {
       // Shared: one compressor for all connections (no per-connection memory); each send is compressed on its own.
       compression: this.config.server.compression === 'shared' ? this.uws.SHARED_COMPRESSOR : this.uws.DISABLED,
@@ -361,27 +383,8 @@ export class TickgateServer {
       idleTimeout: l.idleTimeoutSeconds,
       sendPingsAutomatically: true,
       upgrade: (res, req, context) => {
-        if (this.draining) {
-          return this.answerUpgrade(res, 503, errorBody('TG_ERR_SHUTTING_DOWN'));
-        }
-        // uWS upgrades whatever version is asked: RFC 6455 answers any other with 426 and the version it speaks.
-        if (req.getHeader('sec-websocket-version') !== '13') {
-          return this.answerUpgrade(res, 426, errorBody('TG_ERR_WS_VERSION', `Sec-WebSocket-Version ${JSON.stringify(req.getHeader('sec-websocket-version').slice(0, 20))} is not served: only version 13 (RFC 6455); connect with a current WebSocket client`), { 'sec-websocket-version': '13' });
-        }
-        const ambiguous = ambiguousFraming(req);
-        if (ambiguous) return this.router.refuseAmbiguous(res, ambiguous);
-        // A page of another site may open a WebSocket with the visitor's cookies and address (cross-site WebSocket
-        // hijacking): browsers always send Origin, so with an allow-list, pages elsewhere are refused.
-        const origin = req.getHeader('origin');
-        if (origin !== '' && wsOrigins.size > 0 && !wsOrigins.has(origin)) {
-          const shown = JSON.stringify(origin.slice(0, 100));
-          this.log.debug({ origin: origin.slice(0, 100) }, 'WebSocket upgrade from an origin not in server.wsOrigins refused');
-          return this.answerUpgrade(res, 403, errorBody('TG_ERR_ORIGIN_FORBIDDEN', `Pages from ${shown} may not open the feed: the server admits pages from ${[...wsOrigins].join(', ')} (server.wsOrigins)`));
-        }
-        const remoteAddress = this.clientAddress(Buffer.from(res.getRemoteAddressAsText()).toString(), req.getHeader('x-forwarded-for'));
-        if (l.maxConnectionsPerIp > 0 && (this.perIp.get(remoteAddress) ?? 0) + (this.pendingPerIp.get(remoteAddress) ?? 0) >= l.maxConnectionsPerIp) {
-          return this.answerUpgrade(res, 429, errorBody('TG_ERR_TOO_MANY_CONNECTIONS', `More than ${l.maxConnectionsPerIp} connections from ${remoteAddress}: close some before opening more (the server's limits.maxConnectionsPerIp)`));
-        }
+        const remoteAddress = this.screenUpgrade(res, req, '/ws');
+        if (remoteAddress === undefined) return;
         const key = req.getHeader('sec-websocket-key');
         const protocol = req.getHeader('sec-websocket-protocol');
         const extensions = req.getHeader('sec-websocket-extensions');
@@ -471,6 +474,58 @@ export class TickgateServer {
     }));
   }
 
+  /**
+   * What every WebSocket upgrade passes, on /ws and on the plugins' endpoints: not draining, version 13, unambiguous
+   * framing, an allowed origin, the per-address connection limit. Answers a refusal itself and returns undefined;
+   * otherwise returns the client's address.
+   */
+  private screenUpgrade(res: import('uWebSockets.js').HttpResponse, req: import('uWebSockets.js').HttpRequest, route: string): string | undefined {
+    const l = this.config.limits;
+    if (this.draining) {
+      this.answerUpgrade(res, 503, errorBody('TG_ERR_SHUTTING_DOWN'), {}, route);
+      return undefined;
+    }
+    // uWS upgrades whatever version is asked: RFC 6455 answers any other with 426 and the version it speaks.
+    if (req.getHeader('sec-websocket-version') !== '13') {
+      this.answerUpgrade(res, 426, errorBody('TG_ERR_WS_VERSION', `Sec-WebSocket-Version ${JSON.stringify(req.getHeader('sec-websocket-version').slice(0, 20))} is not served: only version 13 (RFC 6455); connect with a current WebSocket client`), { 'sec-websocket-version': '13' }, route);
+      return undefined;
+    }
+    const ambiguous = ambiguousFraming(req);
+    if (ambiguous) {
+      this.router.refuseAmbiguous(res, ambiguous);
+      return undefined;
+    }
+    // A page of another site may open a WebSocket with the visitor's cookies and address (cross-site WebSocket
+    // hijacking): browsers always send Origin, so with an allow-list, pages elsewhere are refused.
+    const origin = req.getHeader('origin');
+    const wsOrigins = this.wsOrigins;
+    if (origin !== '' && wsOrigins.size > 0 && !wsOrigins.has(origin)) {
+      const shown = JSON.stringify(origin.slice(0, 100));
+      this.log.debug({ origin: origin.slice(0, 100) }, 'WebSocket upgrade from an origin not in server.wsOrigins refused');
+      this.answerUpgrade(res, 403, errorBody('TG_ERR_ORIGIN_FORBIDDEN', `Pages from ${shown} may not open the feed: the server admits pages from ${[...wsOrigins].join(', ')} (server.wsOrigins)`), {}, route);
+      return undefined;
+    }
+    const remoteAddress = this.clientAddress(Buffer.from(res.getRemoteAddressAsText()).toString(), req.getHeader('x-forwarded-for'));
+    if (l.maxConnectionsPerIp > 0 && (this.perIp.get(remoteAddress) ?? 0) + (this.pendingPerIp.get(remoteAddress) ?? 0) >= l.maxConnectionsPerIp) {
+      this.answerUpgrade(res, 429, errorBody('TG_ERR_TOO_MANY_CONNECTIONS', `More than ${l.maxConnectionsPerIp} connections from ${remoteAddress}: close some before opening more (the server's limits.maxConnectionsPerIp)`), {}, route);
+      return undefined;
+    }
+    return remoteAddress;
+  }
+
+  /** Every open WebSocket connection: /ws clients, then the plugins' endpoints' (the send-queue budget reads them all). */
+  private *allSockets(): Generator<WebSocket<Client> | WebSocket<import('./queue-budget.js').BudgetedClient>> {
+    yield* this.clients;
+    yield* this.pluginSockets.open;
+  }
+
+  /** A connection from `remoteAddress` opened (+1) or closed (-1): limits.maxConnectionsPerIp counts them. */
+  private countConnection(remoteAddress: string, delta: 1 | -1): void {
+    const n = (this.perIp.get(remoteAddress) ?? 0) + delta;
+    if (n > 0) this.perIp.set(remoteAddress, n);
+    else this.perIp.delete(remoteAddress);
+  }
+
   /** Answers an upgrade that is refused (bad credentials, shutting down) with its status and a JSON error body. */
   private refuseUpgrade(res: import('uWebSockets.js').HttpResponse, err: unknown): void {
     const coded = this.draining ? { code: 'TG_ERR_SHUTTING_DOWN', status: 503, message: errorBody('TG_ERR_SHUTTING_DOWN').error.message } : this.errors.toClientError(err);
@@ -484,8 +539,8 @@ export class TickgateServer {
   }
 
   /** An upgrade refused: its status, the security headers, and a JSON error body; counted like HTTP answers. */
-  private answerUpgrade(res: import('uWebSockets.js').HttpResponse, status: number, body: object, headers: Record<string, string> = {}): void {
-    this.metrics.httpRequest('/ws', 'GET', status);
+  private answerUpgrade(res: import('uWebSockets.js').HttpResponse, status: number, body: object, headers: Record<string, string> = {}, route = '/ws'): void {
+    this.metrics.httpRequest(route, 'GET', status);
     res.cork(() => {
       res.writeStatus(`${status} ${STATUS_CODES[status] ?? 'Error'}`);
       for (const [k, v] of this.securityHeaders) res.writeHeader(k, v);
@@ -565,6 +620,8 @@ export class TickgateServer {
     const clients = [...this.clients];
     for (const ws of clients) ws.end(CLOSE_CODES.GOING_AWAY, 'server shutting down');
     if (clients.length) this.log.info({ clients: clients.length }, 'closed client connections (1001)');
+    const others = this.pluginSockets.closeAll();
+    if (others) this.log.info({ connections: others }, 'closed the plugins\' endpoint connections (1001)');
     if (this.shards) await this.shards.stop();
     await this.plugins.close(this.config.server.drainTimeoutMs);
     // Force-closes what is left.

@@ -34,8 +34,18 @@ interface ChannelEntry {
   stale: Uint8Array | undefined;
   /** Plugins holding the channel (AcceptorApi.watch): counted as subscribers, called with each frame. */
   watchers: Array<(frame: WatchedFrame) => void> | undefined;
+  /** Plugins holding a raw channel (AcceptorApi.watchRaw): counted as subscribers, handed each raw frame's bytes. */
+  raw: RawWatcher[] | undefined;
   /** What clients were sent on channels of this one's kind (metrics), shared by the kind's channels. */
   sent: KindCounts;
+}
+
+/** A plugin holding a raw channel (AcceptorApi.watchRaw). */
+export interface RawWatcher {
+  /** A raw data frame's bytes: a view into the shard's batch (copy it to keep it). */
+  frame(bytes: Uint8Array): void;
+  /** The channel failed and is closed: no more frames come for this hold. */
+  ended?(): void;
 }
 
 export interface ShardLink {
@@ -87,7 +97,7 @@ export class Subscriptions {
     const kind = channel.slice(0, channel.indexOf(':'));
     let sent = this.sent.get(kind);
     if (!sent) this.sent.set(kind, (sent = { frames: 0, bytes: 0 }));
-    const entry: ChannelEntry = { name: channel, subscribers: 0, shard, snapshot: undefined, marked: undefined, stale: undefined, watchers: undefined, sent };
+    const entry: ChannelEntry = { name: channel, subscribers: 0, shard, snapshot: undefined, marked: undefined, stale: undefined, watchers: undefined, raw: undefined, sent };
     this.channels.set(channel, entry);
     return { entry, first: true };
   }
@@ -139,12 +149,42 @@ export class Subscriptions {
     };
   }
 
+  /**
+   * A plugin holds a raw channel (AcceptorApi.watchRaw): it counts as a subscriber and is handed every raw frame's
+   * bytes as the shard made them (no snapshot: a raw channel keeps none).
+   */
+  addRawWatcher(channel: string, shard: number, watcher: RawWatcher): () => void {
+    const { entry, first } = this.entryFor(channel, shard);
+    entry.subscribers++;
+    // Replaced, never changed in place: a frame being handed out goes on over the list it started with.
+    entry.raw = [...(entry.raw ?? []), watcher];
+    if (first) this.opened(entry);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const e = this.channels.get(channel);
+      if (!e?.raw?.includes(watcher)) return;
+      e.raw = e.raw.filter((w) => w !== watcher);
+      if (e.raw.length === 0) e.raw = undefined;
+      if (--e.subscribers === 0) this.closed(e);
+    };
+  }
+
   /** Hands a frame to a watcher: parsed here, as only watched channels are (the clients' fan-out never parses). */
   private tell(fn: (frame: WatchedFrame) => void, bytes: Uint8Array | WatchedFrame): void {
     try {
       fn(bytes instanceof Uint8Array ? JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as WatchedFrame : bytes);
     } catch (err) {
       this.log.error({ err }, 'a plugin watching a channel failed on a frame (contained)');
+    }
+  }
+
+  private contained(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log.error({ err }, 'a plugin holding a raw channel failed when it ended (contained)');
     }
   }
 
@@ -215,6 +255,21 @@ export class Subscriptions {
   publishFrame(channel: string, kind: FrameKind, seq: number, bytes: Uint8Array, asSnapshot = false): void {
     const entry = this.channels.get(channel);
     if (!entry) return;
+    if (kind === FrameKind.RAW) {
+      if (seq <= (this.seqs.get(channel) ?? 0)) return;
+      this.seqs.set(channel, seq);
+      const list = entry.raw;
+      if (list) {
+        for (let i = 0; i < list.length; i++) {
+          try {
+            list[i]!.frame(bytes);
+          } catch (err) {
+            this.log.error({ err, channel }, 'a plugin holding a raw channel failed on a frame (contained)');
+          }
+        }
+      }
+      return;
+    }
     // Kept frames are copied: a view would keep the whole batch buffer alive for as long as the channel lives.
     if (kind === FrameKind.DATA) {
       if (seq <= (this.seqs.get(channel) ?? 0)) return;
@@ -252,7 +307,7 @@ export class Subscriptions {
       const kind = entry.name.slice(0, entry.name.indexOf(':'));
       const k = out.get(kind)!;
       k.channels++;
-      k.subscribers += entry.subscribers - (entry.watchers?.length ?? 0);
+      k.subscribers += entry.subscribers - (entry.watchers?.length ?? 0) - (entry.raw?.length ?? 0);
     }
     return out;
   }
@@ -314,6 +369,8 @@ export class Subscriptions {
     }
     if (entry.watchers) for (const fn of entry.watchers) this.tell(fn, { type: 'unsubscribed', channel });
     entry.watchers = undefined;
+    if (entry.raw) for (const w of entry.raw) this.contained(() => w.ended?.());
+    entry.raw = undefined;
     this.channels.delete(channel);
     // The shard closed the failed opening itself; if the channel was reopened meanwhile, this closes that too,
     // so the shard never keeps a channel the acceptor no longer has.

@@ -23,6 +23,11 @@ export type {
   RouteRequest,
   RouteResult,
   ShardAnswer,
+  PluginSocket,
+  SocketEndpoint,
+  SocketOptions,
+  SocketUpgrade,
+  SocketUpgradeRequest,
   Teardown,
   UserChannelWatcher,
   WatchedFrame,
@@ -46,6 +51,7 @@ export type {
   KlineEvent,
   KlineInterval,
   BookEvent,
+  DepthUpdateEvent,
 } from '../shards/shard-api.js';
 export { TickgateError, defineErrors, ERRORS } from '../core/errors.js';
 export { throttleLatest, type ThrottleLatest } from '../shards/throttle-latest.js';

@@ -6,7 +6,7 @@ import type { SymbolsService } from '../core/symbol-registry.js';
 import type { KlineEvent, MarketEvents, MarketNeed, TradeEvent } from './market/market-events.js';
 
 export type { MarketEvents, MarketNeed };
-export type { TickerEvent, TradeEvent, AggTradeEvent, KlineEvent, BookEvent, MarketEventMap, MarketKind, KlineInterval } from './market/market-events.js';
+export type { TickerEvent, TradeEvent, AggTradeEvent, KlineEvent, BookEvent, DepthUpdateEvent, MarketEventMap, MarketKind, KlineInterval } from './market/market-events.js';
 
 export interface Channel {
   /** Full name, e.g. klines:BTCUSDT:1m. */
@@ -19,6 +19,12 @@ export interface Channel {
 /** Sends frames on one channel; each call serialises the frame once for all its subscribers. */
 export interface Emitter {
   emit(type: string, data: unknown): void;
+  /**
+   * A frame that is `payload` itself, in the channel's own format rather than tickgate's `{type, channel, seq, data}`
+   * (e.g. another API's payload): for a channel kind the acceptor half declared `raw`, whose frames reach its own
+   * endpoint (`AcceptorApi.watchRaw`). Serialised once here, never parsed on the way.
+   */
+  raw(payload: string): void;
   /** An error frame for the channel's subscribers (the channel stays open); a core code or one of the plugin's. */
   error(code: AnyErrorCode, message?: string): void;
 }

@@ -49,7 +49,7 @@ export interface ShardHostOptions {
 const ERROR_FRAME_INTERVAL_MS = 10_000;
 const STATS_EVERY_MS = 2000;
 const STATS_DEBOUNCE_MS = 20;
-const KINDS: readonly MarketKind[] = ['ticker', 'trade', 'aggTrade', 'kline', 'book'];
+const KINDS: readonly MarketKind[] = ['ticker', 'trade', 'aggTrade', 'kline', 'book', 'depthUpdate'];
 
 export class ShardHost {
   private readonly bus: MarketEventBus;
@@ -187,6 +187,10 @@ export class ShardHost {
       if (kind === 'book') return this.feeds.has(makeFeed('book', symbol).key) ? (this.adapter.book(symbol, BOOK_LEVELS) as MarketEventMap[K] | undefined) : undefined;
       return this.bus.latest(kind, symbol, arg);
     },
+    depth: (symbol, levels) => {
+      if (!this.feeds.has(makeFeed('book', symbol).key)) return undefined;
+      return this.adapter.book(symbol, Math.max(1, Math.floor(levels)));
+    },
     hold: (symbol, needs, idleMs) => {
       let already = true;
       for (const f of needs.map((n) => this.needFeed(symbol, n))) {
@@ -226,6 +230,8 @@ export class ShardHost {
       throw new TickgateError('TG_ERR_SYMBOLS_UNAVAILABLE', undefined, 'In a shard half\'s setup, open market data once the list is there: api.symbols.whenLoaded().then(() => api.market.on(…))');
     }
     this.symbols.validate(symbol);
+    // A book's changes come with the book: listening to them opens it.
+    if (kind === 'depthUpdate') return makeFeed('book', symbol);
     return makeFeed(kind, symbol, kind === 'kline' ? this.interval(arg) : undefined);
   }
 
@@ -245,7 +251,7 @@ export class ShardHost {
   private parseNeed(symbol: string, need: MarketNeed): Feed {
     if (typeof need !== 'string') throw new Error(`a market need must be a string such as 'book' or 'kline:1m', not ${typeof need}`);
     const [kind, interval] = need.split(':') as [MarketKind, string | undefined];
-    if (!KINDS.includes(kind) || (kind === 'kline') !== (interval !== undefined)) {
+    if (!KINDS.includes(kind) || kind === 'depthUpdate' || (kind === 'kline') !== (interval !== undefined)) {
       throw new Error(`unknown market need "${need}": use 'ticker', 'trade', 'aggTrade', 'book' or 'kline:<interval>'`);
     }
     return this.feedOf(kind, symbol, interval);
@@ -386,6 +392,12 @@ export class ShardHost {
         const seq = (this.seqs.get(channel) ?? 0) + 1;
         this.seqs.set(channel, seq);
         this.batcher.push(channel, FrameKind.DATA, encodeDataFrame(type, channel, seq, data), seq);
+      },
+      raw: (payload) => {
+        if (entry.closed) return;
+        const seq = (this.seqs.get(channel) ?? 0) + 1;
+        this.seqs.set(channel, seq);
+        this.batcher.push(channel, FrameKind.RAW, payload, seq);
       },
       error: (code, message) => {
         if (entry.closed) return;

@@ -468,7 +468,8 @@ export class IngestNode {
         if (kind === FrameKind.DATA) {
           ch.seq = seqs[i]!;
           ch.snapshot = bytes.slice();
-        } else if (kind === FrameKind.STALE) ch.stale = bytes.slice();
+        } else if (kind === FrameKind.RAW) ch.seq = seqs[i]!;
+        else if (kind === FrameKind.STALE) ch.stale = bytes.slice();
         else if (kind === FrameKind.LIVE) ch.stale = undefined;
         else if (kind === FrameKind.FAILED) this.channels.delete(name);
         if (connected) {

@@ -5,23 +5,26 @@ import type { SymbolInfo } from '../../core/symbol-registry.js';
 import type { UpstreamConnectionInfo } from '../../core/bus.js';
 import { keyOf, type BookEvent, type KlineEvent, type MarketEventMap, type MarketKind, type TradeEvent } from '../market/market-events.js';
 
+/** The kinds of market data a feed carries: a book's changes (`depthUpdate` events) come with its book. */
+export type FeedKind = Exclude<MarketKind, 'depthUpdate'>;
+
 /** One kind of market data of one symbol (a ticker, its trades, its book, its candles of one interval). */
 export interface Feed {
   /** `kind|SYMBOL` or `kline|SYMBOL|interval`: the same key as the market event bus's. */
   readonly key: string;
-  readonly kind: MarketKind;
+  readonly kind: FeedKind;
   readonly symbol: string;
   /** The kline interval; undefined for other kinds. */
   readonly interval: string | undefined;
 }
 
-export function feed(kind: MarketKind, symbol: string, interval?: string): Feed {
+export function feed(kind: FeedKind, symbol: string, interval?: string): Feed {
   return { key: keyOf(kind, symbol, interval), kind, symbol, interval };
 }
 
 /** What an adapter reports to the runtime. */
 export interface AdapterEvents {
-  /** A normalised market event of an open feed (books only while `wanted` says someone listens). */
+  /** A normalised market event of an open feed (books and their changes only while `wanted` says someone listens). */
   event<K extends MarketKind>(kind: K, symbol: string, arg: string | undefined, event: MarketEventMap[K]): void;
   /** These feeds (possibly none: a connection's state changed) may have changed between live and stale: the runtime asks `isStale` again. */
   changed(feeds: Feed[]): void;

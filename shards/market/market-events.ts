@@ -19,6 +19,11 @@ export interface TickerEvent {
   askPrice: number;
   askQty: number;
   tradeCount: number;
+  /** The statistics window: its open and close time, and the first and last trade id in it (when the exchange says). */
+  openTime?: number;
+  closeTime?: number;
+  firstTradeId?: number;
+  lastTradeId?: number;
 }
 
 export interface TradeEvent {
@@ -59,6 +64,12 @@ export interface KlineEvent {
   quoteVolume: number;
   trades: number;
   isFinal: boolean;
+  /** First and last trade id in the candle (when the exchange says; -1 for a candle without trades or from history). */
+  firstTradeId?: number;
+  lastTradeId?: number;
+  /** The taker buy side's base and quote volume (when the exchange says). */
+  takerBuyVolume?: number;
+  takerBuyQuoteVolume?: number;
 }
 
 /** The shard's local order book after an update, top levels only (best first). Only built while someone listens. */
@@ -70,12 +81,30 @@ export interface BookEvent {
   asks: Array<[number, number]>;
 }
 
+/**
+ * One change of a symbol's order book as the exchange numbered it (Binance's `depthUpdate`), delivered in the
+ * exchange's order, every one while the book is open, whether or not the local book is in sync: what a client needs to
+ * keep a book of its own. While the exchange connection is continuous each event's `firstUpdateId` is the previous one's
+ * `finalUpdateId` + 1; a reconnect shows as a jump. Prices and quantities are the exchange's own text; quantities are
+ * absolute, and "0" removes the level.
+ */
+export interface DepthUpdateEvent {
+  symbol: string;
+  eventTime: number;
+  firstUpdateId: number;
+  finalUpdateId: number;
+  bids: Array<[string, string]>;
+  asks: Array<[string, string]>;
+}
+
 export interface MarketEventMap {
   ticker: TickerEvent;
   trade: TradeEvent;
   aggTrade: AggTradeEvent;
   kline: KlineEvent;
   book: BookEvent;
+  /** Listening opens the symbol's book (the data is the book's feed). */
+  depthUpdate: DepthUpdateEvent;
 }
 
 export type MarketKind = keyof MarketEventMap;
@@ -98,9 +127,10 @@ export type MarketNeed = 'ticker' | 'trade' | 'aggTrade' | 'book' | `kline:${Kli
 export interface MarketEvents {
   /**
    * Listens to one kind of event for one symbol (for klines, the interval is the fourth argument). The shard opens
-   * the exchange data this needs for as long as the listener stays. The latest known state (ticker, open candle,
-   * book; not a trade or a closed candle) is delivered at once (asynchronously), then every new event. Returns the
-   * unsubscriber. Throws a TickgateError for a symbol this deployment does not serve.
+   * the exchange data this needs for as long as the listener stays (`depthUpdate`: the symbol's book). The latest
+   * known state (ticker, open candle, book; not a trade, a closed candle or a book change) is delivered at once
+   * (asynchronously), then every new event. Returns the unsubscriber. Throws a TickgateError for a symbol this
+   * deployment does not serve.
    */
   on<K extends MarketKind>(kind: K, symbol: string, fn: (event: MarketEventMap[K]) => void, arg?: string): () => void;
   /**
@@ -108,6 +138,12 @@ export interface MarketEvents {
    * channel, a listener or `hold`); undefined otherwise, and for a book that is being rebuilt.
    */
   latest<K extends MarketKind>(kind: K, symbol: string, arg?: string): MarketEventMap[K] | undefined;
+  /**
+   * The symbol's local order book, the top `levels` per side (more than `latest` gives, up to what the book holds: the
+   * exchange's snapshot and what changed since), with the id of the last change applied; undefined while the book is
+   * not open or not in sync.
+   */
+  depth(symbol: string, levels: number): BookEvent | undefined;
   /**
    * Keeps a symbol's data open without a listener (e.g. for queries answered with `latest`) until `idleMs` after
    * the last call. Returns true when all of it was open already.
@@ -138,7 +174,7 @@ export type ListenerErrorHandler = (tag: unknown, err: unknown) => void;
  * already happened (a trade) or a closed candle, whose final must be delivered once only.
  */
 function replays(kind: MarketKind, latest: unknown): boolean {
-  if (kind === 'trade' || kind === 'aggTrade') return false;
+  if (kind === 'trade' || kind === 'aggTrade' || kind === 'depthUpdate') return false;
   if (kind === 'kline') return !(latest as KlineEvent).isFinal;
   return true;
 }
@@ -187,12 +223,13 @@ export class MarketEventBus {
 
   /**
    * Delivers an event to its listeners; returns true when it is the first cached value of its key. Books are not
-   * cached: they are built only while someone listens, so a cached one could be old (the host asks the adapter).
+   * cached: they are built only while someone listens, so a cached one could be old (the host asks the adapter); nor
+   * are book changes (a past change is never replayed).
    */
   emit<K extends MarketKind>(kind: K, symbol: string, arg: string | undefined, event: MarketEventMap[K]): boolean {
     const slot = this.slot(keyOf(kind, symbol, arg));
     const first = slot.latest === undefined;
-    if (kind !== 'book') slot.latest = event;
+    if (kind !== 'book' && kind !== 'depthUpdate') slot.latest = event;
     for (const listener of slot.listeners) this.call(listener, event);
     return first;
   }

@@ -17,7 +17,7 @@ t.test('the shipped config.yaml is valid and equals the built-in defaults', asyn
   t.equal(shipped.server.port, 3000);
   t.equal(shipped.limits.maxChannelsPerClient, 50);
   t.equal(shipped.upstream.wsUrl, 'wss://stream.binance.com:9443');
-  t.same(shipped.plugins.map((p) => p.name), ['market', 'db', 'users', 'auth', 'signals', 'payments', 'trading'], 'market data, accounts, signals, payments and paper trading');
+  t.same(shipped.plugins.map((p) => p.name), ['market', 'db', 'users', 'auth', 'signals', 'payments', 'trading', 'binance-relay', 'dashboard'], 'market data, accounts, signals, payments, paper trading, the Binance relay and the dashboard');
   t.equal(shipped.shards, Math.max(1, availableParallelism() - 1), 'shards: auto = cores - 1, at least 1');
 });
 

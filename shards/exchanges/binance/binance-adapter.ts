@@ -44,7 +44,10 @@ export class BinanceAdapter implements ExchangeAdapter {
   private readonly staleStreams = new Set<string>();
   /** Diff-depth streams whose local book is being rebuilt (after a gap or a reconnect). */
   private readonly unsyncedStreams = new Set<string>();
-  /** Last trade (or aggregate trade) id per stream: during a connection renewal both connections deliver for a moment. */
+  /**
+   * Last trade (or aggregate trade) id per stream, and last diff-depth final update id: during a connection renewal
+   * both connections deliver for a moment.
+   */
   private readonly lastTradeId = new Map<string, number>();
   private payloadErrors = 0;
   private readonly heartbeat: string;
@@ -169,9 +172,18 @@ export class BinanceAdapter implements ExchangeAdapter {
     }
     if (!n) return;
     switch (n.kind) {
-      case 'depthDiff':
+      case 'depthDiff': {
+        // Every change as the exchange numbered it, once each, for those who keep a book of their own.
+        const last = this.lastTradeId.get(stream);
+        if (last === undefined || n.diff.u > last || last - n.diff.u >= 1_000_000) {
+          this.lastTradeId.set(stream, n.diff.u);
+          if (this.events.wanted('depthUpdate', n.symbol)) {
+            this.events.event('depthUpdate', n.symbol, undefined, { symbol: n.symbol, eventTime: n.eventTime, firstUpdateId: n.diff.U, finalUpdateId: n.diff.u, bids: n.diff.bids, asks: n.diff.asks });
+          }
+        }
         this.books.onDiff(n.symbol, n.diff, n.eventTime);
         return;
+      }
       case 'kline':
         this.candles.accept(n.event);
         return;

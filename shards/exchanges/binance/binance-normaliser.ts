@@ -38,6 +38,11 @@ function num(stream: string, raw: Raw, field: string): number {
   return n;
 }
 
+/** A field the exchange documents but an older payload may lack: its value, or `fallback`. */
+function optNum(stream: string, raw: Raw, field: string, fallback: number): number {
+  return raw[field] === undefined ? fallback : num(stream, raw, field);
+}
+
 function levels(stream: string, raw: unknown, side: string): Array<[number, number]> {
   if (!Array.isArray(raw)) throw new PayloadError(stream, `${side} is not an array`);
   const out: Array<[number, number]> = new Array(raw.length);
@@ -78,6 +83,10 @@ function ticker(stream: string, d: Raw): TickerEvent {
     askPrice: num(stream, d, 'a'),
     askQty: num(stream, d, 'A'),
     tradeCount: num(stream, d, 'n'),
+    openTime: optNum(stream, d, 'O', num(stream, d, 'E') - 86_400_000),
+    closeTime: optNum(stream, d, 'C', num(stream, d, 'E')),
+    firstTradeId: optNum(stream, d, 'F', -1),
+    lastTradeId: optNum(stream, d, 'L', -1),
   };
 }
 
@@ -130,6 +139,10 @@ function kline(stream: string, d: Raw): KlineEvent {
     quoteVolume: num(stream, k, 'q'),
     trades: num(stream, k, 'n'),
     isFinal: k.x,
+    firstTradeId: optNum(stream, k, 'f', -1),
+    lastTradeId: optNum(stream, k, 'L', -1),
+    takerBuyVolume: optNum(stream, k, 'V', 0),
+    takerBuyQuoteVolume: optNum(stream, k, 'Q', 0),
   };
 }
 
@@ -196,5 +209,7 @@ export function klineFromRow(symbol: string, interval: string, row: unknown[], n
   return {
     symbol, eventTime: now, interval, openTime: at(0), closeTime, open: at(1), high: at(2), low: at(3), close: at(4),
     volume: at(5), quoteVolume: at(7), trades: at(8), isFinal: closeTime < now,
+    // REST rows carry no trade ids.
+    firstTradeId: -1, lastTradeId: -1, takerBuyVolume: row.length > 10 ? at(9) : 0, takerBuyQuoteVolume: row.length > 10 ? at(10) : 0,
   };
 }

@@ -132,3 +132,25 @@ t.test('symbols with their filters, and history normalised like live events', as
   t.equal(trades.length, 5);
   t.ok(trades.length > 0 && trades.every((x) => x.symbol === 'BTCUSDT' && typeof x.buyerIsMaker === 'boolean'));
 });
+
+t.test('book changes: every diff once, in the exchange\'s numbering and text, in order across a reconnect', async (t) => {
+  const h = await harness(t, { reconnectBaseMs: 50, reconnectMaxMs: 100 });
+  h.adapter.open(feed('book', 'BNBUSDT'));
+  const diffs = () => h.events.filter((e) => e.kind === 'depthUpdate').map((e) => e.event as { symbol: string; firstUpdateId: number; finalUpdateId: number; bids: Array<[string, string]>; asks: Array<[string, string]> });
+  await until(() => diffs().length >= 10, 'book changes flow');
+  const first = diffs();
+  t.ok(first.every((d, i) => i === 0 || d.firstUpdateId === first[i - 1]!.finalUpdateId + 1), `${first.length} changes numbered back to back`);
+  t.ok(first.every((d) => d.symbol === 'BNBUSDT' && [...d.bids, ...d.asks].every(([p, q]) => typeof p === 'string' && typeof q === 'string')), 'levels as the exchange wrote them (strings)');
+  h.sim.dropAll();
+  const n = diffs().length;
+  await until(() => diffs().length > n + 5, 'changes after the reconnect');
+  const all = diffs();
+  t.ok(all.every((d, i) => i === 0 || d.firstUpdateId > all[i - 1]!.finalUpdateId), 'in the exchange\'s order, none repeated');
+  // The same payload twice, as two connections deliver it during a renewal: the second is dropped.
+  const onMessage = (h.adapter as unknown as { onMessage(stream: string, data: unknown): void }).onMessage.bind(h.adapter);
+  const u = all.at(-1)!.finalUpdateId + 10_000_000;
+  const payload = { e: 'depthUpdate', E: Date.now(), s: 'BNBUSDT', U: u, u: u + 1, b: [], a: [] };
+  onMessage('bnbusdt@depth@100ms', payload);
+  onMessage('bnbusdt@depth@100ms', payload);
+  t.equal(diffs().filter((d) => d.finalUpdateId === u + 1).length, 1, 'one event for a repeated change');
+});
