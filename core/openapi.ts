@@ -21,6 +21,11 @@ export const errorEnvelope = z.object({
   }),
 });
 
+/** The document's schema of a success answer, `{"success":true,"data":…}`, for a route's `schema.response`. */
+export function okAnswer<T extends z.ZodType>(data: T) {
+  return z.object({ success: z.literal(true), data });
+}
+
 /** The shared error answers, by name in components.responses, and the statuses they stand for. */
 const ERROR_RESPONSES: Record<string, { status?: number; description: string }> = {
   BadRequest: { status: 400, description: 'The request is not valid: TG_ERR_VALIDATION (error.details names each field) or a code of the route\'s own (TG_ERR_INVALID_SYMBOL, …); TG_ERR_INVALID_JSON for a body that is not JSON' },
