@@ -35,7 +35,7 @@ export class ApiDocs {
     });
     const send = (file: DocsFile, cache: string) => ({
       headers: { 'cache-control': cache, 'content-security-policy': DOCS_CSP },
-      body: plainText(file.text, file.contentType),
+      body: plainText(file.bytes, file.contentType),
     });
     const missing = () => new TickgateError('TG_ERR_NOT_FOUND', 'The docs page is not installed on this server (swagger-ui-dist): GET /openapi.json has the document');
     this.router.route('get', '/docs', () => {

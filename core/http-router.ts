@@ -23,7 +23,7 @@ function statusLine(status: number): string {
 interface Serialised {
   status: number;
   headers: Array<[string, string]>;
-  text: string;
+  text: string | Buffer;
   contentType: string;
 }
 
@@ -46,7 +46,7 @@ function serialise(result: RouteResult): Serialised {
     return [k, value] as [string, string];
   });
   const text = isJsonText(result.body) ? result.body.text : JSON.stringify(result.body);
-  if (typeof text !== 'string') throw new Error('the body is not JSON-serialisable');
+  if (typeof text !== 'string' && !Buffer.isBuffer(text)) throw new Error('the body is not JSON-serialisable');
   const contentType = (result.body as { contentType?: unknown } | null)?.contentType;
   return { status, headers, text, contentType: isJsonText(result.body) && typeof contentType === 'string' ? contentType : JSON_TYPE };
 }

@@ -51,20 +51,26 @@ const JSON_TEXT = Symbol.for('tickgate.jsonText');
 /** A body that is JSON already (valid JSON is the caller's promise): sent as it is, not serialised again on this thread. */
 export interface JsonText {
   readonly [JSON_TEXT]: true;
-  readonly text: string;
+  /** The text, or (plainText) its bytes. */
+  readonly text: string | Buffer;
 }
 
 export function jsonText(text: string): JsonText {
   return { [JSON_TEXT]: true, text };
 }
 
-/** A body that is not JSON (GET /metrics): sent as it is, with its own content type. */
-export function plainText(text: string, contentType: string): JsonText & { contentType: string } {
+/**
+ * A body that is not JSON (GET /metrics): sent as it is, with its own content type. Bytes are sent without a copy
+ * or an encoding per request (the docs page's script).
+ */
+export function plainText(text: string | Buffer, contentType: string): JsonText & { contentType: string } {
   return { [JSON_TEXT]: true, text, contentType };
 }
 
 export function isJsonText(body: unknown): body is JsonText {
-  return typeof body === 'object' && body !== null && (body as Partial<JsonText>)[JSON_TEXT] === true && typeof (body as JsonText).text === 'string';
+  if (typeof body !== 'object' || body === null || (body as Partial<JsonText>)[JSON_TEXT] !== true) return false;
+  const { text } = body as JsonText;
+  return typeof text === 'string' || Buffer.isBuffer(text);
 }
 
 export type RouteHandler<P = Record<string, string>, Q = URLSearchParams, B = unknown> = (req: RouteRequest<P, Q, B>) => RouteResult | Promise<RouteResult>;
