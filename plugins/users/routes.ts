@@ -34,7 +34,7 @@ function ok(data: unknown, status = 200) {
   return { status, body: { success: true, data } };
 }
 
-function me(req: RouteRequest): string {
+function me(req: RouteRequest<unknown, unknown, unknown>): string {
   return req.identity!.userId;
 }
 
