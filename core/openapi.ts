@@ -56,7 +56,7 @@ interface StandardJsonSchema {
 
 /**
  * The JSON Schema (draft 2020-12, OpenAPI 3.1's dialect) of a schema: what it accepts (`input`: a transform or a
- * pipe shows its input side, a default makes a property optional) or what it gives (`output`, for answers). A schema
+ * pipe shows its input side, a default makes a property optional) or what it gives (`output`). A schema
  * converts itself when it can (a plugin's own copy of zod); a zod 4 schema that cannot is converted by the gateway's.
  * Types JSON Schema cannot express (a date, a custom check) become `{}`; undefined when there is nothing to convert.
  */
@@ -102,7 +102,7 @@ class DocumentBuilder {
   private readonly operationIds = new Set<string>();
 
   constructor(private readonly log: Logger) {
-    const { $schema: _dialect, ...envelope } = jsonSchemaOf(errorEnvelope, 'output')!;
+    const { $schema: _dialect, ...envelope } = jsonSchemaOf(errorEnvelope, 'input')!;
     this.schemas = { Error: envelope };
   }
 
@@ -220,7 +220,9 @@ class DocumentBuilder {
       const entry: ResponseDoc = isSchema(doc) ? { schema: doc } : (doc as ResponseDoc);
       const json = entry.schema === undefined ? undefined
         : entry.schema === errorEnvelope ? { $ref: '#/components/schemas/Error' }
-          : this.convert(entry.schema, 'output', route, `response ${status}`, `${id}_${status}`);
+          // Input mode for answers too: zod's output mode closes every object (additionalProperties: false), and an
+          // answer may gain a field without breaking its clients.
+          : this.convert(entry.schema, 'input', route, `response ${status}`, `${id}_${status}`);
       const response: Json = { description: entry.description ?? STATUS_CODES[Number(status)] ?? 'Answer' };
       // No body at all (101) unless a schema or a content type says what it is.
       if (json !== undefined || entry.contentType !== undefined) {

@@ -6,6 +6,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { validateBody } from '../../core/validation.js';
 import type { RegisteredRoute } from '../../core/http-router.js';
 import { startPayments, type PaymentsStack } from '../plugins/payments/helpers.js';
+import { makeAdmin, PASSWORD } from '../helpers/accounts.js';
 
 // A gateway with every built-in plugin and a plugin loaded by path: a few starts of the embedded database.
 t.setTimeout(150_000);
@@ -103,6 +104,24 @@ t.test('every route the router registered appears, with its method, path paramet
     }
     if (!route.opts.errorShape) t.ok(op.responses.default, `${name}: its coded errors`);
   }
+});
+
+t.test('the answers documented with a schema are what the routes answer (every GET route callable without input)', async (t) => {
+  const boss = await s.register();
+  await makeAdmin(s.db, boss.user.id);
+  const token = (await s.login(boss.user.email, PASSWORD)).accessToken;
+  let checked = 0;
+  for (const route of s.server.httpRoutes) {
+    if (route.verb !== 'GET' || /:(?!symbol\b)/.test(route.path)) continue;
+    const path = route.path.replace(':symbol', 'BTCUSDT');
+    const answer = await s.call('GET', path, { token });
+    const documented = route.opts.schema?.response?.[answer.status] as { safeParse?(v: unknown): { success: boolean; error?: unknown } } | undefined;
+    if (typeof documented?.safeParse !== 'function') continue;
+    const parsed = documented.safeParse(answer.body);
+    t.ok(parsed.success, `${path} ${answer.status}: as documented${parsed.success ? '' : `: ${JSON.stringify(parsed.error).slice(0, 500)}`}`);
+    checked++;
+  }
+  t.ok(checked >= 15, `${checked} answers checked against their schemas`);
 });
 
 t.test('the documented error schema is the one errors are answered with', async (t) => {
