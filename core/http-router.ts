@@ -246,7 +246,6 @@ export class HttpRouter {
     if (holder) throw new Error(`route ${verb} ${path} is already registered by ${holder}`);
     methods.set(verb, owner);
     this.paths.set(path, methods);
-    this.routes.push({ method, verb, path, owner, opts: opts as RouteOptions<unknown, unknown, unknown> });
     const paramNames = path.split('/').filter((p) => p.startsWith(':')).map((p) => p.slice(1));
     const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
     const auth = opts.auth;
@@ -258,6 +257,7 @@ export class HttpRouter {
     const raw = opts.rawBody === true;
     const schema = opts.schema as RouteSchema<unknown, unknown, unknown> | undefined;
     if (schema !== undefined) checkSchema(schema, method, raw, `${verb} ${path}`);
+    this.routes.push({ method, verb, path, owner, opts: opts as RouteOptions<unknown, unknown, unknown> });
     // Request rules (per-caller limits) apply to the API, not to /health and the like that load balancers poll.
     const ruled = path.startsWith('/api/');
     const serve = (headOnly: boolean) => (res: HttpResponse, req: HttpRequest) => {

@@ -4,7 +4,11 @@ import t from 'tap';
 import { fileURLToPath } from 'node:url';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { validateBody } from '../../core/validation.js';
-import type { RegisteredRoute } from '../../core/http-router.js';
+import { z } from 'zod';
+import { HttpRouter, type RegisteredRoute } from '../../core/http-router.js';
+import type { RouteTarget } from '../../core/app-group.js';
+import { ErrorRegistry } from '../../core/errors.js';
+import { createLogger } from '../../core/logger.js';
 import { startPayments, type PaymentsStack } from '../plugins/payments/helpers.js';
 import { makeAdmin, PASSWORD } from '../helpers/accounts.js';
 
@@ -215,4 +219,17 @@ t.test('/docs serves the page, the files it names (with their content types) and
   t.same(await loaded.json(), doc, 'the page loads this document');
   const unknown = await s.call('GET', '/docs/secrets.txt');
   t.same([unknown.status, unknown.body.error.code], [404, 'TG_ERR_NOT_FOUND'], 'no other file');
+});
+
+t.test('a schema the router could not apply is refused when the route is registered', async (t) => {
+  const app = new Proxy({}, { get: () => () => undefined }) as RouteTarget;
+  const router = new HttpRouter(app, createLogger('silent'), {
+    timeoutMs: 1000, errors: new ErrorRegistry(), clientAddress: () => '', access: {} as never, channelAccess: () => undefined,
+  });
+  const handler = () => ({ body: {} });
+  t.throws(() => router.route('get', '/a', handler, { schema: { body: z.object({}) } as never }), /schema\.body needs a method that carries a body/);
+  t.throws(() => router.route('post', '/b', handler, { rawBody: true, schema: { body: z.object({}) } }), /cannot check a rawBody route's bytes/);
+  t.throws(() => router.route('get', '/c', handler, { schema: { query: { type: 'object' } } as never }), /schema\.query must be a zod schema/);
+  router.route('post', '/d', handler, { schema: { summary: 'fine', body: z.object({ a: z.string() }) } });
+  t.same(router.routes.map((r) => `${r.verb} ${r.path}`), ['POST /d'], 'only the route that was taken is listed');
 });
