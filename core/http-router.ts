@@ -2,7 +2,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { RouteTarget } from './app-group.js';
-import type { HttpMethod, RouteHandler, RouteOptions, RouteRequest, RouteResult } from './plugin-api.js';
+import type { HttpMethod, RouteHandler, RouteOptions, RouteRequest, RouteResult, RouteSchema } from './plugin-api.js';
 import { isJsonText } from './plugin-api.js';
 import { ERRORS, type AnyErrorCode, type ErrorCode, type ErrorRegistry } from './errors.js';
 import type { Logger } from './logger.js';
@@ -11,6 +11,7 @@ import { credentialFrom, type AccessControl } from './access-control.js';
 import { TickgateError } from './errors.js';
 import type { ClientInfo, Identity } from './plugin-api.js';
 import type { ErrorData } from './errors.js';
+import { validateInput } from './validation.js';
 
 const BODY_METHODS = new Set<HttpMethod>(['post', 'put', 'patch']);
 const DEFAULT_MAX_BODY = 64 * 1024;
@@ -22,7 +23,7 @@ function statusLine(status: number): string {
 interface Serialised {
   status: number;
   headers: Array<[string, string]>;
-  text: string;
+  text: string | Buffer;
   contentType: string;
 }
 
@@ -45,7 +46,7 @@ function serialise(result: RouteResult): Serialised {
     return [k, value] as [string, string];
   });
   const text = isJsonText(result.body) ? result.body.text : JSON.stringify(result.body);
-  if (typeof text !== 'string') throw new Error('the body is not JSON-serialisable');
+  if (typeof text !== 'string' && !Buffer.isBuffer(text)) throw new Error('the body is not JSON-serialisable');
   const contentType = (result.body as { contentType?: unknown } | null)?.contentType;
   return { status, headers, text, contentType: isJsonText(result.body) && typeof contentType === 'string' ? contentType : JSON_TYPE };
 }
@@ -81,10 +82,11 @@ export function ambiguousFraming(req: HttpRequest): string | undefined {
 }
 
 /** A request as handlers see it: copied from uWS's, with the client address read from the socket only on demand. */
-class Request implements RouteRequest {
+class Request implements RouteRequest<unknown, unknown> {
   readonly path: string;
-  readonly params: Record<string, string> = {};
-  readonly query: URLSearchParams;
+  // Replaced by the parsed values on a route with a schema for them.
+  params: unknown;
+  query: unknown;
   readonly rawQuery: string;
   readonly headers: Record<string, string> = {};
   body: unknown = undefined;
@@ -106,9 +108,11 @@ class Request implements RouteRequest {
     });
     // Only requests that could be ambiguous are walked again (most carry one Content-Length or none).
     if (framing) this.ambiguous = ambiguousFraming(req);
+    const params: Record<string, string> = {};
     paramNames.forEach((name, i) => {
-      this.params[name] = req.getParameter(i) ?? '';
+      params[name] = req.getParameter(i) ?? '';
     });
+    this.params = params;
     this.path = req.getUrl();
     this.rawQuery = req.getQuery() ?? '';
     this.query = new URLSearchParams(this.rawQuery);
@@ -132,7 +136,7 @@ class Request implements RouteRequest {
     this.#res = undefined;
   }
 
-  toJSON(): Omit<RouteRequest, 'remoteAddress'> {
+  toJSON(): Omit<RouteRequest<unknown, unknown>, 'remoteAddress'> {
     // Credentials never reach a log through a request a handler logs.
     const headers = { ...this.headers };
     if (headers.authorization !== undefined) headers.authorization = '[redacted]';
@@ -160,6 +164,49 @@ export interface HttpRouterOptions {
   extraHeaders?: Array<[string, string]>;
 }
 
+/** A route as registered: what `GET /openapi.json` is built from. */
+export interface RegisteredRoute {
+  method: HttpMethod;
+  /** The HTTP method as sent: GET, POST, DELETE… */
+  verb: string;
+  /** As registered, with its `:params`. */
+  path: string;
+  /** `the core` or `plugin "<name>"`. */
+  owner: string;
+  opts: Readonly<RouteOptions<unknown, unknown, unknown>>;
+}
+
+/** The query string as an object for a query schema: each parameter's first value (as URLSearchParams.get reads it). */
+function queryObject(query: URLSearchParams): Record<string, string> {
+  const first = new Map<string, string>();
+  for (const [k, v] of query) if (!first.has(k)) first.set(k, v);
+  return Object.fromEntries(first);
+}
+
+/**
+ * Checks the parts of a request the route's schema declares, in order (params, query, body), and hands the handler
+ * their parsed values; throws the first part's coded error.
+ */
+function applySchema(req: Request, schema: RouteSchema<unknown, unknown, unknown>): void {
+  if (schema.params) req.params = validateInput(schema.params, req.params, '(params)');
+  if (schema.query) req.query = validateInput(schema.query, queryObject(req.query as URLSearchParams), '(query)');
+  if (schema.body) req.body = validateInput(schema.body, req.body, '(body)');
+}
+
+/** Refuses, at registration, a schema the router could not apply. */
+function checkSchema(schema: RouteSchema<unknown, unknown, unknown>, method: HttpMethod, raw: boolean, route: string): void {
+  if (schema === null || typeof schema !== 'object') throw new Error(`route ${route}: schema must be an object { summary?, params?, query?, body?, response? }`);
+  for (const part of ['params', 'query', 'body'] as const) {
+    const s = schema[part];
+    if (s !== undefined && typeof (s as { safeParse?: unknown } | null)?.safeParse !== 'function') {
+      throw new Error(`route ${route}: schema.${part} must be a zod schema (anything with safeParse)`);
+    }
+  }
+  if (schema.body !== undefined && !BODY_METHODS.has(method)) throw new Error(`route ${route}: schema.body needs a method that carries a body (POST, PUT, PATCH)`);
+  // The body's bytes are the handler's to read (a signature covers them): a JSON schema would check nothing.
+  if (schema.body !== undefined && raw) throw new Error(`route ${route}: schema.body cannot check a rawBody route's bytes`);
+}
+
 /** Where an answer goes: for metrics and CORS. */
 interface Tag {
   route: string;
@@ -175,6 +222,8 @@ const VERBS: Record<HttpMethod, string> = { get: 'GET', post: 'POST', put: 'PUT'
 export class HttpRouter {
   /** Methods by path, each with who registered it. */
   private readonly paths = new Map<string, Map<string, string>>();
+  /** Every route, in registration order (a GET's implicit HEAD is not listed). */
+  readonly routes: RegisteredRoute[] = [];
   /** Routes that need an authenticator, with their owners (checked when the server starts). */
   readonly guarded: Array<{ route: string; owner: string }> = [];
   private finished = false;
@@ -186,7 +235,7 @@ export class HttpRouter {
   ) {}
 
   /** `owner` ("the core", `plugin "x"`) is named when someone else registers the same method and path. */
-  route(method: HttpMethod, path: string, handler: RouteHandler, opts: RouteOptions = {}, owner = 'the core'): void {
+  route<P, Q, B>(method: HttpMethod, path: string, handler: RouteHandler<P, Q, B>, opts: RouteOptions<P, Q, B> = {}, owner = 'the core'): void {
     const verb = VERBS[method];
     if (!verb) throw new Error(`unknown HTTP method "${String(method)}": use ${Object.keys(VERBS).join(', ')}`);
     if (this.finished) throw new Error(`route ${verb} ${path} registered after the server started`);
@@ -206,6 +255,9 @@ export class HttpRouter {
     if (auth) this.guarded.push({ route: `${verb} ${path}`, owner });
     if (opts.channel !== undefined && typeof opts.channel !== 'function') throw new Error(`route ${verb} ${path}: channel must be a function (req) => channel name | undefined`);
     const raw = opts.rawBody === true;
+    const schema = opts.schema as RouteSchema<unknown, unknown, unknown> | undefined;
+    if (schema !== undefined) checkSchema(schema, method, raw, `${verb} ${path}`);
+    this.routes.push({ method, verb, path, owner, opts: opts as RouteOptions<unknown, unknown, unknown> });
     // Request rules (per-caller limits) apply to the API, not to /health and the like that load balancers poll.
     const ruled = path.startsWith('/api/');
     const serve = (headOnly: boolean) => (res: HttpResponse, req: HttpRequest) => {
@@ -231,7 +283,7 @@ export class HttpRouter {
           this.log.error({ method: request.method, path: request.path, timeoutMs: this.opts.timeoutMs }, 'route handler did not answer in time');
           finish(serialise({ status: 504, body: errorBody('TG_ERR_ROUTE_TIMEOUT') }));
         }, this.opts.timeoutMs);
-        void this.invoke(handler, request, auth, ruled ? { route: path, owner } : undefined, opts.channel, opts.apiKeyHeader?.toLowerCase(), opts.errorShape)
+        void this.invoke(handler as RouteHandler<unknown, unknown, unknown>, request, auth, ruled ? { route: path, owner } : undefined, opts.channel, opts.apiKeyHeader?.toLowerCase(), opts.errorShape, schema && ((r) => applySchema(r, schema)))
           .catch(() => INTERNAL)
           .then((response) => {
             clearTimeout(timer);
@@ -309,19 +361,21 @@ export class HttpRouter {
   }
 
   /** Runs a handler and serialises its answer; nothing a handler returns or throws escapes as an exception. */
-  private async invoke(handler: RouteHandler, req: Request, auth: RouteOptions['auth'], ruled: { route: string; owner: string } | undefined, channelOf: RouteOptions['channel'], apiKeyHeader?: string, errorShape?: RouteOptions['errorShape']): Promise<Serialised> {
+  private async invoke(handler: RouteHandler<unknown, unknown, unknown>, req: Request, auth: RouteOptions['auth'], ruled: { route: string; owner: string } | undefined, channelOf: RouteOptions['channel'], apiKeyHeader?: string, errorShape?: RouteOptions['errorShape'], input?: (req: Request) => void): Promise<Serialised> {
     let result: RouteResult;
     try {
       if (auth) await this.identify(req, auth);
+      // Rules see the request as received: the schema's parse comes after them.
+      const received = req as unknown as RouteRequest;
       const rules = ruled !== undefined && this.opts.access.hasRequestRules;
-      const channel = channelOf && this.opts.access.hasSubscribeRules ? channelOf(req) : undefined;
+      const channel = channelOf && this.opts.access.hasSubscribeRules ? channelOf(received) : undefined;
       if (rules || channel !== undefined) {
         // The caller, once, for both: on a route without `auth` a credential is checked only when something asks.
         // A bad credential on a route that answers with a channel's data is refused as such (a client renews its token
         // on 401, and would not on a plan's 403); for the request rules alone, the caller is then anonymous.
         const identity = auth ? req.identity : await this.caller(req, channel !== undefined, apiKeyHeader);
         if (rules) {
-          const pending = this.opts.access.checkRequest(req, { ...ruled, identity });
+          const pending = this.opts.access.checkRequest(received, { ...ruled, identity });
           if (pending) await pending;
         }
         if (channel !== undefined) {
@@ -331,6 +385,8 @@ export class HttpRouter {
           if (refused) throw new TickgateError(refused.code, refused.message, refused.hint);
         }
       }
+      // After who may call it: a caller who may not gets that answer, whatever they sent.
+      if (input) input(req);
       result = await handler(req);
     } catch (err) {
       const coded = this.opts.errors.toClientError(err);
@@ -400,7 +456,7 @@ export class HttpRouter {
   }
 
   /** Logs a plugin's error without trusting it: its properties may throw when read. */
-  private logSafely(err: unknown, req: RouteRequest, msg: string): void {
+  private logSafely(err: unknown, req: { method: string; path: string }, msg: string): void {
     let detail: string;
     try {
       detail = err instanceof Error ? `${err.name}: ${err.message}\n${err.stack ?? ''}` : String(err);
@@ -459,8 +515,10 @@ export class HttpRouter {
     res.cork(() => {
       res.writeStatus(statusLine(r.status));
       for (const [k, v] of r.headers) res.writeHeader(k, v);
-      // A header the route set replaces the gateway's default of that name (a page's own content-security-policy).
-      if (this.opts.extraHeaders) for (const [k, v] of this.opts.extraHeaders) if (!r.headers.some(([h]) => h.toLowerCase() === k)) res.writeHeader(k, v);
+      // A route's own header replaces the default of the same name (the docs page's Content-Security-Policy).
+      if (this.opts.extraHeaders) {
+        for (const [k, v] of this.opts.extraHeaders) if (!r.headers.some(([name]) => name.toLowerCase() === k)) res.writeHeader(k, v);
+      }
       if (allowOrigin !== undefined) {
         res.writeHeader('access-control-allow-origin', allowOrigin);
         res.writeHeader('access-control-expose-headers', 'retry-after');

@@ -5,18 +5,29 @@ import type { SymbolsService } from './symbol-registry.js';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'del' | 'options';
 
-export interface RouteRequest {
+/**
+ * A request as a handler sees it. `P`, `Q` and `B` are the types of `params`, `query` and `body`: on a route whose
+ * `schema` declares that part, the part is the schema's parsed output (validated before the handler runs).
+ */
+export interface RouteRequest<P = Record<string, string>, Q = URLSearchParams, B = unknown> {
   method: string;
   path: string;
-  /** Route parameters, by the names used in the route's path (`/api/v1/things/:id` → params.id). */
-  params: Record<string, string>;
-  query: URLSearchParams;
+  /**
+   * Route parameters, by the names used in the route's path (`/api/v1/things/:id` → params.id); with
+   * `schema.params`, its parsed output.
+   */
+  params: P;
+  /** The query string's parameters; with `schema.query`, its parsed output (from each parameter's first value). */
+  query: Q;
   /** The query string as received, without the `?` (e.g. to verify a signature over its exact bytes). */
   rawQuery: string;
   /** Request headers, names in lowercase. */
   headers: Record<string, string>;
-  /** Parsed JSON body for requests that carry one; undefined otherwise (and on a route with `rawBody`). */
-  body: unknown;
+  /**
+   * Parsed JSON body for requests that carry one; undefined otherwise (and on a route with `rawBody`). With
+   * `schema.body`, its parsed output.
+   */
+  body: B;
   /** The body's bytes as received, on a route registered with `rawBody: true` (e.g. to verify a signature over them). */
   rawBody: Buffer | undefined;
   /** The client's address: the peer's, or the one a trusted reverse proxy forwarded (server.trustProxy). */
@@ -44,25 +55,67 @@ const JSON_TEXT = Symbol.for('tickgate.jsonText');
 /** A body that is JSON already (valid JSON is the caller's promise): sent as it is, not serialised again on this thread. */
 export interface JsonText {
   readonly [JSON_TEXT]: true;
-  readonly text: string;
+  /** The text, or (plainText) its bytes. */
+  readonly text: string | Buffer;
 }
 
 export function jsonText(text: string): JsonText {
   return { [JSON_TEXT]: true, text };
 }
 
-/** A body that is not JSON (GET /metrics): sent as it is, with its own content type. */
-export function plainText(text: string, contentType: string): JsonText & { contentType: string } {
+/**
+ * A body that is not JSON (GET /metrics): sent as it is, with its own content type. Bytes are sent without a copy
+ * or an encoding per request (the docs page's script).
+ */
+export function plainText(text: string | Buffer, contentType: string): JsonText & { contentType: string } {
   return { [JSON_TEXT]: true, text, contentType };
 }
 
 export function isJsonText(body: unknown): body is JsonText {
-  return typeof body === 'object' && body !== null && (body as Partial<JsonText>)[JSON_TEXT] === true && typeof (body as JsonText).text === 'string';
+  if (typeof body !== 'object' || body === null || (body as Partial<JsonText>)[JSON_TEXT] !== true) return false;
+  const { text } = body as JsonText;
+  return typeof text === 'string' || Buffer.isBuffer(text);
 }
 
-export type RouteHandler = (req: RouteRequest) => RouteResult | Promise<RouteResult>;
+export type RouteHandler<P = Record<string, string>, Q = URLSearchParams, B = unknown> = (req: RouteRequest<P, Q, B>) => RouteResult | Promise<RouteResult>;
 
-export interface RouteOptions {
+/**
+ * A schema for one part of a request: anything with zod's `safeParse` (zod 4 schemas are). It validates the part
+ * before the handler runs, and the same object describes the part in the OpenAPI document (`GET /openapi.json`), as
+ * zod 4's JSON Schema of its input (a schema that implements Standard JSON Schema, as zod 4.2 and later do, converts
+ * itself; another zod 4 copy's is converted by the gateway's zod).
+ */
+export type InputSchema<T> = ConfigSchema<T>;
+
+/**
+ * What a route takes and answers, declared once: the router validates `params`, `query` and `body` with it before the
+ * handler (400 TG_ERR_VALIDATION, `error.details` per field, as `validateBody`), hands the handler the parsed values,
+ * and `GET /openapi.json` documents the route from it. A check whose issue carries `params: { code }` (a registered
+ * error code, e.g. from `.refine(fn, { message, params: { code: 'TG_ERR_INVALID_ARGUMENT' } })`) answers with that
+ * code and the issue's message instead (the first such issue wins over plain validation issues).
+ */
+export interface RouteSchema<P = Record<string, string>, Q = URLSearchParams, B = unknown> {
+  /** One line for the document's operation. */
+  summary?: string;
+  /** More words for the document (Markdown). */
+  description?: string;
+  /** Groups in the document; default: the registering plugin's name (or `core`). */
+  tags?: string[];
+  /** The path's parameters, an object schema keyed by the path's `:names` (values arrive as strings). */
+  params?: InputSchema<P>;
+  /** The query string, an object schema: each property one parameter (its first value, a string; coerce numbers). */
+  query?: InputSchema<Q>;
+  /** The JSON body. A schema that accepts `undefined` makes the body optional. Not with `rawBody` (bytes, not JSON). */
+  body?: InputSchema<B>;
+  /**
+   * Answers by HTTP status, for the document only (not checked at run time): a zod schema of what the handler returns
+   * as `body`, or `{ description, contentType?, schema? }` for one that is not JSON. Coded errors need no entry: the
+   * document gives them the shared error envelope.
+   */
+  response?: Partial<Record<number, unknown>>;
+}
+
+export interface RouteOptions<P = Record<string, string>, Q = URLSearchParams, B = unknown> {
   /** Largest accepted request body in bytes (default 64 KiB). */
   maxBodyBytes?: number;
   /**
@@ -101,6 +154,8 @@ export interface RouteOptions {
    * expect them (e.g. Binance's `{code, msg}`), instead of tickgate's envelope. `Retry-After` is kept.
    */
   errorShape?: (error: { status: number; code: string; message: string; retryAfter: number | undefined }) => RouteResult;
+  /** What the route takes and answers: validated before the handler, and documented in `GET /openapi.json` (see RouteSchema). */
+  schema?: RouteSchema<P, Q, B>;
 }
 
 /** What a request rule sees besides the request: the route it reached and who sent it. */
@@ -361,8 +416,11 @@ export interface AcceptorApi<C = Record<string, unknown>> {
   readonly log: Logger;
   /** The symbols this deployment serves, with their exchange filters. */
   readonly symbols: SymbolsService;
-  /** An HTTP route. The path must lie under `/api/v1/<plugin name>` unless `opts.outsideNamespace` is set. */
-  route(method: HttpMethod, path: string, handler: RouteHandler, opts?: RouteOptions): void;
+  /**
+   * An HTTP route. The path must lie under `/api/v1/<plugin name>` unless `opts.outsideNamespace` is set. With
+   * `opts.schema`, the handler's `req.params`, `req.query` and `req.body` are typed by the schema's parsed output.
+   */
+  route<P = Record<string, string>, Q = URLSearchParams, B = unknown>(method: HttpMethod, path: string, handler: RouteHandler<P, Q, B>, opts?: RouteOptions<P, Q, B>): void;
   channel(kind: string, spec: ChannelSpec): void;
   /** Publishes a frame on one of this plugin's acceptor-produced (`key: 'user'`) channels. */
   publish(channel: string, type: string, data: unknown): void;

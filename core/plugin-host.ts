@@ -21,7 +21,7 @@ export interface PluginHostDeps {
   access: AccessControl;
   clients: ClientDirectory;
   /** Registers a route; `owner` is named in the error when another owner holds the same method and path. */
-  route(owner: string, method: HttpMethod, path: string, handler: RouteHandler, opts?: RouteOptions): void;
+  route<P, Q, B>(owner: string, method: HttpMethod, path: string, handler: RouteHandler<P, Q, B>, opts?: RouteOptions<P, Q, B>): void;
   publish(plugin: string, channel: string, type: string, data: unknown): void;
   ask(plugin: string, symbol: string, question: string, params: unknown, timeoutMs: number): Promise<unknown>;
   askEach(plugin: string, question: string, params: unknown, timeoutMs: number): Promise<Array<ShardAnswer<unknown>>>;

@@ -10,7 +10,9 @@ import { parseChannelName } from './channel-grammar.js';
 import { SymbolRegistry, type SymbolInfo } from './symbol-registry.js';
 import { Subscriptions } from './subscriptions.js';
 import { ChannelHistory } from './channel-history.js';
-import { HttpRouter } from './http-router.js';
+import { HttpRouter, type RegisteredRoute } from './http-router.js';
+import { ApiDocs } from './api-docs-routes.js';
+import { errorEnvelope } from './openapi.js';
 import { PluginHost } from './plugin-host.js';
 import { ThreadShardPool, type ShardPoolEvents } from './shard-pool.js';
 import { WsSession, clientLimits, type Client } from './ws-session.js';
@@ -20,7 +22,7 @@ import { NatsShardPool } from './cluster/nats-shard-pool.js';
 import { CLOSE_CODES, ErrorRegistry, TickgateError, type AnyErrorCode } from './errors.js';
 import { clientAddressResolver, type ClientAddressResolver } from './client-address.js';
 import { VERSION } from './version.js';
-import { healthRoute, statsRoute, type StatusSources } from './status-routes.js';
+import { healthAnswer, healthRoute, statsAnswer, statsRoute, type StatusSources } from './status-routes.js';
 import { errorBody, ambiguousFraming } from './http-router.js';
 import { AccessControl, credentialFrom } from './access-control.js';
 import { ClientDirectory, clientInfo } from './client-directory.js';
@@ -103,6 +105,7 @@ export class TickgateServer {
   private readonly apps: AppGroup;
   private readonly uws = loadNativeUws();
   private readonly router: HttpRouter;
+  private readonly apiDocs: ApiDocs;
   private readonly subs: Subscriptions;
   private readonly plugins: PluginHost;
   private readonly access: AccessControl;
@@ -158,6 +161,7 @@ export class TickgateServer {
       },
     });
     this.history = config.history.enabled ? new ChannelHistory(config.history) : undefined;
+    this.apiDocs = new ApiDocs(this.router, this.log.child({ component: 'openapi' }), VERSION);
     this.subs = new Subscriptions(this.apps, {
       open: (shard, channel, seq) => this.shards.send(shard, { t: 'open', channel, seq }),
       close: (shard, channel) => this.shards.send(shard, { t: 'close', channel }),
@@ -213,7 +217,7 @@ export class TickgateServer {
       channels: this.channels,
       errors: this.errors,
       symbols: this.symbols,
-      route: (owner, method, path, handler, opts) => this.router.route(method, path, handler, opts, owner),
+      route: (owner, method, path, handler, opts) => this.router.route(method, path, handler, opts ?? {}, owner),
       publish: (plugin, channel, type, data) => {
         const family = this.channels.get(channel.slice(0, channel.indexOf(':')));
         if (!family || family.plugin !== plugin || family.spec.key !== 'user') {
@@ -315,6 +319,8 @@ export class TickgateServer {
     await this.shards.start();
     this.websocket();
     this.router.finish();
+    // Every route is registered now, the plugins' included.
+    this.apiDocs.build();
     await this.listen();
     this.budget.start();
     this.loopDelay.start();
@@ -326,6 +332,11 @@ export class TickgateServer {
       { host: config.server.host, port: this.port, shards: config.shards, plugins: this.plugins.loaded.map((p) => p.name), upstream: config.upstream.wsUrl, config: config.source, version: VERSION },
       `tickgate listening on ${config.server.host}:${this.port}`,
     );
+  }
+
+  /** The HTTP routes as registered (the core's and the plugins'), in order: what GET /openapi.json documents. */
+  get httpRoutes(): readonly RegisteredRoute[] {
+    return this.router.routes;
   }
 
   private statusSources(): StatusSources {
@@ -347,16 +358,34 @@ export class TickgateServer {
   private routes(): void {
     // Built on the first request: the shard pool does not exist yet when the routes are registered.
     let src: StatusSources | undefined;
-    this.router.route('get', '/health', () => healthRoute((src ??= this.statusSources())), {}, 'the core');
-    this.router.route('get', '/api/v1/ws/stats', () => statsRoute((src ??= this.statusSources())), {}, 'the core');
+    this.router.route('get', '/health', () => healthRoute((src ??= this.statusSources())), {
+      schema: {
+        summary: 'The gateway, its shards and its upstream: 503 while no upstream delivers, the symbol list is not loaded or no shard runs',
+        response: { 200: healthAnswer, 503: { description: 'Down: `problems` says why', schema: healthAnswer } },
+      },
+    }, 'the core');
+    this.router.route('get', '/api/v1/ws/stats', () => statsRoute((src ??= this.statusSources())), {
+      schema: { summary: 'Connections, open channels and exchange streams', response: { 200: statsAnswer } },
+    }, 'the core');
     if (this.config.server.metrics) {
       this.router.route('get', '/metrics', async () => {
         const { text, contentType } = await this.metrics.text();
         return { body: plainText(text, contentType) };
-      }, {}, 'the core');
+      }, {
+        schema: { summary: 'Prometheus metrics (text format 0.0.4)', response: { 200: { description: 'The metrics', contentType: 'text/plain' } } },
+      }, 'the core');
     }
     // A plain GET on the feed (a browser tab, curl) is told what the path is for.
-    this.router.route('get', '/ws', () => ({ status: 426, headers: { upgrade: 'websocket' }, body: errorBody('TG_ERR_UPGRADE_REQUIRED') }), {}, 'the core');
+    this.router.route('get', '/ws', () => ({ status: 426, headers: { upgrade: 'websocket' }, body: errorBody('TG_ERR_UPGRADE_REQUIRED') }), {
+      schema: {
+        summary: 'The WebSocket feed: market data and private channels (the protocol is in the README)',
+        response: {
+          101: { description: 'Switching Protocols: a WebSocket upgrade (credentials in ?token=, ?apiKey= or the Authorization / X-API-Key headers)' },
+          426: { description: 'TG_ERR_UPGRADE_REQUIRED: a plain GET, not an upgrade', schema: errorEnvelope },
+        },
+      },
+    }, 'the core');
+    this.apiDocs.register();
   }
 
   private websocket(): void {

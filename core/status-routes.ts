@@ -1,4 +1,5 @@
 // GET /health and GET /api/v1/ws/stats: what the gateway, its shards and its upstream are doing.
+import { z } from 'zod';
 import type { RouteResult } from './plugin-api.js';
 import type { Subscriptions } from './subscriptions.js';
 import type { SymbolRegistry } from './symbol-registry.js';
@@ -30,6 +31,48 @@ export interface ClusterView {
   partitionsOwned: number;
   ingest: Array<{ node: string; partitions: number; symbols: number; ageMs: number }>;
 }
+
+/** GET /api/v1/ws/stats's answer, for the OpenAPI document. */
+export const statsAnswer = z.object({
+  success: z.literal(true),
+  data: z.object({
+    connectedClients: z.number().int(),
+    activeChannels: z.array(z.string()).meta({ description: 'Channels with at least one subscriber' }),
+    quoteStreams: z.literal(0).meta({ description: 'Always 0: there is no quote source but the exchange' }),
+    signalStreams: z.number().int().meta({ description: 'Open signals: channels' }),
+    binanceStreams: z.number().int(),
+    binanceActiveStreams: z.array(z.string()),
+    priceCache: z.number().int().meta({ description: 'Symbols with a cached ticker' }),
+    role: z.string().optional().meta({ description: 'In a cluster: this node\'s role' }),
+    cluster: z.record(z.string(), z.unknown()).optional().meta({ description: 'In a cluster: what this gateway sees of it' }),
+  }),
+});
+
+/** GET /health's answer (200, and 503 when down), for the OpenAPI document: the top level; the README has the rest. */
+export const healthAnswer = z.object({
+  status: z.enum(['ok', 'degraded', 'down']),
+  problems: z.array(z.string()),
+  version: z.string(),
+  uptimeSeconds: z.number().int(),
+  clients: z.number().int().meta({ description: 'Open /ws connections' }),
+  authenticatedClients: z.number().int(),
+  channels: z.number().int(),
+  sendQueues: z.object({ queuedBytes: z.number(), budgetBytes: z.number(), slowClientsClosed: z.number().int() }),
+  upstream: z.object({ symbolsLoaded: z.boolean(), symbols: z.number().int(), connections: z.number().int(), liveConnections: z.number().int(), streams: z.number().int() }),
+  role: z.string(),
+  cluster: z.record(z.string(), z.unknown()).optional(),
+  shards: z.array(z.object({
+    shard: z.number().int(),
+    state: z.string(),
+    restarts: z.number().int(),
+    uptimeSeconds: z.number().int(),
+    channels: z.number().int(),
+    streams: z.array(z.string()),
+    restUsedWeight: z.number(),
+    upstreamConnections: z.array(z.record(z.string(), z.unknown())),
+    plugins: z.record(z.string(), z.unknown()).meta({ description: 'Each plugin\'s status in this shard (signals: the model, inference times)' }),
+  })),
+});
 
 /** The stats endpoint, in the exact shape of the protocol guide. */
 export function statsRoute(src: StatusSources): RouteResult {

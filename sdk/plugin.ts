@@ -22,6 +22,8 @@ export type {
   RouteOptions,
   RouteRequest,
   RouteResult,
+  RouteSchema,
+  InputSchema,
   ShardAnswer,
   PluginSocket,
   SocketEndpoint,

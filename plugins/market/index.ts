@@ -2,7 +2,10 @@
 import { z } from 'zod';
 import { definePlugin, type RouteRequest } from '../../core/plugin-api.js';
 import { TickgateError } from '../../core/errors.js';
+import { okAnswer } from '../../core/openapi.js';
+import { choiceParam, countParam, servedSymbol } from '../../core/route-params.js';
 import { KLINE_INTERVALS } from './intervals.js';
+import { depthAnswer, klineAnswer, tickerAnswer, tradeAnswer } from './answers.js';
 
 /** The depth channel's levels (depth:SYM:N). */
 const DEPTH_LEVELS = [5, 10, 20, 50, 100];
@@ -21,20 +24,16 @@ export default definePlugin({
     api.channel('aggTrades', { key: 'symbol', description: 'aggregate trades: one per taker order (extension)' });
     api.channel('depth', { key: 'symbol', argName: 'levels', args: DEPTH_LEVELS.map(String), argRequired: false, description: 'order book from the local book: top 10 levels per side, or depth:SYM:N' });
     const { symbols } = api;
+    const TAGS = ['market'];
     api.route('get', '/api/v1/market/symbols', () => {
       if (!symbols.loaded) throw new TickgateError('TG_ERR_SYMBOLS_UNAVAILABLE');
       return { body: { success: true, data: symbols.list() } };
-    });
+    }, { schema: { tags: TAGS, summary: 'The symbols this server serves, sorted', response: { 200: okAnswer(z.array(z.string())) } } });
     // REST views of the shards' market state: no exchange call per request (a symbol's stream opens on demand).
-    // The symbol is checked first, so a bad symbol is reported before a bad parameter.
+    // The symbol is a path parameter, checked before the query: a bad symbol is reported before a bad parameter.
     const symbolOf = (raw: string | undefined): string => symbols.validate(raw ?? '').symbol;
-    const limitOf = (q: URLSearchParams, dflt: number, max: number): number => {
-      const raw = q.get('limit');
-      if (raw === null) return dflt;
-      const n = Number(raw);
-      if (!/^\d+$/.test(raw) || n < 1 || n > max) throw new TickgateError('TG_ERR_INVALID_ARGUMENT', `limit must be an integer from 1 to ${max}`);
-      return n;
-    };
+    const params = z.object({ symbol: servedSymbol(symbols) });
+    const interval = choiceParam(KLINE_INTERVALS, 'TG_ERR_INVALID_INTERVAL', `interval must be one of ${KLINE_INTERVALS.join(', ')}`);
     const ok = (data: unknown) => ({ body: { success: true, data } });
     /**
      * The channel a REST route's answer is the twin of, so that whoever may not hold it (a plan) may not read it here
@@ -47,14 +46,15 @@ export default definePlugin({
         return undefined;
       }
     };
-    api.route('get', '/api/v1/market/ticker/:symbol', async (req) => {
-      const symbol = symbolOf(req.params.symbol);
-      return ok(await api.ask(symbol, 'ticker', {}));
-    }, { channel: twin('ticker') });
-    api.route('get', '/api/v1/market/depth/:symbol', async (req) => {
-      const symbol = symbolOf(req.params.symbol);
-      return ok(await api.ask(symbol, 'depth', { limit: limitOf(req.query, 20, 100) }));
-    }, {
+    api.route('get', '/api/v1/market/ticker/:symbol', async (req) => ok(await api.ask(req.params.symbol, 'ticker', {})), {
+      channel: twin('ticker'),
+      schema: { tags: TAGS, summary: 'The 24h ticker (the ticker frame\'s data)', params, response: { 200: okAnswer(tickerAnswer) } },
+    });
+    api.route('get', '/api/v1/market/depth/:symbol', async (req) => ok(await api.ask(req.params.symbol, 'depth', { limit: req.query.limit })), {
+      schema: {
+        tags: TAGS, summary: 'The top levels of the local order book (the depth frame\'s data)', params,
+        query: z.object({ limit: countParam('limit', 20, 100) }), response: { 200: okAnswer(depthAnswer) },
+      },
       // The twin of depth:SYM:N with the smallest N that holds the levels asked for.
       channel: (req) => {
         const n = Number(req.query.get('limit') ?? 20);
@@ -62,16 +62,23 @@ export default definePlugin({
         return Number.isInteger(n) && levels !== undefined ? twin('depth', String(levels))(req) : undefined;
       },
     });
-    api.route('get', '/api/v1/market/klines/:symbol', async (req) => {
-      const symbol = symbolOf(req.params.symbol);
-      const interval = req.query.get('interval') ?? '';
-      if (!KLINE_INTERVALS.includes(interval)) throw new TickgateError('TG_ERR_INVALID_INTERVAL', `interval must be one of ${KLINE_INTERVALS.join(', ')}`);
-      return ok(await api.ask(symbol, 'klines', { interval, limit: limitOf(req.query, 100, 1000) }));
-    }, { channel: (req) => twin('klines', req.query.get('interval') ?? '')(req) });
-    api.route('get', '/api/v1/market/trades/:symbol', async (req) => {
-      const symbol = symbolOf(req.params.symbol);
-      return ok(await api.ask(symbol, 'trades', { limit: limitOf(req.query, 100, 1000) }));
-    }, { channel: twin('trades') });
+    api.route('get', '/api/v1/market/klines/:symbol', async (req) => ok(await api.ask(req.params.symbol, 'klines', { interval: req.query.interval, limit: req.query.limit })), {
+      channel: (req) => twin('klines', req.query.get('interval') ?? '')(req),
+      schema: {
+        tags: TAGS, summary: 'The last candles, oldest first, the last one still open', params,
+        // A missing interval is refused with its own code, not as a missing field: the schema takes it as optional, and
+        // tells the document it is required.
+        query: z.object({ interval, limit: countParam('limit', 100, 1000) }).meta({ required: ['interval'] }),
+        response: { 200: okAnswer(z.array(klineAnswer)) },
+      },
+    });
+    api.route('get', '/api/v1/market/trades/:symbol', async (req) => ok(await api.ask(req.params.symbol, 'trades', { limit: req.query.limit })), {
+      channel: twin('trades'),
+      schema: {
+        tags: TAGS, summary: 'The last trades, oldest first', params,
+        query: z.object({ limit: countParam('limit', 100, 1000) }), response: { 200: okAnswer(z.array(tradeAnswer)) },
+      },
+    });
   },
   shard: new URL('./shard.js', import.meta.url),
 });

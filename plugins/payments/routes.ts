@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type Stripe from 'stripe';
 import type { AcceptorApi, RouteResult } from '../../core/plugin-api.js';
 import { TickgateError } from '../../core/errors.js';
-import { validateBody } from '../../core/validation.js';
+import { okAnswer } from '../../core/openapi.js';
 import type { UsersService } from '../users/service.js';
 import { PAYMENTS_ERRORS } from './errors.js';
 import type { PaymentsConfig } from './config.js';
@@ -36,6 +36,30 @@ function ok(data: unknown, status = 200): RouteResult {
 
 const checkoutBody = z.object({ plan: z.string().min(1, 'is required').max(64) }).strict();
 
+const TAGS = ['payments'];
+
+/** A plan as GET /api/v1/payments/plans lists it (plans.ts's PlanView). */
+const planAnswer = z.object({
+  name: z.string(), title: z.string(), default: z.boolean(), forSale: z.boolean(),
+  entitlements: z.object({
+    channels: z.array(z.string()), maxChannelsPerConnection: z.number().int(),
+    maxConnectionsPerUser: z.number().int().nullable().meta({ description: 'null: no limit' }),
+    restRequestsPerMinute: z.number().int().nullable().meta({ description: 'null: no limit' }),
+  }),
+});
+
+/** The user's plan and subscription (entitlements.ts's SubscriptionView, with the plan's entitlements). */
+const subscriptionAnswer = z.object({
+  plan: z.string(), status: z.string().nullable(), currentPeriodEnd: z.string().nullable(), cancelAtPeriodEnd: z.boolean(),
+  subscriptionId: z.string().nullable(), entitlements: planAnswer.shape.entitlements,
+});
+
+const webhookDoc = {
+  tags: TAGS,
+  summary: 'Stripe\'s webhook deliveries (signed with Stripe-Signature): stored, then processed',
+  response: { 200: okAnswer(z.object({ received: z.literal(true), handled: z.boolean(), duplicate: z.boolean().optional() })) },
+};
+
 /** The subscription an event is about, read from its object (the object itself is not trusted: Stripe is asked again). */
 export function eventSubscription(event: Stripe.Event): string | null {
   const object = event.data.object as unknown as Record<string, unknown>;
@@ -53,7 +77,12 @@ export function plansRoute(api: AcceptorApi, catalogue: PlanCatalogue, enabled: 
     enabled,
     defaultPlan: catalogue.defaultPlan.name,
     plans: catalogue.plans.map((p) => catalogue.view(p)),
-  }));
+  }), {
+    schema: {
+      tags: TAGS, summary: 'The plans and what each one allows',
+      response: { 200: okAnswer(z.object({ enabled: z.boolean().meta({ description: 'false: payments are off and every channel is open' }), defaultPlan: z.string(), plans: z.array(planAnswer) })) },
+    },
+  });
 }
 
 /** Payments off: the plans are listed (gating nothing), and the rest says why it cannot serve. */
@@ -62,10 +91,11 @@ export function offRoutes(api: AcceptorApi, catalogue: PlanCatalogue): void {
   const off = (): never => {
     throw PAYMENTS_ERRORS.error('TG_ERR_PAYMENTS_OFF', 'Payments are off on this server: set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET to turn them on (README, "Payments"); until then every channel is open');
   };
-  api.route('post', `${BASE}/checkout`, off);
-  api.route('post', `${BASE}/portal`, off);
-  api.route('get', `${BASE}/subscription`, off);
-  api.route('post', WEBHOOK_PATH, off, { rawBody: true, maxBodyBytes: 1024 * 1024 });
+  const schema = { tags: TAGS, summary: 'Payments are off on this server: 503 TG_ERR_PAYMENTS_OFF' };
+  api.route('post', `${BASE}/checkout`, off, { schema });
+  api.route('post', `${BASE}/portal`, off, { schema });
+  api.route('get', `${BASE}/subscription`, off, { schema });
+  api.route('post', WEBHOOK_PATH, off, { rawBody: true, maxBodyBytes: 1024 * 1024, schema });
 }
 
 export interface PaymentsDeps {
@@ -94,7 +124,7 @@ export function paymentRoutes(api: AcceptorApi, d: PaymentsDeps): void {
   };
 
   api.route('post', `${BASE}/checkout`, async (req) => {
-    const { plan: name } = validateBody(checkoutBody, req.body);
+    const { plan: name } = req.body;
     const plan = catalogue.get(name);
     if (!plan) throw PAYMENTS_ERRORS.error('TG_ERR_UNKNOWN_PLAN', `No plan "${name}": the plans are ${catalogue.plans.map((p) => p.name).join(', ')} (GET /api/v1/payments/plans)`);
     if (plan.prices.length === 0) throw PAYMENTS_ERRORS.error('TG_ERR_PLAN_NOT_FOR_SALE', `The ${plan.name} plan has no Stripe price${plan === catalogue.defaultPlan ? ': it is the default plan, which every account has' : ' configured (plans.' + plan.name + '.prices)'}`);
@@ -117,18 +147,27 @@ export function paymentRoutes(api: AcceptorApi, d: PaymentsDeps): void {
       api.log.info({ userId, plan: plan.name, session: session.id, expiredOlder: expired }, 'checkout started');
       return ok({ url: session.url, sessionId: session.id, plan: plan.name }, 201);
     });
-  }, { auth: 'user', maxBodyBytes: 1024 });
+  }, {
+    auth: 'user', maxBodyBytes: 1024,
+    schema: {
+      tags: TAGS, summary: 'Starts a Stripe Checkout for a plan: open its url to pay', body: checkoutBody,
+      response: { 201: okAnswer(z.object({ url: z.string(), sessionId: z.string(), plan: z.string() })) },
+    },
+  });
 
   api.route('post', `${BASE}/portal`, async (req) => {
     const customerId = await store.customerOf(req.identity!.userId);
     if (!customerId) throw PAYMENTS_ERRORS.error('TG_ERR_NO_BILLING_ACCOUNT');
     return ok(await stripe.portal(customerId, config.portalReturnUrl), 201);
-  }, { auth: 'user', maxBodyBytes: 1024 });
+  }, {
+    auth: 'user', maxBodyBytes: 1024,
+    schema: { tags: TAGS, summary: 'Opens Stripe\'s billing portal: change, pay or cancel the subscription at its url', response: { 201: okAnswer(z.object({ url: z.string() })) } },
+  });
 
   api.route('get', `${BASE}/subscription`, (req) => {
     const userId = req.identity!.userId;
     return ok({ ...entitlements.view(userId), entitlements: catalogue.view(entitlements.of(userId).plan).entitlements });
-  }, { auth: 'user' });
+  }, { auth: 'user', schema: { tags: TAGS, summary: 'Your plan, your subscription\'s state and what the plan allows', response: { 200: okAnswer(subscriptionAnswer) } } });
 
   api.route('post', WEBHOOK_PATH, async (req) => {
     const signature = req.headers['stripe-signature'];
@@ -151,5 +190,5 @@ export function paymentRoutes(api: AcceptorApi, d: PaymentsDeps): void {
     if (fresh) processor.wake();
     else api.log.debug({ event: event.id, type: event.type }, 'webhook event seen before: nothing to do');
     return ok({ received: true, handled: true, duplicate: !fresh });
-  }, { rawBody: true, maxBodyBytes: 1024 * 1024 });
+  }, { rawBody: true, maxBodyBytes: 1024 * 1024, schema: webhookDoc });
 }

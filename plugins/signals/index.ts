@@ -5,8 +5,11 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { Piscina } from 'piscina';
+import { z } from 'zod';
 import { definePlugin, jsonText, type RouteRequest } from '../../core/plugin-api.js';
 import { TickgateError } from '../../core/errors.js';
+import { okAnswer } from '../../core/openapi.js';
+import { choiceParam, countParam, servedSymbol } from '../../core/route-params.js';
 import { SIGNALS_ERRORS } from './errors.js';
 import { modelPath, signalsConfigSchema, type SignalsConfig } from './config.js';
 import type { CheckResult, HistoryResult, HistoryTask } from './history-worker.js';
@@ -14,6 +17,26 @@ import type { ModelInfo } from './model.js';
 import type { SignalData } from './signal.js';
 
 const HISTORY_MAX = 1000;
+
+/** A signal as the REST routes answer it (signal.ts's SignalData). */
+const signalAnswer = z.object({
+  symbol: z.string(),
+  interval: z.string(),
+  action: z.enum(['buy', 'sell', 'hold']),
+  confidence: z.number(),
+  probabilities: z.object({ down: z.number(), flat: z.number(), up: z.number() }),
+  model: z.string().meta({ description: 'name@version of the model that scored the candle' }),
+  candleTime: z.number().int().meta({ description: 'Open time of the closed candle the signal scores (ms)' }),
+  timestamp: z.number().int().meta({ description: 'When the signal was computed (ms)' }),
+});
+
+/** GET /api/v1/signals/model's answer. */
+const modelAnswer = z.object({
+  model: z.string(), name: z.string(), version: z.string(), features: z.array(z.string()), labels: z.array(z.string()), intervals: z.array(z.string()),
+  served: z.array(z.string()).meta({ description: 'The intervals this server serves signals for' }),
+  metadata: z.record(z.string(), z.unknown()), sha256: z.string(), loadedAt: z.string(),
+  lastRefused: z.object({ at: z.string(), reason: z.string() }).nullable().meta({ description: 'The last model file refused, or null' }),
+});
 const WATCH_SETTLE_MS = 300;
 /** How often the shards' models are compared with this one (a restarted shard is put back on it). */
 const SYNC_EVERY_MS = 5000;
@@ -160,12 +183,10 @@ export default definePlugin<SignalsConfig>({
     });
 
     const { symbols } = api;
-    const intervalOf = (q: URLSearchParams): string => {
-      const raw = q.get('interval');
-      if (raw === null || raw === '') return defaultInterval;
-      if (!cfg.intervals.includes(raw as never)) throw new TickgateError('TG_ERR_INVALID_INTERVAL', `interval must be one of the intervals signals are served for: ${cfg.intervals.join(', ')}`);
-      return raw;
-    };
+    const TAGS = ['signals'];
+    const params = z.object({ symbol: servedSymbol(symbols) });
+    // Absent or empty: the first configured interval.
+    const interval = choiceParam(cfg.intervals, 'TG_ERR_INVALID_INTERVAL', `interval must be one of the intervals signals are served for: ${cfg.intervals.join(', ')}`, defaultInterval);
     const ok = (data: unknown) => ({ body: { success: true, data } });
 
     api.route('get', '/api/v1/signals/model', () => ok({
@@ -180,7 +201,7 @@ export default definePlugin<SignalsConfig>({
       sha256: current.sha256,
       loadedAt: new Date(current.loadedAt).toISOString(),
       lastRefused,
-    }));
+    }), { schema: { tags: TAGS, summary: 'The loaded model: its name, version, features, labels and intervals', response: { 200: okAnswer(modelAnswer) } } });
 
     // The REST twins of signals:SYM[:INTERVAL]: whoever may not hold the channel (a plan) may not read it here either.
     const channelOf = (req: RouteRequest): string | undefined => {
@@ -193,18 +214,18 @@ export default definePlugin<SignalsConfig>({
       const interval = req.query.get('interval');
       return `signals:${symbol}${interval ? `:${interval}` : ''}`;
     };
-    api.route('get', '/api/v1/signals/:symbol', async (req) => {
-      const symbol = symbols.validate(req.params.symbol ?? '').symbol;
-      return ok(await api.ask<SignalData>(symbol, 'latest', { interval: intervalOf(req.query) }, 15_000));
-    }, { channel: channelOf });
+    api.route('get', '/api/v1/signals/:symbol', async (req) => ok(await api.ask<SignalData>(req.params.symbol, 'latest', { interval: req.query.interval }, 15_000)), {
+      channel: channelOf,
+      schema: {
+        tags: TAGS, summary: 'The latest signal: the open channel\'s, or one computed now from history', params,
+        query: z.object({ interval }), response: { 200: okAnswer(signalAnswer) },
+      },
+    });
 
     let historyInFlight = 0;
     api.route('get', '/api/v1/signals/:symbol/history', async (req) => {
-      const symbol = symbols.validate(req.params.symbol ?? '').symbol;
-      const interval = intervalOf(req.query);
-      const raw = req.query.get('limit');
-      const limit = raw === null ? 100 : Number(raw);
-      if (raw !== null && (!/^\d+$/.test(raw) || limit < 1 || limit > HISTORY_MAX)) throw new TickgateError('TG_ERR_INVALID_ARGUMENT', `limit must be an integer from 1 to ${HISTORY_MAX}`);
+      const { symbol } = req.params;
+      const { interval, limit } = req.query;
       const model = current;
       if (model.info.features.includes('book_imbalance')) {
         throw SIGNALS_ERRORS.error('TG_ERR_HISTORY_UNSUPPORTED', `The loaded model ${model.info.name}@${model.info.version} takes book_imbalance, which candle history does not carry: use the live channel, or load a model without that feature`);
@@ -217,7 +238,16 @@ export default definePlugin<SignalsConfig>({
       } finally {
         historyInFlight--;
       }
-    }, { channel: channelOf });
+    }, {
+      channel: channelOf,
+      schema: {
+        tags: TAGS, summary: 'The signals of the last closed candles, oldest first, computed in one batch on a worker pool', params,
+        query: z.object({ interval, limit: countParam('limit', 100, HISTORY_MAX) }),
+        response: {
+          200: okAnswer(z.object({ symbol: z.string(), interval: z.string(), model: z.string(), count: z.number().int(), signals: z.array(signalAnswer) })),
+        },
+      },
+    });
 
     async function historyOf(symbol: string, interval: string, limit: number, model: Current) {
       const candles = await api.ask<Float64Array>(symbol, 'candles', { interval, limit }, 30_000);
@@ -235,7 +265,19 @@ export default definePlugin<SignalsConfig>({
     }
 
     if (api.authenticates()) {
-      api.route('post', '/api/v1/admin/models/reload', async () => ok(await reload('admin request')), { auth: 'admin', outsideNamespace: true, maxBodyBytes: 1024 });
+      api.route('post', '/api/v1/admin/models/reload', async () => ok(await reload('admin request')), {
+        auth: 'admin', outsideNamespace: true, maxBodyBytes: 1024,
+        schema: {
+          tags: TAGS, summary: 'Reloads the model file in every shard (422 TG_ERR_MODEL_INVALID and the old model keeps serving when it breaks the contract)',
+          response: {
+            200: okAnswer(z.object({
+              model: z.string(), previous: z.string(), sha256: z.string(),
+              changed: z.boolean().meta({ description: 'false for the same bytes: nothing was swapped' }),
+              failedShards: z.array(z.object({ shard: z.number().int(), error: z.string() })),
+            })),
+          },
+        },
+      });
     } else {
       api.log.info('no plugin authenticates clients (auth), so POST /api/v1/admin/models/reload is not served: a replaced model file is still reloaded (watch)');
     }

@@ -1,5 +1,6 @@
 // Binance Spot's signed order endpoints over the paper accounts: a bot written for Binance trades here by base URL.
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
 import type { AcceptorApi, RouteRequest, RouteResult } from '../../core/plugin-api.js';
 import { TickgateError } from '../../core/errors.js';
 import type { UsersService } from '../users/service.js';
@@ -50,8 +51,27 @@ function answer(status: number, body: unknown): RouteResult {
   return { status, body };
 }
 
+/** The signed routes' input as the handlers read it: the raw query and body, whatever the schema documents. */
+type SignedInput = Pick<RouteRequest, 'rawQuery' | 'rawBody' | 'headers' | 'remoteAddress'>;
+
+/**
+ * A parameter as the OpenAPI document lists it: in the query string, or in the form body. Every one is optional to
+ * the schema, which never refuses (a string is a string): the route checks them itself and answers in Binance's
+ * shape and codes, as Binance clients expect.
+ */
+const param = (description: string) => z.string().optional().meta({ description });
+
+/** Binance's error, as these routes answer every failure. */
+const binanceError = z.object({ code: z.number().int().meta({ description: 'Binance\'s error code, e.g. -1102' }), msg: z.string() });
+const BINANCE_ERRORS = {
+  400: binanceError,
+  401: { description: 'The API key is malformed, unknown or disabled (-2014, -2015)', schema: binanceError },
+  429: { description: 'Too many requests (-1003): wait for the seconds in Retry-After', schema: binanceError },
+  503: { description: 'Try again (-1001)', schema: binanceError },
+};
+
 /** The request's parameters: the query string and a form body together, the query's value first (as Binance reads them). */
-function paramsOf(req: RouteRequest): Map<string, string> {
+function paramsOf(req: SignedInput): Map<string, string> {
   const out = new Map<string, string>();
   const seen = new Set<string>();
   for (const [k, v] of new URLSearchParams(req.rawQuery)) {
@@ -68,7 +88,7 @@ function paramsOf(req: RouteRequest): Map<string, string> {
 }
 
 /** The bytes Binance signs: the query string then the body, as sent, with the signature parameter taken out. */
-function signedPayload(req: RouteRequest): string {
+function signedPayload(req: SignedInput): string {
   const strip = (text: string) => text.split('&').filter((part) => part !== '' && !part.startsWith('signature=')).join('&');
   return strip(req.rawQuery) + strip(req.rawBody?.toString('utf8') ?? '');
 }
@@ -77,7 +97,7 @@ export function binanceRoutes(api: AcceptorApi<TradingConfig>, orders: OrderServ
   const cfg = api.config;
 
   /** Checks the API key, the signature and the timestamp; resolves with the signing user and the parameters. */
-  const authenticate = async (req: RouteRequest): Promise<{ userId: string; params: Map<string, string> }> => {
+  const authenticate = async (req: SignedInput): Promise<{ userId: string; params: Map<string, string> }> => {
     const params = paramsOf(req);
     if (!params.get('timestamp')) throw mandatory('timestamp');
     if (!params.get('signature')) throw mandatory('signature');
@@ -104,8 +124,15 @@ export function binanceRoutes(api: AcceptorApi<TradingConfig>, orders: OrderServ
     return { userId: signing.userId, params };
   };
 
+  /** Every signed route's parameters besides its own. */
+  const signing = {
+    timestamp: param('Mandatory: when the request was made, in ms since the epoch (µs taken); refused outside recvWindow'),
+    recvWindow: param(`How long the request is valid, in ms: at most ${cfg.maxRecvWindowMs}; default 5000`),
+    signature: param('Mandatory: HMAC-SHA256 (hex) of the query string followed by the body, without this parameter, with the API key\'s secret'),
+  };
+
   /** A signed route: every failure answers in Binance's shape. */
-  const signed = (method: 'get' | 'post' | 'del', path: string, fn: (userId: string, p: Map<string, string>, req: RouteRequest) => Promise<unknown>) => {
+  const signed = (method: 'get' | 'post' | 'del', path: string, doc: { summary: string; params: Record<string, ReturnType<typeof param>> }, fn: (userId: string, p: Map<string, string>, req: SignedInput) => Promise<unknown>) => {
     api.route(method, path, async (req) => {
       try {
         const { userId, params } = await authenticate(req);
@@ -120,6 +147,13 @@ export function binanceRoutes(api: AcceptorApi<TradingConfig>, orders: OrderServ
       }
     }, {
       outsideNamespace: true, rawBody: true, maxBodyBytes: 16 * 1024,
+      schema: {
+        tags: ['binance'],
+        summary: doc.summary,
+        description: 'Binance Spot\'s signed endpoint over the paper accounts. Parameters go in the query string or in an application/x-www-form-urlencoded body (the query\'s value first); the API key in X-MBX-APIKEY; errors are Binance\'s `{code, msg}`.',
+        query: z.object({ ...doc.params, ...signing }),
+        response: { 200: { description: 'As Binance answers it', contentType: 'application/json' }, ...BINANCE_ERRORS },
+      },
       // The caller's plan limits their requests (not their address's), and a refusal before the handler (a request
       // limit) answers in Binance's shape too.
       apiKeyHeader: 'x-mbx-apikey',
@@ -167,7 +201,14 @@ export function binanceRoutes(api: AcceptorApi<TradingConfig>, orders: OrderServ
 
   const fillsOf = async (userId: string, orderId: number): Promise<FillRow[]> => (await store.fills(userId, { orderId, fromId: 1, limit: 1000 }));
 
-  signed('post', '/api/v3/order', async (userId, p) => {
+  signed('post', '/api/v3/order', {
+    summary: 'Places a paper order (Binance\'s new order)',
+    params: {
+      symbol: param('Mandatory'), side: param('Mandatory: BUY or SELL'), type: param('Mandatory: LIMIT or MARKET'), quantity: param('Mandatory'),
+      price: param('LIMIT: mandatory'), timeInForce: param('LIMIT: mandatory, GTC or IOC'), newClientOrderId: param('Letters, digits and .:/_- (at most 36)'),
+      newOrderRespType: param('ACK, RESULT or FULL (default)'),
+    },
+  }, async (userId, p) => {
     const symbol = symbolOf(p, true)!;
     const side = p.get('side');
     if (!side) throw mandatory('side');
@@ -203,7 +244,8 @@ export function binanceRoutes(api: AcceptorApi<TradingConfig>, orders: OrderServ
     return { ...result, fills: fills.map((f) => ({ price: f8(f.price), qty: f8(f.quantity), commission: f8(f.fee), commissionAsset: f.feeAsset, tradeId: f.id })) };
   });
 
-  signed('del', '/api/v3/order', async (userId, p) => {
+  const orderParams = { symbol: param('Mandatory'), orderId: param('This or origClientOrderId'), origClientOrderId: param('This or orderId') };
+  signed('del', '/api/v3/order', { summary: 'Cancels an open paper order', params: { ...orderParams, newClientOrderId: param('The cancel\'s own client id') } }, async (userId, p) => {
     const row = await findOrder(userId, p, new BinanceError(-2011, 'Unknown order sent.'));
     let view: OrderView;
     try {
@@ -221,15 +263,15 @@ export function binanceRoutes(api: AcceptorApi<TradingConfig>, orders: OrderServ
     };
   });
 
-  signed('get', '/api/v3/order', async (userId, p) => orderOut(await findOrder(userId, p, new BinanceError(-2013, 'Order does not exist.'))));
+  signed('get', '/api/v3/order', { summary: 'One paper order', params: orderParams }, async (userId, p) => orderOut(await findOrder(userId, p, new BinanceError(-2013, 'Order does not exist.'))));
 
-  signed('get', '/api/v3/openOrders', async (userId, p) => {
+  signed('get', '/api/v3/openOrders', { summary: 'The open paper orders, of one symbol or all', params: { symbol: param('One symbol\'s only') } }, async (userId, p) => {
     const symbol = symbolOf(p, false);
     const rows = await store.orders(userId, { statuses: OPEN_STATUSES, ...(symbol ? { symbol } : {}), limit: cfg.maxOpenOrdersPerUser, newestFirst: false });
     return rows.map(orderOut);
   });
 
-  signed('get', '/api/v3/account', async (userId, p) => {
+  signed('get', '/api/v3/account', { summary: 'The paper account: balances and commission rates', params: { omitZeroBalances: param('true: without empty balances') } }, async (userId, p) => {
     await store.transaction(() => store.ensureAccount(userId));
     const balances = await store.balances(userId);
     const omitZero = p.get('omitZeroBalances') === 'true';
@@ -244,7 +286,13 @@ export function binanceRoutes(api: AcceptorApi<TradingConfig>, orders: OrderServ
     };
   });
 
-  signed('get', '/api/v3/myTrades', async (userId, p) => {
+  signed('get', '/api/v3/myTrades', {
+    summary: 'The paper fills of one symbol, oldest first',
+    params: {
+      symbol: param('Mandatory'), orderId: param('One order\'s only'), fromId: param('From this trade id on'), startTime: param('ms since the epoch'),
+      endTime: param('ms since the epoch'), limit: param('Default 500, at most 1000'),
+    },
+  }, async (userId, p) => {
     const symbol = symbolOf(p, true)!;
     const limit = Math.min(num(p, 'limit') ?? 500, 1000);
     const orderId = num(p, 'orderId');
@@ -264,6 +312,10 @@ export function binanceRoutes(api: AcceptorApi<TradingConfig>, orders: OrderServ
   });
 
   // Public: a bot that syncs its clock with the server before signing.
-  api.route('get', '/api/v3/time', () => answer(200, { serverTime: Date.now() }), { outsideNamespace: true });
-  api.route('get', '/api/v3/ping', () => answer(200, {}), { outsideNamespace: true });
+  api.route('get', '/api/v3/time', () => answer(200, { serverTime: Date.now() }), {
+    outsideNamespace: true, schema: { tags: ['binance'], summary: 'The server\'s time (Binance\'s), to sign requests with', response: { 200: z.object({ serverTime: z.number().int() }) } },
+  });
+  api.route('get', '/api/v3/ping', () => answer(200, {}), {
+    outsideNamespace: true, schema: { tags: ['binance'], summary: 'Answers {} (Binance\'s connectivity test)', response: { 200: z.object({}) } },
+  });
 }

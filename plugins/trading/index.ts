@@ -11,8 +11,7 @@ import { OrderService, type OrderEvent, type OrderView } from './order-service.j
 import { Portfolios, type PortfolioView } from './portfolio.js';
 import { tradingRoutes } from './routes.js';
 import { binanceRoutes } from './binance-api.js';
-import { checkShape, newOrderSchema, type NewOrder } from './order-rules.js';
-import { validateBody } from '../../core/validation.js';
+import { parseNewOrder } from './order-rules.js';
 import type { FillReport } from './shard.js';
 
 export type { OrderEvent, OrderView, PortfolioView, TradingConfig };
@@ -55,9 +54,7 @@ export default definePlugin<TradingConfig>({
     if (api.config.binanceApi) binanceRoutes(api, orders, store, users);
     const service: TradingService = {
       placeOrder: async (userId, o) => {
-        const parsed = validateBody(newOrderSchema, o);
-        const input: NewOrder = checkShape({ ...parsed, price: parsed.price, timeInForce: parsed.timeInForce ?? null, clientOrderId: parsed.clientOrderId });
-        return (await orders.place(userId, input)).order;
+        return (await orders.place(userId, parseNewOrder(o))).order;
       },
       cancelOrder: (userId, orderId) => orders.cancel(userId, { id: orderId }),
       portfolio: (userId) => portfolios.view(userId),

@@ -37,10 +37,14 @@ export interface NewOrder {
   clientOrderId: string | undefined;
 }
 
+/** An order whose fields passed newOrderSchema, checked for what its type must and must not carry. */
+export function orderInput(o: z.output<typeof newOrderSchema>): NewOrder {
+  return checkShape({ ...o, price: o.price, timeInForce: o.timeInForce ?? null, clientOrderId: o.clientOrderId });
+}
+
 /** The body of POST /api/v1/orders, checked; TG_ERR_VALIDATION names each bad field. */
 export function parseNewOrder(body: unknown): NewOrder {
-  const o = validateBody(newOrderSchema, body);
-  return checkShape({ ...o, price: o.price, timeInForce: o.timeInForce ?? null, clientOrderId: o.clientOrderId });
+  return orderInput(validateBody(newOrderSchema, body));
 }
 
 /** What a limit and a market order must and must not carry. */

@@ -79,6 +79,10 @@ t.test('the examples build out of the tree with their own tsc and run in the dem
   t.same(bad.body.error, { code: 'SPREAD_BAD_LEVELS', message: 'levels must be an integer from 1 to 100' });
   const unknown = await getJson(`${http}/api/v1/spread/NOPEUSDT`);
   t.equal(unknown.body.error.code, 'TG_ERR_UNKNOWN_SYMBOL', 'the core checks the symbol for the plugin');
+  // The plugin's schema comes from its own copy of zod: the document has it all the same.
+  const op = (await getJson(`${http}/openapi.json`)).body.paths['/api/v1/spread/{symbol}']?.get;
+  t.ok(op?.summary, 'the plugin\'s route is in GET /openapi.json with its summary');
+  t.ok(op?.parameters?.some((p: { in: string; name: string }) => p.in === 'query' && p.name === 'levels'), 'and its query parameter, from the plugin\'s own zod');
 
   demo.kill('SIGTERM');
   t.equal(await exited, 0, 'SIGTERM to npm run demo drains and exits 0');

@@ -14,19 +14,30 @@ export const configSchema = z.object({
 
 export type SpreadConfig = z.output<typeof configSchema>;
 
+const isLevels = (n: number) => Number.isInteger(n) && n >= 1 && n <= 100;
+
 export default definePlugin({
   name: 'spread',
   configSchema,
   errors,
   acceptor(api) {
     api.channel('spread', { key: 'symbol', description: 'best bid and ask, spread and book imbalance, from the local order book' });
+    // Checked before the handler runs, and shown in GET /openapi.json: a bad value is answered with the plugin's code.
+    const query = z.object({
+      levels: z.string().optional()
+        .refine((raw) => raw === undefined || isLevels(Number(raw)), { message: errors.codes.SPREAD_BAD_LEVELS.message, params: { code: 'SPREAD_BAD_LEVELS' } })
+        .transform((raw) => (raw === undefined ? api.config.levels : Number(raw))),
+    });
     api.route('get', '/api/v1/spread/:symbol', async (req) => {
-      const raw = req.query.get('levels');
-      const levels = raw === null ? api.config.levels : Number(raw);
-      if (!Number.isInteger(levels) || levels < 1 || levels > 100) throw errors.error('SPREAD_BAD_LEVELS');
       // ask() checks the symbol (unknown, halted or not served: a coded error) and runs in the shard that owns it.
-      const data = await api.ask(req.params.symbol ?? '', 'spread', { levels });
+      const data = await api.ask(req.params.symbol, 'spread', { levels: req.query.levels });
       return { body: { success: true, data } };
+    }, {
+      schema: {
+        summary: 'Best bid and ask, spread and book imbalance of a symbol, from the local order book',
+        params: z.object({ symbol: z.string() }),
+        query,
+      },
     });
   },
   shard: new URL('./shard.js', import.meta.url),

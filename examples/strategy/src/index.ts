@@ -95,15 +95,18 @@ export default definePlugin({
     });
 
     const view = (userId: string) => ({ following: followers.has(userId), symbols: cfg.symbols, minConfidence: cfg.minConfidence, quantity: cfg.quantity, ...followers.get(userId) });
-    api.route('get', '/api/v1/strategy', (req) => ({ body: { success: true, data: view(req.identity!.userId) } }), { auth: 'user' });
+    // No input to check: the schemas only describe the routes in GET /openapi.json.
+    api.route('get', '/api/v1/strategy', (req) => ({ body: { success: true, data: view(req.identity!.userId) } }), {
+      auth: 'user', schema: { summary: 'Whether you follow the strategy, and what it placed and was refused for you' },
+    });
     api.route('post', '/api/v1/strategy/follow', (req) => {
       const userId = req.identity!.userId;
       if (!followers.has(userId)) followers.set(userId, { since: new Date().toISOString(), placed: 0, refused: 0, lastOrder: null, lastRefusal: null });
       return { body: { success: true, data: view(userId) } };
-    }, { auth: 'user' });
+    }, { auth: 'user', schema: { summary: 'Follow the strategy: it places paper orders for you on confident signals' } });
     api.route('del', '/api/v1/strategy/follow', (req) => {
       followers.delete(req.identity!.userId);
       return { body: { success: true, data: view(req.identity!.userId) } };
-    }, { auth: 'user' });
+    }, { auth: 'user', schema: { summary: 'Stop following the strategy' } });
   },
 });
