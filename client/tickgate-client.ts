@@ -36,8 +36,10 @@ export interface TickgateClientOptions {
   pingIntervalMs?: number;
   /** The connection is taken for dead (and replaced) when nothing comes back this long after a ping (default 10 s). */
   pongTimeoutMs?: number;
-  /** A token function is called again this long before the token expires (default 60 s). */
+  /** A token function is called again this long before the token expires (default 60 s; at most half its life). */
   refreshBeforeMs?: number;
+  /** A connection that has not brought the server's `connected` frame by then is given up and retried (default 10 s). */
+  connectTimeoutMs?: number;
 }
 
 export interface TickgateError {
@@ -90,6 +92,11 @@ interface SubState {
   recovering: boolean;
   /** Dropped by the server because the identity ended: subscribed again after the next `authenticated`. */
   awaitingAuth: boolean;
+  /** Included in a subscribe sent on this connection (an unsubscribe before that has nothing to undo at the server). */
+  sent: boolean;
+  /** Refused for a while (e.g. the server's symbol list is still loading): asked again after `retryMs`. */
+  retryTimer: ReturnType<typeof setTimeout> | undefined;
+  retryMs: number;
 }
 
 interface ServerFrame {
@@ -103,9 +110,12 @@ interface ServerFrame {
 
 /** Error codes after which a channel held with a renewable token is taken again once the identity is renewed. */
 const IDENTITY_ENDED = new Set(['TG_ERR_TOKEN_EXPIRED', 'TG_ERR_AUTH_REQUIRED', 'TG_ERR_SESSION_REVOKED']);
+/** Refusals that pass (a server that just started, a symbol whose stream is starting): the channel is asked again. */
+const TRANSIENT = new Set(['TG_ERR_SYMBOLS_UNAVAILABLE', 'TG_ERR_DATA_UNAVAILABLE', 'TG_ERR_SHUTTING_DOWN', 'TG_ERR_SYMBOL_LIMIT']);
+const RETRY_MAX_MS = 30_000;
 
 export class TickgateClient {
-  private readonly opts: Required<Pick<TickgateClientOptions, 'reconnectMinMs' | 'reconnectMaxMs' | 'pingIntervalMs' | 'pongTimeoutMs' | 'refreshBeforeMs'>> & TickgateClientOptions;
+  private readonly opts: Required<Pick<TickgateClientOptions, 'reconnectMinMs' | 'reconnectMaxMs' | 'pingIntervalMs' | 'pongTimeoutMs' | 'refreshBeforeMs' | 'connectTimeoutMs'>> & TickgateClientOptions;
   private readonly WS: WebSocketFactory;
   private readonly subs = new Map<string, SubState>();
   private readonly listeners = new Map<keyof ClientEvents, Set<(...args: any[]) => void>>();
@@ -123,10 +133,11 @@ export class TickgateClient {
   private pingTimer: ReturnType<typeof setInterval> | undefined;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  private connectTimer: ReturnType<typeof setTimeout> | undefined;
   private pingSentAt = 0;
 
   constructor(options: TickgateClientOptions) {
-    this.opts = { reconnectMinMs: 500, reconnectMaxMs: 30_000, pingIntervalMs: 15_000, pongTimeoutMs: 10_000, refreshBeforeMs: 60_000, ...options };
+    this.opts = { reconnectMinMs: 500, reconnectMaxMs: 30_000, pingIntervalMs: 15_000, pongTimeoutMs: 10_000, refreshBeforeMs: 60_000, connectTimeoutMs: 10_000, ...options };
     const WS = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketFactory }).WebSocket;
     if (!WS) throw new TypeError('No WebSocket class: pass one, e.g. new TickgateClient({ url, WebSocket }) with `import WebSocket from \'ws\'` on Node 20');
     this.WS = WS;
@@ -153,7 +164,7 @@ export class TickgateClient {
   subscribe<C extends string>(channel: C, handler: SubscriptionHandlers<ChannelData<C>>['data'] | SubscriptionHandlers<ChannelData<C>>): Subscription {
     if (this.subs.has(channel)) throw new Error(`already subscribed to ${channel}: one subscription per channel (unsubscribe the other first)`);
     const handlers = (typeof handler === 'function' ? { data: handler } : handler) as SubscriptionHandlers<unknown>;
-    const sub: SubState = { channel, handlers, lastSeq: undefined, pending: false, recovering: false, awaitingAuth: false };
+    const sub: SubState = { channel, handlers, lastSeq: undefined, pending: false, recovering: false, awaitingAuth: false, sent: false, retryTimer: undefined, retryMs: 1000 };
     this.subs.set(channel, sub);
     this.queue(channel);
     return {
@@ -165,7 +176,8 @@ export class TickgateClient {
         if (this.subs.get(channel) !== sub) return;
         this.subs.delete(channel);
         this.outbox.delete(channel);
-        if (this.ready) this.send({ type: 'unsubscribe', channels: [channel] });
+        clearTimeout(sub.retryTimer);
+        if (this.ready && sub.sent) this.send({ type: 'unsubscribe', channels: [channel] });
       },
     };
   }
@@ -174,6 +186,7 @@ export class TickgateClient {
   close(): void {
     this.setState('closed');
     this.clearTimers();
+    for (const sub of this.subs.values()) clearTimeout(sub.retryTimer);
     const ws = this.ws;
     this.ws = undefined;
     if (ws) {
@@ -212,6 +225,17 @@ export class TickgateClient {
     }
     this.ws = ws;
     this.ready = false;
+    // Neither an open that never completes nor a server that never says `connected` holds the client.
+    this.connectTimer = setTimeout(() => {
+      if (this.ws !== ws) return;
+      this.emit('error', { code: 'CLIENT_CONNECT_TIMEOUT', message: `no connected frame within ${this.opts.connectTimeoutMs} ms: retrying` });
+      this.onClose(ws, 4000, 'connect timeout');
+      try {
+        ws.close();
+      } catch {
+        // Not open yet: nothing to close.
+      }
+    }, this.opts.connectTimeoutMs);
     ws.onmessage = (ev: { data: unknown }) => this.onFrame(ev.data);
     ws.onclose = (ev: { code: number; reason: string }) => this.onClose(ws, ev.code, ev.reason);
     ws.onerror = () => {
@@ -234,6 +258,9 @@ export class TickgateClient {
     for (const sub of this.subs.values()) {
       sub.pending = false;
       sub.recovering = false;
+      sub.sent = false;
+      // The next connection authenticates before it subscribes: every channel is asked for again then.
+      sub.awaitingAuth = false;
     }
     this.emit('disconnected', code, reason);
     this.retry();
@@ -249,7 +276,8 @@ export class TickgateClient {
     clearInterval(this.pingTimer);
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.refreshTimer);
-    this.pingTimer = this.reconnectTimer = this.refreshTimer = undefined;
+    clearTimeout(this.connectTimer);
+    this.pingTimer = this.reconnectTimer = this.refreshTimer = this.connectTimer = undefined;
   }
 
   /** Keepalive: a ping when the line has been quiet, and a dead connection replaced when the ping gets no answer. */
@@ -300,6 +328,7 @@ export class TickgateClient {
       for (const c of part) {
         const sub = this.subs.get(c)!;
         sub.pending = true;
+        sub.sent = true;
         if (sub.lastSeq !== undefined && this.epoch !== undefined) since[c] = sub.lastSeq;
       }
       this.send(Object.keys(since).length ? { type: 'subscribe', channels: part, since, epoch: this.epoch } : { type: 'subscribe', channels: part });
@@ -334,12 +363,14 @@ export class TickgateClient {
         return this.onAuthenticated(f.data);
       case 'unauthenticated':
         // The identity ended (expiry, sign-out): renew it when a token function can; private channels come back then.
-        if (typeof this.opts.token === 'function') void this.authenticate().catch((err: Error) => this.emit('error', { code: 'CLIENT_TOKEN_FAILED', message: err.message }));
+        if (typeof this.opts.token === 'function') this.renew(0);
         return this.emit('error', { code: f.data?.code ?? 'TG_ERR_TOKEN_EXPIRED', message: f.data?.message ?? 'the identity ended' });
       case 'subscribed':
         if (!sub) return;
         sub.pending = false;
         sub.recovering = false;
+        sub.awaitingAuth = false;
+        sub.retryMs = 1000;
         if (f.data && typeof f.data.recovered === 'boolean') {
           // Not recovered: a snapshot follows and numbering starts over from it.
           if (!f.data.recovered) sub.lastSeq = undefined;
@@ -365,6 +396,7 @@ export class TickgateClient {
 
   private onConnected(data: { clientId: string; version: string; epoch: string; authenticated: boolean; limits?: { maxChannelsPerMessage?: number } }): void {
     this.backoff.reset();
+    clearTimeout(this.connectTimer);
     this.maxPerMessage = data.limits?.maxChannelsPerMessage ?? 200;
     this.setState('open');
     this.emit('connected', data);
@@ -372,7 +404,10 @@ export class TickgateClient {
     this.pingTimer = setInterval(() => this.keepalive(), Math.max(250, Math.min(this.opts.pingIntervalMs, this.opts.pongTimeoutMs) / 2));
     const ws = this.ws;
     // Messages after an auth wait at the server for its answer: the subscribes below are judged with the identity.
-    void this.authenticate().catch((err: Error) => this.emit('error', { code: 'CLIENT_TOKEN_FAILED', message: err.message })).then(() => {
+    void this.authenticate().catch((err: Error) => {
+      this.emit('error', { code: 'CLIENT_TOKEN_FAILED', message: `the token function failed (${err.message}): trying again in 5 s` });
+      this.renew(5000);
+    }).then(() => {
       if (this.ws !== ws || !ws) return;
       this.ready = true;
       for (const c of this.subs.keys()) this.outbox.add(c);
@@ -386,8 +421,9 @@ export class TickgateClient {
     this.emit('authenticated', data);
     clearTimeout(this.refreshTimer);
     if (typeof this.opts.token === 'function' && data.expiresAt) {
-      const at = Date.parse(data.expiresAt) - this.opts.refreshBeforeMs;
-      this.refreshTimer = setTimeout(() => void this.authenticate().catch((err: Error) => this.emit('error', { code: 'CLIENT_TOKEN_FAILED', message: err.message })), Math.max(1000, at - Date.now()));
+      // Renewed `refreshBeforeMs` before expiry, or half-way through a life shorter than twice that.
+      const life = Date.parse(data.expiresAt) - Date.now();
+      this.renew(Math.max(1000, life - Math.min(this.opts.refreshBeforeMs, life / 2)));
     }
     for (const sub of this.subs.values()) {
       if (!sub.awaitingAuth) continue;
@@ -396,12 +432,37 @@ export class TickgateClient {
     }
   }
 
+  /** Gets a fresh token in `delayMs` and authenticates with it; a failing token function is tried again every 5 s. */
+  private renew(delayMs: number): void {
+    clearTimeout(this.refreshTimer);
+    this.refreshTimer = setTimeout(() => {
+      const ws = this.ws;
+      this.authenticate().catch((err: Error) => {
+        this.emit('error', { code: 'CLIENT_TOKEN_FAILED', message: `the token function failed (${err.message}): trying again in 5 s` });
+        if (this.ws === ws && ws) this.renew(5000);
+      });
+    }, delayMs);
+  }
+
   private onError(sub: SubState | undefined, data: { code?: string; message?: string; hint?: string }, channel: string | undefined): void {
     const error: TickgateError = { code: data.code ?? 'TG_ERR_INTERNAL', message: data.message ?? 'error', ...(data.hint ? { hint: data.hint } : {}), ...(channel ? { channel } : {}) };
     if (!sub) return this.emit('error', error);
     // The identity ended under a channel held with a renewable token: it is taken again once the token is renewed.
     if (IDENTITY_ENDED.has(error.code) && typeof this.opts.token === 'function') {
       sub.awaitingAuth = true;
+      return;
+    }
+    // Refused for now: told as an error, and the channel is asked for again after a growing pause.
+    if (TRANSIENT.has(error.code) && sub.pending) {
+      sub.pending = false;
+      sub.sent = false;
+      this.emit('error', error);
+      clearTimeout(sub.retryTimer);
+      sub.retryTimer = setTimeout(() => {
+        sub.retryTimer = undefined;
+        if (this.subs.get(sub.channel) === sub) this.queue(sub.channel);
+      }, sub.retryMs);
+      sub.retryMs = Math.min(RETRY_MAX_MS, sub.retryMs * 2);
       return;
     }
     // A refused subscribe, or a channel the server ends (an `unsubscribed` follows): the subscription is over.

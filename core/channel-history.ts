@@ -5,9 +5,15 @@ export interface HistoryLimits {
   maxFrames: number;
   /** A frame older than this is dropped. */
   maxAgeMs: number;
-  /** Bytes of all channels' frames together; past it the oldest frames (of any channel) go first. */
+  /**
+   * Memory of all channels' kept frames together (their bytes, plus ENTRY_BYTES each for the objects and the index
+   * that hold them); past it the oldest frames (of any channel) go first.
+   */
   maxBytes: number;
 }
+
+/** What keeping one frame costs besides its bytes: its Uint8Array object and its slots in the ring and the index. */
+export const ENTRY_BYTES = 96;
 
 /** One channel's frames: consecutive `seq`s from `firstSeq`, oldest at `head` (the array is compacted now and then). */
 interface Ring {
@@ -18,7 +24,7 @@ interface Ring {
 }
 
 /** Why a `since` cannot be served from the history. */
-export type Unrecoverable = 'ahead' | 'expired';
+export type Unrecoverable = 'ahead' | 'expired' | 'closed';
 
 export class ChannelHistory {
   private readonly rings = new Map<string, Ring>();
@@ -53,7 +59,7 @@ export class ChannelHistory {
     }
     ring.frames.push(bytes);
     ring.bytes += bytes.byteLength;
-    this.total += bytes.byteLength;
+    this.total += bytes.byteLength + ENTRY_BYTES;
     this.frameCount++;
     const now = this.now();
     this.fifoRing.push(ring);
@@ -85,6 +91,7 @@ export class ChannelHistory {
 
   close(): void {
     clearInterval(this.timer);
+    this.frameCount = 0;
     this.rings.clear();
     this.fifoRing = [];
     this.fifoSeq = [];
@@ -125,6 +132,8 @@ export class ChannelHistory {
     let i = this.fifoHead;
     const n = this.fifoRing.length;
     while (i < n && (this.total > maxBytes || now - this.fifoAt[i]! > maxAgeMs)) {
+      // The index entry goes whether or not its frame is still kept (the count cap may have dropped it already).
+      this.total -= ENTRY_BYTES;
       const ring = this.fifoRing[i]!;
       const channel = this.fifoChannel[i]!;
       // Still the ring's oldest frame: drop it (else the count cap or a reset dropped it already).

@@ -104,8 +104,13 @@ export const configSchema = z.object({
     maxFrames: z.number().int().min(1).max(100_000).default(200),
     /** Frames older than this are dropped. */
     maxAgeMs: z.number().int().min(1000).max(3_600_000).default(60_000),
-    /** All channels' kept frames together; past it the oldest go first. */
+    /** All channels' kept frames together (with their bookkeeping); past it the oldest go first. */
     maxBytes: z.number().int().min(1_048_576).default(64 * 1024 * 1024),
+    /**
+     * A channel stays open this long after its last subscriber left, still kept in the history, so that a client
+     * that reconnects meanwhile misses nothing (its exchange stream stays open as long). 0: closes at once.
+     */
+    keepOpenMs: z.number().int().min(0).max(600_000).default(10_000),
   }).strict().prefault({}),
   symbols: z.object({
     allow: z.array(z.string().regex(SYMBOL_RE, 'symbols are uppercase letters and digits, e.g. BTCUSDT')).default([]),

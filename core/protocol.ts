@@ -37,7 +37,7 @@ export interface RecoveryData {
   /** Frames that follow, marked `"recovered": true` (0 when nothing was missed). */
   missed?: number;
   /** Why not: `epoch` (another server's numbering), `ahead` (a seq this server has not reached), `expired` (older than the history holds), `disabled` (history is off). */
-  reason?: 'epoch' | 'ahead' | 'expired' | 'disabled';
+  reason?: 'epoch' | 'ahead' | 'expired' | 'closed' | 'disabled';
 }
 
 export interface ClientLimits {

@@ -177,7 +177,7 @@ export class TickgateServer {
           publish: (channel: string, type: string, data: unknown) => this.clusterPool?.userPublish(channel, type, data),
         },
       }),
-    }, this.log.child({ component: 'subscriptions' }), () => this.clients, this.history);
+    }, this.log.child({ component: 'subscriptions' }), () => this.clients, this.history, config.history.keepOpenMs);
     this.pluginSockets = new PluginSockets({
       apps: this.apps,
       log: this.log.child({ component: 'plugin-sockets' }),
@@ -655,6 +655,7 @@ export class TickgateServer {
     await this.plugins.close(this.config.server.drainTimeoutMs);
     // Force-closes what is left.
     this.apps.closeAll();
+    this.subs.stop();
     this.history?.close();
     this.log.info('tickgate stopped');
   }

@@ -58,6 +58,8 @@ export const healthAnswer = z.object({
   authenticatedClients: z.number().int(),
   channels: z.number().int(),
   sendQueues: z.object({ queuedBytes: z.number(), budgetBytes: z.number(), slowClientsClosed: z.number().int() }),
+  history: z.object({ channels: z.number().int(), frames: z.number().int(), bytes: z.number().int() }).nullable()
+    .meta({ description: 'Frames kept for clients that resubscribe with since (null: history is off); bytes include their bookkeeping' }),
   upstream: z.object({ symbolsLoaded: z.boolean(), symbols: z.number().int(), connections: z.number().int(), liveConnections: z.number().int(), streams: z.number().int() }),
   role: z.string(),
   cluster: z.record(z.string(), z.unknown()).optional(),

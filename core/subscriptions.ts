@@ -38,6 +38,8 @@ interface ChannelEntry {
   raw: RawWatcher[] | undefined;
   /** What clients were sent on channels of this one's kind (metrics), shared by the kind's channels. */
   sent: KindCounts;
+  /** Set while the channel stays open without subscribers (history.keepOpenMs), so a client back soon misses nothing. */
+  linger: NodeJS.Timeout | undefined;
 }
 
 /** A plugin holding a raw channel (AcceptorApi.watchRaw). */
@@ -71,6 +73,11 @@ export class Subscriptions {
   private readonly seqs = new Map<string, number>();
   /** Frames and bytes sent to clients per channel kind since start: added once per published frame, read by metrics. */
   readonly sent = new Map<string, KindCounts>();
+  /**
+   * The last seq of each channel when it last closed: nothing was produced while it was closed, so a client that saw
+   * no later frame cannot be told it missed nothing.
+   */
+  private readonly closedAt = new Map<string, number>();
 
   constructor(
     private readonly app: Publisher,
@@ -80,6 +87,8 @@ export class Subscriptions {
     private readonly sockets: () => Iterable<WebSocket<Subscriber>>,
     /** Recent frames per channel, for clients that subscribe with `since` (undefined: history is off). */
     private readonly history?: ChannelHistory,
+    /** How long a channel stays open after its last subscriber left (with history on), for clients that come back. */
+    private readonly keepOpenMs = 0,
   ) {}
 
   /** Adds a subscriber; opens the channel at its producer on the first one, and sends the current snapshot. */
@@ -93,11 +102,17 @@ export class Subscriptions {
 
   private entryFor(channel: string, shard: number): { entry: ChannelEntry; first: boolean } {
     const known = this.channels.get(channel);
-    if (known) return { entry: known, first: false };
+    if (known) {
+      if (known.linger) {
+        clearTimeout(known.linger);
+        known.linger = undefined;
+      }
+      return { entry: known, first: false };
+    }
     const kind = channel.slice(0, channel.indexOf(':'));
     let sent = this.sent.get(kind);
     if (!sent) this.sent.set(kind, (sent = { frames: 0, bytes: 0 }));
-    const entry: ChannelEntry = { name: channel, subscribers: 0, shard, snapshot: undefined, marked: undefined, stale: undefined, watchers: undefined, raw: undefined, sent };
+    const entry: ChannelEntry = { name: channel, subscribers: 0, shard, snapshot: undefined, marked: undefined, stale: undefined, watchers: undefined, raw: undefined, sent, linger: undefined };
     this.channels.set(channel, entry);
     return { entry, first: true };
   }
@@ -119,8 +134,21 @@ export class Subscriptions {
     }
   }
 
+  /** The last subscriber left: the channel closes now, or after history.keepOpenMs if nobody comes back. */
   private closed(entry: ChannelEntry): void {
+    if (this.history && this.keepOpenMs > 0) {
+      entry.linger = setTimeout(() => {
+        entry.linger = undefined;
+        if (entry.subscribers === 0 && this.channels.get(entry.name) === entry) this.closeNow(entry);
+      }, this.keepOpenMs);
+      return;
+    }
+    this.closeNow(entry);
+  }
+
+  private closeNow(entry: ChannelEntry): void {
     this.channels.delete(entry.name);
+    this.closedAt.set(entry.name, this.lastSeq(entry.name));
     if (entry.shard >= 0) this.shards.close(entry.shard, entry.name);
     else if (this.shards.user) this.shards.user.close(entry.name);
     else this.shards.local('close', entry.name);
@@ -205,6 +233,8 @@ export class Subscriptions {
    */
   missed(channel: string, after: number): Uint8Array[] | Unrecoverable | 'disabled' {
     if (!this.history) return 'disabled';
+    const closed = this.closedAt.get(channel);
+    if (closed !== undefined && after <= closed) return 'closed';
     return this.history.since(channel, after, this.lastSeq(channel));
   }
 
@@ -371,7 +401,9 @@ export class Subscriptions {
     entry.watchers = undefined;
     if (entry.raw) for (const w of entry.raw) this.contained(() => w.ended?.());
     entry.raw = undefined;
+    clearTimeout(entry.linger);
     this.channels.delete(channel);
+    this.closedAt.set(channel, this.lastSeq(channel));
     // The shard closed the failed opening itself; if the channel was reopened meanwhile, this closes that too,
     // so the shard never keeps a channel the acceptor no longer has.
     if (entry.shard >= 0) this.shards.close(entry.shard, channel);
@@ -382,6 +414,11 @@ export class Subscriptions {
     const out: string[] = [];
     for (const [name, entry] of this.channels) if (entry.shard === shard) out.push(name);
     return out;
+  }
+
+  /** Stops the timers of channels kept open without subscribers (the gateway is closing). */
+  stop(): void {
+    for (const entry of this.channels.values()) clearTimeout(entry.linger);
   }
 
   names(): string[] {

@@ -18,6 +18,16 @@ export default definePlugin({
   configSchema,
   acceptor(api) {
     const cfg = api.config;
+    // Plans gate channels on /ws (depth:SYM:100, …); this endpoint has no sign-in, so it would serve the same data
+    // to anyone: say so where both run.
+    let payments = false;
+    try {
+      api.use('payments');
+      payments = true;
+    } catch {
+      // No payments plugin: nothing is gated.
+    }
+    if (payments) api.log.warn('the Binance relay is public: data a payments plan gates on /ws (depth:SYM:100) is served here to anyone; list binance-relay with enabled: false where that matters');
     api.channel(RELAY_KIND, {
       key: 'symbol',
       raw: true,

@@ -7,6 +7,8 @@ import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { TestClient } from '../helpers/ws-client.js';
 import { TickgateServer } from '../../core/server.js';
 import { createLogger } from '../../core/logger.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 
 const fast = { reconnectMinMs: 50, reconnectMaxMs: 200 };
 
@@ -127,4 +129,16 @@ t.test('a connection that goes silent is found dead by the keepalive and replace
   const before = prices;
   await until(() => prices > before, 'prices on the new connection');
   t.pass('reconnected through a fresh connection');
+});
+
+t.test('Node 20\'s own WebSocket (--experimental-websocket) serves without passing a class', async (t) => {
+  const { wsUrl } = await startStack(t);
+  const sdk = new URL('../../client/index.js', import.meta.url).href;
+  const script = `import { TickgateClient } from ${JSON.stringify(sdk)};
+const c = new TickgateClient({ url: ${JSON.stringify(wsUrl)} });
+c.subscribe('price:BTCUSDT', (p) => { console.log(JSON.stringify(p)); c.close(); });`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--experimental-websocket', '--no-warnings', '--input-type=module', '-e', script], { timeout: 30_000 });
+  const price = JSON.parse(stdout.trim()) as PriceData;
+  t.equal(price.symbol, 'BTCUSDT');
+  t.equal(typeof price.price, 'number');
 });

@@ -1,6 +1,6 @@
 // Channel history and recovery: a client that resubscribes with `since` gets exactly what it missed, or a snapshot.
 import t from 'tap';
-import { ChannelHistory } from '../../core/channel-history.js';
+import { ChannelHistory, ENTRY_BYTES } from '../../core/channel-history.js';
 import { startStack, getJson } from '../helpers/stack.js';
 import { TestClient, type Frame } from '../helpers/ws-client.js';
 
@@ -23,7 +23,8 @@ t.test('the ring: frames after a seq, the count cap, a numbering jump, the byte 
   h.record('a', 9, bytes('a9'));
   t.same(text(h.since('a', 8, 9)), ['a9']);
   t.equal(h.since('a', 5, 9), 'expired', 'frames 6..8 were never seen: not recoverable');
-  t.same(h.stats(), { channels: 1, frames: 1, bytes: 2 });
+  // One frame of 2 bytes kept; the six index entries stay until age or the byte cap evicts them.
+  t.same(h.stats(), { channels: 1, frames: 1, bytes: 2 + 6 * ENTRY_BYTES });
 
   now += 6_000;
   for (let seq = 1; seq <= 2; seq++) h.record('b', seq, bytes(`b${seq}`));
@@ -33,7 +34,9 @@ t.test('the ring: frames after a seq, the count cap, a numbering jump, the byte 
   t.same(text(h.since('b', 0, 3)), ['b1', 'b2', 'b3'], 'b\'s frames are younger');
   t.equal(h.stats().channels, 1, 'a ring left empty is forgotten');
 
-  const small = new ChannelHistory({ maxFrames: 100, maxAgeMs: 60_000, maxBytes: 10 }, () => now);
+  // Each frame costs its bytes and ENTRY_BYTES: room for two 4-byte frames.
+  const cap = 2 * (4 + ENTRY_BYTES) + 50;
+  const small = new ChannelHistory({ maxFrames: 100, maxAgeMs: 60_000, maxBytes: cap }, () => now);
   t.teardown(() => small.close());
   small.record('x', 1, bytes('xxxx'));
   small.record('y', 1, bytes('yyyy'));
@@ -41,7 +44,14 @@ t.test('the ring: frames after a seq, the count cap, a numbering jump, the byte 
   t.equal(small.since('x', 0, 2), 'expired', 'the byte cap dropped the oldest frame, x1');
   t.same(text(small.since('x', 1, 2)), ['xxxx']);
   t.same(text(small.since('y', 0, 1)), ['yyyy']);
-  t.ok(small.stats().bytes <= 10);
+  t.ok(small.stats().bytes <= cap);
+
+  // Frames the count cap dropped still cost their index entry until it is evicted: the cap holds that too.
+  const fast = new ChannelHistory({ maxFrames: 2, maxAgeMs: 3_600_000, maxBytes: 100 * ENTRY_BYTES }, () => now);
+  t.teardown(() => fast.close());
+  for (let seq = 1; seq <= 10_000; seq++) fast.record('z', seq, bytes('z'));
+  t.ok(fast.stats().bytes <= 100 * ENTRY_BYTES, `the index stays within the cap: ${fast.stats().bytes} bytes`);
+  t.same(text(fast.since('z', 9_998, 10_000)), ['z', 'z'], 'the newest frames are kept');
 });
 
 /** Data frames of one channel a client got, by seq. */
@@ -168,4 +178,40 @@ t.test('with history off, a since gets a snapshot and says why', async (t) => {
   t.equal((await d.next((f) => f.type === 'price')).snapshot, true);
   const health = await getJson(`${httpUrl}/health`);
   t.equal(health.body.history, null);
+});
+
+t.test('a sole subscriber that drops and comes back within history.keepOpenMs misses nothing; after it, it is told', async (t) => {
+  const { wsUrl } = await startStack(t, { sim: { tradesPerSecond: 40 }, config: { history: { keepOpenMs: 3000 } } });
+  const ch = 'trades:SOLUSDT';
+  const first = await TestClient.connect(wsUrl);
+  const epoch = first.frames[0]!.data.epoch as string;
+  first.subscribe(ch);
+  await first.next((f) => f.type === 'trade' && (f.seq as number) >= 3);
+  const seen = Math.max(...dataOf(first, ch).map((f) => f.seq as number));
+  first.close();
+  await first.waitClose();
+  // Away for a while, but less than keepOpenMs: the channel stayed open and kept its frames.
+  await new Promise((r) => setTimeout(r, 1000));
+  const back = await TestClient.connect(wsUrl);
+  t.teardown(() => back.close());
+  back.send({ type: 'subscribe', channels: [ch], since: { [ch]: seen }, epoch });
+  const sub = await back.next((f) => f.type === 'subscribed');
+  t.equal(sub.data.recovered, true);
+  t.ok(sub.data.missed > 0, `${sub.data.missed} trades made while away came back`);
+  await back.next((f) => f.type === 'trade' && (f.seq as number) > seen + sub.data.missed);
+  const got = dataOf(back, ch);
+  t.same(got.map((f) => f.seq), got.map((_, i) => seen + 1 + i), 'every seq once, in order');
+
+  // Away longer than keepOpenMs: the channel closed and trades went unrecorded, so recovery is refused.
+  const last = Math.max(...got.map((f) => f.seq as number));
+  back.close();
+  await back.waitClose();
+  await new Promise((r) => setTimeout(r, 4000));
+  const late = await TestClient.connect(wsUrl);
+  t.teardown(() => late.close());
+  late.send({ type: 'subscribe', channels: [ch], since: { [ch]: last }, epoch });
+  const refused = await late.next((f) => f.type === 'subscribed');
+  t.same(refused.data, { recovered: false, reason: 'closed' }, 'not "nothing missed": the channel was closed meanwhile');
+  const next = await late.next((f) => f.type === 'trade');
+  t.ok((next.seq as number) > last, 'then live frames');
 });

@@ -47,7 +47,7 @@ let s: PaymentsStack;
 let doc: Json;
 
 t.before(async () => {
-  s = await startPayments(t, { extraBefore: ['signals', 'trading', fixture] });
+  s = await startPayments(t, { extraBefore: ['signals', 'trading', 'binance-relay', 'dashboard', fixture] });
   const res = await fetch(`${s.httpUrl}/openapi.json`);
   t.equal(res.status, 200, 'GET /openapi.json answers');
   t.match(res.headers.get('content-type'), /^application\/json/);

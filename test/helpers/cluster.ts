@@ -88,6 +88,7 @@ export async function startNode(t: Test, o: NodeOptions): Promise<ClusterNode> {
       TICKGATE__CLUSTER__NODE_NAME: o.name,
       TICKGATE__UPSTREAM__HEARTBEAT_STREAM: '',
       TICKGATE__UPSTREAM__UNSUBSCRIBE_GRACE_MS: '0',
+      TICKGATE__HISTORY__KEEP_OPEN_MS: '0',
       TICKGATE__PLUGINS: JSON.stringify(o.plugins ?? ['market']),
       ...o.env,
     },

@@ -32,6 +32,8 @@ export function testConfig(overrides: DeepPartial<ConfigInput> = {}, upstream: {
     log: { level: process.env.TEST_LOG_LEVEL ?? 'silent', ...(o.log as object) },
     // No heartbeat stream by default, so tests can count streams exactly; the health tests turn it on.
     upstream: { unsubscribeGraceMs: 0, heartbeatStream: '', ...upstream, ...(o.upstream as object) },
+    // Channels close with their last subscriber, so tests can count them exactly; the recovery tests keep them open.
+    history: { keepOpenMs: 0, ...(o.history as object) },
   }, 'test');
 }
 
