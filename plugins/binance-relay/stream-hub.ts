@@ -16,7 +16,11 @@ interface Hold {
   release: (() => void) | undefined;
   /** `{"stream":"<name>","data":` : the combined payload is this, the raw payload, and `}`. */
   prefix: Buffer;
+  /** Pause before holding an ended stream again. */
+  retryMs: number;
 }
+
+const RETRY_FIRST_MS = 5000;
 
 const SUFFIX = Buffer.from('}');
 
@@ -39,7 +43,7 @@ export class StreamHub {
   join(stream: RelayStream, combined: boolean): void {
     let hold = this.holds.get(stream.name);
     if (!hold) {
-      hold = { stream, raw: 0, combined: 0, release: undefined, prefix: Buffer.from(`{"stream":${JSON.stringify(stream.name)},"data":`) };
+      hold = { stream, raw: 0, combined: 0, release: undefined, prefix: Buffer.from(`{"stream":${JSON.stringify(stream.name)},"data":`), retryMs: RETRY_FIRST_MS };
       this.hold(hold);
       this.holds.set(stream.name, hold);
     } else if (!hold.release) this.hold(hold);
@@ -67,9 +71,26 @@ export class StreamHub {
       if (hold.combined > 0) this.api.publishTopic(combined, Buffer.concat([hold.prefix, bytes, SUFFIX]));
     }, () => {
       // The channel failed (its producer, or the exchange refused the data): the connections keep the stream, as
-      // Binance keeps a stream that sends nothing, and the next one to subscribe to it holds it again.
+      // Binance keeps a stream that sends nothing, and it is held again after a pause (or by the next subscriber).
       hold.release = undefined;
-      this.api.log.warn({ stream: name }, 'a relayed stream\'s channel ended');
+      this.api.log.warn({ stream: name, retryInMs: hold.retryMs }, 'a relayed stream\'s channel ended: holding it again after a pause');
+      this.retry(hold);
     });
+  }
+
+  /** Holds an ended stream again while connections still want it, after a pause that doubles up to a minute. */
+  private retry(hold: Hold): void {
+    const delay = hold.retryMs;
+    hold.retryMs = Math.min(60_000, hold.retryMs * 2);
+    setTimeout(() => {
+      if (this.holds.get(hold.stream.name) !== hold || hold.release) return;
+      try {
+        this.hold(hold);
+        hold.retryMs = RETRY_FIRST_MS;
+      } catch (err) {
+        this.api.log.warn({ stream: hold.stream.name, err: (err as Error).message }, 'a relayed stream could not be held again: retrying');
+        this.retry(hold);
+      }
+    }, delay).unref();
   }
 }
