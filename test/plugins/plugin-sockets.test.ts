@@ -4,7 +4,7 @@ import t from 'tap';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { getJson, startStack, until } from '../helpers/stack.js';
-import { TestClient } from '../helpers/ws-client.js';
+import { TestClient, refusedUpgrade } from '../helpers/ws-client.js';
 import { TickgateServer } from '../../core/server.js';
 import { testConfig } from '../helpers/stack.js';
 
@@ -50,32 +50,19 @@ t.test('a plugin endpoint serves a raw channel: plain bytes, one upstream stream
   await until(async () => !(await getJson(`${httpUrl}/api/v1/ws/stats`)).body.data.binanceActiveStreams.includes('btcusdt@trade'), 'upstream released');
 });
 
-/** An upgrade the server refuses: its status, headers and body. */
-function refusal(url: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
-  const ws = new WebSocket(url);
-  return new Promise((resolve, reject) => {
-    ws.on('open', () => reject(new Error(`${url} was accepted`)));
-    ws.on('error', () => {});
-    ws.on('unexpected-response', (_req, res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString('utf8')));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-  });
-}
 
 t.test('refusals: the plugin\'s own answer, and the gateway\'s limits apply to its endpoints', async (t) => {
   const { server } = await startStack(t, { config: { plugins: ['market', { name: 'tape', path: tape }], limits: { maxConnectionsPerIp: 2 } } });
   const base = `ws://127.0.0.1:${server.port}`;
-  const refused = await refusal(`${base}/tape/NOPE`);
+  const refused = await refusedUpgrade(`${base}/tape/NOPE`);
   t.equal(refused.status, 400);
   t.equal(refused.headers['x-tape'], 'refused');
-  t.same(JSON.parse(refused.body), { problem: 'no symbol NOPE' }, 'the plugin\'s body');
+  t.same(refused.body, { problem: 'no symbol NOPE' }, 'the plugin\'s body');
   const plain = await fetch(`http://127.0.0.1:${server.port}/tape/BTCUSDT`);
   t.equal(plain.status, 404, 'a plain GET is not an upgrade: the router answers');
   const a = await open(`${base}/tape/BTCUSDT`);
   const b = await open(`${base}/tape/BTCUSDT`);
-  t.equal((await refusal(`${base}/tape/BTCUSDT`)).status, 429, 'limits.maxConnectionsPerIp counts the plugin\'s connections');
+  t.equal((await refusedUpgrade(`${base}/tape/BTCUSDT`)).status, 429, 'limits.maxConnectionsPerIp counts the plugin\'s connections');
   a.ws.close();
   await server.close();
   await until(() => b.closedWith() !== undefined, 'closed at shutdown');

@@ -6,7 +6,7 @@ import type { Test } from 'tap';
 import WebSocket from 'ws';
 import { fileURLToPath } from 'node:url';
 import { getJson, startStack, until, type StackOptions } from '../../helpers/stack.js';
-import { TestClient } from '../../helpers/ws-client.js';
+import { TestClient, refusedUpgrade } from '../../helpers/ws-client.js';
 
 /** A raw WebSocket client: every message parsed, in order, and how the connection closed. */
 class Client {
@@ -55,19 +55,6 @@ class Client {
   }
 }
 
-/** An upgrade the server refuses: its status and JSON body. */
-function refusal(url: string): Promise<{ status: number; body: any }> {
-  const ws = new WebSocket(url);
-  return new Promise((resolve, reject) => {
-    ws.on('open', () => reject(new Error(`${url} was accepted`)));
-    ws.on('error', () => {});
-    ws.on('unexpected-response', (_req, res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString('utf8')));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(body) }));
-    });
-  });
-}
 
 const stack = (t: Test, relay: Record<string, unknown> = {}, opts: StackOptions = {}) =>
   startStack(t, { ...opts, config: { plugins: ['market', { name: 'binance-relay', config: relay }], ...opts.config } });
@@ -127,11 +114,11 @@ t.test('limits: streams per connection, messages per second (pings count), URL c
   t.equal(over.error.code, 2);
   t.match(over.error.msg, /at most 3 streams/);
   t.same(await c.ask({ method: 'LIST_SUBSCRIPTIONS', id: 2 }), { result: ['btcusdt@trade', 'ethusdt@trade'], id: 2 }, 'the URL\'s streams, nothing of the refused request');
-  t.same((await refusal(`${base}/stream?streams=a@trade/b@trade/c@trade/d@trade`)).body.code, 2, 'a URL with too many streams is refused');
-  const bad = await refusal(`${base}/ws/btcusdt@foo`);
-  t.same(bad, { status: 400, body: { code: 2, msg: 'Invalid request: invalid stream' } });
-  t.match((await refusal(`${base}/stream?streams=btcusdt@trade/xyzusdt@trade`)).body.msg, /symbol XYZUSDT is not served/);
-  t.equal((await refusal(`${base}/ws/btcusdt@trade?timeUnit=MICROSECOND`)).status, 400, 'times in microseconds are not offered');
+  t.same((await refusedUpgrade(`${base}/stream?streams=a@trade/b@trade/c@trade/d@trade`)).body.code, 2, 'a URL with too many streams is refused');
+  const bad = await refusedUpgrade(`${base}/ws/btcusdt@foo`);
+  t.same({ status: bad.status, body: bad.body }, { status: 400, body: { code: 2, msg: 'Invalid request: invalid stream' } });
+  t.match((await refusedUpgrade(`${base}/stream?streams=btcusdt@trade/xyzusdt@trade`)).body.msg, /symbol XYZUSDT is not served/);
+  t.equal((await refusedUpgrade(`${base}/ws/btcusdt@trade?timeUnit=MICROSECOND`)).status, 400, 'times in microseconds are not offered');
 
   // Five messages a second are fine; the sixth within the second closes the connection.
   const fast = await Client.open(t, `${base}/binance/ws`);
