@@ -1,11 +1,11 @@
 // The built-in channel families' names and frame data, typed from the server's own producers (no second copy).
-import type { AggTradeData, DepthData, KlineData, PriceData, TickerData, TradeData } from '../plugins/market/frames.js';
+import type { AggTradeData, DepthData, DepthDeltaData, KlineData, PriceData, TickerData, TradeData } from '../plugins/market/frames.js';
 import type { SignalData } from '../plugins/signals/signal.js';
 import type { OrderEvent, PortfolioView } from '../plugins/trading/index.js';
 import type { AccountData } from '../plugins/users/index.js';
 import type { KlineInterval } from '../shards/market/market-events.js';
 
-export type { AggTradeData, DepthData, KlineData, PriceData, TickerData, TradeData, SignalData, OrderEvent, PortfolioView, AccountData, KlineInterval };
+export type { AggTradeData, DepthData, DepthDeltaData, KlineData, PriceData, TickerData, TradeData, SignalData, OrderEvent, PortfolioView, AccountData, KlineInterval };
 
 /** Levels a depth channel may ask for (depth:SYM:N). */
 export type DepthLevels = 5 | 10 | 20 | 50 | 100;
@@ -18,6 +18,7 @@ export type ChannelData<C extends string> =
   : C extends `trades:${string}` ? TradeData
   : C extends `aggTrades:${string}` ? AggTradeData
   : C extends `depth:${string}` ? DepthData
+  : C extends `depthDelta:${string}` ? DepthData | DepthDeltaData
   : C extends `signals:${string}` ? SignalData
   : C extends `orders:${string}` ? OrderEvent
   : C extends `portfolio:${string}` ? PortfolioView
@@ -33,6 +34,8 @@ export type BuiltInChannel =
   | `aggTrades:${string}`
   | `depth:${string}`
   | `depth:${string}:${DepthLevels}`
+  | `depthDelta:${string}`
+  | `depthDelta:${string}:${DepthLevels}`
   | `signals:${string}`
   | `orders:${string}`
   | `portfolio:${string}`

@@ -19,6 +19,12 @@ export const FrameKind = {
    * holding the channel with `watchRaw`: numbered like DATA, never kept as a snapshot, never sent to /ws clients.
    */
   RAW: 5,
+  /**
+   * The whole state of a channel whose data frames are changes (a delta channel), numbered like the DATA frame it
+   * goes with and sent just before it: kept as the snapshot new subscribers get first, never published or kept in
+   * the history (the changes are).
+   */
+  SNAPSHOT: 6,
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 

@@ -1,6 +1,6 @@
 // Channel families registered by plugins, and the validation of a channel name for one client.
 import type { ChannelSpec } from './plugin-api.js';
-import { parseChannelName, isValidKind, type ChannelName } from './channel-grammar.js';
+import { CONFLATION_RATES, parseChannelName, isValidKind, type ChannelName } from './channel-grammar.js';
 import { errorData, type ErrorData, type ErrorRegistry } from './errors.js';
 import type { SymbolRegistry } from './symbol-registry.js';
 
@@ -25,6 +25,7 @@ export class ChannelRegistry {
     if (existing) throw new Error(`plugin "${plugin}": channel kind "${kind}" is already registered by plugin "${existing.plugin}"`);
     if (spec.key !== 'symbol' && spec.key !== 'user') throw new Error(`plugin "${plugin}": channel kind "${kind}" needs key 'symbol' or 'user'`);
     if (spec.raw && spec.key !== 'symbol') throw new Error(`plugin "${plugin}": channel kind "${kind}" is raw, which needs key 'symbol' (raw frames come from the shards)`);
+    if (spec.conflate && (spec.key !== 'symbol' || spec.raw)) throw new Error(`plugin "${plugin}": channel kind "${kind}" can be conflated, which needs key 'symbol' and not raw (the shards conflate)`);
     if (spec.argErrorCode !== undefined && !this.errors.get(spec.argErrorCode)) {
       throw new Error(`plugin "${plugin}": channel kind "${kind}": argErrorCode ${spec.argErrorCode} is not a registered error code (declare it with defineErrors)`);
     }
@@ -45,7 +46,7 @@ export class ChannelRegistry {
    */
   validate(name: string, symbols: SymbolRegistry, opts: { raw?: boolean } = {}): Validation {
     const parsed = parseChannelName(name);
-    if (!parsed) return fail('TG_ERR_INVALID_CHANNEL', `Invalid channel name "${clip(name)}": use kind:SYMBOL or kind:SYMBOL:ARG, e.g. price:BTCUSDT or klines:BTCUSDT:1m`);
+    if (!parsed) return fail('TG_ERR_INVALID_CHANNEL', `Invalid channel name "${clip(name)}": use kind:SYMBOL or kind:SYMBOL:ARG, e.g. price:BTCUSDT or klines:BTCUSDT:1m (and @RATE for at most one frame per interval, e.g. price:BTCUSDT@1s)`);
     const family = this.kinds.get(parsed.kind);
     if (!family || (family.spec.raw ?? false) !== (opts.raw ?? false)) {
       if (opts.raw && family) return fail('TG_ERR_UNKNOWN_CHANNEL_KIND', `Channel kind "${parsed.kind}" is not raw: hold it with watch()`);
@@ -66,6 +67,15 @@ export class ChannelRegistry {
       return fail('TG_ERR_INVALID_ARGUMENT', `Channel "${parsed.kind}" takes no third part: use ${parsed.kind}:${parsed.key}`);
     } else if (!spec.args.includes(parsed.arg)) {
       return { ok: false, error: this.errors.data(spec.argErrorCode ?? 'TG_ERR_INVALID_ARGUMENT', `Invalid ${argName} "${clip(parsed.arg)}" for ${parsed.kind}: use one of ${spec.args.join(', ')}`) };
+    }
+    if (parsed.rate !== undefined) {
+      if (!spec.conflate) {
+        const can = [...this.kinds.values()].filter((k) => k.spec.conflate).map((k) => k.kind).sort().join(', ');
+        return fail('TG_ERR_INVALID_RATE', `Channel "${parsed.kind}" cannot be conflated (@${clip(parsed.rate)}): each of its frames counts, so subscribe to ${parsed.name.slice(0, parsed.name.indexOf('@'))}; kinds that can: ${can || 'none on this server'}`);
+      }
+      if (!Number.isFinite(parsed.rateMs)) {
+        return fail('TG_ERR_INVALID_RATE', `Invalid rate "@${clip(parsed.rate)}": use one of ${Object.keys(CONFLATION_RATES).map((r) => `@${r}`).join(', ')}`);
+      }
     }
     if (spec.key === 'symbol') {
       // Last, so that a name refused for another reason never counts against the active-symbol cap.

@@ -24,6 +24,7 @@ export const ERRORS = {
   TG_ERR_SYMBOLS_UNAVAILABLE: { status: 503, message: 'The exchange symbol list is not loaded yet: retry in a few seconds' },
   TG_ERR_INVALID_INTERVAL: { status: 400, message: 'Invalid kline interval: use one of 1m 3m 5m 15m 30m 1h 2h 4h 6h 12h 1d 3d 1w 1M' },
   TG_ERR_INVALID_ARGUMENT: { status: 400, message: 'Invalid channel argument' },
+  TG_ERR_INVALID_RATE: { status: 400, message: 'Invalid @RATE suffix: use @100ms, @250ms, @500ms, @1s, @2s, @5s, @10s, @30s or @60s, on a channel kind that can be conflated (e.g. price:BTCUSDT@1s)' },
   TG_ERR_AUTH_REQUIRED: { status: 401, message: 'Authentication required for this channel' },
   TG_ERR_FORBIDDEN: { status: 403, message: 'This channel belongs to another user' },
   TG_ERR_CHANNEL_LIMIT: { status: 429, message: 'Channel limit reached: unsubscribe from a channel before subscribing to another' },

@@ -314,6 +314,13 @@ export interface ChannelSpec {
    * Needs `key: 'symbol'`.
    */
   raw?: boolean;
+  /**
+   * Clients may ask for at most one frame per interval with a `@RATE` suffix (price:BTCUSDT@1s): the latest value,
+   * never an older one after a newer one, and the last one always sent at the interval's end. Only for channels whose
+   * every frame is the whole current state (a price, a book), never for events (trades: each one counts). The shard
+   * runs a conflated channel as a channel of its own, with its own `seq`. Needs `key: 'symbol'`, not raw.
+   */
+  conflate?: boolean;
 }
 
 /**

@@ -40,6 +40,8 @@ interface ChannelEntry {
   sent: KindCounts;
   /** Set while the channel stays open without subscribers (history.keepOpenMs), so a client back soon misses nothing. */
   linger: NodeJS.Timeout | undefined;
+  /** Its data frames are changes: the snapshot is the whole state its producer sends beside each (FrameKind.SNAPSHOT). */
+  deltas: boolean;
 }
 
 /** A plugin holding a raw channel (AcceptorApi.watchRaw). */
@@ -112,7 +114,7 @@ export class Subscriptions {
     const kind = channel.slice(0, channel.indexOf(':'));
     let sent = this.sent.get(kind);
     if (!sent) this.sent.set(kind, (sent = { frames: 0, bytes: 0 }));
-    const entry: ChannelEntry = { name: channel, subscribers: 0, shard, snapshot: undefined, marked: undefined, stale: undefined, watchers: undefined, raw: undefined, sent, linger: undefined };
+    const entry: ChannelEntry = { name: channel, subscribers: 0, shard, snapshot: undefined, marked: undefined, stale: undefined, watchers: undefined, raw: undefined, sent, linger: undefined, deltas: false };
     this.channels.set(channel, entry);
     return { entry, first: true };
   }
@@ -301,14 +303,25 @@ export class Subscriptions {
       return;
     }
     // Kept frames are copied: a view would keep the whole batch buffer alive for as long as the channel lives.
-    if (kind === FrameKind.DATA) {
+    if (kind === FrameKind.SNAPSHOT) {
+      // The state after the change of the same seq, which follows: not published, not history.
       if (seq <= (this.seqs.get(channel) ?? 0)) return;
       entry.snapshot = bytes.slice();
       entry.marked = undefined;
+      entry.deltas = true;
+      return;
+    }
+    if (kind === FrameKind.DATA) {
+      if (seq <= (this.seqs.get(channel) ?? 0)) return;
+      const kept = bytes.slice();
+      if (!entry.deltas || asSnapshot) {
+        entry.snapshot = kept;
+        entry.marked = undefined;
+      }
       this.seqs.set(channel, seq);
-      this.history?.record(channel, seq, entry.snapshot);
+      this.history?.record(channel, seq, kept);
       // The latest frame from before this gateway opened the channel: its subscribers get it as on any gateway.
-      if (asSnapshot) bytes = entry.marked = markSnapshot(entry.snapshot);
+      if (asSnapshot) bytes = entry.marked = markSnapshot(kept);
     } else if (kind === FrameKind.STALE) entry.stale = bytes.slice();
     else if (kind === FrameKind.LIVE) entry.stale = undefined;
     if (entry.watchers) for (const fn of [...entry.watchers]) this.tell(fn, bytes);

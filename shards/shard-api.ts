@@ -14,11 +14,20 @@ export interface Channel {
   kind: string;
   symbol: string;
   arg: string | undefined;
+  /**
+   * A conflated channel's interval (kind:SYM@RATE, e.g. price:BTCUSDT@1s), 0 otherwise. The shard conflates what the
+   * producer emits: a producer needs nothing for it.
+   */
+  rateMs: number;
 }
 
 /** Sends frames on one channel; each call serialises the frame once for all its subscribers. */
 export interface Emitter {
-  emit(type: string, data: unknown): void;
+  /**
+   * A data frame. `state`: when `data` is a change (a delta) rather than the whole state, the whole state after it,
+   * as the frame a new subscriber gets first (its snapshot) instead of this change; current subscribers never get it.
+   */
+  emit(type: string, data: unknown, state?: { type: string; data: unknown }): void;
   /**
    * A frame that is `payload` itself, in the channel's own format rather than tickgate's `{type, channel, seq, data}`
    * (e.g. another API's payload): for a channel kind the acceptor half declared `raw`, whose frames reach its own

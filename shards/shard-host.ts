@@ -8,6 +8,7 @@ import { parseChannelName } from '../core/channel-grammar.js';
 import { shardFor } from '../core/shard-hash.js';
 import { SymbolTable, type SymbolInfo } from '../core/symbol-registry.js';
 import { FrameBatcher } from './frame-batcher.js';
+import { conflatedEmitter, type ConflatedEmitter } from './conflated-emitter.js';
 import { BOOK_LEVELS, MarketEventBus, type MarketEventMap, type MarketEvents, type MarketKind, type MarketNeed } from './market/market-events.js';
 import { feed as makeFeed, type ExchangeAdapter, type Feed } from './exchanges/exchange-adapter.js';
 import { EXCHANGES } from './exchanges/adapters.js';
@@ -28,6 +29,8 @@ interface OpenChannel {
   closed: boolean;
   state: 'live' | 'stale';
   lastErrorAt: number;
+  /** A conflated channel's emitter, whose waiting frame and timer go with the channel. */
+  conflation: ConflatedEmitter | undefined;
 }
 
 /** Who holds a feed open: channel names, `#hold`, and `#listener:N` for market.on listeners. */
@@ -309,7 +312,7 @@ export class ShardHost {
       this.fail(name, errorData('TG_ERR_CHANNEL_FAILED', `No producer for "${name}" on this server: the plugin that declares it has no shard half`));
       return;
     }
-    const ch: Channel = { name, kind: parsed.kind, symbol: parsed.key, arg: parsed.arg };
+    const ch: Channel = { name, kind: parsed.kind, symbol: parsed.key, arg: parsed.arg, rateMs: parsed.rateMs || 0 };
     let feeds: Feed[];
     try {
       const { needs } = producer.spec;
@@ -323,15 +326,17 @@ export class ShardHost {
     }
     // The acceptor's count matters after a shard restart (this map is then empty); otherwise the shard's is ahead.
     this.seqs.set(name, Math.max(this.seqs.get(name) ?? 0, seqBase));
-    const entry: OpenChannel = { ch, producer, feeds, closer: undefined, closed: false, state: wasStale ? 'stale' : 'live', lastErrorAt: 0 };
+    const entry: OpenChannel = { ch, producer, feeds, closer: undefined, closed: false, state: wasStale ? 'stale' : 'live', lastErrorAt: 0, conflation: undefined };
     this.channels.set(name, entry);
     for (const f of feeds) this.ref(f, name);
     if (feeds.some((f) => this.adapter.isStale(f))) this.setChannelState(entry, 'stale');
     else if (wasStale && feeds.every((f) => this.adapter.isLive(f))) this.setChannelState(entry, 'live');
     this.bus.currentTag = name;
     let result: ReturnType<ProducerSpec['open']>;
+    const out = this.emitterFor(entry);
+    if (ch.rateMs > 0) entry.conflation = conflatedEmitter(out, ch.rateMs);
     try {
-      result = producer.spec.open(ch, this.emitterFor(entry));
+      result = producer.spec.open(ch, entry.conflation ?? out);
     } catch (err) {
       this.bus.currentTag = undefined;
       this.producerFailed(name, producer.plugin, err);
@@ -378,6 +383,7 @@ export class ShardHost {
     if (!entry) return;
     entry.closed = true;
     this.channels.delete(name);
+    entry.conflation?.close();
     runCloser(entry.closer, this.log, name);
     for (const f of entry.feeds) this.unref(f, name);
     this.scheduleStats();
@@ -387,10 +393,13 @@ export class ShardHost {
   private emitterFor(entry: OpenChannel): Emitter {
     const channel = entry.ch.name;
     return {
-      emit: (type, data) => {
+      emit: (type, data, state) => {
         if (entry.closed) return;
         const seq = (this.seqs.get(channel) ?? 0) + 1;
         this.seqs.set(channel, seq);
+        // Before its change: a subscriber that joins between the two gets this state and then a change it already
+        // holds (seq not above its own, which clients drop), never a change it lacks.
+        if (state) this.batcher.push(channel, FrameKind.SNAPSHOT, encodeDataFrame(state.type, channel, seq, state.data), seq);
         this.batcher.push(channel, FrameKind.DATA, encodeDataFrame(type, channel, seq, data), seq);
       },
       raw: (payload) => {

@@ -19,6 +19,18 @@ export function throttleLatest<T>(intervalMs: number, send: (value: T) => boolea
   const deliver = (value: T) => {
     if (send(value) !== false) sentAt = Date.now();
   };
+  const fire = () => {
+    timer = undefined;
+    // A timer may fire a little early by the wall clock (the event loop's clock lags it): never before the interval ends.
+    const left = sentAt + intervalMs - Date.now();
+    if (left > 0 && pending) {
+      timer = setTimeout(fire, left);
+      return;
+    }
+    const p = pending;
+    pending = undefined;
+    if (p) deliver(p.value);
+  };
   return {
     push(value) {
       const wait = sentAt + intervalMs - Date.now();
@@ -30,12 +42,7 @@ export function throttleLatest<T>(intervalMs: number, send: (value: T) => boolea
         return;
       }
       pending = { value };
-      timer ??= setTimeout(() => {
-        timer = undefined;
-        const p = pending;
-        pending = undefined;
-        if (p) deliver(p.value);
-      }, wait);
+      timer ??= setTimeout(fire, wait);
     },
     close() {
       clearTimeout(timer);

@@ -28,6 +28,8 @@ interface IngestChannel {
   /** The latest data frame and, while stale, the status frame: what a gateway that opens it late gets at once. */
   snapshot: Uint8Array | undefined;
   stale: Uint8Array | undefined;
+  /** Its data frames are changes: `snapshot` is the whole state sent beside them (FrameKind.SNAPSHOT), not the latest frame. */
+  deltas?: boolean;
 }
 
 const HEARTBEAT_MS = 1000;
@@ -467,7 +469,11 @@ export class IngestNode {
         const kind = kinds[i] as FrameKind;
         if (kind === FrameKind.DATA) {
           ch.seq = seqs[i]!;
+          if (!ch.deltas) ch.snapshot = bytes.slice();
+        } else if (kind === FrameKind.SNAPSHOT) {
+          // A delta channel's whole state: what a gateway that opens the channel later gets first.
           ch.snapshot = bytes.slice();
+          ch.deltas = true;
         } else if (kind === FrameKind.RAW) ch.seq = seqs[i]!;
         else if (kind === FrameKind.STALE) ch.stale = bytes.slice();
         else if (kind === FrameKind.LIVE) ch.stale = undefined;

@@ -27,7 +27,7 @@ function files(): Array<[string, string, string]> {
     ['/dashboard/app.js', join(pub, 'app.js'), JS],
     ['/dashboard/style.css', join(pub, 'style.css'), 'text/css; charset=utf-8'],
     ['/dashboard/vendor/lightweight-charts.mjs', charts, JS],
-    ...['index.js', 'tickgate-client.js', 'backoff.js', 'channels.js'].map((f): [string, string, string] => [`/dashboard/sdk/${f}`, join(sdk, f), JS]),
+    ...['index.js', 'tickgate-client.js', 'backoff.js', 'channels.js', 'depth-book.js'].map((f): [string, string, string] => [`/dashboard/sdk/${f}`, join(sdk, f), JS]),
   ];
 }
 

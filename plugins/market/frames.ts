@@ -85,6 +85,14 @@ export function depthData(d: Pick<BookEvent, 'symbol' | 'eventTime' | 'bids' | '
   };
 }
 
+/**
+ * A depthDelta frame: the levels that changed since the channel's previous frame (quantity 0: the level is gone), on
+ * top of the whole book of the first frame (a `depth` frame). Applied in `seq` order they give the depth frame's levels.
+ */
+export function depthDeltaData(d: Pick<BookEvent, 'symbol' | 'eventTime'>, bids: Array<[number, number]>, asks: Array<[number, number]>) {
+  return { symbol: d.symbol, bids, asks, timestamp: iso(d.eventTime) };
+}
+
 /** Each market channel's frame data, as the functions above make it: the client SDK's types come from here. */
 export type PriceData = ReturnType<typeof priceData>;
 export type TickerData = ReturnType<typeof tickerData>;
@@ -92,3 +100,4 @@ export type KlineData = ReturnType<typeof klineData>;
 export type TradeData = ReturnType<typeof tradeData>;
 export type AggTradeData = ReturnType<typeof aggTradeData>;
 export type DepthData = ReturnType<typeof depthData>;
+export type DepthDeltaData = ReturnType<typeof depthDeltaData>;

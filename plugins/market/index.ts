@@ -17,12 +17,13 @@ export default definePlugin({
     restIdleMs: z.number().int().min(100).max(3_600_000).default(60_000),
   }).strict(),
   acceptor(api) {
-    api.channel('price', { key: 'symbol', description: 'last price and 24h change (from the exchange ticker)' });
-    api.channel('ticker', { key: 'symbol', description: 'full 24h ticker statistics' });
+    api.channel('price', { key: 'symbol', conflate: true, description: 'last price and 24h change (from the exchange ticker)' });
+    api.channel('ticker', { key: 'symbol', conflate: true, description: 'full 24h ticker statistics' });
     api.channel('klines', { key: 'symbol', argName: 'interval', args: KLINE_INTERVALS, argErrorCode: 'TG_ERR_INVALID_INTERVAL', description: 'candlesticks of one interval' });
     api.channel('trades', { key: 'symbol', description: 'individual trades' });
     api.channel('aggTrades', { key: 'symbol', description: 'aggregate trades: one per taker order (extension)' });
-    api.channel('depth', { key: 'symbol', argName: 'levels', args: DEPTH_LEVELS.map(String), argRequired: false, description: 'order book from the local book: top 10 levels per side, or depth:SYM:N' });
+    api.channel('depth', { key: 'symbol', argName: 'levels', args: DEPTH_LEVELS.map(String), argRequired: false, conflate: true, description: 'order book from the local book: top 10 levels per side, or depth:SYM:N' });
+    api.channel('depthDelta', { key: 'symbol', argName: 'levels', args: DEPTH_LEVELS.map(String), argRequired: false, conflate: true, description: 'the depth channel as changes: a whole depth frame, then only the levels that changed (quantity 0: gone)' });
     const { symbols } = api;
     const TAGS = ['market'];
     api.route('get', '/api/v1/market/symbols', () => {

@@ -1,6 +1,7 @@
 // Built-in market plugin, shard half: maps the shard's normalised events to price, ticker, klines, trades and depth frames.
 import type { BookEvent, ShardApi } from '../../shards/shard-api.js';
-import { aggTradeData, depthData, klineData, priceData, tickerData, tradeData } from './frames.js';
+import { aggTradeData, depthData, depthDeltaData, klineData, priceData, tickerData, tradeData } from './frames.js';
+import { levelChanges } from './depth-delta.js';
 import { answerMarketQueries } from './market-state.js';
 import { throttleLatest } from '../../shards/throttle-latest.js';
 
@@ -66,6 +67,33 @@ export default function market(api: ShardApi): void {
         if (last && sameLevels(last.bids, data.bids) && sameLevels(last.asks, data.asks)) return false;
         last = data;
         out.emit('depth', data);
+      });
+      const off = api.market.on('book', ch.symbol, (book) => frames.push(book));
+      return () => {
+        off();
+        frames.close();
+      };
+    },
+  });
+  // depthDelta:SYM[:N]: the same book and pace as depth, but after the first (whole) frame only the levels that changed,
+  // with the whole book beside each change as the snapshot for clients that join later.
+  api.produce('depthDelta', {
+    needs: ['book'],
+    open: (ch, out) => {
+      const levels = ch.arg ? Number(ch.arg) : DEPTH_LEVELS;
+      let last: ReturnType<typeof depthData> | undefined;
+      const frames = throttleLatest(DEPTH_INTERVAL_MS, (book: BookEvent) => {
+        const data = depthData(book, levels);
+        if (!last) {
+          last = data;
+          out.emit('depth', data);
+          return;
+        }
+        const bids = levelChanges(last.bids, data.bids);
+        const asks = levelChanges(last.asks, data.asks);
+        if (bids.length === 0 && asks.length === 0) return false;
+        last = data;
+        out.emit('depthDelta', depthDeltaData(book, bids, asks), { type: 'depth', data });
       });
       const off = api.market.on('book', ch.symbol, (book) => frames.push(book));
       return () => {

@@ -17,6 +17,7 @@ t.test('error codes and their HTTP statuses are stable', async (t) => {
     TG_ERR_SYMBOLS_UNAVAILABLE: 503,
     TG_ERR_INVALID_INTERVAL: 400,
     TG_ERR_INVALID_ARGUMENT: 400,
+    TG_ERR_INVALID_RATE: 400,
     TG_ERR_AUTH_REQUIRED: 401,
     TG_ERR_FORBIDDEN: 403,
     TG_ERR_CHANNEL_LIMIT: 429,
