@@ -2,10 +2,13 @@
 // Same client protocol subset as tickgate (connected, subscribe/subscribed, data frames with seq), nothing else: no
 // validation, limits, snapshots, status or order book. KINDS picks what it relays (default: price only):
 //   price, ticker ← <sym>@ticker    trades ← <sym>@trade    klines:1m ← <sym>@kline_1m
-//   depth ← <sym>@depth10@100ms: the exchange's own top 10, relayed when it changed (as tickgate sends its book's)
-// Frames are shaped by tickgate's own frame functions, so both send the same bytes for the same event. One
-// difference: Binance's partial-depth payload has no event time, so the ceiling's depth frames are stamped on
-// receipt, and their latency leaves out the exchange-to-server leg that tickgate's depth frames include.
+//   depth ← <sym>@depth10@100ms: the exchange's own top 10, relayed when it changed (as tickgate sends its book's),
+//           stamped with the event time E of the <sym>@depth@100ms diff that made it (see below)
+// Frames are shaped by tickgate's own frame functions, so both send the same bytes for the same event. Binance's
+// partial-depth payload has no event time, and tickgate's depth frames carry the event time of the diff that last
+// changed its book; so that both depth latencies measure the same span (exchange event to client), the ceiling also
+// takes the diff stream and stamps a partial book with the E of the diff whose final update id `u` is the book's
+// `lastUpdateId`: the exchange sends that diff first. A partial book with no such diff is stamped on receipt.
 import WebSocket from 'ws';
 import { loadNativeUws } from '../../core/uws-native.js';
 import { encodeDataFrame } from '../../core/protocol.js';
@@ -27,6 +30,8 @@ const port = Number(process.env.PORT ?? 3000);
 const seqs = new Map<string, number>();
 /** The last depth levels sent per channel, serialised: an unchanged book is not sent again. */
 const lastDepth = new Map<string, string>();
+/** Per symbol, the final update id and event time of the latest diff: the event time of the partial book it made. */
+const lastDiff = new Map<string, { u: number; E: number }>();
 
 const app = uws.App();
 app.ws('/ws', {
@@ -60,7 +65,7 @@ const streams = symbols.flatMap((s) => {
   return [
     ...(kinds.has('price') || kinds.has('ticker') ? [`${l}@ticker`] : []),
     ...(kinds.has('trades') ? [`${l}@trade`] : []),
-    ...(kinds.has('depth') ? [`${l}@depth10@100ms`] : []),
+    ...(kinds.has('depth') ? [`${l}@depth@100ms`, `${l}@depth10@100ms`] : []),
     ...(kinds.has('klines:1m') ? [`${l}@kline_1m`] : []),
   ];
 });
@@ -80,12 +85,16 @@ feed.on('message', (raw: Buffer) => {
   } else if (n.kind === 'kline') {
     const k = n.event;
     publish(`klines:${sym}:${k.interval}`, 'kline', () => klineData(k));
+  } else if (n.kind === 'depthDiff') {
+    lastDiff.set(sym, { u: n.diff.u, E: n.eventTime });
   } else if (n.kind === 'depth') {
     const channel = `depth:${sym}`;
     const levels = JSON.stringify([n.event.bids, n.event.asks]);
     if (levels === lastDepth.get(channel)) return;
     lastDepth.set(channel, levels);
     const d = n.event;
+    const diff = lastDiff.get(sym);
+    if (diff && diff.u === d.lastUpdateId) d.eventTime = diff.E;
     publish(channel, 'depth', () => depthData(d, 10));
   }
 });

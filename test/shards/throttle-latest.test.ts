@@ -46,3 +46,49 @@ t.test('send returning false (nothing changed) does not start the interval', asy
   t.same(sent, [5], 'sent at once: the unchanged value did not count');
   th.close();
 });
+
+t.test('a burst of 2: two values go at once, the third waits for the interval', async (t) => {
+  const sent: number[] = [];
+  const th = throttleLatest(100, (v: number) => {
+    sent.push(v);
+  }, 2);
+  th.push(1);
+  th.push(2);
+  th.push(3);
+  t.same(sent, [1, 2], 'two at once');
+  await sleep(150);
+  t.same(sent, [1, 2, 3], 'the third after one interval');
+  th.close();
+});
+
+t.test('fed at its own rate, a burst of 2 sends an update that follows a late one at once', async (t) => {
+  // Updates every 60 ms, throttled to 60 ms; the second comes 30 ms late, the third on time (30 ms after it).
+  const sentAt: number[] = [];
+  const start = Date.now();
+  const th = throttleLatest(60, () => {
+    sentAt.push(Date.now() - start);
+  }, 2);
+  th.push(0);
+  await sleep(90);
+  th.push(1);
+  await sleep(30);
+  th.push(2);
+  t.equal(sentAt.length, 3, 'none waited');
+  th.close();
+});
+
+t.test('a burst of 1 holds an update that follows a late one (the behaviour a burst of 2 avoids)', async (t) => {
+  const sentAt: number[] = [];
+  const th = throttleLatest(60, () => {
+    sentAt.push(Date.now());
+  });
+  th.push(0);
+  await sleep(90);
+  th.push(1);
+  await sleep(30);
+  th.push(2);
+  t.equal(sentAt.length, 2, 'the third waits');
+  await sleep(80);
+  t.equal(sentAt.length, 3);
+  th.close();
+});
