@@ -14,11 +14,17 @@ function table(head: string[], rows: Array<Array<string | number>>): string {
   return line(head) + line(head.map(() => '---')) + rows.map(line).join('');
 }
 
+/** Mean payload bytes per data frame, by frame type: "price 262, trade 171". */
+export function bytesPerFrame(r: Pick<FanoutResult, 'sizeByType'>): string {
+  const sizes = Object.entries(r.sizeByType ?? {});
+  return sizes.length ? sizes.map(([type, n]) => `${type} ${n.bytesPerFrame}`).join(', ') : '-';
+}
+
 /** One row per run; ratios against the ceiling and the NestJS peer in the same scenario, where they ran. */
 export function fanoutTable(results: FanoutResult[]): string {
   const peer = (r: FanoutResult, t: string) => results.find((x) => x.scenario.name === r.scenario.name && x.scenario.target === t);
   return table(
-    ['scenario', 'target', 'clients held', 'frames/s', 'expected', 'missing + repeated', 'p50 ms', 'p99 ms', 'p99 ms by type', 'server CPU', 'client CPU', 'KB/s per client', 'RSS KB/conn', 'in use KB/conn', '× ceiling frames/s', '× ceiling p99', '× ceiling RSS/conn', '× ceiling in use/conn', '× NestJS frames/s'],
+    ['scenario', 'target', 'clients held', 'frames/s', 'expected', 'missing + repeated', 'p50 ms', 'p99 ms', 'p99 ms by type', 'bytes/frame by type', 'server CPU', 'client CPU', 'KB/s per client', 'RSS KB/conn', 'in use KB/conn', '× ceiling frames/s', '× ceiling p99', '× ceiling RSS/conn', '× ceiling in use/conn', '× NestJS frames/s'],
     results.map((r) => {
       const ceiling = peer(r, 'uws-ceiling');
       const nest = peer(r, 'nestjs');
@@ -26,6 +32,7 @@ export function fanoutTable(results: FanoutResult[]): string {
         r.scenario.name ?? '-', r.scenario.target ?? 'tickgate', `${fmt(r.held)}/${fmt(r.scenario.clients)}`, fmt(r.framesPerSecond),
         r.expectedFramesPerSecond ? fmt(r.expectedFramesPerSecond) : '-', fmt(r.missing + r.duplicated), r.latencyMs.p50, r.latencyMs.p99,
         Object.keys(r.latencyByType).length > 1 ? Object.entries(r.latencyByType).map(([k, l]) => `${k} ${l.p99}`).join(', ') : '-',
+        bytesPerFrame(r),
         `${r.server.cpuPercent} %`, `${r.client.cpuPercent} %`, r.held ? Math.round((r.bytesPerSecond / r.held / 1024) * 10) / 10 : '-', r.server.rssKbPerConnection, r.server.rssKbPerConnectionInUse,
         ratio(r.framesPerSecond, ceiling?.framesPerSecond), ratio(r.latencyMs.p99, ceiling?.latencyMs.p99),
         memRatio(r.server.rssKbPerConnection, ceiling?.server.rssKbPerConnection), memRatio(r.server.rssKbPerConnectionInUse, ceiling?.server.rssKbPerConnectionInUse), ratio(r.framesPerSecond, nest?.framesPerSecond),
