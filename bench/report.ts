@@ -1,6 +1,7 @@
 // Result tables: markdown, so they read in a terminal and paste into BENCHMARKS.md unchanged.
 import type { FanoutResult } from './fanout/fanout.js';
 import type { HttpResult } from './http/http.js';
+import type { SweepRun } from './sweep/panels.js';
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 const ratio = (a: number, b: number | undefined) => (b && Number.isFinite(a) && Number.isFinite(b) ? (a / b).toFixed(2) : '-');
@@ -101,4 +102,20 @@ export function summaryTable(fanout: FanoutResult[], http: HttpResult[]): string
     rows.push([`HTTP ${tgHttp!.connections} connections`, `\`${p.path}\` req/s`, fmt(p.requestsPerSecond), '-', n ? fmt(n.requestsPerSecond) : '-', '-', ratio(p.requestsPerSecond, n?.requestsPerSecond)]);
   }
   return table(['scenario', 'metric', 'tickgate', 'uws-ceiling', 'NestJS', 'tickgate ÷ ceiling', 'tickgate ÷ NestJS'], rows);
+}
+
+/** The cost-growth sweep (npm run bench:sweep): one row per point and target, in the order they ran. */
+export function sweepTable(runs: SweepRun[]): string {
+  return table(
+    ['sweep', 'point', 'target', 'clients held', 'channels per client', 'rate /s', 'frames/s', 'server CPU', 'RSS MB idle → loaded', 'RSS KB/conn', 'in use KB/conn', 'p50 ms', 'p99 ms', 'missing + repeated', 'pongs/s'],
+    runs.map(({ sweep, line, x, target, result: r }) => {
+      const active = r.scenario.channelsPerClient > 0;
+      return [
+        sweep, sweep === 'connections' ? `${fmt(x)} ${line}` : `${x} channels, ${line}`, target, `${fmt(r.held)}/${fmt(r.scenario.clients)}`, r.scenario.channelsPerClient,
+        active ? r.scenario.rate : '-', active ? fmt(r.framesPerSecond) : '-', `${r.server.cpuPercent} %`, `${r.server.rssMbIdle} → ${r.server.rssMbLoaded}`,
+        r.server.rssKbPerConnection, r.server.rssKbPerConnectionInUse, active ? r.latencyMs.p50 : '-', active ? r.latencyMs.p99 : '-', fmt(r.missing + r.duplicated),
+        r.scenario.seconds ? fmt(Math.round(r.pongs / r.scenario.seconds)) : '-',
+      ];
+    }),
+  );
 }
