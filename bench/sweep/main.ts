@@ -1,7 +1,8 @@
 // `npm run bench:sweep`: how CPU, RSS and p99 grow with connections (idle and active) and with channels per client.
-// Writes bench/results/sweep-<time>.json and .svg, and bench/sweep.svg (the plot BENCHMARKS.md shows) on a full run.
+// Writes bench/results/sweep-<time>.json and .svg, and bench/sweep.svg (the plot BENCHMARKS.md shows) on a full run;
+// --replot FILE draws a saved sweep again.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -23,6 +24,8 @@ const { values } = parseArgs({
     // A fresh Node process gives back its start-up garbage about 8 s in: the idle baseline waits for it.
     settle: { type: 'string', default: '8' },
     only: { type: 'string' },
+    // --replot FILE: the plot and table again from a sweep's JSON, without running anything.
+    replot: { type: 'string' },
     // --quick: a tenth of the clients and a few seconds a point, to check the sweep runs (bench/sweep.svg is left alone).
     quick: { type: 'boolean', default: false },
   },
@@ -46,6 +49,17 @@ const points = sweepPoints({
   settleSeconds: quick ? 0 : Number(values.settle),
   ...(values.only ? { only: values.only as Sweep } : {}),
 });
+
+const publish = (svg: string) => writeFileSync(join(PACKAGE_ROOT, 'bench', 'sweep.svg'), svg);
+if (values.replot) {
+  const saved = JSON.parse(readFileSync(values.replot, 'utf8')) as { commit: string; machine: { cpus: number; cpuModel: string; node: string }; runs: SweepRun[]; quick: boolean };
+  const { panels, columns } = sweepPanels(saved.runs);
+  const svg = chartSvg(`tickgate cost growth (${saved.machine.cpus} × ${saved.machine.cpuModel}, commit ${saved.commit})`, panels, columns);
+  writeFileSync(values.replot.replace(/\.json$/, '.svg'), svg);
+  if (!saved.quick) publish(svg);
+  process.stdout.write(`${sweepTable(saved.runs)}\nPlot: ${values.replot.replace(/\.json$/, '.svg')}${saved.quick ? '' : ' (copied to bench/sweep.svg)'}\n`);
+  process.exit(0);
+}
 
 const started = new Date();
 const commit = (() => {
@@ -76,8 +90,9 @@ for (const [i, p] of points.entries()) {
   save();
 }
 const { panels, columns } = sweepPanels(runs);
-writeFileSync(`${base}.svg`, chartSvg(`tickgate cost growth (${machine.cpus} × ${machine.cpuModel}, commit ${commit})`, panels, columns));
-if (!quick && !values.only) copyFileSync(`${base}.svg`, join(PACKAGE_ROOT, 'bench', 'sweep.svg'));
+const svg = chartSvg(`tickgate cost growth (${machine.cpus} × ${machine.cpuModel}, commit ${commit})`, panels, columns);
+writeFileSync(`${base}.svg`, svg);
+if (!quick && !values.only) publish(svg);
 process.stdout.write(`\n## Cost growth (${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}, commit ${commit})\n\n${sweepTable(runs)}\n`);
 for (const f of failures) process.stdout.write(`FAILED ${f.sweep} ${f.x} ${f.line}: ${f.target}: ${f.error}\n`);
 process.stdout.write(`Results: ${base}.json\nPlot: ${base}.svg${!quick && !values.only ? ' (copied to bench/sweep.svg)' : ''}\n`);

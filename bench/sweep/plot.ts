@@ -25,9 +25,9 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 /** Coordinates to a tenth of a pixel: shorter text, the same picture. */
 const px = (n: number) => String(Math.round(n * 10) / 10);
 /** A tick label: 19000 → 19k, 2.5 → 2.5. */
-const tick = (n: number) => (n >= 1000 ? `${Math.round(n / 100) / 10}k` : String(Math.round(n * 100) / 100));
+const tick = (n: number) => (Math.abs(n) >= 1000 ? `${Math.round(n / 100) / 10}k` : String(Math.round(n * 100) / 100));
 
-/** The round number at or above `max` that five ticks divide well: 1, 2, 2.5 or 5 times a power of ten. */
+/** The round number at or above `max`: 1, 2, 2.5 or 5 times a power of ten (an axis maximum, or a tick step). */
 export function niceMax(max: number): number {
   if (!(max > 0) || !Number.isFinite(max)) return 1;
   const p = 10 ** Math.floor(Math.log10(max));
@@ -44,22 +44,30 @@ function panel(p: Panel, x0: number, y0: number, color: (name: string) => string
   const points = p.series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
   const xs = [...new Set(points.map(([x]) => x))].sort((a, b) => a - b);
   const xMax = niceMax(Math.max(...xs));
-  const yMax = niceMax(Math.max(...points.map(([, y]) => y)));
+  const ys = points.map(([, y]) => y);
+  // Round steps from zero (or below: memory above idle can be negative, by heap noise) to at or above the highest figure.
+  const low = Math.min(0, ...ys);
+  const high = Math.max(0, ...ys);
+  const step = niceMax((high - low) / 5);
+  const yMin = Math.floor(low / step) * step;
+  const yMax = Math.max(yMin + step, Math.ceil(high / step) * step);
   const iw = W - M.left - M.right;
   const ih = H - M.top - M.bottom;
   const sx = (x: number) => x0 + M.left + (x / xMax) * iw;
-  const sy = (y: number) => y0 + M.top + ih - (y / yMax) * ih;
+  const sy = (y: number) => y0 + M.top + ih - ((y - yMin) / (yMax - yMin)) * ih;
   const out = [`<g class="panel" data-title="${esc(p.title)}">`, text(x0 + W / 2, y0 + 18, p.title, 'text-anchor="middle" font-weight="bold"')];
-  for (let i = 0; i <= 5; i++) {
-    const v = (yMax * i) / 5;
-    out.push(`<line x1="${px(sx(0))}" x2="${px(sx(xMax))}" y1="${px(sy(v))}" y2="${px(sy(v))}" stroke="#e5e5e5"/>`);
+  for (let i = 0; yMin + i * step <= yMax + step / 1e6; i++) {
+    const v = yMin + i * step;
+    const zero = Math.abs(v) < step / 1e6;
+    out.push(`<line x1="${px(sx(0))}" x2="${px(sx(xMax))}" y1="${px(sy(v))}" y2="${px(sy(v))}" stroke="${zero ? '#999' : '#e5e5e5'}"/>`);
     out.push(text(sx(0) - 6, sy(v) + 4, tick(v), 'text-anchor="end"'));
   }
-  for (const x of xs) out.push(text(sx(x), sy(0) + 16, tick(x), 'text-anchor="middle"'));
-  out.push(`<path d="M${px(sx(0))} ${px(sy(yMax))}V${px(sy(0))}H${px(sx(xMax))}" fill="none" stroke="#333"/>`);
+  for (const x of xs) out.push(text(sx(x), sy(yMin) + 16, tick(x), 'text-anchor="middle"'));
+  out.push(`<path d="M${px(sx(0))} ${px(sy(yMax))}V${px(sy(yMin))}H${px(sx(xMax))}" fill="none" stroke="#333"/>`);
+  const yMid = sy((yMin + yMax) / 2);
   out.push(text(sx(xMax / 2), y0 + H - 8, p.xLabel, 'text-anchor="middle"'));
-  out.push(text(x0 + 14, sy(yMax / 2), p.yLabel, `text-anchor="middle" transform="rotate(-90 ${px(x0 + 14)} ${px(sy(yMax / 2))})"`));
-  if (points.length === 0) out.push(text(sx(xMax / 2), sy(yMax / 2), 'no data', 'text-anchor="middle" fill="#999"'));
+  out.push(text(x0 + 14, yMid, p.yLabel, `text-anchor="middle" transform="rotate(-90 ${px(x0 + 14)} ${px(yMid)})"`));
+  if (points.length === 0) out.push(text(sx(xMax / 2), yMid, 'no data', 'text-anchor="middle" fill="#999"'));
   for (const s of p.series) {
     const pts = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y)).sort(([a], [b]) => a - b);
     const c = color(s.name);

@@ -82,10 +82,16 @@ t.test('the plot is written: well-formed SVG, one polyline per series, a legend 
   t.ok(texts.includes('19k') && texts.includes('50'), 'x ticks at the measured points');
   t.ok(texts.includes('no data'), 'an empty panel says so');
   t.equal(elements.filter((e) => e.name === 'g' && e.attrs.class === 'panel').length, 3);
+  // Every point inside its panel, a negative one too (memory above idle can be below zero).
+  const negative = parseXml(chartSvg('t', [{ title: 'p', xLabel: 'x', yLabel: 'y', series: [{ name: 's', points: [[1, -5], [20, 1], [50, 0]] }] }]).trim());
+  const ys = points(negative.find((e) => e.name === 'polyline')!).map(([, y]) => y!);
+  const grid = negative.filter((e) => e.name === 'line' && (e.attrs.stroke === '#e5e5e5' || e.attrs.stroke === '#999')).map((e) => Number(e.attrs.y1));
+  t.ok(ys.every((y) => y >= Math.min(...grid) && y <= Math.max(...grid)), `points within the grid: ${ys.join(', ')}`);
+  t.same(negative.filter((e) => e.name === 'text').map((e) => e.text).filter((s) => /^-?\d+$/.test(s)).slice(0, 5), ['-6', '-4', '-2', '0', '2'], 'y ticks at round steps through zero');
 });
 
 t.test('sweep results become panels: a row per metric, a column per sweep, idle lines without latency', async (t) => {
-  const result = (cpu: number, rss: number, p99: number) => ({ server: { cpuPercent: cpu, rssMbLoaded: rss }, latencyMs: { p99, samples: p99 ? 10 : 0 } }) as unknown as FanoutResult;
+  const result = (cpu: number, rss: number, p99: number) => ({ server: { cpuPercent: cpu, rssMbIdle: 70, rssMbLoaded: rss }, latencyMs: { p99, samples: p99 ? 10 : 0 } }) as unknown as FanoutResult;
   const runs: SweepRun[] = [
     { sweep: 'connections', line: 'idle', x: 1000, target: 'tickgate', result: result(1, 80, 0) },
     { sweep: 'connections', line: 'active', x: 1000, target: 'tickgate', result: result(3, 85, 20) },
@@ -102,6 +108,7 @@ t.test('sweep results become panels: a row per metric, a column per sweep, idle 
     ['tickgate active'], ['tickgate 1000 clients'],
   ]);
   t.same(panels[4]!.series[0]!.points, [[1000, 20], [5000, 60]]);
+  t.same(panels[2]!.series[1]!.points, [[1000, 15], [5000, 25]], 'RSS above the idle baseline');
   t.same(panels[1]!.series[0]!.points, [[1, 2], [20, 10]], 'sorted by x');
   t.equal(parseXml(chartSvg('t', panels, columns).trim()).filter((e) => e.name === 'polyline').length, 8, 'one polyline per series of every panel');
 });
