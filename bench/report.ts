@@ -1,6 +1,7 @@
 // Result tables: markdown, so they read in a terminal and paste into BENCHMARKS.md unchanged.
 import type { FanoutResult } from './fanout/fanout.js';
 import type { HttpResult } from './http/http.js';
+import type { SweepRun } from './sweep/panels.js';
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 const ratio = (a: number, b: number | undefined) => (b && Number.isFinite(a) && Number.isFinite(b) ? (a / b).toFixed(2) : '-');
@@ -14,11 +15,17 @@ function table(head: string[], rows: Array<Array<string | number>>): string {
   return line(head) + line(head.map(() => '---')) + rows.map(line).join('');
 }
 
+/** Mean payload bytes per data frame, by frame type: "price 262, trade 171". */
+export function bytesPerFrame(r: Pick<FanoutResult, 'sizeByType'>): string {
+  const sizes = Object.entries(r.sizeByType ?? {});
+  return sizes.length ? sizes.map(([type, n]) => `${type} ${n.bytesPerFrame}`).join(', ') : '-';
+}
+
 /** One row per run; ratios against the ceiling and the NestJS peer in the same scenario, where they ran. */
 export function fanoutTable(results: FanoutResult[]): string {
   const peer = (r: FanoutResult, t: string) => results.find((x) => x.scenario.name === r.scenario.name && x.scenario.target === t);
   return table(
-    ['scenario', 'target', 'clients held', 'frames/s', 'expected', 'missing + repeated', 'p50 ms', 'p99 ms', 'p99 ms by type', 'server CPU', 'client CPU', 'KB/s per client', 'RSS KB/conn', 'in use KB/conn', '× ceiling frames/s', '× ceiling p99', '× ceiling RSS/conn', '× ceiling in use/conn', '× NestJS frames/s'],
+    ['scenario', 'target', 'clients held', 'frames/s', 'expected', 'missing + repeated', 'p50 ms', 'p99 ms', 'p99 ms by type', 'bytes/frame by type', 'server CPU', 'client CPU', 'KB/s per client', 'RSS KB/conn', 'in use KB/conn', '× ceiling frames/s', '× ceiling p99', '× ceiling RSS/conn', '× ceiling in use/conn', '× NestJS frames/s'],
     results.map((r) => {
       const ceiling = peer(r, 'uws-ceiling');
       const nest = peer(r, 'nestjs');
@@ -26,6 +33,7 @@ export function fanoutTable(results: FanoutResult[]): string {
         r.scenario.name ?? '-', r.scenario.target ?? 'tickgate', `${fmt(r.held)}/${fmt(r.scenario.clients)}`, fmt(r.framesPerSecond),
         r.expectedFramesPerSecond ? fmt(r.expectedFramesPerSecond) : '-', fmt(r.missing + r.duplicated), r.latencyMs.p50, r.latencyMs.p99,
         Object.keys(r.latencyByType).length > 1 ? Object.entries(r.latencyByType).map(([k, l]) => `${k} ${l.p99}`).join(', ') : '-',
+        bytesPerFrame(r),
         `${r.server.cpuPercent} %`, `${r.client.cpuPercent} %`, r.held ? Math.round((r.bytesPerSecond / r.held / 1024) * 10) / 10 : '-', r.server.rssKbPerConnection, r.server.rssKbPerConnectionInUse,
         ratio(r.framesPerSecond, ceiling?.framesPerSecond), ratio(r.latencyMs.p99, ceiling?.latencyMs.p99),
         memRatio(r.server.rssKbPerConnection, ceiling?.server.rssKbPerConnection), memRatio(r.server.rssKbPerConnectionInUse, ceiling?.server.rssKbPerConnectionInUse), ratio(r.framesPerSecond, nest?.framesPerSecond),
@@ -94,4 +102,20 @@ export function summaryTable(fanout: FanoutResult[], http: HttpResult[]): string
     rows.push([`HTTP ${tgHttp!.connections} connections`, `\`${p.path}\` req/s`, fmt(p.requestsPerSecond), '-', n ? fmt(n.requestsPerSecond) : '-', '-', ratio(p.requestsPerSecond, n?.requestsPerSecond)]);
   }
   return table(['scenario', 'metric', 'tickgate', 'uws-ceiling', 'NestJS', 'tickgate ÷ ceiling', 'tickgate ÷ NestJS'], rows);
+}
+
+/** The cost-growth sweep (npm run bench:sweep): one row per point and target, in the order they ran. */
+export function sweepTable(runs: SweepRun[]): string {
+  return table(
+    ['sweep', 'point', 'target', 'clients held', 'channels per client', 'rate /s', 'frames/s', 'server CPU', 'RSS MB idle → loaded', 'RSS KB/conn', 'in use KB/conn', 'p50 ms', 'p99 ms', 'missing + repeated', 'pongs/s'],
+    runs.map(({ sweep, line, x, target, result: r }) => {
+      const active = r.scenario.channelsPerClient > 0;
+      return [
+        sweep, sweep === 'connections' ? `${fmt(x)} ${line}` : `${x} channels, ${line}`, target, `${fmt(r.held)}/${fmt(r.scenario.clients)}`, r.scenario.channelsPerClient,
+        active ? r.scenario.rate : '-', active ? fmt(r.framesPerSecond) : '-', `${r.server.cpuPercent} %`, `${r.server.rssMbIdle} → ${r.server.rssMbLoaded}`,
+        r.server.rssKbPerConnection, r.server.rssKbPerConnectionInUse, active ? r.latencyMs.p50 : '-', active ? r.latencyMs.p99 : '-', fmt(r.missing + r.duplicated),
+        r.scenario.seconds ? fmt(Math.round(r.pongs / r.scenario.seconds)) : '-',
+      ];
+    }),
+  );
 }

@@ -1,7 +1,7 @@
 // Worker thread of the fan-out benchmark: holds a share of the clients, subscribes them, reports counters on request.
 import { parentPort, workerData } from 'node:worker_threads';
 import { channelName } from './channels.js';
-import { LoadClient, type ClientCounters } from './load-client.js';
+import { LoadClient, type ClientCounters, type FrameSizes } from './load-client.js';
 
 export interface ClientWorkerData {
   host: string;
@@ -31,6 +31,8 @@ export interface ClientReport {
   pongs: number;
   latencies: number[];
   latencyByType: Record<string, number[]>;
+  /** Data frames and payload bytes by frame type. */
+  sizeByType: Record<string, FrameSizes>;
   errors: number;
   connectMs: number[];
   connected: number;
@@ -38,7 +40,7 @@ export interface ClientReport {
 
 const data = workerData as ClientWorkerData;
 const port = parentPort!;
-const fresh = (): ClientCounters => ({ frames: 0, bytes: 0, seqs: new Map(), latencies: [], latencyByType: {}, errors: 0, pongs: 0 });
+const fresh = (): ClientCounters => ({ frames: 0, bytes: 0, seqs: new Map(), latencies: [], latencyByType: {}, sizeByType: {}, errors: 0, pongs: 0 });
 let connectErrors = 0;
 const clients: LoadClient[] = [];
 const connectMs: number[] = [];
@@ -131,6 +133,7 @@ port.on('message', (msg: { t: 'connect' | 'subscribe' | 'reset' | 'report' | 'st
     let pongs = 0;
     const latencies: number[] = [];
     const latencyByType: Record<string, number[]> = {};
+    const sizeByType: Record<string, FrameSizes> = {};
     clients.forEach((c, i) => {
       const k = c.counters;
       // Only clients that were subscribed before the window started are expected to hear from every channel.
@@ -143,6 +146,11 @@ port.on('message', (msg: { t: 'connect' | 'subscribe' | 'reset' | 'report' | 'st
       for (const [type, ls] of Object.entries(k.latencyByType)) {
         const into = (latencyByType[type] ??= []);
         for (const l of ls) into.push(l);
+      }
+      for (const [type, n] of Object.entries(k.sizeByType)) {
+        const into = (sizeByType[type] ??= { frames: 0, bytes: 0 });
+        into.frames += n.frames;
+        into.bytes += n.bytes;
       }
       for (const r of k.seqs.values()) {
         missing += r.missing;
@@ -158,6 +166,7 @@ port.on('message', (msg: { t: 'connect' | 'subscribe' | 'reset' | 'report' | 'st
       pongs,
       latencies,
       latencyByType,
+      sizeByType,
       errors,
       connectMs,
       connected: clients.filter((c) => !c.closed).length,

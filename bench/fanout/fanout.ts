@@ -5,6 +5,7 @@ import { procUsage, stopChild } from '../processes.js';
 import { channelName } from './channels.js';
 import { checkServed, CLIENTS_DEFLATE, startExchange, startTarget, type Target } from '../targets.js';
 import type { ClientReport, ClientWorkerData } from './client-worker.js';
+import type { FrameSizes } from './load-client.js';
 
 export interface FanoutOptions {
   /** Scenario label for reports (runs with the same name are compared). */
@@ -75,6 +76,8 @@ export interface FanoutResult {
   latencyMs: Latency;
   /** Latency per frame type (price, ticker, trade, depth, kline…). */
   latencyByType: Record<string, Latency>;
+  /** Data frames received per frame type, their payload bytes, and the mean payload bytes per frame (as on the wire). */
+  sizeByType: Record<string, FrameSizes & { bytesPerFrame: number }>;
   server: {
     rssMbIdle: number;
     rssMbLoaded: number;
@@ -98,6 +101,20 @@ async function ingestPublished(port: number): Promise<{ frames: number; bytes: n
   const res = await fetch(`http://127.0.0.1:${port}/api/v1/ws/stats`);
   const body = await res.json() as { data: { published: { frames: number; bytes: number }; channels: number } };
   return { ...body.data.published, channels: body.data.channels };
+}
+
+/** The workers' frame counts and bytes by type, summed, with the mean size per frame (whole bytes). */
+export function sizesByType(reports: Array<Pick<ClientReport, 'sizeByType'>>): FanoutResult['sizeByType'] {
+  const out: FanoutResult['sizeByType'] = {};
+  for (const r of reports) {
+    for (const [type, n] of Object.entries(r.sizeByType)) {
+      const into = (out[type] ??= { frames: 0, bytes: 0, bytesPerFrame: 0 });
+      into.frames += n.frames;
+      into.bytes += n.bytes;
+    }
+  }
+  for (const n of Object.values(out)) n.bytesPerFrame = n.frames ? Math.round(n.bytes / n.frames) : 0;
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -234,6 +251,7 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
       held: sum((r) => r.connected),
       latencyMs: latency(latencies),
       latencyByType: Object.fromEntries([...new Set(reports.flatMap((r) => Object.keys(r.latencyByType)))].sort().map((type) => [type, latency(reports.flatMap((r) => r.latencyByType[type] ?? []))])),
+      sizeByType: sizesByType(reports),
       server: {
         rssMbIdle: Math.round(idleRss / 1024),
         rssMbLoaded: Math.round(loadedRss / 1024),

@@ -12,6 +12,8 @@ export interface ClientCounters {
   latencies: number[];
   /** The same samples by frame type ("price", "depth", …). */
   latencyByType: Record<string, number[]>;
+  /** Data frames and their payload bytes (as they came on the wire) by frame type. */
+  sizeByType: Record<string, FrameSizes>;
   errors: number;
   pongs: number;
 }
@@ -21,11 +23,17 @@ export interface ClientCounters {
  * seq is not above the last one (repeated or out of order). A loss and a repeat do not cancel out.
  */
 export type SeqRange = { first: number; last: number; count: number; missing: number; repeated: number };
+export type FrameSizes = { frames: number; bytes: number };
 /** A channel name seen on this thread, with its hash and its index in each client's ranges. */
 interface Channel {
   hash: number;
   name: string;
   id: number;
+  /**
+   * The `type` of the channel's first data frame on this thread, as an index into `frameTypes` (-1 until one came):
+   * a channel's data frames all have one type, so each frame is counted by type with no string read.
+   */
+  type: number;
 }
 
 /** A byte string to search for, with its Horspool shift table: a search looks at a fraction of the bytes it passes. */
@@ -88,6 +96,22 @@ function find(buf: Buffer, p: Pattern, from: number, end: number): number {
  */
 let channels: (Channel | undefined)[] = new Array<Channel | undefined>(256).fill(undefined);
 let channelCount = 0;
+/** Frame types seen on this thread ("price", "trade", …); a channel's `type` indexes it. */
+const frameTypes: string[] = [];
+
+/** The index in frameTypes of the frame type named in buf[start, end) (`"type":"…"`), added if new; '?' when there is none. */
+function typeAt(buf: Buffer, start: number, end: number): number {
+  const ty = find(buf, TYPE, start, end);
+  let name = '?';
+  if (ty >= 0) {
+    const from = ty + TYPE.bytes.length;
+    let to = from;
+    while (to < end && buf[to] !== QUOTE) to++;
+    name = buf.toString('latin1', from, to);
+  }
+  const at = frameTypes.indexOf(name);
+  return at >= 0 ? at : frameTypes.push(name) - 1;
+}
 
 /** The channel named by buf[from, to), whose FNV-1a hash is `hash`. */
 function channelAt(buf: Buffer, from: number, to: number, hash: number): Channel {
@@ -99,7 +123,7 @@ function channelAt(buf: Buffer, from: number, to: number, hash: number): Channel
     while (j < ch.name.length && ch.name.charCodeAt(j) === buf[from + j]) j++;
     if (j === ch.name.length) return ch;
   }
-  const ch = { hash, name: buf.toString('latin1', from, to), id: channelCount++ };
+  const ch = { hash, name: buf.toString('latin1', from, to), id: channelCount++, type: -1 };
   channels[i] = ch;
   if (channelCount * 2 > channels.length) {
     const old = channels;
@@ -145,6 +169,8 @@ export class LoadClient {
   private current: ClientCounters;
   /** The seq ranges in the counters, by channel id (channelAt). */
   private ranges: (SeqRange | undefined)[] = [];
+  /** The frame sizes in the counters, by frame type index (frameTypes). */
+  private sizes: (FrameSizes | undefined)[] = [];
   /** Resolves on the server's first frame ("connected"). */
   private ready: ((ms: number) => void) | undefined;
   private failed: ((err: Error) => void) | undefined;
@@ -173,6 +199,7 @@ export class LoadClient {
   set counters(counters: ClientCounters) {
     this.current = counters;
     this.ranges = [];
+    this.sizes = [];
   }
 
   /** Connects and waits for the "connected" frame; resolves with the connect time in ms. */
@@ -339,6 +366,16 @@ export class LoadClient {
     let h = 0x811c9dc5;
     for (; q < end && buf[q] !== QUOTE; q++) h = Math.imul(h ^ buf[q]!, 0x01000193);
     const channel = channelAt(buf, from, q, h & 0x3fffffff); // a small integer hash: cheaper to handle
+    if (channel.type < 0) channel.type = typeAt(buf, start, end);
+    const size = this.sizes[channel.type];
+    if (size) {
+      size.frames++;
+      size.bytes += wireBytes;
+    } else {
+      const fresh = { frames: 1, bytes: wireBytes };
+      this.sizes[channel.type] = fresh;
+      counters.sizeByType[frameTypes[channel.type]!] = fresh;
+    }
     const range = this.ranges[channel.id];
     if (!range) {
       const fresh = { first: seq, last: seq, count: 1, missing: 0, repeated: 0 };
@@ -362,12 +399,7 @@ export class LoadClient {
         if (Number.isFinite(at)) {
           const latency = Date.now() - at;
           counters.latencies.push(latency);
-          const ty = find(buf, TYPE, start, end);
-          const from = ty + TYPE.bytes.length;
-          let to = from;
-          while (to < end && buf[to] !== QUOTE) to++;
-          const type = ty < 0 ? '?' : buf.toString('latin1', from, to);
-          (counters.latencyByType[type] ??= []).push(latency);
+          (counters.latencyByType[frameTypes[channel.type]!] ??= []).push(latency);
         }
       }
     }

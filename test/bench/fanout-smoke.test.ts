@@ -13,6 +13,9 @@ t.test('the fan-out harness connects, subscribes and counts frames exactly', asy
   t.ok(r.latencyMs.samples > 0, 'latency sampled from the frames\' event times');
   t.ok(r.server.rssMbLoaded > 0 && r.server.cpuPercent >= 0, 'server usage read');
   t.equal(r.expectedFramesPerSecond, 20 * 2 * 10);
+  t.same(Object.keys(r.sizeByType), ['price'], 'frame sizes counted by type');
+  t.equal(r.sizeByType.price!.frames, r.frames, 'every data frame counted in its type');
+  t.ok(r.sizeByType.price!.bytesPerFrame > 100, `${r.sizeByType.price!.bytesPerFrame} bytes per price frame`);
   // At this trivial load every target keeps up, so the count must match the exchange's rate: a harness that counted
   // half the frames, or each twice, fails here (the window may hold one ticker round more or less: 10 %).
   t.ok(Math.abs(r.framesPerSecond / r.expectedFramesPerSecond - 1) < 0.15, `${r.framesPerSecond} frames/s counted of ${r.expectedFramesPerSecond} sent`);

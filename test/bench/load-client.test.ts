@@ -1,10 +1,13 @@
 // The load client's counting, against a real WebSocket server sending known frames: losses and repeats inside a
-// channel's seq range are found, channels are kept apart, pongs and latency samples are counted.
+// channel's seq range are found, channels are kept apart, pongs and latency samples are counted, and data frames' bytes
+// are summed by frame type.
 import t from 'tap';
 import { WebSocketServer } from 'ws';
 import { LoadClient, type ClientCounters } from '../../bench/fanout/load-client.js';
+import { sizesByType } from '../../bench/fanout/fanout.js';
+import { bytesPerFrame } from '../../bench/report.js';
 
-const fresh = (): ClientCounters => ({ frames: 0, bytes: 0, seqs: new Map(), latencies: [], latencyByType: {}, errors: 0, pongs: 0 });
+const fresh = (): ClientCounters => ({ frames: 0, bytes: 0, seqs: new Map(), latencies: [], latencyByType: {}, sizeByType: {}, errors: 0, pongs: 0 });
 const frame = (channel: string, seq: number, ts = Date.now()) =>
   JSON.stringify({ type: 'price', channel, seq, data: { symbol: 'X', price: 1, timestamp: ts }, timestamp: new Date().toISOString() });
 
@@ -48,4 +51,47 @@ t.test('counts frames per channel, finds the missing and the repeated ones', asy
   t.ok(k.latencyByType.ticker![0]! >= 20, 'an ISO timestamp is read as well as epoch milliseconds');
   t.ok(k.latencies.every((l) => l >= 0 && l < 5000), 'latencies are event-time to receipt');
   t.equal(k.errors, 0);
+});
+
+t.test('counts data frames and their payload bytes by frame type, exactly', async (t) => {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', path: '/ws' });
+  await new Promise((r) => wss.once('listening', r));
+  t.teardown(() => new Promise((r) => wss.close(r)));
+  const ts = new Date().toISOString();
+  // Hand-made frames: two price channels, trades (one with its fields in another order), a depth frame over 64 KiB
+  // (a 127-length header), and frames without a seq (pong, status) that are not data and not counted.
+  const price = (ch: string, seq: number) => JSON.stringify({ type: 'price', channel: ch, seq, data: { symbol: 'X', price: 1.5, timestamp: Date.now() }, timestamp: ts });
+  const trade = (seq: number, q: number) => JSON.stringify({ type: 'trade', channel: 'trades:X', seq, data: { symbol: 'X', price: 2, quantity: q, side: 'buy', timestamp: ts }, timestamp: ts });
+  const depth = JSON.stringify({ type: 'depth', channel: 'depth:X', seq: 1, data: { symbol: 'X', bids: Array.from({ length: 5000 }, (_, i) => [i + 0.5, 1.25]), asks: [], timestamp: ts }, timestamp: ts });
+  const reordered = JSON.stringify({ seq: 3, data: { timestamp: ts, quantity: 10 }, channel: 'trades:X', type: 'trade' });
+  const sent = [price('price:A', 1), price('price:B', 1), price('price:A', 2), trade(1, 0.5), trade(2, 12.25), reordered, depth];
+  wss.on('connection', (ws) => {
+    ws.send(JSON.stringify({ type: 'connected', data: {} }));
+    ws.on('message', () => {
+      for (const f of sent) ws.send(f);
+      ws.send(JSON.stringify({ type: 'status', channel: 'price:A', data: { state: 'live' }, timestamp: ts }));
+      ws.send(JSON.stringify({ type: 'pong', timestamp: ts }));
+    });
+  });
+  const port = (wss.address() as { port: number }).port;
+  const client = new LoadClient('127.0.0.1', port, fresh(), 97);
+  t.teardown(() => client.close());
+  await client.open();
+  client.send('{"type":"subscribe","channels":["price:A"]}');
+  for (let i = 0; i < 100 && client.counters.pongs === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  const bytes = (frames: string[]) => frames.reduce((n, f) => n + Buffer.byteLength(f), 0);
+  t.ok(depth.length > 65_535, 'the depth frame needs the 64-bit length header');
+  t.same(client.counters.sizeByType, {
+    price: { frames: 3, bytes: bytes(sent.slice(0, 3)) },
+    trade: { frames: 3, bytes: bytes(sent.slice(3, 6)) },
+    depth: { frames: 1, bytes: depth.length },
+  }, 'frames and payload bytes per type; status and pong frames are not data');
+  t.equal(client.counters.bytes, bytes(sent), 'the per-type bytes add up to the total');
+
+  // Across clients and workers: summed, with whole bytes per frame, types in order.
+  const summed = sizesByType([client.counters, { sizeByType: { price: { frames: 1, bytes: 100 }, kline: { frames: 2, bytes: 301 } } }]);
+  t.same(Object.keys(summed), ['depth', 'kline', 'price', 'trade']);
+  t.same(summed.kline, { frames: 2, bytes: 301, bytesPerFrame: 151 });
+  t.same(summed.price, { frames: 4, bytes: bytes(sent.slice(0, 3)) + 100, bytesPerFrame: Math.round((bytes(sent.slice(0, 3)) + 100) / 4) });
+  t.match(bytesPerFrame({ sizeByType: summed }), /^depth \d+, kline 151, price \d+, trade \d+$/, 'the report column');
 });
