@@ -1,5 +1,6 @@
 // Saturation per core: one mix against one target, the server pinned to one core and the clients to the other, the
 // load raised step by step (searchSaturation) until delivery or p99 fails.
+import { cpus } from 'node:os';
 import { startFanout, type FanoutResult, type FanoutSession } from '../fanout/fanout.js';
 import { pinProcess } from '../processes.js';
 import { BENCH_SYMBOLS, TARGET_KINDS, type Target } from '../targets.js';
@@ -92,12 +93,17 @@ export interface SaturationOptions {
   log?: (line: string) => void;
 }
 
-/** Pins this process (its client worker threads, and the exchange it starts) to the load core, once. */
-let pinned = false;
-export function pinLoad(): void {
-  if (pinned) return;
+/**
+ * Pins this process (its client worker threads, and the exchange it starts) to the load core for the duration of `fn`,
+ * then gives it every core back: the suite runs other scenarios after this one, unpinned.
+ */
+async function onLoadCore<T>(fn: () => Promise<T>): Promise<T> {
   pinProcess(process.pid, LOAD_CPUS);
-  pinned = true;
+  try {
+    return await fn();
+  } finally {
+    pinProcess(process.pid, `0-${cpus().length - 1}`);
+  }
 }
 
 /** Whether a target serves a mix's kinds (NestJS serves price, ticker and trades only). */
@@ -106,8 +112,11 @@ export function serves(target: Target, mix: Mix): boolean {
   return served === 'all' || [...mix.kinds, ...(mix.focusKinds ?? [])].every((k) => served.includes(k));
 }
 
-export async function runSaturation(mix: Mix, target: Target, o: SaturationOptions): Promise<SaturationResult> {
-  pinLoad();
+export function runSaturation(mix: Mix, target: Target, o: SaturationOptions): Promise<SaturationResult> {
+  return onLoadCore(() => search(mix, target, o));
+}
+
+async function search(mix: Mix, target: Target, o: SaturationOptions): Promise<SaturationResult> {
   const ladder = o.ladder ?? mix.ladder;
   const log = o.log ?? (() => undefined);
   let session: FanoutSession | undefined;
