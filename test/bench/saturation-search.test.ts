@@ -82,10 +82,13 @@ t.test('a measurement that throws fails its step', async (t) => {
 });
 
 t.test('delivery: price against the exchange\'s events, mixes against the losses in the seq ranges', async (t) => {
-  const base = { scenario: { clients: 1000 }, held: 1000, frames: 990_000, missing: 0, framesPerSecond: 99_000, exchangeEventsPerSecond: 100 } as unknown as FanoutResult;
-  t.equal(deliveredRatio(base, 'rate'), 0.99, '99,000 frames/s of 100 events/s × 1000 clients');
-  t.equal(deliveredRatio({ ...base, held: 500, framesPerSecond: 49_500 } as FanoutResult, 'rate'), 0.495, 'clients dropped count against it');
+  // 10 s at 100 ticker events/s (5 rounds of 20 symbols a second) to 1000 clients: 100,000 frames/s due, and one
+  // round (20,000 frames, 2,000/s over the window) granted for where the window's edges fell.
+  const base = { scenario: { clients: 1000, channelsPerClient: 20 }, held: 1000, frames: 970_000, missing: 0, framesPerSecond: 97_000, exchangeEventsPerSecond: 100 } as unknown as FanoutResult;
+  t.equal(deliveredRatio(base, 'rate'), 0.99, '97,000 frames/s of 100 events/s × 1000 clients, one round granted');
+  t.equal(deliveredRatio({ ...base, frames: 1_010_000, framesPerSecond: 101_000 } as FanoutResult, 'rate'), 1, 'never above 1');
+  t.equal(deliveredRatio({ ...base, held: 500, frames: 480_000, framesPerSecond: 48_000 } as FanoutResult, 'rate'), 0.5, 'clients dropped count against it');
   t.equal(deliveredRatio({ ...base, held: 500 } as FanoutResult, 'clients'), 0.5, 'in a mix too');
-  t.equal(deliveredRatio({ ...base, missing: 10_000 } as FanoutResult, 'clients'), 0.99);
+  t.equal(deliveredRatio({ ...base, frames: 990_000, missing: 10_000 } as FanoutResult, 'clients'), 0.99);
   t.equal(deliveredRatio({ ...base, frames: 0, missing: 0 } as FanoutResult, 'clients'), 0, 'no frame at all is no delivery');
 });
