@@ -1,5 +1,5 @@
-// Child processes for benchmarks: start one and wait for its ready line, stop it, read its CPU and RSS from /proc.
-import { spawn, type ChildProcess } from 'node:child_process';
+// Child processes for benchmarks: start one and wait for its ready line, stop it, read its CPU, RSS and writes from /proc.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { PACKAGE_ROOT } from '../core/config.js';
 
@@ -19,6 +19,24 @@ export function procUsage(pid: number): { cpuMs: number; rssKb: number } {
   return { cpuMs, rssKb: Number(rss?.[1] ?? 0) };
 }
 
+/**
+ * Write syscalls of a process so far (`syscw` of /proc/PID/io: write, writev, pwrite). Linux does not count send(),
+ * sendto() or sendmsg() there, and uWebSockets.js writes with send(): for uWS servers this misses most writes
+ * (bench/syscalls.ts counts every kind with perf).
+ */
+export function procWrites(pid: number): number {
+  const m = /syscw:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
+  return Number(m?.[1] ?? 0);
+}
+
+/**
+ * Pins every thread of a running process to `cpus` (taskset's list syntax, e.g. "1"). Threads it starts later inherit
+ * the mask of the thread that starts them, and so do its children.
+ */
+export function pinProcess(pid: number, cpus: string): void {
+  execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+}
+
 export interface Child {
   child: ChildProcess;
   match: RegExpExecArray;
@@ -26,10 +44,15 @@ export interface Child {
   memory: { latest?: NodeJS.MemoryUsage };
 }
 
-/** Starts a child node process and resolves when a line of its output matches `ready`. */
-export function startChild(args: string[], env: Record<string, string>, ready: RegExp): Promise<Child> {
+/**
+ * Starts a child node process and resolves when a line of its output matches `ready`. With `cpus` it runs under
+ * `taskset -c cpus` from its first instruction, so every thread it starts (shard workers) is on those cores; taskset
+ * execs node, so the pid is node's.
+ */
+export function startChild(args: string[], env: Record<string, string>, ready: RegExp, cpus?: string): Promise<Child> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: PACKAGE_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [command, argv] = cpus ? ['taskset', ['-c', cpus, process.execPath, ...args]] : [process.execPath, args];
+    const child = spawn(command, argv, { cwd: PACKAGE_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     // tickgate's first start creates its embedded database: about 11 s on an idle machine here, 24 s seen on a busy one.
     const timer = setTimeout(() => {

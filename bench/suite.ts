@@ -9,6 +9,8 @@ import { PACKAGE_ROOT } from '../core/config.js';
 import { runFanout, type FanoutOptions, type FanoutResult } from './fanout/fanout.js';
 import { runHttp, type HttpResult } from './http/http.js';
 import { fanoutTable, httpTable, summaryTable } from './report.js';
+import { MIXES, runSaturation, type SaturationResult } from './saturation/saturation.js';
+import { saturationTable } from './saturation/table.js';
 import { BENCH_SYMBOLS, type Target } from './targets.js';
 
 const { values } = parseArgs({
@@ -83,11 +85,13 @@ const http: HttpResult[] = [];
 /** Runs that failed: the suite reports them and goes on. */
 const failures: Array<{ scenario: string; target: Target; error: string }> = [];
 // Written after every run, so a suite stopped half-way keeps what it measured.
-const save = () => writeFileSync(file, `${JSON.stringify({ started: started.toISOString(), seconds: Math.round((Date.now() - started.getTime()) / 1000), quick, commit, machine, fanout, http, failures }, null, 2)}\n`);
+const saturation: SaturationResult[] = [];
+const save = () => writeFileSync(file, `${JSON.stringify({ started: started.toISOString(), seconds: Math.round((Date.now() - started.getTime()) / 1000), quick, commit, machine, fanout, http, saturation, failures }, null, 2)}\n`);
 const selected = scenarios.filter((s) => !values.only || s.name.startsWith(values.only));
 const withHttp = !values.only || 'http'.startsWith(values.only);
-if (selected.length === 0 && !withHttp) {
-  process.stderr.write(`--only ${values.only}: no scenario name starts with it (${scenarios.map((s) => `"${s.name}"`).join(', ')}, "http")\n`);
+const withSaturation = !values.only || 'saturation'.startsWith(values.only);
+if (selected.length === 0 && !withHttp && !withSaturation) {
+  process.stderr.write(`--only ${values.only}: no scenario name starts with it (${scenarios.map((s) => `"${s.name}"`).join(', ')}, "http", "saturation")\n`);
   process.exit(2);
 }
 for (const s of selected) {
@@ -114,7 +118,22 @@ if (withHttp) {
     save();
   }
 }
+if (withSaturation) {
+  // A short pass of npm run bench:saturation: the price fan-out only, a coarse ladder, short windows, no bisection. It
+  // runs last because it pins this process (the clients) to one core while it runs.
+  for (const target of ['tickgate', 'uws-ceiling', 'nestjs'] as const) {
+    process.stderr.write(`[bench] saturation: ${target}\n`);
+    try {
+      saturation.push(await runSaturation(MIXES.price!, target, { warmupSeconds: 2, seconds: quick ? 2 : 4, ladder: quick ? [2, 5] : [4, 16, 40], log: (l) => process.stderr.write(`${l}\n`) }));
+    } catch (err) {
+      process.stderr.write(`[bench] saturation: ${target} failed: ${(err as Error).message}\n`);
+      failures.push({ scenario: 'saturation', target, error: (err as Error).message });
+    }
+    save();
+  }
+}
 process.stdout.write(`\n## Fan-out (${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}, commit ${commit})\n\n${fanoutTable(fanout)}\n## HTTP\n\n${httpTable(http)}`);
 process.stdout.write(`\n## Summary: tickgate against the ceiling and NestJS\n\n${summaryTable(fanout, http)}\n`);
+if (saturation.length) process.stdout.write(`\n## Saturation per core (short pass; npm run bench:saturation for the full search)\n\n${saturationTable(saturation)}`);
 for (const f of failures) process.stdout.write(`FAILED ${f.scenario}: ${f.target}: ${f.error}\n`);
 process.stdout.write(`Results: ${file}\n`);

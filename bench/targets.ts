@@ -63,6 +63,18 @@ export async function startExchange(tickerIntervalMs = 1000): Promise<{ child: C
   return { child: sim.child, wsUrl, restUrl: wsUrl.replace('ws://', 'http://') };
 }
 
+/** Sets the exchange's ticker (price) event rate per symbol while it runs: each symbol ticks every round(1000 / rate) ms. */
+export async function setExchangeRate(restUrl: string, rate: number): Promise<void> {
+  const res = await fetch(`${restUrl}/__sim/rate?tickerIntervalMs=${Math.max(1, Math.round(1000 / rate))}`, { method: 'POST' });
+  if (!res.ok) throw new Error(`the simulated exchange refused the rate ${rate}/s: ${res.status}`);
+}
+
+/** Events the exchange has published so far (each event once, whatever its subscribers): its stats endpoint. */
+export async function exchangeEvents(restUrl: string): Promise<number> {
+  const res = await fetch(`${restUrl}/__sim/stats`);
+  return ((await res.json()) as { eventsSent: number }).eventsSent;
+}
+
 export interface TargetOptions {
   wsUrl: string;
   restUrl: string;
@@ -76,6 +88,8 @@ export interface TargetOptions {
   profileDir?: string;
   /** More environment for tickgate (e.g. plugin settings as TICKGATE__PLUGINS__…). */
   env?: Record<string, string>;
+  /** Cores the target runs on (taskset's list syntax, e.g. "0"); default: wherever the kernel puts it. */
+  cpus?: string;
 }
 
 /**
@@ -164,12 +178,12 @@ export async function startTarget(target: Target, o: TargetOptions): Promise<Sta
       ...(o.maxChannelsPerClient ? { TICKGATE__LIMITS__MAX_CHANNELS_PER_CLIENT: String(Math.max(50, o.maxChannelsPerClient)) } : {}),
       ...variant,
       ...o.env,
-    }, LISTENING);
+    }, LISTENING, o.cpus);
   } else if (target === 'uws-ceiling') {
-    started = await startChild([...node, join('dist/bench/peers/uws-ceiling.js')], { PORT: '0', ...upstream, SYMBOLS: (o.symbols ?? ['BTCUSDT']).join(','), KINDS: (o.kinds ?? ['price']).join(',') }, LISTENING);
+    started = await startChild([...node, join('dist/bench/peers/uws-ceiling.js')], { PORT: '0', ...upstream, SYMBOLS: (o.symbols ?? ['BTCUSDT']).join(','), KINDS: (o.kinds ?? ['price']).join(',') }, LISTENING, o.cpus);
   } else {
     buildNestPeer();
-    started = await startChild([...node, join('dist/bench/peers/nestjs/main.js')], { PORT: '0', ...upstream }, LISTENING);
+    started = await startChild([...node, join('dist/bench/peers/nestjs/main.js')], { PORT: '0', ...upstream }, LISTENING, o.cpus);
   }
   return { child: started.child, port: Number(started.match[1]), memory: started.memory };
 }

@@ -59,6 +59,7 @@ export class SimExchange {
   private readonly conns = new Set<WebSocket<Conn>>();
   private listenSocket: us_listen_socket | undefined;
   private timers: NodeJS.Timeout[] = [];
+  private tickerTimer: NodeJS.Timeout | undefined;
   private nextConnId = 1;
   private tradeAcc = 0;
   private readonly rand: () => number;
@@ -120,7 +121,8 @@ export class SimExchange {
       });
     });
     this.timers.push(setInterval(() => this.tradeTick(), BASE_TICK_MS));
-    this.timers.push(setInterval(() => this.tickerTick(), this.o.tickerIntervalMs));
+    this.tickerTimer = setInterval(() => this.tickerTick(), this.o.tickerIntervalMs);
+    this.timers.push(this.tickerTimer);
     this.timers.push(setInterval(() => this.klineTick(), this.o.klineIntervalMs));
     this.timers.push(setInterval(() => this.depthTick(), this.o.depthIntervalMs));
     this.timers.push(setInterval(() => this.ageSweep(), 1000));
@@ -663,6 +665,20 @@ export class SimExchange {
 
   // ---- control endpoints (for running the simulator beside a server) ---------------------------------------------
 
+  /**
+   * Changes the ticker period while running (a benchmark raises the load step by step without restarting the server or
+   * reconnecting its clients). Returns the period in force.
+   */
+  setTickerInterval(ms: number): number {
+    if (!Number.isFinite(ms) || ms < 1 || !this.tickerTimer) return this.o.tickerIntervalMs;
+    clearInterval(this.tickerTimer);
+    this.timers = this.timers.filter((t) => t !== this.tickerTimer);
+    this.o.tickerIntervalMs = Math.round(ms);
+    this.tickerTimer = setInterval(() => this.tickerTick(), this.o.tickerIntervalMs);
+    this.timers.push(this.tickerTimer);
+    return this.o.tickerIntervalMs;
+  }
+
   private controlRoutes(): void {
     const post = (path: string, fn: (q: URLSearchParams) => unknown) => {
       this.app.post(path, (res, req) => {
@@ -681,6 +697,7 @@ export class SimExchange {
     post('/__sim/fail-rest', (q) => this.failRest(Number(q.get('count') ?? 1), Number(q.get('status') ?? 429), Number(q.get('retryAfter') ?? 1)));
     post('/__sim/recover-rest', () => this.recoverRest());
     post('/__sim/move', (q) => this.movePrice(q.get('symbol') ?? '', Number(q.get('factor') ?? 1)));
+    post('/__sim/rate', (q) => this.setTickerInterval(Number(q.get('tickerIntervalMs'))));
     this.app.get('/__sim/stats', (res) => {
       res.cork(() => {
         res.writeHeader('content-type', 'application/json').end(JSON.stringify(this.getStats()));

@@ -19,7 +19,7 @@ if (values.help) {
   process.stdout.write(`Usage: npm run sim -- [--host 127.0.0.1] [--port 9443] [--trades-per-second 5]
        [--ticker-interval-ms 1000] [--kline-interval-ms 2000] [--depth-interval-ms 100] [--seed 42]
 Serves Binance's WS streams at ws://HOST:PORT/stream and /ws, REST at http://HOST:PORT/api/v3/...,
-fault controls at POST /__sim/{drop,stall,resume,gap,shutdown-notice,fail-rest} and GET /__sim/stats.
+fault controls at POST /__sim/{drop,stall,resume,gap,shutdown-notice,fail-rest,rate?tickerIntervalMs=N} and GET /__sim/stats.
 `);
   process.exit(0);
 }

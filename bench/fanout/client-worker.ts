@@ -9,7 +9,7 @@ export interface ClientWorkerData {
   /** Ports to spread the clients over, in turn (a cluster's gateways); default [port]. */
   ports?: number[];
   channels: string[];
-  /** Kinds each client also subscribes for one symbol of its own: the client with global index i takes symbols[i mod n]. */
+  /** Kinds each client also subscribes for one symbol of its own: the client with global index i takes symbols[(first + i) mod n]. */
   focus: { kinds: string[]; symbols: string[]; first: number };
   sampleEvery: number;
   /** Clients offer permessage-deflate. */
@@ -51,7 +51,7 @@ const channelsOf = (i: number) => {
   const focus = kinds.map((k) => channelName(k, symbol));
   return [...data.channels, ...focus.filter((c) => !data.channels.includes(c))];
 };
-/** Global index of each connected client (its focus symbol). */
+/** Global index of each connected client (its focus symbol): the connect request says where its block starts. */
 const indexes: number[] = [];
 /** Clients subscribed so far. */
 let subscribed = 0;
@@ -73,7 +73,7 @@ let opened = 0;
  * step (subscribeAll), so a target's early traffic does not slow the handshakes of later clients.
  * A server that cannot take them all within `deadlineMs` keeps those it took: the rest count as connect errors.
  */
-async function connectMore(n: number, deadlineMs: number): Promise<void> {
+async function connectMore(n: number, deadlineMs: number, firstIndex: number): Promise<void> {
   const batch = 50;
   const deadline = Date.now() + deadlineMs;
   for (let done = 0; done < n; done += batch) {
@@ -83,14 +83,15 @@ async function connectMore(n: number, deadlineMs: number): Promise<void> {
       break;
     }
     await Promise.all(
-      Array.from({ length: size }, async () => {
+      Array.from({ length: size }, async (_, j) => {
         const index = opened++;
+        const global = firstIndex + done + j;
         const local = data.localAddresses.length ? data.localAddresses[index % data.localAddresses.length] : undefined;
         const c = new LoadClient(data.host, data.ports?.length ? data.ports[index % data.ports.length]! : data.port, fresh(), data.sampleEvery, local, data.deflate);
         try {
           connectMs.push(await c.open(Math.max(1, deadline - Date.now())));
           clients.push(c);
-          indexes.push(index);
+          indexes.push(global);
         } catch {
           connectErrors++;
         }
@@ -116,8 +117,8 @@ async function connectMore(n: number, deadlineMs: number): Promise<void> {
 
 let pinger: NodeJS.Timeout | undefined;
 
-port.on('message', (msg: { t: 'connect' | 'subscribe' | 'reset' | 'report' | 'stop'; n?: number; deadlineMs?: number }) => {
-  if (msg.t === 'connect') void connectMore(msg.n ?? 0, msg.deadlineMs ?? 60_000);
+port.on('message', (msg: { t: 'connect' | 'subscribe' | 'reset' | 'report' | 'stop'; n?: number; first?: number; deadlineMs?: number }) => {
+  if (msg.t === 'connect') void connectMore(msg.n ?? 0, msg.deadlineMs ?? 60_000, msg.first ?? 0);
   else if (msg.t === 'subscribe') subscribeAll();
   else if (msg.t === 'reset') {
     // Measurement starts now: clients keep their sockets, counters start from zero.

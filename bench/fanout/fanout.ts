@@ -1,9 +1,10 @@
 // The fan-out benchmark: simulated exchange and target server as child processes, clients on worker threads, one report.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { procUsage, stopChild } from '../processes.js';
+import { procUsage, procWrites, stopChild } from '../processes.js';
+import { countWriteSyscalls, type WriteSyscalls } from '../syscalls.js';
 import { channelName } from './channels.js';
-import { checkServed, CLIENTS_DEFLATE, startExchange, startTarget, type Target } from '../targets.js';
+import { checkServed, CLIENTS_DEFLATE, exchangeEvents, setExchangeRate, startExchange, startTarget, type Target } from '../targets.js';
 import type { ClientReport, ClientWorkerData } from './client-worker.js';
 import type { FrameSizes } from './load-client.js';
 
@@ -42,6 +43,10 @@ export interface FanoutOptions {
    * warm-up, stopped when the window ends; what `stop` returns is the result's `background`.
    */
   background?: (port: number) => Promise<{ stop(): Promise<unknown> }>;
+  /** Cores the target runs on (taskset's list syntax, e.g. "0"); the caller pins its own process (the clients) elsewhere. */
+  serverCpus?: string;
+  /** Count the target's write syscalls of every kind over the window (perf; see bench/syscalls.ts). */
+  countSyscalls?: boolean;
 }
 
 export interface Latency {
@@ -66,6 +71,8 @@ export interface FanoutResult {
   /** Payload bytes of the data frames received per second. */
   bytesPerSecond: number;
   expectedFramesPerSecond: number;
+  /** Events the simulated exchange published per second in the window (each once, whatever its subscribers). */
+  exchangeEventsPerSecond: number;
   missing: number;
   /** Subscribed channels (per client) that delivered nothing in the window. */
   silentChannels: number;
@@ -87,6 +94,10 @@ export interface FanoutResult {
     /** Main-thread V8 heap after a forced collection, idle and after the measurement. */
     heapMb: { idleTotal: number; idleUsed: number; loadedTotal: number; loadedUsed: number };
     cpuPercent: number;
+    /** The target's write syscalls counted in /proc/PID/io over the window (write, writev; not send, see procWrites). */
+    syscw: number;
+    /** Its write syscalls of every kind over the window, where perf could count them (countSyscalls). */
+    writeSyscalls?: WriteSyscalls;
   };
   client: { cpuPercent: number };
   errors: number;
@@ -136,7 +147,31 @@ async function rssMedian(pid: number, ms: number): Promise<number> {
   return percentile(samples.sort((a, b) => a - b), 50);
 }
 
+/** A running fan-out: exchange, target and clients up; measured as many times as wanted, with more load between. */
+export interface FanoutSession {
+  /** Warm-up, then one measurement window, with the load as it stands. */
+  measure(window?: { warmupSeconds?: number; seconds?: number }): Promise<FanoutResult>;
+  /** Connects and subscribes `n` more clients (each to the scenario's channels). */
+  addClients(n: number): Promise<void>;
+  /** Sets the exchange's ticker (price) rate per symbol. */
+  setRate(rate: number): Promise<void>;
+  /** The target's process id (the one gateway). */
+  readonly pid: number;
+  close(): Promise<void>;
+}
+
+/** One scenario against one target: start, one measurement, stop. */
 export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
+  const session = await startFanout(o);
+  try {
+    return await session.measure();
+  } finally {
+    await session.close();
+  }
+}
+
+/** Starts the exchange, the target and the clients of a scenario, with the idle memory baseline read before any client. */
+export async function startFanout(o: FanoutOptions): Promise<FanoutSession> {
   const workersN = o.workers ?? Math.max(1, Math.min(4, availableParallelism()));
   const channels = o.symbols.flatMap((s) => o.kinds.map((k) => channelName(k, s)));
   const target = o.target ?? 'tickgate';
@@ -145,10 +180,18 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
   const sim = await startExchange(Math.round(1000 / o.rate));
   let server: Awaited<ReturnType<typeof startTarget>> | undefined;
   const workers: Worker[] = [];
+  const close = async () => {
+    for (const w of workers) w.postMessage({ t: 'stop' });
+    await Promise.all(workers.map((w) => w.terminate()));
+    if (server) await Promise.all([server.child, ...(server.others ?? [])].map((c) => stopChild(c)));
+    await server?.cleanup?.().catch(() => undefined);
+    await stopChild(sim.child);
+  };
   try {
-    server = await startTarget(target, { wsUrl: sim.wsUrl, restUrl: sim.restUrl, symbols: o.symbols, kinds, shards: o.shards, maxChannelsPerClient: channels.length + (o.focusKinds?.length ?? 0), profileDir: o.profileDir, env: o.env });
-    const port = server.port;
-    const pid = server.child.pid!;
+    server = await startTarget(target, { wsUrl: sim.wsUrl, restUrl: sim.restUrl, symbols: o.symbols, kinds, shards: o.shards, maxChannelsPerClient: channels.length + (o.focusKinds?.length ?? 0), profileDir: o.profileDir, env: o.env, cpus: o.serverCpus });
+    const srv = server;
+    const port = srv.port;
+    const pid = srv.child.pid!;
     // RSS is the median of samples, idle before any client and loaded over the measurement: one reading is at the
     // mercy of a GC. Per connection it means something only where connections outweigh heap noise (thousands).
     // A fresh Node process gives back start-up garbage some seconds in (V8's memory reducer): tickgate's RSS falls by
@@ -157,15 +200,15 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
     // Memory is read after a full collection (SIGUSR2, see gc-on-signal.ts); RSS follows within a second or two.
     process.kill(pid, 'SIGUSR2');
     await sleep(2000);
-    const idleHeap = server.memory.latest;
+    const idleHeap = srv.memory.latest;
     const idleRss = await rssMedian(pid, 3000);
     const addresses = Array.from({ length: o.sourceAddresses ?? 0 }, (_, i) => `127.0.0.${i + 1}`);
-    const per = Math.ceil(o.clients / workersN);
-    const shares = Array.from({ length: workersN }, (_, i) => Math.max(0, Math.min(per, o.clients - i * per)));
+    // Clients are dealt to the workers in blocks; a worker's block starts at global index `first`, so client k's focus
+    // symbol is symbols[k mod n] however many rounds of clients were added.
+    let opened = 0;
     for (let i = 0; i < workersN; i++) {
-      // Each worker's clients start at global index i * per: client k's focus symbol is symbols[k mod n].
       const data: ClientWorkerData = {
-        host: '127.0.0.1', port, ...(server.ports ? { ports: server.ports } : {}), channels, focus: { kinds: o.focusKinds ?? [], symbols: o.symbols, first: i * per },
+        host: '127.0.0.1', port, ...(srv.ports ? { ports: srv.ports } : {}), channels, focus: { kinds: o.focusKinds ?? [], symbols: o.symbols, first: 0 },
         sampleEvery: o.sampleEvery ?? 97, localAddresses: addresses, pingEverySeconds: o.pingEverySeconds ?? 0,
         ...(CLIENTS_DEFLATE.includes(target) ? { deflate: true } : {}),
       };
@@ -198,86 +241,124 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
         w.on('exit', onExit);
         w.postMessage({ t, ...payload(i) });
       })));
-    const connectedN = (await ask<{ connected: number }>('connect', (i) => ({ n: shares[i], deadlineMs: (o.connectSeconds ?? 60) * 1000 }))).reduce((a, m) => a + m.connected, 0);
-    await ask('subscribe');
-    // The subscribe burst's garbage is collected before the warm-up, so neither memory nor latency figures see it.
-    await sleep(1000);
-    process.kill(pid, 'SIGUSR2');
-    const background = o.background ? await o.background(port) : undefined;
-    await sleep(o.warmupSeconds * 1000);
-    await ask('reset');
-    // The clients' CPU is this process's (its worker threads do the work); process.cpuUsage() in a worker is the
-    // whole process's too, so it is read once here rather than summed over workers.
-    const clientBefore = procUsage(process.pid);
-    // A cluster's CPU is all of its processes' (gateways and ingest node).
-    const serverPids = [pid, ...(server.others ?? []).map((c) => c.pid!)];
-    const serverCpu = () => serverPids.reduce((n, p) => n + procUsage(p).cpuMs, 0);
-    const serverBefore = serverCpu();
-    const publishedBefore = server.ingestPort ? await ingestPublished(server.ingestPort) : undefined;
-    const startedAt = performance.now();
-    const loadedRss = await rssMedian(pid, o.seconds * 1000);
-    const reports = (await ask<{ report: ClientReport }>('report')).map((r) => r.report);
-    const elapsedS = (performance.now() - startedAt) / 1000;
-    const backgroundReport = background ? await background.stop() : undefined;
-    const serverAfter = serverCpu();
-    const publishedAfter = server.ingestPort ? await ingestPublished(server.ingestPort) : undefined;
-    const clientAfter = procUsage(process.pid);
-    // The V8 heap's empty reserve (committed, not in use: mostly a young generation sized up by the subscribe burst),
-    // read after a collection at the end, is told apart from memory in use.
-    const seen = server.memory.latest;
-    process.kill(pid, 'SIGUSR2');
-    for (let i = 0; i < 50 && server.memory.latest === seen; i++) await sleep(100);
-    const loadedHeap = server.memory.latest;
-    const reserve = (m: NodeJS.MemoryUsage | undefined) => (m ? (m.heapTotal - m.heapUsed) / 1024 : 0);
-    const reserveGrowthKb = idleHeap && loadedHeap && loadedHeap !== idleHeap ? reserve(loadedHeap) - reserve(idleHeap) : 0;
-    const sum = (f: (r: ClientReport) => number) => reports.reduce((n, r) => n + f(r), 0);
-    const latencies = reports.flatMap((r) => r.latencies);
-    const connects = reports.flatMap((r) => r.connectMs).sort((a, b) => a - b);
-    // Read with the server's, at the window's end: the collection wait below is not part of the window.
-    const clientCpuMs = clientAfter.cpuMs - clientBefore.cpuMs;
-    return {
-      scenario: { ...o, symbols: o.symbols.length, channelsPerClient: channels.length + (o.focusKinds?.length ?? 0), workers: workersN },
-      connected: connectedN,
-      connectMs: { p50: percentile(connects, 50), p99: percentile(connects, 99), max: connects.at(-1) ?? 0 },
-      frames: sum((r) => r.frames),
-      framesPerSecond: Math.round(sum((r) => r.frames) / elapsedS),
-      bytesPerSecond: Math.round(sum((r) => r.bytes) / elapsedS),
-      // Known only for channels whose rate the exchange's ticker period sets (price, ticker); 0 for mixed scenarios.
-      expectedFramesPerSecond: o.kinds.every((k) => k === 'price' || k === 'ticker') && !o.focusKinds?.length ? connectedN * channels.length * o.rate : 0,
-      missing: sum((r) => r.missing),
-      silentChannels: sum((r) => r.silent),
-      duplicated: sum((r) => r.duplicated),
-      pongs: sum((r) => r.pongs),
-      held: sum((r) => r.connected),
-      latencyMs: latency(latencies),
-      latencyByType: Object.fromEntries([...new Set(reports.flatMap((r) => Object.keys(r.latencyByType)))].sort().map((type) => [type, latency(reports.flatMap((r) => r.latencyByType[type] ?? []))])),
-      sizeByType: sizesByType(reports),
-      server: {
-        rssMbIdle: Math.round(idleRss / 1024),
-        rssMbLoaded: Math.round(loadedRss / 1024),
-        rssKbPerConnection: connectedN ? Math.round(((loadedRss - idleRss) / connectedN) * 10) / 10 : 0,
-        rssKbPerConnectionInUse: connectedN ? Math.round(((loadedRss - idleRss - reserveGrowthKb) / connectedN) * 10) / 10 : 0,
-        heapMb: {
-          idleTotal: mb(idleHeap?.heapTotal), idleUsed: mb(idleHeap?.heapUsed), loadedTotal: mb(loadedHeap?.heapTotal), loadedUsed: mb(loadedHeap?.heapUsed),
-        },
-        cpuPercent: Math.round(((serverAfter - serverBefore) / 1000 / elapsedS) * 100),
-      },
-      ...(publishedBefore && publishedAfter ? {
-        nats: {
-          framesPerSecond: Math.round((publishedAfter.frames - publishedBefore.frames) / elapsedS),
-          bytesPerSecond: Math.round((publishedAfter.bytes - publishedBefore.bytes) / elapsedS),
-          channels: publishedAfter.channels,
-        },
-      } : {}),
-      client: { cpuPercent: Math.round((clientCpuMs / 1000 / elapsedS) * 100) },
-      errors: sum((r) => r.errors),
-      ...(backgroundReport === undefined ? {} : { background: backgroundReport }),
+    let clients = 0;
+    let connectedN = 0;
+    const addClients = async (n: number) => {
+      const per = Math.ceil(n / workersN);
+      const shares = Array.from({ length: workersN }, (_, i) => Math.max(0, Math.min(per, n - i * per)));
+      connectedN = (await ask<{ connected: number }>('connect', (i) => ({ n: shares[i], first: opened + i * per, deadlineMs: (o.connectSeconds ?? 60) * 1000 }))).reduce((a, m) => a + m.connected, 0);
+      opened += n;
+      clients += n;
+      await ask('subscribe');
+      // The subscribe burst's garbage is collected before the warm-up, so neither memory nor latency figures see it.
+      await sleep(1000);
+      process.kill(pid, 'SIGUSR2');
     };
-  } finally {
-    for (const w of workers) w.postMessage({ t: 'stop' });
-    await Promise.all(workers.map((w) => w.terminate()));
-    if (server) await Promise.all([server.child, ...(server.others ?? [])].map((c) => stopChild(c)));
-    await server?.cleanup?.().catch(() => undefined);
-    await stopChild(sim.child);
+    await addClients(o.clients);
+    let rate = o.rate;
+    const background = o.background ? await o.background(port) : undefined;
+    const measure = async (window: { warmupSeconds?: number; seconds?: number } = {}): Promise<FanoutResult> => {
+      const seconds = window.seconds ?? o.seconds;
+      await sleep((window.warmupSeconds ?? o.warmupSeconds) * 1000);
+      await ask('reset');
+      // The clients' CPU is this process's (its worker threads do the work); process.cpuUsage() in a worker is the
+      // whole process's too, so it is read once here rather than summed over workers.
+      const clientBefore = procUsage(process.pid);
+      // A cluster's CPU is all of its processes' (gateways and ingest node).
+      const serverPids = [pid, ...(srv.others ?? []).map((c) => c.pid!)];
+      const serverCpu = () => serverPids.reduce((n, p) => n + procUsage(p).cpuMs, 0);
+      const serverBefore = serverCpu();
+      const writesBefore = procWrites(pid);
+      const eventsBefore = await exchangeEvents(sim.restUrl);
+      const publishedBefore = srv.ingestPort ? await ingestPublished(srv.ingestPort) : undefined;
+      const startedAt = performance.now();
+      const counting = o.countSyscalls ? countWriteSyscalls(pid, seconds) : undefined;
+      const loadedRss = await rssMedian(pid, seconds * 1000);
+      const reports = (await ask<{ report: ClientReport }>('report')).map((r) => r.report);
+      const elapsedS = (performance.now() - startedAt) / 1000;
+      const eventsAfter = await exchangeEvents(sim.restUrl);
+      const writesAfter = procWrites(pid);
+      const serverAfter = serverCpu();
+      const publishedAfter = srv.ingestPort ? await ingestPublished(srv.ingestPort) : undefined;
+      const clientAfter = procUsage(process.pid);
+      const syscalls = counting ? await counting : undefined;
+      // The V8 heap's empty reserve (committed, not in use: mostly a young generation sized up by the subscribe burst),
+      // read after a collection at the end, is told apart from memory in use.
+      const seen = srv.memory.latest;
+      process.kill(pid, 'SIGUSR2');
+      for (let i = 0; i < 50 && srv.memory.latest === seen; i++) await sleep(100);
+      const loadedHeap = srv.memory.latest;
+      const reserve = (m: NodeJS.MemoryUsage | undefined) => (m ? (m.heapTotal - m.heapUsed) / 1024 : 0);
+      const reserveGrowthKb = idleHeap && loadedHeap && loadedHeap !== idleHeap ? reserve(loadedHeap) - reserve(idleHeap) : 0;
+      const sum = (f: (r: ClientReport) => number) => reports.reduce((n, r) => n + f(r), 0);
+      const latencies = reports.flatMap((r) => r.latencies);
+      const connects = reports.flatMap((r) => r.connectMs).sort((a, b) => a - b);
+      // Read with the server's, at the window's end: the collection wait below is not part of the window.
+      const clientCpuMs = clientAfter.cpuMs - clientBefore.cpuMs;
+      const frames = sum((r) => r.frames);
+      return {
+        scenario: { ...o, clients, rate, symbols: o.symbols.length, channelsPerClient: channels.length + (o.focusKinds?.length ?? 0), workers: workersN },
+        connected: connectedN,
+        connectMs: { p50: percentile(connects, 50), p99: percentile(connects, 99), max: connects.at(-1) ?? 0 },
+        frames,
+        framesPerSecond: Math.round(frames / elapsedS),
+        bytesPerSecond: Math.round(sum((r) => r.bytes) / elapsedS),
+        // Known only for channels whose rate the exchange's ticker period sets (price, ticker); 0 for mixed scenarios.
+        expectedFramesPerSecond: o.kinds.every((k) => k === 'price' || k === 'ticker') && !o.focusKinds?.length ? connectedN * channels.length * rate : 0,
+        exchangeEventsPerSecond: Math.round((eventsAfter - eventsBefore) / elapsedS),
+        missing: sum((r) => r.missing),
+        silentChannels: sum((r) => r.silent),
+        duplicated: sum((r) => r.duplicated),
+        pongs: sum((r) => r.pongs),
+        held: sum((r) => r.connected),
+        latencyMs: latency(latencies),
+        latencyByType: Object.fromEntries([...new Set(reports.flatMap((r) => Object.keys(r.latencyByType)))].sort().map((type) => [type, latency(reports.flatMap((r) => r.latencyByType[type] ?? []))])),
+        sizeByType: sizesByType(reports),
+        server: {
+          rssMbIdle: Math.round(idleRss / 1024),
+          rssMbLoaded: Math.round(loadedRss / 1024),
+          rssKbPerConnection: connectedN ? Math.round(((loadedRss - idleRss) / connectedN) * 10) / 10 : 0,
+          rssKbPerConnectionInUse: connectedN ? Math.round(((loadedRss - idleRss - reserveGrowthKb) / connectedN) * 10) / 10 : 0,
+          heapMb: {
+            idleTotal: mb(idleHeap?.heapTotal), idleUsed: mb(idleHeap?.heapUsed), loadedTotal: mb(loadedHeap?.heapTotal), loadedUsed: mb(loadedHeap?.heapUsed),
+          },
+          cpuPercent: Math.round(((serverAfter - serverBefore) / 1000 / elapsedS) * 100),
+          syscw: writesAfter - writesBefore,
+          ...(syscalls ? { writeSyscalls: syscalls } : {}),
+        },
+        ...(publishedBefore && publishedAfter ? {
+          nats: {
+            framesPerSecond: Math.round((publishedAfter.frames - publishedBefore.frames) / elapsedS),
+            bytesPerSecond: Math.round((publishedAfter.bytes - publishedBefore.bytes) / elapsedS),
+            channels: publishedAfter.channels,
+          },
+        } : {}),
+        client: { cpuPercent: Math.round((clientCpuMs / 1000 / elapsedS) * 100) },
+        errors: sum((r) => r.errors),
+      };
+    };
+    let measured = false;
+    return {
+      pid,
+      addClients,
+      setRate: async (r: number) => {
+        await setExchangeRate(sim.restUrl, r);
+        rate = r;
+      },
+      measure: async (window) => {
+        const result = await measure(window);
+        // The background work runs over the first measurement only (runFanout's one).
+        if (!measured && background) {
+          measured = true;
+          const backgroundReport = await background.stop();
+          if (backgroundReport !== undefined) result.background = backgroundReport;
+        }
+        return result;
+      },
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
   }
 }

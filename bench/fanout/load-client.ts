@@ -351,7 +351,17 @@ export class LoadClient {
       return;
     }
     const counters = this.current;
-    const s = find(buf, SEQ, start, end);
+    // The server writes "channel" before "seq" ({"type","channel","seq","data",…}): the channel is found first and the
+    // seq searched from its end, so the bytes before it are passed once, not twice. Another order still works: the
+    // seq is then looked for before the channel.
+    const c = find(buf, CHANNEL, start, end);
+    // The channel name, up to its closing quote, hashed (FNV-1a); a frame without one counts under channel "".
+    const from = c < 0 ? end : c + CHANNEL.bytes.length;
+    let q = from;
+    let h = 0x811c9dc5;
+    for (; q < end && buf[q] !== QUOTE; q++) h = Math.imul(h ^ buf[q]!, 0x01000193);
+    let s = find(buf, SEQ, c < 0 ? start : q, end);
+    if (s < 0 && c >= 0) s = find(buf, SEQ, start, c);
     if (s < 0) {
       if (find(buf, PONG, start, end) >= 0) counters.pongs++;
       return;
@@ -359,12 +369,6 @@ export class LoadClient {
     counters.frames++;
     counters.bytes += wireBytes;
     const seq = intAt(buf, s + SEQ.bytes.length, end);
-    const c = find(buf, CHANNEL, start, end);
-    // The channel name, up to its closing quote, hashed (FNV-1a); a frame without one counts under channel "".
-    const from = c < 0 ? end : c + CHANNEL.bytes.length;
-    let q = from;
-    let h = 0x811c9dc5;
-    for (; q < end && buf[q] !== QUOTE; q++) h = Math.imul(h ^ buf[q]!, 0x01000193);
     const channel = channelAt(buf, from, q, h & 0x3fffffff); // a small integer hash: cheaper to handle
     if (channel.type < 0) channel.type = typeAt(buf, start, end);
     const size = this.sizes[channel.type];
