@@ -70,9 +70,11 @@ export async function setExchangeRate(restUrl: string, rate: number): Promise<vo
 }
 
 /** Events the exchange has published so far (each event once, whatever its subscribers): its stats endpoint. */
-export async function exchangeEvents(restUrl: string): Promise<number> {
+export async function exchangeEvents(restUrl: string, type = 'ticker'): Promise<number> {
+  // Of one stream type only: tickgate also holds a heartbeat stream (btcusdt@miniTicker by default), whose events no
+  // client is due.
   const res = await fetch(`${restUrl}/__sim/stats`);
-  return ((await res.json()) as { eventsSent: number }).eventsSent;
+  return ((await res.json()) as { eventsByType: Record<string, number> }).eventsByType[type] ?? 0;
 }
 
 export interface TargetOptions {

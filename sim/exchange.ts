@@ -43,6 +43,8 @@ export interface SimStats {
   connections: number;
   subscriptions: Record<string, number>;
   eventsSent: number;
+  /** Events sent by stream type (the name after the symbol: `ticker`, `miniTicker`, `trade`, `depth@100ms`…). */
+  eventsByType: Record<string, number>;
   controlMessages: number;
   restRequests: number;
 }
@@ -69,7 +71,7 @@ export class SimExchange {
   private restFailures: Array<{ status: number; retryAfterS: number }> = [];
   /** Request weight used in the current minute, reported in X-MBX-USED-WEIGHT-1M as Binance does. */
   private weight = { minute: 0, used: 0 };
-  private stats: SimStats = { connections: 0, subscriptions: {}, eventsSent: 0, controlMessages: 0, restRequests: 0 };
+  private stats: SimStats = { connections: 0, subscriptions: {}, eventsSent: 0, eventsByType: {}, controlMessages: 0, restRequests: 0 };
   port = 0;
 
   constructor(opts: SimOptions = {}) {
@@ -348,13 +350,19 @@ export class SimExchange {
   private emit(stream: string, data: string): void {
     const c = `c:${stream}`;
     const r = `r:${stream}`;
+    let sent = 0;
     if (this.app.numSubscribers(c) > 0) {
       this.app.publish(c, `{"stream":"${stream}","data":${data}}`, false);
-      this.stats.eventsSent++;
+      sent++;
     }
     if (this.app.numSubscribers(r) > 0) {
       this.app.publish(r, data, false);
-      this.stats.eventsSent++;
+      sent++;
+    }
+    if (sent) {
+      this.stats.eventsSent += sent;
+      const type = stream.slice(stream.indexOf('@') + 1);
+      this.stats.eventsByType[type] = (this.stats.eventsByType[type] ?? 0) + sent;
     }
   }
 
