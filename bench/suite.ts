@@ -127,7 +127,7 @@ if (withSaturation) {
     try {
       // Delivery alone: on two cores the clients share one core with the exchange, and draining the 20 symbols' ticks,
       // which arrive together, puts their p99 anywhere from 20 to 150 ms whatever the server (BENCHMARKS.md).
-      saturation.push(await runSaturation(MIXES.price!, target, { warmupSeconds: 2, seconds: quick ? 2 : 4, ladder: quick ? [2, 5] : [8, 25, 50], limits: { minDelivered: 0.99, maxP99Ms: Number.MAX_SAFE_INTEGER }, log: (l) => process.stderr.write(`${l}\n`) }));
+      saturation.push(await runSaturation(MIXES.price!, target, { warmupSeconds: 2, seconds: quick ? 2 : 4, ladder: quick ? [2, 5] : [2, 8, 25, 50], limits: { minDelivered: 0.99, maxP99Ms: Number.MAX_SAFE_INTEGER }, log: (l) => process.stderr.write(`${l}\n`) }));
     } catch (err) {
       process.stderr.write(`[bench] saturation: ${target} failed: ${(err as Error).message}\n`);
       failures.push({ scenario: 'saturation', target, error: (err as Error).message });
