@@ -25,6 +25,7 @@ export class ChannelRegistry {
     if (existing) throw new Error(`plugin "${plugin}": channel kind "${kind}" is already registered by plugin "${existing.plugin}"`);
     if (spec.key !== 'symbol' && spec.key !== 'user') throw new Error(`plugin "${plugin}": channel kind "${kind}" needs key 'symbol' or 'user'`);
     if (spec.raw && spec.key !== 'symbol') throw new Error(`plugin "${plugin}": channel kind "${kind}" is raw, which needs key 'symbol' (raw frames come from the shards)`);
+    if (spec.args?.some((a) => a.includes('@') || a.includes(':'))) throw new Error(`plugin "${plugin}": channel kind "${kind}": an argument may not contain ':' or '@' (':' separates the parts of a name, '@' marks a rate)`);
     if (spec.conflate && (spec.key !== 'symbol' || spec.raw)) throw new Error(`plugin "${plugin}": channel kind "${kind}" can be conflated, which needs key 'symbol' and not raw (the shards conflate)`);
     if (spec.argErrorCode !== undefined && !this.errors.get(spec.argErrorCode)) {
       throw new Error(`plugin "${plugin}": channel kind "${kind}": argErrorCode ${spec.argErrorCode} is not a registered error code (declare it with defineErrors)`);

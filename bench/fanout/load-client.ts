@@ -31,7 +31,8 @@ interface Channel {
   id: number;
   /**
    * The `type` of the channel's first data frame on this thread, as an index into `frameTypes` (-1 until one came):
-   * a channel's data frames all have one type, so each frame is counted by type with no string read.
+   * a channel's data frames all have one type, so each frame is counted by type with no string read (a depthDelta
+   * channel's changes count under `depth`, its first frame's type: its bytes are right, its type name is not).
    */
   type: number;
 }

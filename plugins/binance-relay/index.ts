@@ -4,7 +4,7 @@ import { definePlugin, jsonText, type AcceptorApi, type RouteResult, type Socket
 import { configSchema, type RelayConfig } from './config.js';
 import { RelaySessions, type RelayConn } from './relay-session.js';
 import { StreamHub } from './stream-hub.js';
-import { checkStream, RELAY_KIND, SERVED_SUFFIXES, type RelayStream } from './stream-names.js';
+import { channelArg, checkStream, RELAY_KIND, SERVED_SUFFIXES, type RelayStream } from './stream-names.js';
 
 /** Binance's REST error: `{code, msg}` with an HTTP status. */
 function binanceError(status: number, code: number, msg: string): RouteResult {
@@ -32,7 +32,7 @@ export default definePlugin({
       key: 'symbol',
       raw: true,
       argName: 'stream',
-      args: SERVED_SUFFIXES,
+      args: SERVED_SUFFIXES.map(channelArg),
       description: 'a Binance stream as Binance sends it (for the relay\'s own endpoints)',
     });
     const hub = new StreamHub(api as AcceptorApi<unknown>);

@@ -3,7 +3,7 @@ import type { BookEvent, Emitter, ShardApi } from '../../shards/shard-api.js';
 import { throttleLatest } from '../../shards/throttle-latest.js';
 import { TickgateError } from '../../core/errors.js';
 import type { RelayConfig } from './config.js';
-import { needsOf, RELAY_KIND, shapeOf, type StreamShape } from './stream-names.js';
+import { needsOf, RELAY_KIND, shapeOf, suffixOf, type StreamShape } from './stream-names.js';
 import {
   aggTradePayload, bookTickerPayload, diffPayload, klinePayload, miniTickerPayload, partialDepthPayload, tickerPayload,
   tradePayload, TextFormats,
@@ -32,11 +32,11 @@ export default function binanceRelay(api: ShardApi<RelayConfig>): void {
 
   api.produce(RELAY_KIND, {
     needs: (ch) => {
-      const shape = shapeOf(ch.arg ?? '');
+      const shape = shapeOf(suffixOf(ch.arg ?? ''));
       if (!shape) throw new TickgateError('TG_ERR_INVALID_ARGUMENT', `No Binance stream ${ch.arg ?? ''} here`);
       return needsOf(shape);
     },
-    open: (ch, out) => open(ch.symbol, shapeOf(ch.arg!)!, out),
+    open: (ch, out) => open(ch.symbol, shapeOf(suffixOf(ch.arg!))!, out),
   });
 
   function open(symbol: string, shape: StreamShape, out: Emitter): () => void {

@@ -1,8 +1,16 @@
 // Binance's stream names as the relay serves them: which are valid, which are served, and the channel behind each.
 import type { MarketNeed } from '../../shards/shard-api.js';
 
-/** The relay's channel kind: `binance:SYMBOL:<what follows the @>`, e.g. binance:BTCUSDT:depth@100ms. */
+/**
+ * The relay's channel kind: `binance:SYMBOL:<what follows the @>`, with `@` written `.` (in channel names `@` marks a
+ * rate, price:BTCUSDT@1s), e.g. binance:BTCUSDT:depth.100ms for btcusdt@depth@100ms.
+ */
 export const RELAY_KIND = 'binance';
+
+/** A stream's suffix as its channel's third part (`depth@100ms` → `depth.100ms`). */
+export const channelArg = (suffix: string): string => suffix.replaceAll('@', '.');
+/** The stream suffix a channel's third part stands for (`depth.100ms` → `depth@100ms`). */
+export const suffixOf = (arg: string): string => arg.replaceAll('.', '@');
 
 export const KLINE_INTERVALS = ['1s', '1m', '3m', '5m', '15m', '30m', '1h', '2h', '4h', '6h', '8h', '12h', '1d', '3d', '1w', '1M'] as const;
 
@@ -51,7 +59,7 @@ export function checkStream(name: unknown, serves: (symbol: string) => boolean):
   }
   const symbol = name.slice(0, at).toUpperCase();
   if (!serves(symbol)) return { ok: false, why: 'symbol', message: `Invalid request: invalid stream ${name}: symbol ${symbol} is not served here` };
-  return { ok: true, stream: { name, symbol, suffix, channel: `${RELAY_KIND}:${symbol}:${suffix}` } };
+  return { ok: true, stream: { name, symbol, suffix, channel: `${RELAY_KIND}:${symbol}:${channelArg(suffix)}` } };
 }
 
 /** What a stream is made from, by the channel's third part. */

@@ -92,7 +92,9 @@ export default function market(api: ShardApi): void {
         const data = depthData(book, levels);
         if (!last) {
           last = data;
-          out.emit('depth', data);
+          // With its state too: after a shard restart the acceptor already keeps this channel's states, and must
+          // replace the one from before the restart with this one.
+          out.emit('depth', data, { type: 'depth', data });
           return;
         }
         const bids = levelChanges(last.bids, data.bids);

@@ -6,7 +6,7 @@ const serves = (s: string) => s === 'BTCUSDT' || s === 'ETHUSDT';
 
 t.test('stream names: Binance\'s grammar, the streams served, the symbols served', async (t) => {
   const ok = checkStream('btcusdt@depth@100ms', serves);
-  t.same(ok, { ok: true, stream: { name: 'btcusdt@depth@100ms', symbol: 'BTCUSDT', suffix: 'depth@100ms', channel: 'binance:BTCUSDT:depth@100ms' } });
+  t.same(ok, { ok: true, stream: { name: 'btcusdt@depth@100ms', symbol: 'BTCUSDT', suffix: 'depth@100ms', channel: 'binance:BTCUSDT:depth.100ms' } });
   for (const name of ['btcusdt@trade', 'btcusdt@aggTrade', 'btcusdt@kline_1M', 'btcusdt@kline_1s', 'ethusdt@ticker', 'ethusdt@miniTicker', 'ethusdt@bookTicker', 'btcusdt@depth', 'btcusdt@depth@1000ms', 'btcusdt@depth20@100ms', 'btcusdt@depth5']) {
     t.ok(checkStream(name, serves).ok, `${name} is served`);
   }

@@ -128,3 +128,37 @@ t.test('with the SDK: DepthBook fed by a depthDelta subscription holds the book 
   t.equal(refused, 0, 'every frame followed');
   t.ok(book.bids.length <= 20 && book.asks.length <= 20, '20 levels a side at most');
 });
+
+t.test('after a shard restart, a new subscriber starts from the book as it is now, not as it was before', async (t) => {
+  const { fileURLToPath } = await import('node:url');
+  const chaos = fileURLToPath(new URL('../../fixtures/chaos-plugin/index.js', import.meta.url));
+  const { wsUrl, httpUrl } = await startStack(t, { config: { plugins: ['market', { name: 'chaos', path: chaos }] }, sim: { depthIntervalMs: 20 } });
+  const ch = 'depthDelta:DOTUSDT:20';
+  const a = await TestClient.connect(wsUrl);
+  t.teardown(() => a.close());
+  a.subscribe(ch);
+  const book = new DepthBook();
+  const held = new Map<number, string>();
+  const take = (f: Frame) => {
+    t.ok(book.apply(f as never), `frame ${String(f.seq)} follows`);
+    held.set(f.seq as number, JSON.stringify([book.bids, book.asks]));
+  };
+  const next = () => a.next((f) => f.channel === ch && (f.type === 'depth' || f.type === 'depthDelta'));
+  take(await next());
+  for (let i = 0; i < 3; i++) take(await next());
+  void fetch(`${httpUrl}/api/v1/chaos/crash?symbol=DOTUSDT`, { method: 'POST' }).catch(() => undefined);
+  await a.next((f) => f.channel === ch && f.type === 'status' && f.data.state === 'live', 20_000);
+  // The restarted producer's first frame is the whole book. A subscriber that joins right then (before any change
+  // follows it) must start from that book, not from the last one kept before the restart.
+  const b = await TestClient.connect(wsUrl);
+  t.teardown(() => b.close());
+  let f = await next();
+  while (f.type !== 'depth') f = await next();
+  take(f);
+  b.subscribe(ch);
+  const snap = await b.next((x) => x.channel === ch && x.snapshot === true);
+  t.ok((snap.seq as number) >= (f.seq as number), `the snapshot (seq ${String(snap.seq)}) is not older than the restarted channel's first frame (seq ${String(f.seq)})`);
+  if ((snap.seq as number) < (f.seq as number)) return;
+  while (!held.has(snap.seq as number)) take(await next());
+  t.equal(JSON.stringify([snap.data.bids, snap.data.asks]), held.get(snap.seq as number), `the snapshot at seq ${String(snap.seq)} is the book then`);
+});
