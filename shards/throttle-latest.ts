@@ -28,7 +28,11 @@ export function throttleLatest<T>(intervalMs: number, send: (value: T) => boolea
     at = now;
   };
   const deliver = (value: T) => {
-    if (send(value) !== false) tokens -= 1;
+    if (send(value) === false) return;
+    tokens -= 1;
+    // Counted from when the send ended (a frame is stamped during it), not from before: the next one can never be
+    // stamped less than an interval after this one. The time the send took is not refilled: the rate errs low.
+    at = Date.now();
   };
   const fire = () => {
     timer = undefined;
