@@ -86,6 +86,11 @@ interface SubState {
   channel: string;
   handlers: SubscriptionHandlers<unknown>;
   lastSeq: number | undefined;
+  /**
+   * The epoch `lastSeq` was counted in: the connection's that delivered it. Kept per subscription, since a connection
+   * can drop before the server answered a resubscribe, leaving seqs of an older epoch on a newer connection.
+   */
+  seqEpoch: string | undefined;
   /** Sent and not yet answered on this connection. */
   pending: boolean;
   /** Waiting for the answer to a resubscribe after a gap: frames of the old subscription are ignored meanwhile. */
@@ -122,7 +127,7 @@ export class TickgateClient {
   private readonly backoff: Backoff;
   private ws: WebSocketLike | undefined;
   private state: ConnectionState = 'connecting';
-  /** The epoch of the connection the subscriptions' `lastSeq`s were counted on. */
+  /** The current connection's epoch (its `connected` frame's). */
   private epoch: string | undefined;
   private maxPerMessage = 200;
   private outbox = new Set<string>();
@@ -164,7 +169,7 @@ export class TickgateClient {
   subscribe<C extends string>(channel: C, handler: SubscriptionHandlers<ChannelData<C>>['data'] | SubscriptionHandlers<ChannelData<C>>): Subscription {
     if (this.subs.has(channel)) throw new Error(`already subscribed to ${channel}: one subscription per channel (unsubscribe the other first)`);
     const handlers = (typeof handler === 'function' ? { data: handler } : handler) as SubscriptionHandlers<unknown>;
-    const sub: SubState = { channel, handlers, lastSeq: undefined, pending: false, recovering: false, awaitingAuth: false, sent: false, retryTimer: undefined, retryMs: 1000 };
+    const sub: SubState = { channel, handlers, lastSeq: undefined, seqEpoch: undefined, pending: false, recovering: false, awaitingAuth: false, sent: false, retryTimer: undefined, retryMs: 1000 };
     this.subs.set(channel, sub);
     this.queue(channel);
     return {
@@ -322,16 +327,28 @@ export class TickgateClient {
     if (!this.ready) return;
     const channels = [...this.outbox].filter((c) => this.subs.has(c));
     this.outbox.clear();
-    for (let i = 0; i < channels.length; i += this.maxPerMessage) {
-      const part = channels.slice(i, i + this.maxPerMessage);
-      const since: Record<string, number> = {};
-      for (const c of part) {
-        const sub = this.subs.get(c)!;
-        sub.pending = true;
-        sub.sent = true;
-        if (sub.lastSeq !== undefined && this.epoch !== undefined) since[c] = sub.lastSeq;
+    // One message per epoch the channels' seqs were counted in (a `since` names its epoch), and one without `since`.
+    const groups = new Map<string | undefined, string[]>();
+    for (const c of channels) {
+      const sub = this.subs.get(c)!;
+      sub.pending = true;
+      sub.sent = true;
+      const epoch = sub.lastSeq !== undefined ? sub.seqEpoch : undefined;
+      const group = groups.get(epoch);
+      if (group) group.push(c);
+      else groups.set(epoch, [c]);
+    }
+    for (const [epoch, list] of groups) {
+      for (let i = 0; i < list.length; i += this.maxPerMessage) {
+        const part = list.slice(i, i + this.maxPerMessage);
+        if (epoch === undefined) {
+          this.send({ type: 'subscribe', channels: part });
+          continue;
+        }
+        const since: Record<string, number> = {};
+        for (const c of part) since[c] = this.subs.get(c)!.lastSeq!;
+        this.send({ type: 'subscribe', channels: part, since, epoch });
       }
-      this.send(Object.keys(since).length ? { type: 'subscribe', channels: part, since, epoch: this.epoch } : { type: 'subscribe', channels: part });
     }
   }
 
@@ -373,7 +390,10 @@ export class TickgateClient {
         sub.retryMs = 1000;
         if (f.data && typeof f.data.recovered === 'boolean') {
           // Not recovered: a snapshot follows and numbering starts over from it.
-          if (!f.data.recovered) sub.lastSeq = undefined;
+          if (!f.data.recovered) {
+            sub.lastSeq = undefined;
+            sub.seqEpoch = undefined;
+          }
           this.emit('recovery', sub.channel, f.data);
         }
         return;
@@ -410,10 +430,10 @@ export class TickgateClient {
     }).then(() => {
       if (this.ws !== ws || !ws) return;
       this.ready = true;
-      for (const c of this.subs.keys()) this.outbox.add(c);
-      // The `since`s sent here count in the previous connection's epoch; frames from here on in this one's.
-      this.flush();
       this.epoch = data.epoch;
+      for (const c of this.subs.keys()) this.outbox.add(c);
+      // Each `since` is sent with the epoch its seq was counted in (usually the previous connection's).
+      this.flush();
     });
   }
 
@@ -484,11 +504,12 @@ export class TickgateClient {
         this.emit('gap', sub.channel, last + 1, f.seq - 1);
         sub.recovering = true;
         this.send({ type: 'unsubscribe', channels: [sub.channel] });
-        this.send({ type: 'subscribe', channels: [sub.channel], since: { [sub.channel]: last }, epoch: this.epoch });
+        this.send({ type: 'subscribe', channels: [sub.channel], since: { [sub.channel]: last }, epoch: sub.seqEpoch });
         return;
       }
     }
     sub.lastSeq = f.seq;
+    sub.seqEpoch = this.epoch;
     try {
       sub.handlers.data(f.data, f);
     } catch (err) {

@@ -142,3 +142,41 @@ c.subscribe('price:BTCUSDT', (p) => { console.log(JSON.stringify(p)); c.close();
   t.equal(price.symbol, 'BTCUSDT');
   t.equal(typeof price.price, 'number');
 });
+
+t.test('a connection lost before the server answered a resubscribe: the next one still names the epoch the seqs came from', async (t) => {
+  const stack = await startStack(t);
+  const proxy = await new TcpProxy({ host: '127.0.0.1', port: stack.server.port }).start();
+  t.teardown(() => proxy.close());
+  // The first resubscribe to the new server is lost with its connection, as if the line dropped right after sending.
+  let loseNextSubscribe = false;
+  class LossyWebSocket extends WebSocket {
+    override send(data: any, ...rest: any[]): void {
+      if (loseNextSubscribe && String(data).includes('"subscribe"')) {
+        loseNextSubscribe = false;
+        this.terminate();
+        return;
+      }
+      (super.send as (...a: unknown[]) => void)(data, ...rest);
+    }
+  }
+  const client = new TickgateClient({ url: proxy.wsUrl(), WebSocket: LossyWebSocket as unknown as typeof WebSocket, ...fast });
+  t.teardown(() => client.close());
+  const frames: Array<DataFrame<PriceData>> = [];
+  const recoveries: Array<{ recovered: boolean; reason?: string }> = [];
+  const states: string[] = [];
+  client.on('recovery', (_c, r) => recoveries.push(r));
+  client.on('state', (s) => states.push(s));
+  client.subscribe('price:BTCUSDT', (_d, f) => frames.push(f));
+  await until(() => frames.length > 1, 'prices before the restart');
+  await stack.server.close();
+  await until(() => states.includes('reconnecting'), 'the client noticed');
+  const second = await TickgateServer.start(testConfig({}, { wsUrl: stack.sim.wsUrl, restUrl: stack.sim.restUrl }), createLogger('silent'));
+  t.teardown(() => second.close());
+  loseNextSubscribe = true;
+  proxy.retarget({ host: '127.0.0.1', port: second.port });
+  const before = frames.length;
+  await until(() => frames.length > before + 1, 'prices from the restarted server');
+  t.equal(loseNextSubscribe, false, 'the first resubscribe was lost');
+  t.same(recoveries, [{ recovered: false, reason: 'epoch' }], 'the seqs were sent as the old server\'s (reason epoch, not ahead)');
+  t.equal(frames[before]!.seq, 1, 'and numbering starts over');
+});
