@@ -37,7 +37,8 @@ const scenarios: Scenario[] = [
     // The issue's headline load: ~100k frames/s of price frames. tickgate-cluster: one ingest node and two gateways on
     // the local NATS server (NATS_URL), the same clients spread over the two (npm run bench:cluster compares in detail).
     name: `price ${scale(1000)}×20 @5/s`,
-    targets: ['tickgate', 'uws-ceiling', 'nestjs', 'tickgate-cluster', 'tickgate-no-history', 'tickgate-deflate'],
+    // (History off and deflate: npm run bench:fanout -- --targets tickgate,tickgate-no-history,tickgate-deflate.)
+    targets: ['tickgate', 'uws-ceiling', 'nestjs', 'tickgate-cluster'],
     options: { clients: scale(1000), symbols: symbols20, kinds: ['price'], rate: 5, warmupSeconds, seconds },
   },
   {
@@ -59,7 +60,7 @@ const scenarios: Scenario[] = [
     // subscribed connection under load, where connections outweigh heap noise (at 1000 they do not).
     name: `price ${scale(10000)}×20 @0.5/s`,
     targets: ['tickgate', 'uws-ceiling'],
-    options: { clients: scale(10000), symbols: symbols20, kinds: ['price'], rate: 0.5, warmupSeconds, seconds: quick ? 3 : 15, sourceAddresses: 2, settleSeconds: quick ? 0 : 12 },
+    options: { clients: scale(10000), symbols: symbols20, kinds: ['price'], rate: 0.5, warmupSeconds, seconds: quick ? 3 : 10, sourceAddresses: 2, settleSeconds: quick ? 0 : 12 },
   },
   {
     // Connection scale: idle clients with heartbeats, from four loopback source addresses.
@@ -111,7 +112,7 @@ if (withHttp) {
   for (const target of ['tickgate', 'nestjs'] as const) {
     process.stderr.write(`[bench] http: ${target}\n`);
     try {
-      http.push(await runHttp({ target, paths: ['/health', '/api/v1/ws/stats', '/api/v1/market/ticker/BTCUSDT'], connections: 100, seconds: quick ? 2 : 10 }));
+      http.push(await runHttp({ target, paths: ['/health', '/api/v1/ws/stats', '/api/v1/market/ticker/BTCUSDT'], connections: 100, seconds: quick ? 2 : 5 }));
     } catch (err) {
       process.stderr.write(`[bench] http: ${target} failed: ${(err as Error).message}\n`);
       failures.push({ scenario: 'http', target, error: (err as Error).message });
@@ -127,7 +128,7 @@ if (withSaturation) {
     try {
       // Delivery alone: on two cores the clients share one core with the exchange, and draining the 20 symbols' ticks,
       // which arrive together, puts their p99 anywhere from 20 to 150 ms whatever the server (BENCHMARKS.md).
-      saturation.push(await runSaturation(MIXES.price!, target, { warmupSeconds: 2, seconds: quick ? 2 : 4, ladder: quick ? [2, 5] : [2, 8, 25, 50], limits: { minDelivered: 0.99, maxP99Ms: Number.MAX_SAFE_INTEGER }, log: (l) => process.stderr.write(`${l}\n`) }));
+      saturation.push(await runSaturation(MIXES.price!, target, { warmupSeconds: 2, seconds: quick ? 2 : 4, ladder: quick ? [2, 5] : [2, 8, 40], limits: { minDelivered: 0.99, maxP99Ms: Number.MAX_SAFE_INTEGER }, log: (l) => process.stderr.write(`${l}\n`) }));
     } catch (err) {
       process.stderr.write(`[bench] saturation: ${target} failed: ${(err as Error).message}\n`);
       failures.push({ scenario: 'saturation', target, error: (err as Error).message });
