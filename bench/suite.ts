@@ -51,7 +51,7 @@ const scenarios: Scenario[] = [
     // A trading screen per client: prices for a 20-symbol watchlist, plus ticker, trades, depth and 1m klines of one
     // symbol of its own (client i: symbol i mod 20). The ceiling relays the same kinds (depth: the exchange's own top 10).
     name: `mixed ${scale(1000)} (watchlist + focus)`,
-    // (History off and deflate are measured on the price scenario: their mixed figures are in BENCHMARKS.md.)
+    // (History off and deflate: see the first scenario; their mixed figures are in BENCHMARKS.md.)
     targets: ['tickgate', 'uws-ceiling'],
     options: { clients: scale(1000), symbols: symbols20, kinds: ['price'], focusKinds: ['ticker', 'trades', 'depth', 'klines:1m'], rate: 5, warmupSeconds, seconds },
   },
