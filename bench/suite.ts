@@ -1,17 +1,15 @@
 // `npm run bench`: the standard suite. Every scenario runs against its targets one after the other in this one command,
 // so ratios compare runs on the same machine state. Writes bench/results/<time>.json and prints the fan-out and HTTP tables, then one summary table.
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { PACKAGE_ROOT } from '../core/config.js';
 import { runFanout, type FanoutOptions, type FanoutResult } from './fanout/fanout.js';
 import { runHttp, type HttpResult } from './http/http.js';
 import { fanoutTable, httpTable, summaryTable } from './report.js';
 import { MIXES, runSaturation, type SaturationResult } from './saturation/saturation.js';
 import { saturationTable } from './saturation/table.js';
 import { BENCH_SYMBOLS, type Target } from './targets.js';
+import { commitId, machineInfo, resultsDir } from './run-info.js';
 
 const { values } = parseArgs({
   options: {
@@ -71,16 +69,9 @@ const scenarios: Scenario[] = [
 ];
 
 const started = new Date();
-const commit = (() => {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: PACKAGE_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return 'unknown';
-  }
-})();
-const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
-const dir = join(PACKAGE_ROOT, 'bench', 'results');
-mkdirSync(dir, { recursive: true });
+const commit = commitId();
+const machine = machineInfo();
+const dir = resultsDir();
 const file = join(dir, `${started.toISOString().replace(/[:.]/g, '-')}${quick ? '-quick' : ''}.json`);
 const fanout: FanoutResult[] = [];
 const http: HttpResult[] = [];

@@ -1,9 +1,7 @@
 // `npm run bench:sweep`: how CPU, RSS and p99 grow with connections (idle and active) and with channels per client.
 // Writes bench/results/sweep-<time>.json and .svg, and bench/sweep.svg (the plot BENCHMARKS.md shows) on a full run;
 // --replot FILE draws a saved sweep again.
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PACKAGE_ROOT } from '../../core/config.js';
@@ -13,6 +11,7 @@ import { TARGETS, type Target } from '../targets.js';
 import { sweepPanels, type SweepRun } from './panels.js';
 import { chartSvg } from './plot.js';
 import { sweepPoints, type Sweep } from './points.js';
+import { commitId, machineInfo, resultsDir } from '../run-info.js';
 
 const { values } = parseArgs({
   options: {
@@ -62,16 +61,9 @@ if (values.replot) {
 }
 
 const started = new Date();
-const commit = (() => {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: PACKAGE_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return 'unknown';
-  }
-})();
-const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
-const dir = join(PACKAGE_ROOT, 'bench', 'results');
-mkdirSync(dir, { recursive: true });
+const commit = commitId();
+const machine = machineInfo();
+const dir = resultsDir();
 const base = join(dir, `sweep-${started.toISOString().replace(/[:.]/g, '-')}${quick ? '-quick' : ''}`);
 const runs: SweepRun[] = [];
 const failures: Array<{ sweep: Sweep; x: number; line: string; target: Target; error: string }> = [];

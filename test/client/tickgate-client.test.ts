@@ -1,5 +1,5 @@
 // The client SDK against a real server: typed frames, reconnect after a restart, recovery after a drop, dead links.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import WebSocket from 'ws';
 import { TickgateClient, type DataFrame, type PriceData } from '../../client/index.js';
 import { startStack, testConfig, until } from '../helpers/stack.js';
@@ -52,12 +52,16 @@ t.test('a refused channel ends its subscription with the server\'s code; the oth
   t.equal(errors[0]!.channel, 'price:NOPEUSDT');
 });
 
-t.test('after the server restarts the client reconnects, resubscribes and starts over in the new numbering', async (t) => {
+/**
+ * A client subscribed to price:BTCUSDT through a proxy, with its frames, recoveries and states recorded; `replace()`
+ * closes the server and starts another behind the same address (its seqs are another epoch's).
+ */
+async function behindProxy(t: Test, WebSocketClass: typeof WebSocket = WebSocket) {
   const stack = await startStack(t);
   // The address the client knows stays the same while the server behind it is replaced.
   const proxy = await new TcpProxy({ host: '127.0.0.1', port: stack.server.port }).start();
   t.teardown(() => proxy.close());
-  const client = new TickgateClient({ url: proxy.wsUrl(), WebSocket, ...fast });
+  const client = new TickgateClient({ url: proxy.wsUrl(), WebSocket: WebSocketClass, ...fast });
   t.teardown(() => client.close());
   const frames: Array<DataFrame<PriceData>> = [];
   const recoveries: Array<{ recovered: boolean; reason?: string }> = [];
@@ -66,12 +70,20 @@ t.test('after the server restarts the client reconnects, resubscribes and starts
   client.on('state', (s) => states.push(s));
   client.subscribe('price:BTCUSDT', (_d, f) => frames.push(f));
   await until(() => frames.length > 1, 'prices before the restart');
-  await stack.server.close();
-  await until(() => states.includes('reconnecting'), 'the client noticed');
-  const config = testConfig({}, { wsUrl: stack.sim.wsUrl, restUrl: stack.sim.restUrl });
-  const second = await TickgateServer.start(config, createLogger('silent'));
-  t.teardown(() => second.close());
-  proxy.retarget({ host: '127.0.0.1', port: second.port });
+  const replace = async (beforeRetarget: () => void = () => {}) => {
+    await stack.server.close();
+    await until(() => states.includes('reconnecting'), 'the client noticed');
+    const second = await TickgateServer.start(testConfig({}, { wsUrl: stack.sim.wsUrl, restUrl: stack.sim.restUrl }), createLogger('silent'));
+    t.teardown(() => second.close());
+    beforeRetarget();
+    proxy.retarget({ host: '127.0.0.1', port: second.port });
+  };
+  return { frames, recoveries, states, replace };
+}
+
+t.test('after the server restarts the client reconnects, resubscribes and starts over in the new numbering', async (t) => {
+  const { frames, recoveries, states, replace } = await behindProxy(t);
+  await replace();
   const before = frames.length;
   await until(() => frames.length > before + 1, 'prices from the restarted server');
   t.same(recoveries, [{ recovered: false, reason: 'epoch' }], 'the old seqs are another epoch\'s: not recovered');
@@ -144,9 +156,6 @@ c.subscribe('price:BTCUSDT', (p) => { console.log(JSON.stringify(p)); c.close();
 });
 
 t.test('a connection lost before the server answered a resubscribe: the next one still names the epoch the seqs came from', async (t) => {
-  const stack = await startStack(t);
-  const proxy = await new TcpProxy({ host: '127.0.0.1', port: stack.server.port }).start();
-  t.teardown(() => proxy.close());
   // The first resubscribe to the new server is lost with its connection, as if the line dropped right after sending.
   let loseNextSubscribe = false;
   class LossyWebSocket extends WebSocket {
@@ -159,21 +168,10 @@ t.test('a connection lost before the server answered a resubscribe: the next one
       (super.send as (...a: unknown[]) => void)(data, ...rest);
     }
   }
-  const client = new TickgateClient({ url: proxy.wsUrl(), WebSocket: LossyWebSocket as unknown as typeof WebSocket, ...fast });
-  t.teardown(() => client.close());
-  const frames: Array<DataFrame<PriceData>> = [];
-  const recoveries: Array<{ recovered: boolean; reason?: string }> = [];
-  const states: string[] = [];
-  client.on('recovery', (_c, r) => recoveries.push(r));
-  client.on('state', (s) => states.push(s));
-  client.subscribe('price:BTCUSDT', (_d, f) => frames.push(f));
-  await until(() => frames.length > 1, 'prices before the restart');
-  await stack.server.close();
-  await until(() => states.includes('reconnecting'), 'the client noticed');
-  const second = await TickgateServer.start(testConfig({}, { wsUrl: stack.sim.wsUrl, restUrl: stack.sim.restUrl }), createLogger('silent'));
-  t.teardown(() => second.close());
-  loseNextSubscribe = true;
-  proxy.retarget({ host: '127.0.0.1', port: second.port });
+  const { frames, recoveries, replace } = await behindProxy(t, LossyWebSocket as unknown as typeof WebSocket);
+  await replace(() => {
+    loseNextSubscribe = true;
+  });
   const before = frames.length;
   await until(() => frames.length > before + 1, 'prices from the restarted server');
   t.equal(loseNextSubscribe, false, 'the first resubscribe was lost');
