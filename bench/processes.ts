@@ -1,6 +1,7 @@
 // Child processes for benchmarks: start one and wait for its ready line, stop it, read its CPU, RSS and writes from /proc.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../core/config.js';
 
 const CLK_TCK = 100;
@@ -94,6 +95,71 @@ export function stopChild(child: ChildProcess): Promise<void> {
       clearTimeout(kill);
       resolve();
     });
+    uncapCpu(child);
     child.kill('SIGTERM');
   });
+}
+
+/** Where the kernel's CPU controller is mounted: cgroup v2's `cpu.max` or v1's `cpu.cfs_quota_us`, or none. */
+function cpuController(): { root: string; v2: boolean } | undefined {
+  const v2 = '/sys/fs/cgroup';
+  try {
+    if (readFileSync(join(v2, 'cgroup.controllers'), 'utf8').split(/\s+/).includes('cpu')) return { root: v2, v2: true };
+  } catch { /* not cgroup v2 at the root */ }
+  return existsSync('/sys/fs/cgroup/cpu/cpu.cfs_quota_us') ? { root: '/sys/fs/cgroup/cpu', v2: false } : undefined;
+}
+
+/** Quota period: short, so a capped server runs in short slices and its latency is not one long stall per 100 ms. */
+const QUOTA_PERIOD_US = 10_000;
+
+/**
+ * Caps a running process (every thread, and those it starts later) at `cores` of CPU time with a cgroup of its own,
+ * so that it, not its load, is what saturates. The cgroup goes when the process exits. Needs write access to the
+ * cgroup filesystem (root, or a delegated cgroup); throws saying so otherwise.
+ */
+export function capCpu(child: ChildProcess, cores: number): void {
+  const ctl = cpuController();
+  if (!ctl) throw new Error('--server-cores needs the kernel\'s cgroup CPU controller (cgroup v2 cpu.max or v1 cpu.cfs_quota_us), and this machine shows neither');
+  const dir = join(ctl.root, `tickgate-bench-${child.pid}`);
+  const quota = Math.max(1000, Math.round(cores * QUOTA_PERIOD_US));
+  const remove = () => {
+    try {
+      rmdirSync(dir);
+    } catch { /* already gone, or never made */ }
+  };
+  try {
+    mkdirSync(dir, { recursive: true });
+    if (ctl.v2) writeFileSync(join(dir, 'cpu.max'), `${quota} ${QUOTA_PERIOD_US}`);
+    else {
+      writeFileSync(join(dir, 'cpu.cfs_period_us'), String(QUOTA_PERIOD_US));
+      writeFileSync(join(dir, 'cpu.cfs_quota_us'), String(quota));
+    }
+    writeFileSync(join(dir, 'cgroup.procs'), String(child.pid));
+  } catch (err) {
+    remove();
+    throw new Error(`could not cap the server's CPU in ${dir} (${(err as Error).message}): --server-cores needs write access to the cgroup filesystem (run as root or in a delegated cgroup)`);
+  }
+  if (child.exitCode !== null) remove();
+  else {
+    caps.set(child, { root: ctl.root, remove });
+    child.once('exit', () => {
+      caps.delete(child);
+      setTimeout(remove, 100);
+    });
+  }
+}
+
+/** The capped processes still running, with how to lift each cap. */
+const caps = new Map<ChildProcess, { root: string; remove: () => void }>();
+
+/**
+ * Lifts a process's cap (back into the root cgroup): a capped process would stop slowly, and a profiler writing its
+ * profile at exit could outlast stopChild's patience.
+ */
+function uncapCpu(child: ChildProcess): void {
+  const cap = caps.get(child);
+  if (!cap) return;
+  try {
+    writeFileSync(join(cap.root, 'cgroup.procs'), String(child.pid));
+  } catch { /* it is exiting */ }
 }

@@ -1,12 +1,12 @@
 // The servers a benchmark measures, started as child processes against a simulated exchange.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PACKAGE_ROOT } from '../core/config.js';
-import { startChild, type Child } from './processes.js';
+import { capCpu, startChild, stopChild, type Child } from './processes.js';
 
 export type Target = 'tickgate' | 'tickgate-no-history' | 'tickgate-deflate' | 'tickgate-cluster' | 'uws-ceiling' | 'nestjs';
 export const TARGETS: readonly Target[] = ['tickgate', 'tickgate-no-history', 'tickgate-deflate', 'tickgate-cluster', 'uws-ceiling', 'nestjs'];
@@ -92,6 +92,8 @@ export interface TargetOptions {
   env?: Record<string, string>;
   /** Cores the target runs on (taskset's list syntax, e.g. "0"); default: wherever the kernel puts it. */
   cpus?: string;
+  /** CPU time the target may use once it listens, in cores (e.g. 0.25: a quarter of one); default: no cap. */
+  cores?: number;
 }
 
 /**
@@ -106,6 +108,25 @@ function freshDataDir(): string {
     process.once('exit', () => rmSync(root, { recursive: true, force: true }));
   }
   return mkdtempSync(join(dataRoot, 'run-'));
+}
+
+/**
+ * A data directory whose embedded database already exists, as on every start of a self-hosted gateway but its first.
+ * The first start creates the database (PGlite's initdb) and holds about 200 MB more RSS for its first minute while
+ * that memory drains, which would land in an idle baseline and make RSS per connection unreadable. So tickgate is
+ * started once on a template directory and stopped, and each run starts on a copy of it.
+ */
+let template: Promise<string> | undefined;
+async function existingDataDir(upstream: Record<string, string>): Promise<string> {
+  template ??= (async () => {
+    const dir = freshDataDir();
+    const first = await startChild([...tickgateNodeFlags(), join('dist/core/main.js')], { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', TICKGATE_DATA_DIR: dir, ...upstream }, LISTENING);
+    await stopChild(first.child);
+    return dir;
+  })();
+  const dir = freshDataDir();
+  cpSync(await template, dir, { recursive: true });
+  return dir;
 }
 
 export interface StartedTarget {
@@ -140,7 +161,7 @@ async function startCluster(o: TargetOptions, node: string[]): Promise<StartedTa
   try {
     started.push(await startChild([...tickgateNodeFlags(), ...node, join('dist/core/main.js')], { ...common, ROLE: 'ingest', PORT: '0', TICKGATE__CLUSTER__NODE_NAME: `${prefix}-ingest`, ...(o.shards ? { SHARDS: String(o.shards) } : {}) }, LISTENING));
     for (const name of ['gw-1', 'gw-2']) {
-      started.push(await startChild([...tickgateNodeFlags(), ...node, join('dist/core/main.js')], { ...common, ROLE: 'gateway', PORT: '0', TICKGATE_DATA_DIR: freshDataDir(), TICKGATE__CLUSTER__NODE_NAME: `${prefix}-${name}` }, LISTENING));
+      started.push(await startChild([...tickgateNodeFlags(), ...node, join('dist/core/main.js')], { ...common, ROLE: 'gateway', PORT: '0', TICKGATE_DATA_DIR: await existingDataDir({ BINANCE_WS_URL: o.wsUrl, BINANCE_REST_URL: o.restUrl }), TICKGATE__CLUSTER__NODE_NAME: `${prefix}-${name}` }, LISTENING));
     }
   } catch (err) {
     for (const c of started) c.child.kill('SIGKILL');
@@ -169,11 +190,14 @@ export async function startTarget(target: Target, o: TargetOptions): Promise<Sta
   const upstream = { BINANCE_WS_URL: o.wsUrl, BINANCE_REST_URL: o.restUrl };
   const node = ['--expose-gc', '--import', pathToFileURL(join(PACKAGE_ROOT, 'dist/bench/gc-on-signal.js')).href, ...(o.profileDir ? ['--cpu-prof', '--cpu-prof-dir', o.profileDir] : [])];
   let started: Child;
-  if (target === 'tickgate-cluster') return startCluster(o, node);
+  if (target === 'tickgate-cluster') {
+    if (o.cores) throw new Error('a CPU cap is for one server process; the cluster target runs three');
+    return startCluster(o, node);
+  }
   const variant = VARIANTS[target];
   if (target === 'tickgate' || variant) {
     started = await startChild([...tickgateNodeFlags(), ...node, join('dist/core/main.js')], {
-      PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', TICKGATE_DATA_DIR: freshDataDir(), ...upstream,
+      PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', TICKGATE_DATA_DIR: await existingDataDir(upstream), ...upstream,
       // Every bench client comes from this machine: the per-address cap would refuse all but the first 200.
       TICKGATE__LIMITS__MAX_CONNECTIONS_PER_IP: '0',
       ...(o.shards ? { SHARDS: String(o.shards) } : {}),
@@ -187,6 +211,8 @@ export async function startTarget(target: Target, o: TargetOptions): Promise<Sta
     buildNestPeer();
     started = await startChild([...node, join('dist/bench/peers/nestjs/main.js')], { PORT: '0', ...upstream }, LISTENING, o.cpus);
   }
+  // Capped only once it listens: a start (the embedded database's) is no part of what is measured.
+  if (o.cores) capCpu(started.child, o.cores);
   return { child: started.child, port: Number(started.match[1]), memory: started.memory };
 }
 

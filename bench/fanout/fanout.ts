@@ -1,8 +1,10 @@
 // The fan-out benchmark: simulated exchange and target server as child processes, clients on worker threads, one report.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { join } from 'node:path';
 import { procUsage, procWrites, stopChild } from '../processes.js';
 import { countWriteSyscalls, type WriteSyscalls } from '../syscalls.js';
+import { recordNative, type NativeProfile } from '../perf-record.js';
 import { channelName } from './channels.js';
 import { checkServed, CLIENTS_DEFLATE, exchangeEvents, setExchangeRate, startExchange, startTarget, type Target } from '../targets.js';
 import type { ClientReport, ClientWorkerData } from './client-worker.js';
@@ -45,8 +47,12 @@ export interface FanoutOptions {
   background?: (port: number) => Promise<{ stop(): Promise<unknown> }>;
   /** Cores the target runs on (taskset's list syntax, e.g. "0"); the caller pins its own process (the clients) elsewhere. */
   serverCpus?: string;
+  /** CPU time the target may use, in cores (a cgroup quota, e.g. 0.25), so that it saturates before its clients do. */
+  serverCores?: number;
   /** Count the target's write syscalls of every kind over the window (perf; see bench/syscalls.ts). */
   countSyscalls?: boolean;
+  /** Sample the target's CPU, native code included, over the window with `perf record` into this directory. */
+  nativeProfileDir?: string;
 }
 
 export interface Latency {
@@ -98,6 +104,8 @@ export interface FanoutResult {
     syscw: number;
     /** Its write syscalls of every kind over the window, where perf could count them (countSyscalls). */
     writeSyscalls?: WriteSyscalls;
+    /** Where its CPU went over the window, native code included (nativeProfileDir). */
+    native?: NativeProfile;
   };
   client: { cpuPercent: number };
   errors: number;
@@ -188,7 +196,7 @@ export async function startFanout(o: FanoutOptions): Promise<FanoutSession> {
     await stopChild(sim.child);
   };
   try {
-    server = await startTarget(target, { wsUrl: sim.wsUrl, restUrl: sim.restUrl, symbols: o.symbols, kinds, shards: o.shards, maxChannelsPerClient: channels.length + (o.focusKinds?.length ?? 0), profileDir: o.profileDir, env: o.env, cpus: o.serverCpus });
+    server = await startTarget(target, { wsUrl: sim.wsUrl, restUrl: sim.restUrl, symbols: o.symbols, kinds, shards: o.shards, maxChannelsPerClient: channels.length + (o.focusKinds?.length ?? 0), profileDir: o.profileDir, env: o.env, cpus: o.serverCpus, ...(o.serverCores ? { cores: o.serverCores } : {}) });
     const srv = server;
     const port = srv.port;
     const pid = srv.child.pid!;
@@ -273,6 +281,7 @@ export async function startFanout(o: FanoutOptions): Promise<FanoutSession> {
       const publishedBefore = srv.ingestPort ? await ingestPublished(srv.ingestPort) : undefined;
       const startedAt = performance.now();
       const counting = o.countSyscalls ? countWriteSyscalls(pid, seconds) : undefined;
+      const sampling = o.nativeProfileDir ? recordNative(pid, seconds, join(o.nativeProfileDir, `${(o.name ?? 'run').replace(/\W+/g, '-')}-${target}-${Date.now()}.perf.data`)) : undefined;
       const loadedRss = await rssMedian(pid, seconds * 1000);
       const reports = (await ask<{ report: ClientReport }>('report')).map((r) => r.report);
       const elapsedS = (performance.now() - startedAt) / 1000;
@@ -282,6 +291,7 @@ export async function startFanout(o: FanoutOptions): Promise<FanoutSession> {
       const publishedAfter = srv.ingestPort ? await ingestPublished(srv.ingestPort) : undefined;
       const clientAfter = procUsage(process.pid);
       const syscalls = counting ? await counting : undefined;
+      const native = sampling ? await sampling : undefined;
       // The V8 heap's empty reserve (committed, not in use: mostly a young generation sized up by the subscribe burst),
       // read after a collection at the end, is told apart from memory in use.
       const seen = srv.memory.latest;
@@ -325,6 +335,7 @@ export async function startFanout(o: FanoutOptions): Promise<FanoutSession> {
           cpuPercent: Math.round(((serverAfter - serverBefore) / 1000 / elapsedS) * 100),
           syscw: writesAfter - writesBefore,
           ...(syscalls ? { writeSyscalls: syscalls } : {}),
+          ...(native ? { native } : {}),
         },
         ...(publishedBefore && publishedAfter ? {
           nats: {

@@ -1,6 +1,9 @@
 // `npm run bench:fanout -- --clients 1000 --symbols 20 --rate 5 --seconds 20`: one fan-out scenario against tickgate, JSON out.
+import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runFanout } from './fanout.js';
+import { pinProcess } from '../processes.js';
+import { LOAD_CPUS, SERVER_CPUS } from '../saturation/saturation.js';
 import { fanoutTable } from '../report.js';
 import { BENCH_SYMBOLS as SYMBOLS, TARGETS, checkServed, type Target } from '../targets.js';
 
@@ -23,6 +26,12 @@ const { values } = parseArgs({
     settle: { type: 'string', default: '0' },
     'connect-seconds': { type: 'string', default: '60' },
     'sample-every': { type: 'string', default: '97' },
+    // Count the target's write syscalls of every kind with perf (frames per write in the output).
+    syscalls: { type: 'boolean', default: false },
+    // Sample the target's CPU, native code included, with perf record over the window; perf's files go here.
+    perf: { type: 'string' },
+    // Pin the target to core 0 (and this process to core 1) and cap it at this much CPU (cores), as bench:saturation does.
+    'server-cores': { type: 'string' },
   },
 });
 const n = (v: string | undefined) => (v === undefined ? undefined : Number(v));
@@ -45,6 +54,14 @@ for (const key of ['warmup', 'settle', 'ping-every', 'source-addresses'] as cons
     process.exit(2);
   }
 }
+const serverCores = values['server-cores'] === undefined ? undefined : Number(values['server-cores']);
+if (serverCores !== undefined && !(serverCores > 0 && serverCores <= 1)) {
+  process.stderr.write('--server-cores must be above 0 and at most 1 (the target runs on one core)\n');
+  process.exit(2);
+}
+// Capped, the target runs on core 0 and this process (the clients, and the exchange it starts) on core 1.
+if (serverCores) pinProcess(process.pid, LOAD_CPUS);
+if (values.perf) mkdirSync(values.perf, { recursive: true });
 const targets = values.targets!.split(',') as Target[];
 const unknown = targets.filter((t) => !TARGETS.includes(t));
 if (unknown.length) {
@@ -72,6 +89,9 @@ for (const target of targets) {
     symbols: SYMBOLS.slice(0, symbols),
     kinds,
     profileDir: values.profile,
+    countSyscalls: values.syscalls,
+    ...(values.perf ? { nativeProfileDir: values.perf } : {}),
+    ...(serverCores ? { serverCpus: SERVER_CPUS, serverCores } : {}),
     settleSeconds: n(values.settle),
     connectSeconds: n(values['connect-seconds']),
     focusKinds,
@@ -86,3 +106,11 @@ for (const target of targets) {
   }));
 }
 process.stdout.write(`${JSON.stringify(results, null, 2)}\n\n${fanoutTable(results)}`);
+for (const r of results) {
+  const n = r.server.native;
+  if (!n) continue;
+  process.stdout.write(`\nWhere ${r.scenario.target}'s CPU went (perf, ${n.samples} samples, ${n.file}):\n`);
+  for (const b of n.byBinary) process.stdout.write(`  ${b.percent.toFixed(1).padStart(5)} %  ${b.what}\n`);
+  process.stdout.write('  top functions:\n');
+  for (const f of n.top) process.stdout.write(`  ${f.percent.toFixed(1).padStart(5)} %  ${f.what}\n`);
+}

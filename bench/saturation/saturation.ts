@@ -93,6 +93,8 @@ export interface SaturationOptions {
   /** Measure one step between the last sustained and the first failed rate. */
   bisect?: boolean;
   profileDir?: string;
+  /** CPU the server may use, in cores (a cgroup quota): with less than a core it saturates before the load core does. */
+  serverCores?: number;
   /** The bar a step must pass (default LIMITS: 99 % delivered, p99 ≤ 50 ms). */
   limits?: Limits;
   /** Count the server's write syscalls with perf (default true). */
@@ -135,7 +137,7 @@ async function search(mix: Mix, target: Target, o: SaturationOptions): Promise<S
         session = await startFanout({
           name: mix.name, target, clients, symbols: BENCH_SYMBOLS.slice(0, 20), kinds: mix.kinds, focusKinds: mix.focusKinds,
           rate: mix.knob === 'rate' ? step : mix.fixed, warmupSeconds: o.warmupSeconds, seconds: o.seconds,
-          serverCpus: SERVER_CPUS, countSyscalls: o.countSyscalls ?? true, profileDir: o.profileDir, connectSeconds: 30,
+          serverCpus: SERVER_CPUS, countSyscalls: o.countSyscalls ?? true, profileDir: o.profileDir, connectSeconds: 30, ...(o.serverCores ? { serverCores: o.serverCores } : {}),
           // Two client threads on one core: no more help from more, and fewer threads switch less.
           workers: 2,
         });
