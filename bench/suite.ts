@@ -51,7 +51,8 @@ const scenarios: Scenario[] = [
     name: `mixed ${scale(1000)} (watchlist + focus)`,
     // (History off and deflate: see the first scenario; their mixed figures are in BENCHMARKS.md.)
     targets: ['tickgate', 'uws-ceiling'],
-    options: { clients: scale(1000), symbols: symbols20, kinds: ['price'], focusKinds: ['ticker', 'trades', 'depth', 'klines:1m'], rate: 5, warmupSeconds, seconds },
+    // It settles before its idle baseline, so RSS per connection is readable (a fresh start's heap noise is gone).
+    options: { clients: scale(1000), symbols: symbols20, kinds: ['price'], focusKinds: ['ticker', 'trades', 'depth', 'klines:1m'], rate: 5, warmupSeconds, seconds, settleSeconds: quick ? 0 : 12 },
   },
   {
     // The same ~100k frames/s on average (in bursts of 200k every 2 s) over ten times the connections: memory per

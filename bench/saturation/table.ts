@@ -6,24 +6,11 @@ const fmt = (n: number) => n.toLocaleString('en-US');
 const ratio = (a: number | undefined, b: number | undefined) => (a && b ? (a / b).toFixed(2) : '-');
 
 /**
- * RSS per added client: the slope of the server's loaded RSS from the first step to the sustained one, where the
- * mix raises the clients on one running server. What the server holds per channel (its books, its history) is the
- * same at both steps and drops out, so this is what one more client costs. Undefined for a rate ladder.
- */
-export function rssPerAddedClientKb(r: SaturationResult): number | undefined {
-  const first = r.search.tried[0];
-  const best = r.search.best;
-  if (r.knob !== 'clients' || !first?.result || !best || best.step <= first.step) return undefined;
-  const mb = best.result.fanout.server.rssMbLoaded - first.result.fanout.server.rssMbLoaded;
-  return Math.round(((mb * 1024) / (best.step - first.step)) * 10) / 10;
-}
-
-/**
  * One row per mix and target that ran; a target that does not serve a mix gets a row of "-". Ratios are frames/s
  * (at the pinned core) against the ceiling's and NestJS's sustained figure in the same mix.
  */
 export function saturationTable(results: SaturationResult[], skipped: Array<{ mix: string; target: Target }> = []): string {
-  const head = ['mix', 'target', 'sustained step', 'frames/s (1 core)', 'frames/s per server core', 'p99 ms', 'server CPU', 'client CPU', 'server RSS MB', 'RSS KB per added client', 'frames per write syscall', 'stopped at', '× ceiling', '× ceiling per core', '× NestJS'];
+  const head = ['mix', 'target', 'sustained step', 'frames/s (1 core)', 'frames/s per server core', 'p99 ms', 'server CPU', 'client CPU', 'server RSS MB', 'frames per write syscall', 'stopped at', '× ceiling', '× ceiling per core', '× NestJS'];
   const line = (cells: Array<string | number>) => `| ${cells.join(' | ')} |\n`;
   const fps = (mix: string, t: Target) => results.find((r) => r.mix === mix && r.target === t)?.search.best?.result.fanout.framesPerSecond;
   const perCore = (mix: string, t: Target) => results.find((r) => r.mix === mix && r.target === t)?.search.best?.result.framesPerCore;
@@ -38,12 +25,12 @@ export function saturationTable(results: SaturationResult[], skipped: Array<{ mi
       const stopped = failed ? `${fmt(failed.step)}${unit}: ${failed.failure}${failed.result ? ` (${fmt(failed.result.fanout.framesPerSecond)} frames/s, clients ${failed.result.fanout.client.cpuPercent} %)` : ''}` : 'ladder end';
       rows.push(line([
         mix, r.target, best ? `${fmt(best.step)}${unit}` : 'none (first step failed)', f ? fmt(f.framesPerSecond) : '-', best ? fmt(best.result.framesPerCore) : '-',
-        f ? f.latencyMs.p99 : '-', f ? `${f.server.cpuPercent} %` : '-', f ? `${f.client.cpuPercent} %` : '-', f ? f.server.rssMbLoaded : '-', rssPerAddedClientKb(r) ?? '-',
+        f ? f.latencyMs.p99 : '-', f ? `${f.server.cpuPercent} %` : '-', f ? `${f.client.cpuPercent} %` : '-', f ? f.server.rssMbLoaded : '-',
         best ? best.result.framesPerWrite : '-', stopped,
         r.target === 'uws-ceiling' ? '-' : ratio(f?.framesPerSecond, fps(mix, 'uws-ceiling')), r.target === 'uws-ceiling' ? '-' : ratio(best?.result.framesPerCore, perCore(mix, 'uws-ceiling')), r.target === 'nestjs' ? '-' : ratio(f?.framesPerSecond, fps(mix, 'nestjs')),
       ]));
     }
-    for (const s of skipped.filter((x) => x.mix === mix)) rows.push(line([mix, s.target, '- (does not serve this mix)', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-']));
+    for (const s of skipped.filter((x) => x.mix === mix)) rows.push(line([mix, s.target, '- (does not serve this mix)', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-']));
   }
   return line(head) + line(head.map(() => '---')) + rows.join('');
 }
