@@ -1,6 +1,6 @@
 // Where a target's CPU goes over a window, native code included: `perf record` samples every thread of the process,
-// `perf report` sums the samples by binary (the kernel, uWebSockets.js's native module, V8's generated code, node
-// itself, libc) and by function. A V8 CPU profile (--profile) sees JavaScript only, and shows the rest as "(program)".
+// `perf report` sums the samples by binary (the kernel, uWebSockets.js's native module, V8's compiled code, the node
+// binary with V8's builtins and interpreter, libc) and by function. A V8 CPU profile (--profile) sees JavaScript only, and shows the rest as "(program)".
 import { execFile } from 'node:child_process';
 
 export interface CpuShare {
@@ -22,11 +22,14 @@ export interface NativeProfile {
 
 /** The binary group of a perf DSO name: what a reader needs to tell the server's own work from the kernel's. */
 export function groupOf(dso: string): string {
-  if (dso.startsWith('[kernel') || dso === '[vdso]') return 'kernel (sockets, scheduling)';
+  if (dso === '[vdso]') return 'libc, libstdc++ and the vDSO';
+  if (dso.startsWith('[JIT]') || dso.startsWith('perf-') || dso === '//anon' || dso === '[unknown]' || dso === '') return 'V8 compiled code (JIT)';
+  // The kernel and its modules ([kernel.kallsyms], [nf_conntrack], …).
+  if (dso.startsWith('[')) return 'kernel (TCP, loopback, scheduling)';
   if (/uws|uWebSockets/i.test(dso)) return 'uWebSockets.js (native)';
-  if (dso.startsWith('[JIT]') || dso.startsWith('perf-') || dso === '[unknown]' || dso === '') return 'V8 generated code (JavaScript)';
-  if (dso === 'node') return 'node (V8 runtime, GC, libuv)';
-  if (/^lib(c|m|pthread|stdc\+\+)[.-]/.test(dso)) return 'libc and libstdc++';
+  // node's own binary holds V8's builtins and interpreter (JSON.parse, Map lookups) as well as its runtime and GC.
+  if (dso === 'node' || dso === 'nodejs') return 'node binary (V8 builtins, interpreter, runtime, GC; libuv)';
+  if (/^lib(c|m|pthread|stdc\+\+)[.-]/.test(dso)) return 'libc, libstdc++ and the vDSO';
   if (/onnxruntime/.test(dso)) return 'onnxruntime (native)';
   return dso;
 }
@@ -37,14 +40,21 @@ function run(args: string[], timeoutMs: number): Promise<string | undefined> {
   });
 }
 
-/** perf report's "  12.34%  dso  [k] symbol" lines as shares (quiet mode, no header). */
-export function parseReport(text: string, withSymbol: boolean): CpuShare[] {
-  const shares: CpuShare[] = [];
+/**
+ * perf report's lines as shares. `--sort dso -n`: "  12.34%   1234  dso"; `--sort dso,sym`: "  12.34%  dso  [k] symbol".
+ * Comment lines are skipped. `samples` is the count column where the report has one.
+ */
+export function parseReport(text: string, withSymbol: boolean): Array<CpuShare & { samples?: number }> {
+  const shares: Array<CpuShare & { samples?: number }> = [];
   for (const line of text.split('\n')) {
-    // A DSO name may hold spaces: "[JIT] tid 4242".
-    const m = withSymbol ? /^\s*([\d.]+)%\s+(.+?)\s+\[[.kgu]\]\s+(.+?)\s*$/.exec(line) : /^\s*([\d.]+)%\s+(.*?)\s*$/.exec(line);
-    if (!m) continue;
-    shares.push({ what: withSymbol ? `${m[2]} ${m[3]}` : m[2]!, percent: Number(m[1]) });
+    if (withSymbol) {
+      // A DSO name may hold spaces: "[JIT] tid 4242".
+      const m = /^\s*([\d.]+)%\s+(.+?)\s+\[[.kguH]\]\s+(.+?)\s*$/.exec(line);
+      if (m) shares.push({ what: `${m[2]} ${m[3]}`, percent: Number(m[1]) });
+      continue;
+    }
+    const m = /^\s*([\d.]+)%\s+(?:(\d+)\s+)?(.*?)\s*$/.exec(line);
+    if (m) shares.push({ what: m[3]!, percent: Number(m[1]), ...(m[2] !== undefined ? { samples: Number(m[2]) } : {}) });
   }
   return shares;
 }
@@ -56,15 +66,15 @@ export function parseReport(text: string, withSymbol: boolean): CpuShare[] {
 export async function recordNative(pid: number, seconds: number, file: string): Promise<NativeProfile | undefined> {
   const recorded = await run(['record', '-q', '-F', '999', '-p', String(pid), '-o', file, '--', 'sleep', String(seconds)], (seconds + 60) * 1000);
   if (recorded === undefined) return undefined;
-  // Not quiet: its header's "# Samples: N" is the count (comment lines are skipped by parseReport).
-  const byDso = await run(['report', '-i', file, '--stdio', '--sort', 'dso', '--percent-limit', '0.1'], 60_000);
+  const byDso = await run(['report', '-i', file, '--stdio', '-q', '-n', '--sort', 'dso'], 60_000);
   const bySym = await run(['report', '-i', file, '--stdio', '-q', '--sort', 'dso,sym', '--percent-limit', '0.5'], 60_000);
   if (byDso === undefined || bySym === undefined) return undefined;
   const groups = new Map<string, number>();
-  for (const s of parseReport(byDso, false)) groups.set(groupOf(s.what), (groups.get(groupOf(s.what)) ?? 0) + s.percent);
+  const dsos = parseReport(byDso, false);
+  for (const s of dsos) groups.set(groupOf(s.what), (groups.get(groupOf(s.what)) ?? 0) + s.percent);
   const round = (n: number) => Math.round(n * 10) / 10;
   return {
-    samples: Number(/^# Samples: (\d+)(K?)/m.exec(byDso)?.[1] ?? 0) * (/^# Samples: \d+K/m.test(byDso) ? 1000 : 1),
+    samples: dsos.reduce((n, s) => n + (s.samples ?? 0), 0),
     byBinary: [...groups].map(([what, percent]) => ({ what, percent: round(percent) })).sort((a, b) => b.percent - a.percent),
     top: parseReport(bySym, true).slice(0, 15).map((s) => ({ what: s.what, percent: round(s.percent) })),
     file,

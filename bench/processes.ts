@@ -1,6 +1,6 @@
 // Child processes for benchmarks: start one and wait for its ready line, stop it, read its CPU, RSS and writes from /proc.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../core/config.js';
 
@@ -54,6 +54,9 @@ export function startChild(args: string[], env: Record<string, string>, ready: R
   return new Promise((resolve, reject) => {
     const [command, argv] = cpus ? ['taskset', ['-c', cpus, process.execPath, ...args]] : [process.execPath, args];
     const child = spawn(command, argv, { cwd: PACKAGE_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    live.add(child);
+    child.once('exit', () => live.delete(child));
+    stopOnSignal();
     let out = '';
     // tickgate's first start creates its embedded database: about 11 s on an idle machine here, 24 s seen on a busy one.
     const timer = setTimeout(() => {
@@ -87,79 +90,139 @@ export function startChild(args: string[], env: Record<string, string>, ready: R
   });
 }
 
-export function stopChild(child: ChildProcess): Promise<void> {
+/** Children still running, so that a benchmark stopped by a signal does not leave its servers behind. */
+const live = new Set<ChildProcess>();
+let signalsHandled = false;
+/**
+ * On SIGINT or SIGTERM: kill every child, then exit, which runs the exit handlers (the data directories go). A capped
+ * child's cgroup is removed by the next capped run (capCpu removes those whose process is gone).
+ */
+function stopOnSignal(): void {
+  if (signalsHandled) return;
+  signalsHandled = true;
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.once(signal, () => {
+      for (const c of live) c.kill('SIGKILL');
+      process.exit(code);
+    });
+  }
+}
+
+/** Stops a child (SIGTERM, then SIGKILL after `patienceMs`); resolves with how it ended. */
+export function stopChild(child: ChildProcess, patienceMs = 10_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.once('exit', () => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve({ code: child.exitCode, signal: child.signalCode });
+    const kill = setTimeout(() => child.kill('SIGKILL'), patienceMs);
+    child.once('exit', (code, signal) => {
       clearTimeout(kill);
-      resolve();
+      resolve({ code, signal });
     });
     uncapCpu(child);
     child.kill('SIGTERM');
   });
 }
 
-/** Where the kernel's CPU controller is mounted: cgroup v2's `cpu.max` or v1's `cpu.cfs_quota_us`, or none. */
-function cpuController(): { root: string; v2: boolean } | undefined {
+/** The kernel's CPU controller: cgroup v2 (`cpu.max`) or v1 (`cpu.cfs_quota_us`); a reason when neither is usable. */
+function cpuController(): { root: string; v2: boolean } | string {
   const v2 = '/sys/fs/cgroup';
   try {
-    if (readFileSync(join(v2, 'cgroup.controllers'), 'utf8').split(/\s+/).includes('cpu')) return { root: v2, v2: true };
+    if (readFileSync(join(v2, 'cgroup.controllers'), 'utf8').split(/\s+/).includes('cpu')) {
+      // A cgroup made under the root has cpu.max only if the root hands the controller down.
+      if (!readFileSync(join(v2, 'cgroup.subtree_control'), 'utf8').split(/\s+/).includes('cpu')) {
+        return `cgroup v2's CPU controller is not enabled for child cgroups here (as root: echo +cpu > ${v2}/cgroup.subtree_control)`;
+      }
+      return { root: v2, v2: true };
+    }
   } catch { /* not cgroup v2 at the root */ }
-  return existsSync('/sys/fs/cgroup/cpu/cpu.cfs_quota_us') ? { root: '/sys/fs/cgroup/cpu', v2: false } : undefined;
+  if (existsSync('/sys/fs/cgroup/cpu/cpu.cfs_quota_us')) return { root: '/sys/fs/cgroup/cpu', v2: false };
+  return 'this machine shows no cgroup CPU controller (cgroup v2 cpu.max or v1 cpu.cfs_quota_us)';
+}
+
+/** The cgroup a process is in now, relative to the controller's root (from /proc/PID/cgroup). */
+function cgroupOf(pid: number, v2: boolean): string | undefined {
+  for (const line of readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n')) {
+    const [, controllers, path] = line.split(':');
+    if (path === undefined) continue;
+    if (v2 ? controllers === '' : controllers!.split(',').includes('cpu')) return path;
+  }
+  return undefined;
 }
 
 /** Quota period: short, so a capped server runs in short slices and its latency is not one long stall per 100 ms. */
 const QUOTA_PERIOD_US = 10_000;
+/** The kernel takes quotas of 1 ms and more: a tenth of a core at this period. */
+export const MIN_CORES = 0.1;
+
+/** Removes the cgroups of capped processes that are gone (a benchmark killed before it could clean up). */
+let staleRemoved = false;
+function removeStale(root: string): void {
+  if (staleRemoved) return;
+  staleRemoved = true;
+  for (const name of readdirSync(root)) {
+    const pid = /^tickgate-bench-(\d+)$/.exec(name)?.[1];
+    if (!pid || existsSync(`/proc/${pid}`)) continue;
+    try {
+      rmdirSync(join(root, name));
+    } catch { /* not empty after all, or not ours to remove */ }
+  }
+}
 
 /**
  * Caps a running process (every thread, and those it starts later) at `cores` of CPU time with a cgroup of its own,
- * so that it, not its load, is what saturates. The cgroup goes when the process exits. Needs write access to the
- * cgroup filesystem (root, or a delegated cgroup); throws saying so otherwise.
+ * so that it, not its load, is what saturates. The cgroup goes when the process exits; stopChild lifts the cap
+ * first. Needs root (it writes the cgroup filesystem); throws saying what is missing otherwise.
  */
 export function capCpu(child: ChildProcess, cores: number): void {
+  if (!(cores >= MIN_CORES && cores <= 1)) throw new Error(`a CPU cap must be ${MIN_CORES} to 1 core, not ${cores}`);
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) {
+    throw new Error(`the server (pid ${child.pid}) exited before its CPU could be capped`);
+  }
   const ctl = cpuController();
-  if (!ctl) throw new Error('--server-cores needs the kernel\'s cgroup CPU controller (cgroup v2 cpu.max or v1 cpu.cfs_quota_us), and this machine shows neither');
-  const dir = join(ctl.root, `tickgate-bench-${child.pid}`);
-  const quota = Math.max(1000, Math.round(cores * QUOTA_PERIOD_US));
+  if (typeof ctl === 'string') throw new Error(`--server-cores cannot cap the server's CPU: ${ctl}`);
+  removeStale(ctl.root);
+  const pid = child.pid;
+  const dir = join(ctl.root, `tickgate-bench-${pid}`);
+  const quota = Math.round(cores * QUOTA_PERIOD_US);
   const remove = () => {
     try {
       rmdirSync(dir);
     } catch { /* already gone, or never made */ }
   };
+  let from: string | undefined;
   try {
+    from = cgroupOf(pid, ctl.v2);
     mkdirSync(dir, { recursive: true });
     if (ctl.v2) writeFileSync(join(dir, 'cpu.max'), `${quota} ${QUOTA_PERIOD_US}`);
     else {
       writeFileSync(join(dir, 'cpu.cfs_period_us'), String(QUOTA_PERIOD_US));
       writeFileSync(join(dir, 'cpu.cfs_quota_us'), String(quota));
     }
-    writeFileSync(join(dir, 'cgroup.procs'), String(child.pid));
+    writeFileSync(join(dir, 'cgroup.procs'), String(pid));
   } catch (err) {
     remove();
-    throw new Error(`could not cap the server's CPU in ${dir} (${(err as Error).message}): --server-cores needs write access to the cgroup filesystem (run as root or in a delegated cgroup)`);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ESRCH' || (code === 'ENOENT' && !existsSync(`/proc/${pid}`))) throw new Error(`the server (pid ${pid}) exited before its CPU could be capped`);
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') throw new Error(`--server-cores cannot cap the server's CPU: writing ${dir} was refused (${code}); capping needs root`);
+    throw new Error(`--server-cores cannot cap the server's CPU in ${dir}: ${(err as Error).message}`);
   }
-  if (child.exitCode !== null) remove();
-  else {
-    caps.set(child, { root: ctl.root, remove });
-    child.once('exit', () => {
-      caps.delete(child);
-      setTimeout(remove, 100);
-    });
-  }
+  caps.set(child, { back: join(ctl.root, from ?? '/', 'cgroup.procs'), pid });
+  child.once('exit', () => {
+    caps.delete(child);
+    setTimeout(remove, 100);
+  });
 }
 
-/** The capped processes still running, with how to lift each cap. */
-const caps = new Map<ChildProcess, { root: string; remove: () => void }>();
+/** The capped processes still running: where each came from. */
+const caps = new Map<ChildProcess, { back: string; pid: number }>();
 
 /**
- * Lifts a process's cap (back into the root cgroup): a capped process would stop slowly, and a profiler writing its
- * profile at exit could outlast stopChild's patience.
+ * Lifts a process's cap, moving it back to the cgroup it came from: a capped process would stop slowly, and a
+ * profiler writing its profile at exit could outlast stopChild's patience.
  */
 function uncapCpu(child: ChildProcess): void {
   const cap = caps.get(child);
   if (!cap) return;
   try {
-    writeFileSync(join(cap.root, 'cgroup.procs'), String(child.pid));
+    writeFileSync(cap.back, String(cap.pid));
   } catch { /* it is exiting */ }
 }

@@ -121,12 +121,24 @@ async function existingDataDir(upstream: Record<string, string>): Promise<string
   template ??= (async () => {
     const dir = freshDataDir();
     const first = await startChild([...tickgateNodeFlags(), join('dist/core/main.js')], { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', TICKGATE_DATA_DIR: dir, ...upstream }, LISTENING);
-    await stopChild(first.child);
+    // The embedded database takes up to 30 s to close; a copy of one killed half-way would start every run dirty.
+    const end = await stopChild(first.child, 45_000);
+    if (end.code !== 0) throw new Error(`the tickgate that created the benchmarks' template database did not stop cleanly (${end.signal ?? `exit ${end.code}`})`);
     return dir;
   })();
+  // A failed template is tried again by the next run, not handed to it.
+  template.catch(() => {
+    template = undefined;
+  });
   const dir = freshDataDir();
   cpSync(await template, dir, { recursive: true });
   return dir;
+}
+
+/** A data directory for a tickgate run: a copy of the template, unless the run brings its own database. */
+function dataDirFor(env: Record<string, string> | undefined, upstream: Record<string, string>): Promise<string> | string {
+  if (env?.TICKGATE_DATA_DIR || env?.DATABASE_URL) return freshDataDir();
+  return existingDataDir(upstream);
 }
 
 export interface StartedTarget {
@@ -161,7 +173,7 @@ async function startCluster(o: TargetOptions, node: string[]): Promise<StartedTa
   try {
     started.push(await startChild([...tickgateNodeFlags(), ...node, join('dist/core/main.js')], { ...common, ROLE: 'ingest', PORT: '0', TICKGATE__CLUSTER__NODE_NAME: `${prefix}-ingest`, ...(o.shards ? { SHARDS: String(o.shards) } : {}) }, LISTENING));
     for (const name of ['gw-1', 'gw-2']) {
-      started.push(await startChild([...tickgateNodeFlags(), ...node, join('dist/core/main.js')], { ...common, ROLE: 'gateway', PORT: '0', TICKGATE_DATA_DIR: await existingDataDir({ BINANCE_WS_URL: o.wsUrl, BINANCE_REST_URL: o.restUrl }), TICKGATE__CLUSTER__NODE_NAME: `${prefix}-${name}` }, LISTENING));
+      started.push(await startChild([...tickgateNodeFlags(), ...node, join('dist/core/main.js')], { ...common, ROLE: 'gateway', PORT: '0', TICKGATE_DATA_DIR: await dataDirFor(o.env, { BINANCE_WS_URL: o.wsUrl, BINANCE_REST_URL: o.restUrl }), TICKGATE__CLUSTER__NODE_NAME: `${prefix}-${name}` }, LISTENING));
     }
   } catch (err) {
     for (const c of started) c.child.kill('SIGKILL');
@@ -197,7 +209,7 @@ export async function startTarget(target: Target, o: TargetOptions): Promise<Sta
   const variant = VARIANTS[target];
   if (target === 'tickgate' || variant) {
     started = await startChild([...tickgateNodeFlags(), ...node, join('dist/core/main.js')], {
-      PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', TICKGATE_DATA_DIR: await existingDataDir(upstream), ...upstream,
+      PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', TICKGATE_DATA_DIR: await dataDirFor(o.env, upstream), ...upstream,
       // Every bench client comes from this machine: the per-address cap would refuse all but the first 200.
       TICKGATE__LIMITS__MAX_CONNECTIONS_PER_IP: '0',
       ...(o.shards ? { SHARDS: String(o.shards) } : {}),
@@ -212,7 +224,14 @@ export async function startTarget(target: Target, o: TargetOptions): Promise<Sta
     started = await startChild([...node, join('dist/bench/peers/nestjs/main.js')], { PORT: '0', ...upstream }, LISTENING, o.cpus);
   }
   // Capped only once it listens: a start (the embedded database's) is no part of what is measured.
-  if (o.cores) capCpu(started.child, o.cores);
+  if (o.cores) {
+    try {
+      capCpu(started.child, o.cores);
+    } catch (err) {
+      await stopChild(started.child);
+      throw err;
+    }
+  }
   return { child: started.child, port: Number(started.match[1]), memory: started.memory };
 }
 

@@ -292,6 +292,7 @@ export async function startFanout(o: FanoutOptions): Promise<FanoutSession> {
       const clientAfter = procUsage(process.pid);
       const syscalls = counting ? await counting : undefined;
       const native = sampling ? await sampling : undefined;
+      if (sampling && !native) process.stderr.write(`[fanout] perf could not sample ${target} (is perf installed, and may it attach to another process? see /proc/sys/kernel/perf_event_paranoid): no profile for this run\n`);
       // The V8 heap's empty reserve (committed, not in use: mostly a young generation sized up by the subscribe burst),
       // read after a collection at the end, is told apart from memory in use.
       const seen = srv.memory.latest;

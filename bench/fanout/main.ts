@@ -2,7 +2,8 @@
 import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runFanout } from './fanout.js';
-import { pinProcess } from '../processes.js';
+import { cpus } from 'node:os';
+import { MIN_CORES, pinProcess } from '../processes.js';
 import { LOAD_CPUS, SERVER_CPUS } from '../saturation/saturation.js';
 import { fanoutTable } from '../report.js';
 import { BENCH_SYMBOLS as SYMBOLS, TARGETS, checkServed, type Target } from '../targets.js';
@@ -55,8 +56,12 @@ for (const key of ['warmup', 'settle', 'ping-every', 'source-addresses'] as cons
   }
 }
 const serverCores = values['server-cores'] === undefined ? undefined : Number(values['server-cores']);
-if (serverCores !== undefined && !(serverCores > 0 && serverCores <= 1)) {
-  process.stderr.write('--server-cores must be above 0 and at most 1 (the target runs on one core)\n');
+if (serverCores !== undefined && !(serverCores >= MIN_CORES && serverCores <= 1)) {
+  process.stderr.write(`--server-cores must be ${MIN_CORES} to 1 (of the one core the target runs on), not "${values['server-cores']}"\n`);
+  process.exit(2);
+}
+if (serverCores && cpus().length < 2) {
+  process.stderr.write('--server-cores needs two cores: one for the target, one for the clients\n');
   process.exit(2);
 }
 // Capped, the target runs on core 0 and this process (the clients, and the exchange it starts) on core 1.
@@ -74,6 +79,7 @@ const focusKinds = values.focus ? values.focus.split(',') : [];
 for (const target of targets) {
   try {
     checkServed(target, [...kinds, ...focusKinds]);
+    if (serverCores && target === 'tickgate-cluster') throw new Error('--server-cores caps one server process; the cluster target runs three');
   } catch (err) {
     process.stderr.write(`--targets: ${(err as Error).message}\n`);
     process.exit(2);
@@ -99,7 +105,8 @@ for (const target of targets) {
     rate: n(values.rate)!,
     warmupSeconds: n(values.warmup)!,
     seconds: n(values.seconds)!,
-    workers: n(values.workers),
+    // Capped: two client threads on the one load core, as bench:saturation runs them.
+    workers: n(values.workers) ?? (serverCores ? 2 : undefined),
     shards: n(values.shards),
     sourceAddresses: n(values['source-addresses']),
     sampleEvery: Math.max(1, Math.round(n(values['sample-every'])!)),

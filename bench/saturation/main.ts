@@ -6,6 +6,7 @@ import { PACKAGE_ROOT } from '../../core/config.js';
 import { TARGETS, type Target } from '../targets.js';
 import { MIXES, runSaturation, serves, type SaturationResult } from './saturation.js';
 import { saturationTable } from './table.js';
+import { MIN_CORES } from '../processes.js';
 
 const { values } = parseArgs({
   allowNegative: true,
@@ -40,8 +41,12 @@ if (ladder && ladder.some((n, i) => !(n > 0) || (i > 0 && n <= ladder[i - 1]!)))
   process.exit(2);
 }
 const serverCores = values['server-cores'] === undefined ? undefined : Number(values['server-cores']);
-if (serverCores !== undefined && !(serverCores > 0 && serverCores <= 1)) {
-  process.stderr.write('--server-cores must be above 0 and at most 1 (the server runs on one core)\n');
+if (serverCores !== undefined && !(serverCores >= MIN_CORES && serverCores <= 1)) {
+  process.stderr.write(`--server-cores must be ${MIN_CORES} to 1 (of the one core the server runs on), not "${values['server-cores']}"\n`);
+  process.exit(2);
+}
+if (serverCores && targets.includes('tickgate-cluster')) {
+  process.stderr.write('--server-cores caps one server process; the cluster target runs three\n');
   process.exit(2);
 }
 const results: SaturationResult[] = [];

@@ -10,7 +10,7 @@ const ratio = (a: number | undefined, b: number | undefined) => (a && b ? (a / b
  * (at the pinned core) against the ceiling's and NestJS's sustained figure in the same mix.
  */
 export function saturationTable(results: SaturationResult[], skipped: Array<{ mix: string; target: Target }> = []): string {
-  const head = ['mix', 'target', 'sustained step', 'frames/s (1 core)', 'frames/s per server core', 'p99 ms', 'server CPU', 'client CPU', 'server RSS MB', 'frames per write syscall', 'stopped at', '× ceiling', '× ceiling per core', '× NestJS'];
+  const head = ['mix', 'target', 'sustained step', 'frames/s', 'frames/s per server core', 'p99 ms', 'server CPU', 'client CPU', 'server RSS MB', 'frames per write syscall', 'stopped at', '× ceiling', '× ceiling per core', '× NestJS'];
   const line = (cells: Array<string | number>) => `| ${cells.join(' | ')} |\n`;
   const fps = (mix: string, t: Target) => results.find((r) => r.mix === mix && r.target === t)?.search.best?.result.fanout.framesPerSecond;
   const perCore = (mix: string, t: Target) => results.find((r) => r.mix === mix && r.target === t)?.search.best?.result.framesPerCore;

@@ -6,13 +6,14 @@ import { readdirSync } from 'node:fs';
 import { capCpu, procUsage } from '../../bench/processes.js';
 
 const canCap = (() => {
+  const probe = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
   try {
-    const probe = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
     capCpu(probe, 0.5);
-    probe.kill('SIGKILL');
     return true;
   } catch {
     return false;
+  } finally {
+    probe.kill('SIGKILL');
   }
 })();
 
@@ -38,7 +39,7 @@ t.test('a process capped at a fifth of a core spins at no more than that', { ski
 t.test('a cap on a process that is gone throws, saying why, and leaves no cgroup behind', { skip: canCap ? false : 'no writable cgroup CPU controller here' }, async (t) => {
   const child = spawn(process.execPath, ['-e', '0']);
   await once(child, 'exit');
-  t.throws(() => capCpu(child, 0.2), /could not cap the server's CPU .*write access/, 'a process that is gone cannot be moved into the cgroup');
+  t.throws(() => capCpu(child, 0.2), /exited before its CPU could be capped/, 'a process that is gone is not capped, and the error says why');
   const left = ['/sys/fs/cgroup', '/sys/fs/cgroup/cpu'].flatMap((d) => {
     try {
       return readdirSync(d).filter((n) => n === `tickgate-bench-${child.pid}`);
@@ -47,4 +48,13 @@ t.test('a cap on a process that is gone throws, saying why, and leaves no cgroup
     }
   });
   t.same(left, [], 'its cgroup was removed');
+});
+
+t.test('a cap below a tenth of a core or above one is refused before anything is touched', async (t) => {
+  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+  t.teardown(() => {
+    child.kill('SIGKILL');
+  });
+  t.throws(() => capCpu(child, 0.05), /0\.1 to 1 core, not 0\.05/);
+  t.throws(() => capCpu(child, 1.5), /0\.1 to 1 core, not 1\.5/);
 });
