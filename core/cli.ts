@@ -52,6 +52,16 @@ export async function main(overrides?: Record<string, unknown>): Promise<Started
     if (started) void started.reloadTls();
     else log.warn('SIGHUP before the gateway finished starting: ignored (send it again once it listens)');
   });
+  // SIGINT/SIGTERM are taken from the start on: one that comes while the gateway starts (it creates its embedded
+  // database, connects upstream) lets the start finish, then drains and exits as it would later, instead of ending
+  // the process half-way with the signal's default action.
+  let node: StartedNode | undefined;
+  let startDone!: () => void;
+  const started$ = new Promise<void>((resolve) => (startDone = resolve));
+  installShutdown(log, async () => {
+    await started$;
+    await node?.close();
+  });
   const role = config.cluster.role;
   let ingest: IngestNode | undefined;
   let health: Server | undefined;
@@ -65,7 +75,7 @@ export async function main(overrides?: Record<string, unknown>): Promise<Started
     }
     const server = role === 'ingest' ? undefined : await TickgateServer.start(config, log);
     started = server;
-    const node: StartedNode = {
+    node = {
       server,
       ingest,
       close: async () => {
@@ -74,7 +84,7 @@ export async function main(overrides?: Record<string, unknown>): Promise<Started
         await new Promise<void>((resolve) => (health ? health.close(() => resolve()) : resolve()));
       },
     };
-    installShutdown(log, () => node.close());
+    startDone();
     const hint = youngGenerationHint(process.execArgv, process.env.NODE_OPTIONS);
     if (hint) log.info(hint);
     return node;
@@ -84,6 +94,7 @@ export async function main(overrides?: Record<string, unknown>): Promise<Started
     const known = err instanceof NativeBindingError || err instanceof ConfigError || err instanceof PluginLoadError || err instanceof NatsUnavailableError;
     log.fatal({ err: known ? undefined : err }, `tickgate cannot start: ${err instanceof Error ? err.message : String(err)}`);
     process.exitCode = exitCodeFor(err);
+    startDone();
     return undefined;
   }
 }

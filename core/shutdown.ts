@@ -18,7 +18,8 @@ export function installShutdown(log: Logger, close: () => Promise<void>): void {
     firstAt = Date.now();
     log.info({ signal }, 'shutting down: draining clients, upstreams and shards');
     close().then(
-      () => process.exit(0),
+      // 0, unless a start that the signal waited for failed and set its own code.
+      () => process.exit(process.exitCode ?? 0),
       (err: unknown) => {
         log.error({ err }, 'error while shutting down');
         process.exit(1);

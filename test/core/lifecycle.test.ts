@@ -109,6 +109,20 @@ t.test('a second signal given later exits at once with 1', async (t) => {
   t.match(child.out(), /second signal: exiting without finishing the drain/);
 });
 
+t.test('a SIGTERM while the gateway starts lets the start finish, then drains and exits 0', async (t) => {
+  const sim = await new SimExchange({ port: 0 }).start();
+  t.teardown(() => sim.close());
+  const child = run([MAIN], { PORT: '0', HOST: '127.0.0.1', SHARDS: '1', BINANCE_WS_URL: sim.wsUrl, BINANCE_REST_URL: sim.restUrl });
+  // The first line a plugin logs comes while the start goes on (the database opens, shards start, the port opens
+  // last); before this signal handling, a signal then ended the process with the signal's default action.
+  await until(() => /"plugin":/.test(child.out()), 'a plugin loaded', 20_000);
+  t.notMatch(child.out(), /listening on/, 'the signal comes before the gateway listens');
+  child.kill('SIGTERM');
+  t.equal(await child.exit, 0, 'exit code 0, not death by the signal');
+  t.match(child.out(), /shutting down/);
+  t.match(child.out(), /tickgate stopped/, 'the drain ran once the start was done');
+});
+
 t.test('a second gateway on a port already taken exits with 1 instead of sharing it', async (t) => {
   const { server } = await startStack(t);
   const child = run([MAIN], { PORT: String(server.port), HOST: '127.0.0.1', BINANCE_WS_URL: 'ws://127.0.0.1:9', BINANCE_REST_URL: 'http://127.0.0.1:9' });
