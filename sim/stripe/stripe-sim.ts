@@ -161,6 +161,11 @@ export class StripeSim {
     this.failing = n;
   }
 
+  /** How long each API request takes from now on (the latencyMs option). */
+  setLatency(ms: number): void {
+    this.opts.latencyMs = ms;
+  }
+
   addWebhook(url: string, secret: string): void {
     this.endpoints.push({ url, secret });
   }

@@ -3,13 +3,13 @@ import type { Test } from 'tap';
 import { QueryTypes, DataTypes } from 'sequelize';
 import { openDatabase, type Database, type Migration } from '../../../plugins/db/database.js';
 import { createLogger } from '../../../core/logger.js';
-import { testDatabase } from '../../helpers/database.js';
+import { embeddedDataDir, testDatabase } from '../../helpers/database.js';
 
 export const log = createLogger('silent');
 
 export async function open(t: Test, mode: 'configured' | 'embedded'): Promise<Database> {
-  const tdb = await testDatabase(t);
-  const db = await openDatabase({ url: mode === 'embedded' ? '' : tdb.config.url, dataDir: tdb.config.dataDir, poolMax: 5, acquireTimeoutMs: 5000 }, log);
+  const config = mode === 'embedded' ? { url: '', dataDir: await embeddedDataDir(t) } : (await testDatabase(t)).config;
+  const db = await openDatabase({ ...config, poolMax: 5, acquireTimeoutMs: 5000 }, log);
   t.teardown(() => db.close());
   return db;
 }
