@@ -118,18 +118,21 @@ function freshDataDir(): string {
  */
 let template: Promise<string> | undefined;
 async function existingDataDir(upstream: Record<string, string>): Promise<string> {
-  template ??= (async () => {
-    const dir = freshDataDir();
-    const first = await startChild([...tickgateNodeFlags(), join('dist/core/main.js')], { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', TICKGATE_DATA_DIR: dir, ...upstream }, LISTENING);
-    // The embedded database takes up to 30 s to close; a copy of one killed half-way would start every run dirty.
-    const end = await stopChild(first.child, 45_000);
-    if (end.code !== 0) throw new Error(`the tickgate that created the benchmarks' template database did not stop cleanly (${end.signal ?? `exit ${end.code}`})`);
-    return dir;
-  })();
-  // A failed template is tried again by the next run, not handed to it.
-  template.catch(() => {
-    template = undefined;
-  });
+  if (!template) {
+    const made = (async () => {
+      const dir = freshDataDir();
+      const first = await startChild([...tickgateNodeFlags(), join('dist/core/main.js')], { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', TICKGATE_DATA_DIR: dir, ...upstream }, LISTENING);
+      // The embedded database takes up to 30 s to close; a copy of one killed half-way would start every run dirty.
+      const end = await stopChild(first.child, 45_000);
+      if (end.code !== 0) throw new Error(`the tickgate that created the benchmarks' template database did not stop cleanly (${end.signal ?? `exit ${end.code}`})`);
+      return dir;
+    })();
+    template = made;
+    // A failed template is tried again by the next run, not handed to it.
+    made.catch(() => {
+      if (template === made) template = undefined;
+    });
+  }
   const dir = freshDataDir();
   cpSync(await template, dir, { recursive: true });
   return dir;
