@@ -8,14 +8,16 @@ import { pathToFileURL } from 'node:url';
 import { PACKAGE_ROOT } from '../core/config.js';
 import { capCpu, startChild, stopChild, type Child } from './processes.js';
 
-export type Target = 'tickgate' | 'tickgate-no-history' | 'tickgate-deflate' | 'tickgate-cluster' | 'uws-ceiling' | 'nestjs';
-export const TARGETS: readonly Target[] = ['tickgate', 'tickgate-no-history', 'tickgate-deflate', 'tickgate-cluster', 'uws-ceiling', 'nestjs'];
+export type Target = 'tickgate' | 'tickgate-no-history' | 'tickgate-market' | 'tickgate-deflate' | 'tickgate-cluster' | 'uws-ceiling' | 'nestjs';
+export const TARGETS: readonly Target[] = ['tickgate', 'tickgate-no-history', 'tickgate-market', 'tickgate-deflate', 'tickgate-cluster', 'uws-ceiling', 'nestjs'];
 /** Targets whose bench clients offer permessage-deflate (the others' do not). */
 export const CLIENTS_DEFLATE: readonly Target[] = ['tickgate-deflate'];
 
 /** tickgate with one feature changed from its default, to measure what the feature costs against `tickgate`. */
 const VARIANTS: Partial<Record<Target, Record<string, string>>> = {
   'tickgate-no-history': { TICKGATE__HISTORY__ENABLED: 'false' },
+  // The feed alone: no accounts, database, signals or payments.
+  'tickgate-market': { TICKGATE__PLUGINS: '[market]' },
   'tickgate-deflate': { TICKGATE__SERVER__COMPRESSION: 'shared' },
 };
 
@@ -23,6 +25,7 @@ const VARIANTS: Partial<Record<Target, Record<string, string>>> = {
 export const TARGET_KINDS: Record<Target, readonly string[] | 'all'> = {
   tickgate: 'all',
   'tickgate-no-history': 'all',
+  'tickgate-market': 'all',
   'tickgate-deflate': 'all',
   'tickgate-cluster': 'all',
   'uws-ceiling': ['price', 'ticker', 'trades', 'depth', 'klines:1m'],

@@ -17,49 +17,63 @@ export interface DepthSnapshot {
   asks: Array<[string, string]>;
 }
 
-/** One side of the book: quantities by price, and the prices kept sorted best first. */
+/**
+ * One side of the book: prices sorted best first with their quantities beside them. Two arrays and a binary search
+ * rather than a map: the top levels, built on every diff, are then a walk down both arrays with no lookups.
+ */
 class BookSide {
-  readonly levels = new Map<number, number>();
   /** Sorted best first: descending for bids, ascending for asks. */
   private readonly prices: number[] = [];
+  /** The quantity at prices[i]. */
+  private readonly qtys: number[] = [];
 
   constructor(private readonly descending: boolean) {}
 
   /** Index where `price` is or would be inserted, best first. */
   private indexOf(price: number): number {
+    const prices = this.prices;
     let lo = 0;
-    let hi = this.prices.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const p = this.prices[mid]!;
-      if (this.descending ? p > price : p < price) lo = mid + 1;
-      else hi = mid;
+    let hi = prices.length;
+    if (this.descending) {
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (prices[mid]! > price) lo = mid + 1;
+        else hi = mid;
+      }
+    } else {
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (prices[mid]! < price) lo = mid + 1;
+        else hi = mid;
+      }
     }
     return lo;
   }
 
   /** Sets a level to an absolute quantity; 0 removes it (removing an absent level is normal). */
   set(price: number, qty: number): void {
+    const i = this.indexOf(price);
+    const found = i < this.prices.length && this.prices[i] === price;
     if (qty === 0) {
-      if (!this.levels.delete(price)) return;
-      this.prices.splice(this.indexOf(price), 1);
-      return;
+      if (!found) return;
+      this.prices.splice(i, 1);
+      this.qtys.splice(i, 1);
+    } else if (found) this.qtys[i] = qty;
+    else {
+      this.prices.splice(i, 0, price);
+      this.qtys.splice(i, 0, qty);
     }
-    if (!this.levels.has(price)) this.prices.splice(this.indexOf(price), 0, price);
-    this.levels.set(price, qty);
   }
 
   clear(): void {
-    this.levels.clear();
     this.prices.length = 0;
+    this.qtys.length = 0;
   }
 
   top(n: number): Array<[number, number]> {
+    const m = Math.min(n, this.prices.length);
     const out: Array<[number, number]> = [];
-    for (let i = 0; i < n && i < this.prices.length; i++) {
-      const p = this.prices[i]!;
-      out.push([p, this.levels.get(p)!]);
-    }
+    for (let i = 0; i < m; i++) out.push([this.prices[i]!, this.qtys[i]!]);
     return out;
   }
 
@@ -86,6 +100,15 @@ function level(raw: [string, string]): [number, number] {
   return [p, q];
 }
 
+/** Parses a level into out[at] (price) and out[at + 1] (quantity), refusing what `level` refuses. */
+function parseLevel(raw: [string, string], out: Float64Array, at: number): void {
+  const p = Number(raw[0]);
+  const q = Number(raw[1]);
+  if (!Number.isFinite(p) || !Number.isFinite(q) || q < 0 || p <= 0) throw new BookError(`invalid level ${JSON.stringify(raw)}`);
+  out[at] = p;
+  out[at + 1] = q;
+}
+
 export type ApplyResult = 'applied' | 'stale-event' | 'gap';
 
 /** The book itself: levels and the id of the last update applied. */
@@ -93,6 +116,8 @@ export class OrderBook {
   readonly bids = new BookSide(true);
   readonly asks = new BookSide(false);
   lastUpdateId = 0;
+  /** A diff's levels as numbers, price then quantity, reused from one diff to the next. */
+  private parsed = new Float64Array(512);
 
   load(snapshot: DepthSnapshot): void {
     this.bids.clear();
@@ -109,11 +134,16 @@ export class OrderBook {
   apply(diff: DepthDiff): ApplyResult {
     if (diff.u <= this.lastUpdateId) return 'stale-event';
     if (diff.U > this.lastUpdateId + 1) return 'gap';
-    // Parse every level first: a malformed event changes nothing.
-    const bids = diff.bids.map(level);
-    const asks = diff.asks.map(level);
-    for (const [p, q] of bids) this.bids.set(p, q);
-    for (const [p, q] of asks) this.asks.set(p, q);
+    // Parse every level first, into numbers kept between diffs: a malformed event changes nothing.
+    const { bids, asks } = diff;
+    const nb = bids.length;
+    const n = nb + asks.length;
+    if (this.parsed.length < 2 * n) this.parsed = new Float64Array(Math.max(2 * n, 2 * this.parsed.length));
+    const v = this.parsed;
+    for (let i = 0; i < nb; i++) parseLevel(bids[i]!, v, 2 * i);
+    for (let i = nb; i < n; i++) parseLevel(asks[i - nb]!, v, 2 * i);
+    for (let i = 0; i < nb; i++) this.bids.set(v[2 * i]!, v[2 * i + 1]!);
+    for (let i = nb; i < n; i++) this.asks.set(v[2 * i]!, v[2 * i + 1]!);
     this.lastUpdateId = diff.u;
     return 'applied';
   }
