@@ -21,11 +21,15 @@ const VARIANTS: Partial<Record<Target, Record<string, string>>> = {
   'tickgate-deflate': { TICKGATE__SERVER__COMPRESSION: 'shared' },
 };
 
-/** Channel kinds (with their argument, as in --kinds) each target serves: the peers implement only part of the protocol. */
-export const TARGET_KINDS: Record<Target, readonly string[] | 'all'> = {
+/**
+ * Channel kinds (with their argument, as in --kinds) each target serves: the peers implement only part of the protocol.
+ * `all` is every kind tickgate has; `allBut` every one but those (as their name before any `:` or `@`).
+ */
+export const TARGET_KINDS: Record<Target, readonly string[] | 'all' | { allBut: readonly string[] }> = {
   tickgate: 'all',
   'tickgate-no-history': 'all',
-  'tickgate-market': 'all',
+  // signals: is the signals plugin's.
+  'tickgate-market': { allBut: ['signals'] },
   'tickgate-deflate': 'all',
   'tickgate-cluster': 'all',
   'uws-ceiling': ['price', 'ticker', 'trades', 'depth', 'klines:1m'],
@@ -50,11 +54,21 @@ export function tickgateNodeFlags(): string[] {
   return nodeFlagsOf(pkg.scripts.start, 'dist/core/main.js');
 }
 
+/** Whether `target` serves the channel kind `kind` (as given to --kinds and --focus). */
+export function serves(target: Target, kind: string): boolean {
+  const served = TARGET_KINDS[target];
+  if (served === 'all') return true;
+  if ('allBut' in served) return !served.allBut.includes(kind.split(/[:@]/)[0]!);
+  return served.includes(kind);
+}
+
 /** Throws, naming them, when `kinds` (as given to --kinds and --focus) holds kinds `target` does not serve. */
 export function checkServed(target: Target, kinds: readonly string[]): void {
+  const not = kinds.filter((k) => !serves(target, k));
+  if (!not.length) return;
   const served = TARGET_KINDS[target];
-  const not = served === 'all' ? [] : kinds.filter((k) => !served.includes(k));
-  if (not.length) throw new Error(`the ${target} peer does not serve ${not.join(', ')}: it serves ${(served as readonly string[]).join(', ')}`);
+  const what = served === 'all' ? 'every kind' : 'allBut' in served ? `every kind but ${served.allBut.join(', ')}` : served.join(', ');
+  throw new Error(`the ${target} target does not serve ${not.join(', ')}: it serves ${what}`);
 }
 
 const LISTENING = /listening on 127\.0\.0\.1:(\d+)/;

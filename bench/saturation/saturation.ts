@@ -3,7 +3,7 @@
 import { cpus } from 'node:os';
 import { startFanout, type FanoutResult, type FanoutSession } from '../fanout/fanout.js';
 import { pinProcess } from '../processes.js';
-import { BENCH_SYMBOLS, TARGET_KINDS, type Target } from '../targets.js';
+import { BENCH_SYMBOLS, serves as servesKind, type Target } from '../targets.js';
 import { LIMITS, searchSaturation, type Limits, type Saturation, type StepOutcome } from './search.js';
 
 /** How a mix raises its load: the exchange's ticker rate (clients fixed), or the clients (rate fixed). */
@@ -117,8 +117,7 @@ async function onLoadCore<T>(fn: () => Promise<T>): Promise<T> {
 
 /** Whether a target serves a mix's kinds (NestJS serves price, ticker and trades only). */
 export function serves(target: Target, mix: Mix): boolean {
-  const served = TARGET_KINDS[target];
-  return served === 'all' || [...mix.kinds, ...(mix.focusKinds ?? [])].every((k) => served.includes(k));
+  return [...mix.kinds, ...(mix.focusKinds ?? [])].every((k) => servesKind(target, k));
 }
 
 export function runSaturation(mix: Mix, target: Target, o: SaturationOptions): Promise<SaturationResult> {

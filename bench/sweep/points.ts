@@ -1,6 +1,6 @@
 // The cost-growth sweep's points: connections (idle and active) and channels per client, each a fan-out run.
 import type { FanoutOptions } from '../fanout/fanout.js';
-import { BENCH_SYMBOLS, TARGET_KINDS, type Target } from '../targets.js';
+import { BENCH_SYMBOLS, serves, type Target } from '../targets.js';
 
 export type Sweep = 'connections' | 'channels';
 
@@ -47,10 +47,7 @@ export function channelMix(n: (typeof CHANNEL_COUNTS)[number]): Pick<FanoutOptio
   return { symbols: [...BENCH_SYMBOLS], kinds: ['price', 'ticker'], focusKinds: ['klines:1m', 'klines:5m'] };
 }
 
-const serves = (target: Target, kinds: readonly string[]) => {
-  const served = TARGET_KINDS[target];
-  return served === 'all' || kinds.every((k) => served.includes(k));
-};
+const servesAll = (target: Target, kinds: readonly string[]) => kinds.every((k) => serves(target, k));
 
 /** Every run of the sweep, in order: connections (each count idle, then active), then channels per client. */
 export function sweepPoints(s: SweepSettings): SweepPoint[] {
@@ -71,7 +68,7 @@ export function sweepPoints(s: SweepSettings): SweepPoint[] {
       // The ceiling is a reference line for the connections only: it does not serve klines:5m (the 50-channel mix),
       // and leaving it out here keeps the whole sweep within 15 minutes.
       for (const target of s.targets.filter((t) => t !== 'uws-ceiling')) {
-        if (!serves(target, [...mix.kinds, ...(mix.focusKinds ?? [])])) continue;
+        if (!servesAll(target, [...mix.kinds, ...(mix.focusKinds ?? [])])) continue;
         points.push({ sweep: 'channels', line: `${s.channelClients} clients`, x: n, target, options: { ...common, clients: s.channelClients, ...mix, rate: CHANNELS_RATE } });
       }
     }

@@ -93,10 +93,15 @@ export class BookError extends Error {
   }
 }
 
+/** A level as numbers; throws for what no book may hold (a price at or below 0, a negative quantity, not a number). */
+function checked(raw: [string, string], p: number, q: number): void {
+  if (!Number.isFinite(p) || !Number.isFinite(q) || q < 0 || p <= 0) throw new BookError(`invalid level ${JSON.stringify(raw)}`);
+}
+
 function level(raw: [string, string]): [number, number] {
   const p = Number(raw[0]);
   const q = Number(raw[1]);
-  if (!Number.isFinite(p) || !Number.isFinite(q) || q < 0 || p <= 0) throw new BookError(`invalid level ${JSON.stringify(raw)}`);
+  checked(raw, p, q);
   return [p, q];
 }
 
@@ -104,7 +109,7 @@ function level(raw: [string, string]): [number, number] {
 function parseLevel(raw: [string, string], out: Float64Array, at: number): void {
   const p = Number(raw[0]);
   const q = Number(raw[1]);
-  if (!Number.isFinite(p) || !Number.isFinite(q) || q < 0 || p <= 0) throw new BookError(`invalid level ${JSON.stringify(raw)}`);
+  checked(raw, p, q);
   out[at] = p;
   out[at + 1] = q;
 }
@@ -136,6 +141,7 @@ export class OrderBook {
     if (diff.U > this.lastUpdateId + 1) return 'gap';
     // Parse every level first, into numbers kept between diffs: a malformed event changes nothing.
     const { bids, asks } = diff;
+    if (!Array.isArray(bids) || !Array.isArray(asks)) throw new BookError('bids and asks must be lists of levels');
     const nb = bids.length;
     const n = nb + asks.length;
     if (this.parsed.length < 2 * n) this.parsed = new Float64Array(Math.max(2 * n, 2 * this.parsed.length));

@@ -13,11 +13,14 @@ t.test('the node options before the script are read from a start command, values
   t.throws(() => nodeFlagsOf('node dist/other.js', script), /expected a "node … dist\/core\/main.js" command/);
 });
 
-t.test('a peer is refused the channel kinds it does not serve, each named', async (t) => {
-  t.doesNotThrow(() => checkServed('tickgate', ['price', 'depth:5', 'klines:4h']));
+t.test('a target is refused the channel kinds it does not serve, each named', async (t) => {
+  t.doesNotThrow(() => checkServed('tickgate', ['price', 'depth:5', 'klines:4h', 'signals:BTCUSDT']));
   t.doesNotThrow(() => checkServed('uws-ceiling', ['price', 'ticker', 'trades', 'depth', 'klines:1m']));
-  t.throws(() => checkServed('uws-ceiling', ['price', 'klines:5m', 'depth:5']), /the uws-ceiling peer does not serve klines:5m, depth:5: it serves price, ticker/);
-  t.throws(() => checkServed('nestjs', ['depth']), /the nestjs peer does not serve depth/);
+  t.throws(() => checkServed('uws-ceiling', ['price', 'klines:5m', 'depth:5']), /the uws-ceiling target does not serve klines:5m, depth:5: it serves price, ticker/);
+  t.throws(() => checkServed('nestjs', ['depth']), /the nestjs target does not serve depth/);
+  // The feed alone: every market kind, with its arguments and rates, but not the signals plugin's channel.
+  t.doesNotThrow(() => checkServed('tickgate-market', ['price', 'depth:5', 'depthDelta:100', 'price@1s', 'klines:4h']));
+  t.throws(() => checkServed('tickgate-market', ['price', 'signals', 'signals@1s']), /the tickgate-market target does not serve signals, signals@1s: it serves every kind but signals/);
 });
 
 t.test('the benchmarks run tickgate with npm start\'s young-generation cap', async (t) => {
