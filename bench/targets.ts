@@ -155,9 +155,15 @@ async function existingDataDir(upstream: Record<string, string>): Promise<string
   return dir;
 }
 
-/** A data directory for a tickgate run: a copy of the template, unless the run brings its own database. */
-function dataDirFor(env: Record<string, string> | undefined, upstream: Record<string, string>): Promise<string> | string {
-  if (env?.TICKGATE_DATA_DIR || env?.DATABASE_URL) return freshDataDir();
+/** Variants that run without the database plugin: nothing opens their data directory's database. */
+const WITHOUT_DATABASE: readonly Target[] = ['tickgate-market'];
+
+/**
+ * A data directory for a tickgate run: a copy of the template, unless the run brings its own database or runs
+ * without one.
+ */
+function dataDirFor(env: Record<string, string> | undefined, upstream: Record<string, string>, target?: Target): Promise<string> | string {
+  if (env?.TICKGATE_DATA_DIR || env?.DATABASE_URL || (target && WITHOUT_DATABASE.includes(target))) return freshDataDir();
   return existingDataDir(upstream);
 }
 
@@ -229,7 +235,7 @@ export async function startTarget(target: Target, o: TargetOptions): Promise<Sta
   const variant = VARIANTS[target];
   if (target === 'tickgate' || variant) {
     started = await startChild([...tickgateNodeFlags(), ...node, join('dist/core/main.js')], {
-      PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', TICKGATE_DATA_DIR: await dataDirFor(o.env, upstream), ...upstream,
+      PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', TICKGATE_DATA_DIR: await dataDirFor(o.env, upstream, target), ...upstream,
       // Every bench client comes from this machine: the per-address cap would refuse all but the first 200.
       TICKGATE__LIMITS__MAX_CONNECTIONS_PER_IP: '0',
       ...(o.shards ? { SHARDS: String(o.shards) } : {}),
