@@ -69,6 +69,15 @@ export interface ShardStats {
   restUsedWeight: number;
   /** Local order books rebuilt from a snapshot since the shard started. */
   bookResyncs: number;
+  /**
+   * Values of latest-value channels (kinds declared `conflate`) replaced by a newer one, never sent, because the
+   * acceptor had not yet taken in the frames before them, since the shard started.
+   */
+  conflated: number;
+  /** Data frames numbered and sent since the shard started (with `conflated`: every value its channels produced). */
+  dataFrames: number;
+  /** How long the frames gathered now have waited for the acceptor to take in the batch before them, in ms (0: it keeps up). */
+  behindMs: number;
   /** The shard thread's event-loop delay since its last stats, in seconds. */
   loopDelay: LoopDelay;
   /** The plugins' statuses in this shard (ShardApi.setStatus), by plugin name. */
@@ -87,7 +96,9 @@ export type ToShard =
   | { t: 'symbols'; symbols: SymbolInfo[] }
   /** Cluster mode: these partitions (of `of`) moved to another ingest node: plugins drop what they keep for their symbols. */
   | { t: 'release'; partitions: number[]; of: number }
-  | { t: 'close'; channel: string } | { t: 'stop' };
+  | { t: 'close'; channel: string } | { t: 'stop' }
+  /** The acceptor took in the batch this shard waited on (thread transport): send the next. */
+  | { t: 'credit' };
 
 export type FromShard =
   | { t: 'ready'; shard: number }

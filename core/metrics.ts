@@ -41,6 +41,8 @@ export class GatewayMetrics {
   private readonly resyncs: Counter<'shard'>;
   /** The last bookResyncs each shard reported (a restarted shard counts from 0 again). */
   private readonly lastResyncs = new Map<number, number>();
+  private readonly conflated: Counter<'shard'>;
+  private readonly lastConflated = new Map<number, number>();
 
   private readonly log: Logger;
 
@@ -142,6 +144,17 @@ export class GatewayMetrics {
       },
     });
     this.resyncs = new Counter({ name: 'tickgate_book_resyncs_total', help: 'Local order books thrown away and rebuilt from a snapshot (a gap, a crossed book, a reconnect), by shard', registers: [r], labelNames: ['shard'] });
+    this.conflated = new Counter({
+      name: 'tickgate_frames_conflated_total', registers: [r], labelNames: ['shard'],
+      help: 'Values of whole-state channels (price, ticker, depth) replaced by a newer value, never sent, while the acceptor thread was behind the shard, by shard',
+    });
+    new Gauge({
+      name: 'tickgate_shard_behind_seconds', registers: [r], labelNames: ['shard'],
+      help: 'How long the shard\'s frames had waited for the acceptor thread at its last report (0: the acceptor keeps up), by shard',
+      collect() {
+        for (const s of src.shards()) if (s.stats) this.set({ shard: String(s.shard) }, (s.stats.behindMs ?? 0) / 1000);
+      },
+    });
     // Cluster mode only: a standalone gateway has no NATS connection to report as lost.
     if (src.cluster) {
       new Gauge({
@@ -221,6 +234,11 @@ export class GatewayMetrics {
     const delta = stats.bookResyncs >= last ? stats.bookResyncs - last : stats.bookResyncs;
     this.lastResyncs.set(stats.shard, stats.bookResyncs);
     this.resyncs.inc({ shard: String(stats.shard) }, delta);
+    // An ingest node of an older release reports no such count.
+    const conflated = stats.conflated ?? 0;
+    const before = this.lastConflated.get(stats.shard) ?? 0;
+    this.lastConflated.set(stats.shard, conflated);
+    this.conflated.inc({ shard: String(stats.shard) }, conflated >= before ? conflated - before : conflated);
   }
 
   /** The registration API one plugin gets: its metrics are named tickgate_<plugin>_<name>. */

@@ -156,7 +156,8 @@ export class PluginHost {
     }
     // Every plugin's error codes go to the shards, so a shard knows the codes a plugin without a shard half may share.
     const kinds = acceptor ? this.deps.channels.list().filter((k) => k.plugin === name && k.spec.key === 'symbol').map((k) => k.kind) : null;
-    this.shardRefs.push({ name, shardUrl, config, errors, builtIn, kinds });
+    const latestKinds = acceptor ? this.deps.channels.list().filter((k) => k.plugin === name && k.spec.key === 'symbol' && k.spec.conflate).map((k) => k.kind) : null;
+    this.shardRefs.push({ name, shardUrl, config, errors, builtIn, kinds, latestKinds });
     this.loaded.push({ name, shard: shardUrl !== undefined });
     log.debug('plugin loaded');
   }

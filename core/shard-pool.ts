@@ -8,6 +8,7 @@ import { TickgateError, type ErrorRegistry } from './errors.js';
 import { PluginLoadError } from './plugin-host.js';
 import type { ShardPluginRef } from '../shards/worker.js';
 import type { SymbolInfo } from './symbol-registry.js';
+import { CREDIT } from '../shards/frame-batcher.js';
 
 export interface ShardPoolEvents {
   frames(batch: FrameBatch): void;
@@ -79,8 +80,13 @@ export class ThreadShardPool implements ShardPool {
 
   private spawn(id: number): Promise<void> {
     const slot = this.slots[id]!;
+    // Shared with the thread: the frame batches taken in, and whether it waits to hear of it. A shard sends its next
+    // batch only once the last one is taken in, so the port never holds a queue of batches: Node works through a
+    // port's queue (at least 1,000 messages at a time, those arriving meanwhile included) without giving the event
+    // loop a turn, and sockets, timers and HTTP requests would wait for as long as the shard stayed ahead.
+    const credit = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
     const worker = new Worker(WORKER_URL, {
-      workerData: { shardId: id, config: this.opts.config, plugins: this.opts.plugins },
+      workerData: { shardId: id, config: this.opts.config, plugins: this.opts.plugins, credit },
       name: `tickgate-shard-${id}`,
     });
     slot.worker = worker;
@@ -95,6 +101,15 @@ export class ThreadShardPool implements ShardPool {
         reject(new ShardStartError(`shard ${id} did not start within ${START_TIMEOUT_MS} ms`));
       }, START_TIMEOUT_MS);
       worker.on('message', (msg: FromShard) => {
+        if (msg.t === 'frames') {
+          try {
+            this.opts.events.frames(msg);
+          } finally {
+            Atomics.add(credit, CREDIT.TAKEN, 1);
+            if (Atomics.exchange(credit, CREDIT.WAITING, 0) === 1) worker.postMessage({ t: 'credit' } satisfies ToShard);
+          }
+          return;
+        }
         if (msg.t === 'ready' && !settled) {
           settled = true;
           clearTimeout(timer);
@@ -160,7 +175,6 @@ export class ThreadShardPool implements ShardPool {
   private onMessage(id: number, msg: FromShard): void {
     switch (msg.t) {
       case 'frames':
-        this.opts.events.frames(msg);
         break;
       case 'stats':
         this.slots[id]!.lastStats = msg;

@@ -71,6 +71,9 @@ export const healthAnswer = z.object({
     channels: z.number().int(),
     streams: z.array(z.string()),
     restUsedWeight: z.number(),
+    behindMs: z.number().int().meta({ description: 'How long this shard\'s frames had waited for the acceptor thread at its last report (0: it keeps up; 1,000 or more makes the status degraded)' }),
+    framesConflated: z.number().int().meta({ description: 'Values of whole-state channels (price, ticker, depth) replaced by a newer one, never sent, while the acceptor was behind, since the shard started' }),
+    dataFrames: z.number().int().meta({ description: 'Data frames the shard numbered and sent since it started (with framesConflated: every value its channels produced)' }),
     upstreamConnections: z.array(z.record(z.string(), z.unknown())),
     plugins: z.record(z.string(), z.unknown()).meta({ description: 'Each plugin\'s status in this shard (signals: the model, inference times)' }),
   })),
@@ -105,10 +108,14 @@ export function statsRoute(src: StatusSources): RouteResult {
   };
 }
 
+/** A shard whose frames wait this long for the acceptor thread makes the gateway degraded: it is past its capacity. */
+const BEHIND_DEGRADED_MS = 1000;
+
 /**
  * Health: 503 while no upstream is connected (no exchange connection delivering; the heartbeat stream keeps one open
  * on an idle gateway), while the symbol list is not loaded, or while no shard runs; 200 otherwise, "degraded" when
- * some upstream connection or shard is down.
+ * some upstream connection or shard is down or a shard's frames have waited a second or more for the acceptor
+ * thread (past its capacity).
  */
 export function healthRoute(src: StatusSources): RouteResult {
   const shards = src.shards.info();
@@ -128,6 +135,9 @@ export function healthRoute(src: StatusSources): RouteResult {
       channels: s.stats?.channels ?? 0,
       streams: s.stats?.streams ?? [],
       restUsedWeight: s.stats?.restUsedWeight ?? 0,
+      behindMs: Math.round(s.stats?.behindMs ?? 0),
+      framesConflated: s.stats?.conflated ?? 0,
+      dataFrames: s.stats?.dataFrames ?? 0,
       upstreamConnections: conns,
       plugins: s.stats?.plugins ?? {},
     };
@@ -142,7 +152,7 @@ export function healthRoute(src: StatusSources): RouteResult {
   if (connections === 0) problems.push(src.heartbeat ? 'no upstream connection is open' : 'no upstream connection is open (no channel is open and upstream.heartbeatStream is empty)');
   else if (live === 0) problems.push('no upstream connection is delivering data');
   const down = problems.length > 0;
-  const degraded = !down && (live < connections || shards.some((s) => s.state === 'down') || (cluster !== undefined && cluster.partitionsOwned < cluster.partitions));
+  const degraded = !down && (live < connections || shards.some((s) => s.state === 'down' || (s.stats?.behindMs ?? 0) >= BEHIND_DEGRADED_MS) || (cluster !== undefined && cluster.partitionsOwned < cluster.partitions));
   return {
     status: down ? 503 : 200,
     body: {

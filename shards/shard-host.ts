@@ -31,6 +31,10 @@ interface OpenChannel {
   lastErrorAt: number;
   /** A conflated channel's emitter, whose waiting frame and timer go with the channel. */
   conflation: ConflatedEmitter | undefined;
+  /** Its every frame is its whole state (a kind declared `conflate`): while the acceptor is behind, only the latest goes out. */
+  latestValue: boolean;
+  /** Its latest value while the acceptor is behind, sent with the next batch. */
+  waiting: { type: string; data: unknown; state: { type: string; data: unknown } | undefined; merged: boolean } | undefined;
 }
 
 /** Who holds a feed open: channel names, `#hold`, and `#listener:N` for market.on listeners. */
@@ -46,12 +50,19 @@ export interface ShardHostOptions {
   log: Logger;
   errors: ErrorRegistry;
   post(msg: FromShard, transfer?: ArrayBuffer[]): void;
+  /** Shared with the acceptor: a batch goes out only once it took in the one before (see FrameBatcher). */
+  credit?: Int32Array;
+  /** The channel kinds whose every frame is the whole state (declared `conflate`): conflated while the acceptor is behind. */
+  latestKinds?: readonly string[];
 }
 
 /** How often the same channel may get another error frame from a failing listener. */
 const ERROR_FRAME_INTERVAL_MS = 10_000;
 const STATS_EVERY_MS = 2000;
 const STATS_DEBOUNCE_MS = 20;
+/** How long frames may wait for the acceptor before the shard logs it, and how often it logs it again. */
+const BEHIND_LOG_MS = 1000;
+const BEHIND_LOG_EVERY_MS = 10_000;
 const KINDS: readonly MarketKind[] = ['ticker', 'trade', 'aggTrade', 'kline', 'book', 'depthUpdate'];
 
 export class ShardHost {
@@ -81,12 +92,20 @@ export class ShardHost {
   private nextListener = 1;
   private readonly pluginStatus = new Map<string, Record<string, unknown>>();
   private stopped = false;
+  private readonly latestKinds: ReadonlySet<string>;
+  /** Values of latest-value channels replaced by a newer one while the acceptor was behind (never sent). */
+  private conflated = 0;
+  /** Data frames numbered (sent) since the shard started: with `conflated`, every value its channels produced. */
+  private dataFrames = 0;
+  private behindLoggedAt = 0;
+  private conflatedLogged = 0;
 
   constructor(private readonly opts: ShardHostOptions) {
     this.log = opts.log;
     this.errors = opts.errors;
     this.symbols = new SymbolTable({ allow: opts.config.symbols.allow });
-    this.batcher = new FrameBatcher(opts.shardId, (batch, transfer) => opts.post(batch, transfer));
+    this.latestKinds = new Set(opts.latestKinds ?? []);
+    this.batcher = new FrameBatcher(opts.shardId, (batch, transfer) => opts.post(batch, transfer), opts.credit);
     this.bus = new MarketEventBus((tag, err) => this.onListenerError(tag, err));
     this.adapter = EXCHANGES[opts.config.upstream.exchange].create({
       upstream: opts.config.upstream,
@@ -326,7 +345,7 @@ export class ShardHost {
     }
     // The acceptor's count matters after a shard restart (this map is then empty); otherwise the shard's is ahead.
     this.seqs.set(name, Math.max(this.seqs.get(name) ?? 0, seqBase));
-    const entry: OpenChannel = { ch, producer, feeds, closer: undefined, closed: false, state: wasStale ? 'stale' : 'live', lastErrorAt: 0, conflation: undefined };
+    const entry: OpenChannel = { ch, producer, feeds, closer: undefined, closed: false, state: wasStale ? 'stale' : 'live', lastErrorAt: 0, conflation: undefined, latestValue: this.latestKinds.has(ch.kind), waiting: undefined };
     this.channels.set(name, entry);
     for (const f of feeds) this.ref(f, name);
     if (feeds.some((f) => this.adapter.isStale(f))) this.setChannelState(entry, 'stale');
@@ -395,17 +414,16 @@ export class ShardHost {
     return {
       emit: (type, data, state) => {
         if (entry.closed) return;
-        const seq = (this.seqs.get(channel) ?? 0) + 1;
-        this.seqs.set(channel, seq);
-        // Before its change: a subscriber that joins between the two gets this state and then a change it already
-        // holds (seq not above its own, which clients drop), never a change it lacks.
-        if (state) this.batcher.push(channel, FrameKind.SNAPSHOT, encodeDataFrame(state.type, channel, seq, state.data), seq);
-        this.batcher.push(channel, FrameKind.DATA, encodeDataFrame(type, channel, seq, data), seq);
+        // The acceptor is behind: a channel whose every frame is its whole state sends only its latest value when
+        // the batch goes out, numbered then (so numbering has no gap).
+        if (entry.latestValue && this.batcher.held) this.offerLatest(entry, type, data, state);
+        else this.emitData(entry, type, data, state);
       },
       raw: (payload) => {
         if (entry.closed) return;
         const seq = (this.seqs.get(channel) ?? 0) + 1;
         this.seqs.set(channel, seq);
+        this.dataFrames++;
         this.batcher.push(channel, FrameKind.RAW, payload, seq);
       },
       error: (code, message) => {
@@ -418,6 +436,39 @@ export class ShardHost {
         this.batcher.push(channel, FrameKind.ERROR, encodeError(this.errors.data(code, message), channel));
       },
     };
+  }
+
+  private emitData(entry: OpenChannel, type: string, data: unknown, state: { type: string; data: unknown } | undefined): void {
+    const channel = entry.ch.name;
+    const seq = (this.seqs.get(channel) ?? 0) + 1;
+    this.seqs.set(channel, seq);
+    this.dataFrames++;
+    // Before its change: a subscriber that joins between the two gets this state and then a change it already
+    // holds (seq not above its own, which clients drop), never a change it lacks.
+    if (state) this.batcher.push(channel, FrameKind.SNAPSHOT, encodeDataFrame(state.type, channel, seq, state.data), seq);
+    this.batcher.push(channel, FrameKind.DATA, encodeDataFrame(type, channel, seq, data), seq);
+  }
+
+  /**
+   * Keeps a latest-value channel's value until the batch goes out, replacing the one kept before (counted). A delta
+   * channel's changes cannot be merged: once one is replaced, the whole state goes out, as its snapshot and as a
+   * whole frame, which replaces the book of a client that applies changes.
+   */
+  private offerLatest(entry: OpenChannel, type: string, data: unknown, state: { type: string; data: unknown } | undefined): void {
+    let w = entry.waiting;
+    if (w) {
+      w.type = type;
+      w.data = data;
+      w.state = state;
+      w.merged = true;
+    } else entry.waiting = w = { type, data, state, merged: false };
+    const replaced = this.batcher.offerLatest(entry.ch.name, () => {
+      entry.waiting = undefined;
+      if (entry.closed) return;
+      if (w.merged && w.state) this.emitData(entry, w.state.type, w.state.data, w.state);
+      else this.emitData(entry, w.type, w.data, w.state);
+    });
+    if (replaced) this.conflated++;
   }
 
   /** A producer's failure as the client sees it: its registered code, or TG_ERR_CHANNEL_FAILED. */
@@ -544,13 +595,35 @@ export class ShardHost {
       connections: info.connections,
       restUsedWeight: info.restUsedWeight,
       bookResyncs: info.bookResyncs,
+      conflated: this.conflated,
+      dataFrames: this.dataFrames,
+      behindMs: this.batcher.heldMs(),
       loopDelay: this.loopDelay.read(),
       plugins: Object.fromEntries(this.pluginStatus),
     };
   }
 
   private postStats(): void {
-    if (!this.stopped) this.opts.post(this.stats());
+    if (this.stopped) return;
+    this.logBehind();
+    this.opts.post(this.stats());
+  }
+
+  /** The acceptor took in the last batch: what gathered meanwhile goes out. */
+  resume(): void {
+    this.batcher.resume();
+  }
+
+  /** Tells the operator, at most every 10 s, that the acceptor thread does not keep up with this shard. */
+  private logBehind(): void {
+    const now = Date.now();
+    const behindMs = this.batcher.heldMs(now);
+    const conflated = this.conflated - this.conflatedLogged;
+    if ((behindMs < BEHIND_LOG_MS && conflated === 0) || now - this.behindLoggedAt < BEHIND_LOG_EVERY_MS) return;
+    this.behindLoggedAt = now;
+    this.conflatedLogged = this.conflated;
+    this.log.warn({ behindMs, conflated, hint: 'the acceptor thread is saturated: give the gateway a core of its own, fewer clients per gateway (cluster mode), or subscribe clients to @RATE channels' },
+      'the acceptor thread is behind this shard: frames wait for it, and channels whose frames are whole states (price, ticker, depth) send only their latest value meanwhile');
   }
 
   /** Closes the channels, runs the plugins' teardowns (last loaded first), then closes the exchange connections. */
@@ -570,7 +643,7 @@ export class ShardHost {
     for (const timer of this.holds.values()) clearTimeout(timer);
     this.holds.clear();
     this.feeds.clear();
-    this.batcher.flush();
+    this.batcher.flush(true);
     await this.adapter.stop();
   }
 }

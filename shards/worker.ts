@@ -19,12 +19,16 @@ export interface ShardPluginRef {
    * ingest node, where acceptor halves do not run (the gateways refuse undeclared channels before they reach it).
    */
   kinds: string[] | null;
+  /** Of those, the kinds declared `conflate` (every frame the whole state); null on an ingest node. */
+  latestKinds: string[] | null;
 }
 
 export interface ShardWorkerData {
   shardId: number;
   config: Config;
   plugins: ShardPluginRef[];
+  /** Shared with the acceptor (CREDIT slots): it counts the frame batches it took in. */
+  credit?: Int32Array;
 }
 
 const data = workerData as ShardWorkerData;
@@ -34,7 +38,8 @@ const post = (msg: FromShard, transfer?: ArrayBuffer[]) => port.postMessage(msg,
 // Every plugin's codes, so that a coded error thrown in this thread crosses to the client as it was thrown.
 const errors = new ErrorRegistry();
 for (const p of data.plugins) if (p.errors) errors.register(p.name, p.errors, p.builtIn);
-const host = new ShardHost({ shardId: data.shardId, config: data.config, log, errors, post });
+const latestKinds = data.plugins.flatMap((p) => p.latestKinds ?? []);
+const host = new ShardHost({ shardId: data.shardId, config: data.config, log, errors, post, credit: data.credit, latestKinds });
 
 // A plugin's asynchronous throw must not take the shard's books and connections down with it.
 process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception in shard (contained)'));
@@ -71,6 +76,9 @@ if (loaded) {
         break;
       case 'ask':
         host.ask(msg.id, msg.plugin, msg.question, msg.params, msg.symbol);
+        break;
+      case 'credit':
+        host.resume();
         break;
       case 'release':
         host.release(msg.partitions, msg.of);

@@ -106,6 +106,11 @@ export interface FanoutResult {
     writeSyscalls?: WriteSyscalls;
     /** Where its CPU went over the window, native code included (nativeProfileDir). */
     native?: NativeProfile;
+    /**
+     * tickgate: over the window, values its shards replaced by a newer one because the acceptor was behind (never
+     * sent to anyone), the data frames they sent, and the share replaced: values/(values + dataFrames).
+     */
+    conflated?: { values: number; dataFrames: number; share: number };
   };
   client: { cpuPercent: number };
   errors: number;
@@ -122,6 +127,22 @@ async function ingestPublished(port: number): Promise<{ frames: number; bytes: n
   return { ...body.data.published, channels: body.data.channels };
 }
 
+/**
+ * A tickgate target's shard counters from /health, summed: values of whole-state channels replaced while the acceptor
+ * was behind, and data frames sent. Undefined for a server that has no such counts (the ceiling, NestJS). The shards
+ * report every 2 s, so a window's difference is as of their last report at each edge.
+ */
+async function shardCounts(port: number): Promise<{ conflated: number; dataFrames: number } | undefined> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(10_000) });
+    const body = await res.json() as { shards?: Array<{ framesConflated?: number; dataFrames?: number }> };
+    if (!Array.isArray(body.shards) || body.shards.some((s) => typeof s.framesConflated !== 'number')) return undefined;
+    return { conflated: body.shards.reduce((n, s) => n + (s.framesConflated ?? 0), 0), dataFrames: body.shards.reduce((n, s) => n + (s.dataFrames ?? 0), 0) };
+  } catch {
+    return undefined;
+  }
+}
+
 /** The workers' frame counts and bytes by type, summed, with the mean size per frame (whole bytes). */
 export function sizesByType(reports: Array<Pick<ClientReport, 'sizeByType'>>): FanoutResult['sizeByType'] {
   const out: FanoutResult['sizeByType'] = {};
@@ -134,6 +155,13 @@ export function sizesByType(reports: Array<Pick<ClientReport, 'sizeByType'>>): F
   }
   for (const n of Object.values(out)) n.bytesPerFrame = n.frames ? Math.round(n.bytes / n.frames) : 0;
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** The values replaced over a window against the data frames sent (counters that restart with a shard count from 0). */
+export function conflatedShare(before: { conflated: number; dataFrames: number }, after: { conflated: number; dataFrames: number }): { values: number; dataFrames: number; share: number } {
+  const values = Math.max(0, after.conflated - before.conflated);
+  const dataFrames = Math.max(0, after.dataFrames - before.dataFrames);
+  return { values, dataFrames, share: values + dataFrames ? Math.round((values / (values + dataFrames)) * 1e4) / 1e4 : 0 };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -279,6 +307,7 @@ export async function startFanout(o: FanoutOptions): Promise<FanoutSession> {
       const writesBefore = procWrites(pid);
       const eventsBefore = await exchangeEvents(sim.restUrl);
       const publishedBefore = srv.ingestPort ? await ingestPublished(srv.ingestPort) : undefined;
+      const countsBefore = await shardCounts(port);
       const startedAt = performance.now();
       const counting = o.countSyscalls ? countWriteSyscalls(pid, seconds) : undefined;
       const sampling = o.nativeProfileDir ? recordNative(pid, seconds, join(o.nativeProfileDir, `${(o.name ?? 'run').replace(/\W+/g, '-')}-${target}-${Date.now()}.perf.data`)) : undefined;
@@ -289,6 +318,7 @@ export async function startFanout(o: FanoutOptions): Promise<FanoutSession> {
       const writesAfter = procWrites(pid);
       const serverAfter = serverCpu();
       const publishedAfter = srv.ingestPort ? await ingestPublished(srv.ingestPort) : undefined;
+      const countsAfter = countsBefore ? await shardCounts(port) : undefined;
       const clientAfter = procUsage(process.pid);
       const syscalls = counting ? await counting : undefined;
       const native = sampling ? await sampling : undefined;
@@ -337,6 +367,7 @@ export async function startFanout(o: FanoutOptions): Promise<FanoutSession> {
           syscw: writesAfter - writesBefore,
           ...(syscalls ? { writeSyscalls: syscalls } : {}),
           ...(native ? { native } : {}),
+          ...(countsBefore && countsAfter ? { conflated: conflatedShare(countsBefore, countsAfter) } : {}),
         },
         ...(publishedBefore && publishedAfter ? {
           nats: {

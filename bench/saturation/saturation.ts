@@ -57,8 +57,9 @@ export interface SaturationResult {
  * Delivery of a step. Price: frames received ÷ frames due, where due is every ticker event the exchange really
  * published in the window × the clients (each subscribes every symbol), so a simulator that falls behind its timer
  * does not count against the server. Mixes (no such count: depth is sent only when it changed): the clients held ×
- * the frames not missing inside the seq ranges. A server that falls behind queues rather than drops (TCP), which the
- * p99 catches.
+ * the frames not missing inside the seq ranges, less the share of values tickgate's shards replaced while its acceptor
+ * was behind (a whole-state channel sends only its latest value then, numbered without a gap). Behind otherwise, a
+ * server queues rather than drops (TCP), which the p99 catches.
  */
 export function deliveredRatio(r: FanoutResult, knob: Knob): number {
   if (knob === 'rate') {
@@ -70,7 +71,11 @@ export function deliveredRatio(r: FanoutResult, knob: Knob): number {
     return due ? Math.round(Math.min(1, (r.framesPerSecond + round / (r.frames / Math.max(1, r.framesPerSecond))) / due) * 1000) / 1000 : 0;
   }
   const held = r.scenario.clients ? r.held / r.scenario.clients : 0;
-  return held * (r.frames + r.missing ? r.frames / (r.frames + r.missing) : 0);
+  // tickgate behind: whole-state values replaced before they were sent leave no seq gap, so they are counted here
+  // as a share of the values its shards produced. That weighs every channel alike: exact where every client holds
+  // every channel (100ch), an estimate where clients hold different focus channels (mixed).
+  const replaced = r.server?.conflated?.share ?? 0;
+  return held * (r.frames + r.missing ? r.frames / (r.frames + r.missing) : 0) * (1 - replaced);
 }
 
 export function stepResult(r: FanoutResult, knob: Knob): StepResult {

@@ -547,5 +547,5 @@ export class NatsShardPool implements ShardPool {
 }
 
 function emptyStats(shard: number): import('../bus.js').ShardStats {
-  return { t: 'stats', shard, channels: 0, streams: [], symbols: [], priceCache: 0, connections: [], restUsedWeight: 0, bookResyncs: 0, loopDelay: { p50: 0, p99: 0, max: 0 }, plugins: {} };
+  return { t: 'stats', shard, channels: 0, streams: [], symbols: [], priceCache: 0, connections: [], restUsedWeight: 0, bookResyncs: 0, conflated: 0, dataFrames: 0, behindMs: 0, loopDelay: { p50: 0, p99: 0, max: 0 }, plugins: {} };
 }

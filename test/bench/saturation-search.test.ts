@@ -2,7 +2,7 @@
 import t from 'tap';
 import { failureOf, searchSaturation, type StepOutcome } from '../../bench/saturation/search.js';
 import { deliveredRatio } from '../../bench/saturation/saturation.js';
-import type { FanoutResult } from '../../bench/fanout/fanout.js';
+import { conflatedShare, type FanoutResult } from '../../bench/fanout/fanout.js';
 
 /** A target that delivers everything with p99 10 ms up to `limit` (load units), then falls behind as `past` says. */
 function synthetic(limit: number, past: (load: number) => StepOutcome) {
@@ -91,4 +91,11 @@ t.test('delivery: price against the exchange\'s events, mixes against the losses
   t.equal(deliveredRatio({ ...base, held: 500 } as FanoutResult, 'clients'), 0.5, 'in a mix too');
   t.equal(deliveredRatio({ ...base, frames: 990_000, missing: 10_000 } as FanoutResult, 'clients'), 0.99);
   t.equal(deliveredRatio({ ...base, frames: 0, missing: 0 } as FanoutResult, 'clients'), 0, 'no frame at all is no delivery');
+  // tickgate's shards replaced 20 values and sent 980 over the window: no seq gap shows it, the share does.
+  const share = conflatedShare({ conflated: 10, dataFrames: 100 }, { conflated: 30, dataFrames: 1080 });
+  t.same(share, { values: 20, dataFrames: 980, share: 0.02 });
+  const behind = { ...base, frames: 990_000, server: { conflated: share } } as unknown as FanoutResult;
+  t.equal(deliveredRatio(behind, 'clients'), 0.98, 'in a mix, values replaced while behind count as not delivered');
+  t.equal(deliveredRatio(behind, 'rate'), deliveredRatio({ ...behind, server: {} } as unknown as FanoutResult, 'rate'), 'at a rate, the frames due already count them (no double count)');
+  t.same(conflatedShare({ conflated: 30, dataFrames: 1080 }, { conflated: 5, dataFrames: 40 }).values, 0, 'a restarted shard\'s counters give no negative count');
 });

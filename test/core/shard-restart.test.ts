@@ -21,7 +21,7 @@ t.test('restart delays: 250 ms, then 500 ms for a crash right after, then 250 ms
   let ups = 0;
   const pool = new ThreadShardPool({
     config: testConfig({ shards: 1 }, { wsUrl: sim.wsUrl, restUrl: sim.restUrl }),
-    plugins: [{ name: 'chaos', shardUrl: pathToFileURL(fileURLToPath(new URL('../fixtures/chaos-plugin/shard.js', import.meta.url))).href, config: {}, errors: undefined, builtIn: false, kinds: [] }],
+    plugins: [{ name: 'chaos', shardUrl: pathToFileURL(fileURLToPath(new URL('../fixtures/chaos-plugin/shard.js', import.meta.url))).href, config: {}, errors: undefined, builtIn: false, kinds: [], latestKinds: [] }],
     log: pino({ level: 'info' }, sink),
     events: { frames() {}, stats() {}, symbols() {}, symbolsFailed() {}, report() {}, down() {}, ready() {}, up: () => ups++ },
     errors: new ErrorRegistry(),

@@ -1,6 +1,6 @@
 // A batch carries each frame's exact UTF-8 bytes, its channel and its kind, in order, in one transferable buffer.
 import t from 'tap';
-import { FrameBatcher } from '../../shards/frame-batcher.js';
+import { CREDIT, FrameBatcher } from '../../shards/frame-batcher.js';
 import { FrameKind, type FrameBatch } from '../../core/bus.js';
 
 t.test('frames of one event-loop turn leave as one batch with exact byte ranges', async (t) => {
@@ -27,4 +27,100 @@ t.test('frames of one event-loop turn leave as one batch with exact byte ranges'
   t.equal(b.sent, 3);
   await new Promise((r) => setImmediate(r));
   t.equal(batches.length, 1, 'no empty batch');
+});
+
+const turn = () => new Promise((r) => setImmediate(r));
+/** What the acceptor does once it took in a batch: counts it, and says whether the shard asked to be told. */
+const take = (credit: Int32Array): boolean => {
+  Atomics.add(credit, CREDIT.TAKEN, 1);
+  return Atomics.exchange(credit, CREDIT.WAITING, 0) === 1;
+};
+const texts = (b: FrameBatch): string[] => {
+  const out: string[] = [];
+  let start = 0;
+  for (const end of b.ends) {
+    out.push(Buffer.from(b.buf, start, end - start).toString('utf8'));
+    start = end;
+  }
+  return out;
+};
+
+t.test('with a credit array, the next batch waits until the acceptor took in the last one, then carries all that gathered', async (t) => {
+  const batches: FrameBatch[] = [];
+  const credit = new Int32Array(new SharedArrayBuffer(8));
+  const b = new FrameBatcher(0, (batch) => batches.push(batch), credit);
+  b.push('trades:A', FrameKind.DATA, '1', 1);
+  await turn();
+  t.equal(batches.length, 1, 'the first batch goes at once');
+  t.notOk(b.held);
+  b.push('trades:A', FrameKind.DATA, '2', 2);
+  await turn();
+  b.push('trades:A', FrameKind.DATA, '3', 3);
+  await turn();
+  t.equal(batches.length, 1, 'the acceptor has not taken the first in: nothing more is sent');
+  t.ok(b.held, 'held');
+  t.equal(Atomics.load(credit, CREDIT.WAITING), 1, 'and asks to be told');
+  t.ok(b.heldMs() >= 0);
+  b.resume();
+  await turn();
+  t.equal(batches.length, 1, 'told early (no credit yet): still held');
+  t.equal(take(credit), true, 'the acceptor is asked to tell the shard');
+  b.resume();
+  await turn();
+  t.equal(batches.length, 2, 'credit: one batch with what gathered');
+  t.same(texts(batches[1]!), ['2', '3'], 'in order, none left out');
+  t.same([...batches[1]!.seqs], [2, 3]);
+  t.notOk(b.held);
+  t.equal(b.heldMs(), 0);
+  // Taken in before the shard's next turn: it sends without waiting to be told, and asks nothing.
+  t.equal(take(credit), false, 'nobody waits');
+  b.push('trades:A', FrameKind.DATA, '4', 4);
+  await turn();
+  t.equal(batches.length, 3);
+  t.equal(Atomics.load(credit, CREDIT.WAITING), 0, 'not waiting when it had credit');
+  // A forced flush (the shard stops) sends without credit.
+  b.push('trades:A', FrameKind.DATA, '5', 5);
+  b.flush(true);
+  t.equal(batches.length, 4);
+});
+
+t.test('latest values offered while held: one per channel, made when the batch goes out, and a frame pushed on the channel meanwhile follows it', async (t) => {
+  const batches: FrameBatch[] = [];
+  const credit = new Int32Array(new SharedArrayBuffer(8));
+  const b = new FrameBatcher(0, (batch) => batches.push(batch), credit);
+  b.push('x', FrameKind.DATA, 'first');
+  await turn();
+  b.push('x', FrameKind.DATA, 'held');
+  await turn();
+  t.ok(b.held);
+  let made = 0;
+  const offer = (channel: string, text: string) => b.offerLatest(channel, () => {
+    made++;
+    b.push(channel, FrameKind.DATA, text);
+  });
+  t.equal(offer('price:A', 'A1'), false, 'a first value replaces nothing');
+  t.equal(offer('price:A', 'A2'), true, 'a newer one replaces it');
+  t.equal(offer('price:B', 'B1'), false);
+  t.equal(offer('price:C', 'C1'), false);
+  b.push('price:C', FrameKind.STALE, 'C stale');
+  t.equal(made, 1, 'a frame pushed on a channel makes its waiting value first');
+  t.equal(offer('price:C', 'C2'), false, 'then it waits afresh');
+  await turn();
+  t.equal(batches.length, 1, 'still held');
+  take(credit);
+  b.resume();
+  await turn();
+  t.equal(batches.length, 2);
+  t.same(texts(batches[1]!), ['held', 'C1', 'C stale', 'A2', 'B1', 'C2'], 'each channel in the order produced, only its latest value');
+  t.equal(made, 4, 'replaced values are never made (numbered or serialised)');
+  await turn();
+  t.equal(batches.length, 2, 'nothing left to send');
+});
+
+t.test('a latest value offered while not held still goes out on the next turn', async (t) => {
+  const batches: FrameBatch[] = [];
+  const b = new FrameBatcher(0, (batch) => batches.push(batch), new Int32Array(new SharedArrayBuffer(8)));
+  b.offerLatest('price:A', () => b.push('price:A', FrameKind.DATA, 'A'));
+  await turn();
+  t.same(batches.map(texts), [['A']]);
 });

@@ -1,0 +1,121 @@
+// An acceptor thread slower than its shard: the shard sends its next batch of frames only once the acceptor took in
+// the last one, so the gateway keeps answering HTTP and its own clients, whole-state channels send their latest value
+// (numbered without a gap, counted), and numbered events are all delivered, in order.
+import t, { type Test } from 'tap';
+import { fileURLToPath } from 'node:url';
+import { testConfig, getJson, until } from '../helpers/stack.js';
+import { TestClient, type Frame } from '../helpers/ws-client.js';
+import { TickgateServer } from '../../core/server.js';
+import { SimExchange } from '../../sim/exchange.js';
+
+const surge = fileURLToPath(new URL('../fixtures/surge-plugin/index.js', import.meta.url));
+
+async function surgeServer(t: Test, config: Record<string, number>) {
+  const sim = await new SimExchange({ port: 0 }).start();
+  t.teardown(() => sim.close());
+  const server = await TickgateServer.start(testConfig({ plugins: ['market', { name: 'surge', path: surge, config }] }, { wsUrl: sim.wsUrl, restUrl: sim.restUrl }));
+  t.teardown(() => server.close());
+  await until(() => server.symbols.loaded, 'symbols');
+  return { wsUrl: `ws://127.0.0.1:${server.port}/ws`, httpUrl: `http://127.0.0.1:${server.port}` };
+}
+
+/** Starts the channel's surge, with the slow watcher, once `client` is subscribed to it. */
+async function start(t: Test, httpUrl: string, client: TestClient, channel: string): Promise<void> {
+  client.subscribe(channel);
+  await client.next((f) => f.type === 'subscribed' && f.channel === channel);
+  const res = await fetch(`${httpUrl}/api/v1/surge/start?channel=${channel}`, { method: 'POST' });
+  t.equal(res.status, 200, await res.text());
+}
+
+const data = (c: TestClient, channel: string): Frame[] => c.frames.filter((f) => f.channel === channel && typeof f.seq === 'number');
+const isFinal = (c: TestClient, channel: string) => data(c, channel).some((f) => f.data?.final === true);
+
+/** GET answered while the surge still runs: the client has not yet had its final value. */
+async function answeredDuring(t: Test, c: TestClient, channel: string, url: string): Promise<string> {
+  const res = await fetch(url);
+  const body = await res.text();
+  // /health may say 503 (no exchange stream is open in these tests): an answer is what counts here.
+  t.ok(res.status === 200 || (url.endsWith('/health') && res.status === 503), `${url} answered (${res.status})`);
+  t.notOk(isFinal(c, channel), `${url} answered while the acceptor was behind, not after`);
+  return body;
+}
+
+t.test('a whole-state channel faster than the acceptor: HTTP still answers, the latest value goes out numbered without a gap, the rest is counted', async (t) => {
+  const { wsUrl, httpUrl } = await surgeServer(t, { perTick: 20, forMs: 3000, slowMs: 2 });
+  const c = await TestClient.connect(wsUrl);
+  const channel = 'surge:BTCUSDT';
+  await start(t, httpUrl, c, channel);
+  await until(() => data(c, channel).length >= 5, 'the surge is on');
+  const health = JSON.parse(await answeredDuring(t, c, channel, `${httpUrl}/health`)) as { shards: Array<{ behindMs: number; framesConflated: number }> };
+  t.ok(health.shards.every((s) => Number.isInteger(s.behindMs) && Number.isInteger(s.framesConflated)), 'each shard says how far behind it is and what it conflated');
+  await answeredDuring(t, c, channel, `${httpUrl}/metrics`);
+  // The client's own connection answers too: its ping goes through the same thread.
+  await c.ping();
+  t.notOk(isFinal(c, channel), 'a ping answered while the acceptor was behind');
+
+  await until(() => isFinal(c, channel), 'the final value', 60_000);
+  const frames = data(c, channel);
+  const last = frames.at(-1)!;
+  t.equal(last.data.final, true, 'the last value is the final one: never dropped');
+  t.same(frames.map((f) => f.seq), frames.map((_, i) => i + 1), 'numbered 1, 2, 3, …: no gap, no repeat');
+  t.ok(frames.every((f, i) => i === 0 || f.data.n > frames[i - 1]!.data.n), 'values only move forward');
+  const produced = last.data.n as number;
+  const sent = frames.length;
+  t.ok(sent < produced / 10, `most values were replaced while the acceptor was behind (${sent} of ${produced} sent)`);
+  // Every value produced was either sent or counted as replaced; the shards report on their 2 s timer.
+  let conflated = -1;
+  let numbered = -1;
+  await until(async () => {
+    const h = (await getJson(`${httpUrl}/health`)).body as { shards: Array<{ framesConflated: number; dataFrames: number }> };
+    conflated = h.shards.reduce((n, s) => n + s.framesConflated, 0);
+    numbered = h.shards.reduce((n, s) => n + s.dataFrames, 0);
+    return conflated === produced - sent && numbered === sent;
+  }, 'the replaced values counted in /health', 10_000).catch(() => {});
+  t.equal(conflated, produced - sent, '/health counts every replaced value');
+  t.equal(numbered, sent, 'and every value sent');
+  const metrics = await (await fetch(`${httpUrl}/metrics`)).text();
+  const counted = [...metrics.matchAll(/^tickgate_frames_conflated_total\{shard="\d+"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+  t.equal(counted, produced - sent, 'and /metrics');
+  t.match(metrics, /^tickgate_shard_behind_seconds\{shard="0"\} [\d.e-]+$/m);
+  c.close();
+});
+
+t.test('numbered events faster than the acceptor: every one delivered, in order, and HTTP still answers', async (t) => {
+  const { wsUrl, httpUrl } = await surgeServer(t, { logPerTick: 1, forMs: 1500, slowMs: 2 });
+  const c = await TestClient.connect(wsUrl);
+  const channel = 'surgelog:ETHUSDT';
+  await start(t, httpUrl, c, channel);
+  await until(() => data(c, channel).length >= 5, 'the surge is on');
+  await answeredDuring(t, c, channel, `${httpUrl}/health`);
+  await until(() => isFinal(c, channel), 'the final event', 60_000);
+  const frames = data(c, channel);
+  t.equal(frames.length, frames.at(-1)!.data.n, 'none left out');
+  t.same(frames.map((f) => f.seq), frames.map((_, i) => i + 1), 'numbered without a gap');
+  t.same(frames.map((f) => f.data.n), frames.map((_, i) => i + 1), 'in the order produced');
+  const health = await getJson(`${httpUrl}/health`);
+  t.equal(health.body.shards.reduce((n: number, s: { framesConflated: number }) => n + s.framesConflated, 0), 0, 'events are never conflated');
+  c.close();
+});
+
+t.test('a delta channel faster than the acceptor: a change whose predecessor was replaced goes out as the whole state, so a client applying changes never skips one', async (t) => {
+  const { wsUrl, httpUrl } = await surgeServer(t, { perTick: 20, forMs: 2000, slowMs: 2 });
+  const c = await TestClient.connect(wsUrl);
+  const channel = 'surgedelta:SOLUSDT';
+  await start(t, httpUrl, c, channel);
+  await until(() => isFinal(c, channel), 'the final value', 60_000);
+  const frames = data(c, channel);
+  t.same(frames.map((f) => f.seq), frames.map((_, i) => i + 1), 'numbered without a gap');
+  // A client's book: a change applies to the state it follows; a whole state replaces the book.
+  let held = 0;
+  let misapplied = 0;
+  for (const f of frames) {
+    if (f.type === 'surgechange' && f.data.after !== held) misapplied++;
+    held = f.data.n;
+  }
+  t.equal(misapplied, 0, 'every change follows the state it was made from');
+  t.equal(held, frames.at(-1)!.data.n, 'the client ends on the final state');
+  t.equal(frames.at(-1)!.data.final, true);
+  t.ok(frames.some((f) => f.type === 'surgestate'), 'whole states went out in place of replaced changes');
+  t.ok(frames.some((f) => f.type === 'surgechange'), 'changes still went out');
+  c.close();
+});
