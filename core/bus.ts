@@ -74,9 +74,9 @@ export interface ShardStats {
    * acceptor had not yet taken in the frames before them, since the shard started.
    */
   conflated: number;
-  /** Data frames numbered and sent since the shard started (with `conflated`: every value its channels produced). */
+  /** Data frames numbered and sent since the shard started (with `conflated`, the share of values replaced). */
   dataFrames: number;
-  /** How long the frames gathered now have waited for the acceptor to take in the batch before them, in ms (0: it keeps up). */
+  /** The longest time frames waited for the acceptor to take in the batch before them since the last stats, in ms (0: it keeps up). */
   behindMs: number;
   /** The shard thread's event-loop delay since its last stats, in seconds. */
   loopDelay: LoopDelay;

@@ -93,6 +93,12 @@ export const configSchema = z.object({
      * eighth of the machine's (or the container's) memory, at least 64 MiB.
      */
     maxQueuedBytes: z.union([z.literal('auto'), z.number().int().min(1_048_576)]).default('auto'),
+    /**
+     * How long a shard's frames may wait for the acceptor thread (busy with the batch before) before channels whose
+     * every frame is the whole state send only their latest value. Below it every value goes out, late; 0: whenever
+     * they wait.
+     */
+    conflateAfterMs: z.number().int().min(0).max(60_000).default(500),
   }).strict().prefault({}),
   /**
    * Recent data frames kept per channel, so that a client that reconnects with `since` gets exactly what it missed

@@ -146,12 +146,13 @@ export class GatewayMetrics {
     this.resyncs = new Counter({ name: 'tickgate_book_resyncs_total', help: 'Local order books thrown away and rebuilt from a snapshot (a gap, a crossed book, a reconnect), by shard', registers: [r], labelNames: ['shard'] });
     this.conflated = new Counter({
       name: 'tickgate_frames_conflated_total', registers: [r], labelNames: ['shard'],
-      help: 'Values of whole-state channels (price, ticker, depth) replaced by a newer value, never sent, while the acceptor thread was behind the shard, by shard',
+      help: 'Values of whole-state channels (price, ticker, depth, depthDelta, kinds declared conflate) replaced by a newer value, never sent, while the acceptor thread was behind the shard, by shard',
     });
     new Gauge({
       name: 'tickgate_shard_behind_seconds', registers: [r], labelNames: ['shard'],
-      help: 'How long the shard\'s frames had waited for the acceptor thread at its last report (0: the acceptor keeps up), by shard',
+      help: 'The longest time the shard\'s frames waited for the acceptor thread over its last report\'s window (about 2 s; 0: the acceptor keeps up), by shard',
       collect() {
+        this.reset();
         for (const s of src.shards()) if (s.stats) this.set({ shard: String(s.shard) }, (s.stats.behindMs ?? 0) / 1000);
       },
     });

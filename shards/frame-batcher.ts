@@ -8,17 +8,25 @@ import type { FrameBatch, FrameKind } from '../core/bus.js';
  */
 export const CREDIT = { TAKEN: 0, WAITING: 1 } as const;
 
+/**
+ * Frames a batch carries at most: what gathered beyond waits for the next credit, so the acceptor's turns stay short
+ * even when frames that cannot be conflated (trades, events) come faster than it sends them.
+ */
+export const MAX_BATCH_FRAMES = 4096;
+
 export class FrameBatcher {
   private channels: string[] = [];
   private kinds: number[] = [];
   private seqs: number[] = [];
   private texts: string[] = [];
   private scheduled = false;
-  /** Batches posted since start; the acceptor counts those it took in (credit[TAKEN]). */
+  /** Batches posted since start, as an int32 that wraps as the acceptor's count (credit[TAKEN]) does. */
   private batches = 0;
-  /** Since when the frames gathered now have been waiting for the acceptor; 0 while it keeps up. */
+  /** Since when (performance.now()) the frames gathered now have been waiting for the acceptor; 0 while it keeps up. */
   private heldSince = 0;
-  /** Latest values waiting while held, by channel: each is numbered and serialised only when the batch goes out. */
+  /** The longest wait since `takeMaxHeldMs` was last called. */
+  private maxHeldMs = 0;
+  /** Latest values waiting while conflating, by channel: each is numbered and serialised only when its batch goes out. */
   private readonly latest = new Map<string, () => void>();
   /** Frames sent since start, for stats and tests. */
   sent = 0;
@@ -28,19 +36,29 @@ export class FrameBatcher {
     private readonly send: (batch: FrameBatch, transfer: ArrayBuffer[]) => void,
     /** Shared with the acceptor; without it (a test's batcher) every batch goes out at once. */
     private readonly credit?: Int32Array,
+    /** limits.conflateAfterMs. */
+    private readonly conflateAfterMs = 0,
   ) {}
 
-  /**
-   * Whether the acceptor has not yet taken in the last batch, so what is pushed now waits for it. A channel whose
-   * every frame is its whole state then offers its value with `offerLatest` instead of pushing a frame.
-   */
+  /** Whether the acceptor has not yet taken in the last batch, so what is pushed now waits for it. */
   get held(): boolean {
     return this.heldSince !== 0;
   }
 
-  /** How long the frames gathered now have waited for the acceptor, in ms (0 while it keeps up). */
-  heldMs(now = Date.now()): number {
-    return this.heldSince === 0 ? 0 : now - this.heldSince;
+  /**
+   * Whether frames have waited `conflateAfterMs` or more: a channel whose every frame is its whole state then offers
+   * its value with `offerLatest` instead of pushing a frame.
+   */
+  get conflating(): boolean {
+    return this.heldSince !== 0 && performance.now() - this.heldSince >= this.conflateAfterMs;
+  }
+
+  /** The longest time frames waited for the acceptor since the last call (the current wait included), in ms; resets. */
+  takeMaxHeldMs(): number {
+    const now = this.heldSince === 0 ? 0 : performance.now() - this.heldSince;
+    const max = Math.max(this.maxHeldMs, now);
+    this.maxHeldMs = 0;
+    return max;
   }
 
   push(channel: string, kind: FrameKind, text: string, seq = 0): void {
@@ -50,24 +68,30 @@ export class FrameBatcher {
     this.kinds.push(kind);
     this.seqs.push(seq);
     this.texts.push(text);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.flush);
-    }
+    this.schedule();
   }
 
   /**
-   * While held: `make` pushes the channel's latest value when the batch goes out. A newer offer replaces it (returns
-   * true: a value was replaced, never sent); a frame pushed on the channel meanwhile makes it first.
+   * While conflating: `make` pushes the channel's latest value when the batch goes out. A newer offer replaces it
+   * (returns true: a value was replaced, never sent); a frame pushed on the channel meanwhile makes it first. `make`
+   * must not throw (it runs when the batch goes out, for whoever pushed).
    */
   offerLatest(channel: string, make: () => void): boolean {
     const replaced = this.latest.has(channel);
     this.latest.set(channel, make);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.flush);
-    }
+    this.schedule();
     return replaced;
+  }
+
+  /** Forgets a channel's waiting value (the channel closed: nobody is left to send it to). */
+  drop(channel: string): void {
+    this.latest.delete(channel);
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(this.flush);
   }
 
   private release(channel: string): void {
@@ -77,22 +101,24 @@ export class FrameBatcher {
     make();
   }
 
+  /** Sends everything gathered now, whatever the credit, in as many batches as it takes (the shard stops). */
+  flushAll(): void {
+    while (this.texts.length !== 0 || this.latest.size !== 0) this.flush(true);
+  }
+
   /** The acceptor took in a batch while this shard waited: send what gathered meanwhile. */
   readonly resume = (): void => {
-    if (this.heldSince === 0) return;
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.flush);
-    }
+    if (this.heldSince !== 0) this.schedule();
   };
 
   /** Whether the acceptor has taken in every batch sent; if not, asks to be told (resume) when it has. */
   private mayPost(): boolean {
     const credit = this.credit;
-    if (!credit || Atomics.load(credit, CREDIT.TAKEN) >= this.batches) return true;
+    // Differences of int32 counters, so that both wrapping at 2^31 changes nothing.
+    if (!credit || ((this.batches - Atomics.load(credit, CREDIT.TAKEN)) | 0) <= 0) return true;
     Atomics.store(credit, CREDIT.WAITING, 1);
     // It may have taken the batch in between the two reads: then nobody would tell us.
-    if (Atomics.load(credit, CREDIT.TAKEN) < this.batches) return false;
+    if (((this.batches - Atomics.load(credit, CREDIT.TAKEN)) | 0) > 0) return false;
     Atomics.store(credit, CREDIT.WAITING, 0);
     return true;
   }
@@ -101,20 +127,27 @@ export class FrameBatcher {
     this.scheduled = false;
     if (this.texts.length === 0 && this.latest.size === 0) return;
     if (force !== true && !this.mayPost()) {
-      if (this.heldSince === 0) this.heldSince = Date.now();
+      if (this.heldSince === 0) this.heldSince = performance.now();
       return;
     }
-    this.heldSince = 0;
+    if (this.heldSince !== 0) {
+      this.maxHeldMs = Math.max(this.maxHeldMs, performance.now() - this.heldSince);
+      this.heldSince = 0;
+    }
     if (this.latest.size !== 0) {
       const makes = [...this.latest.values()];
       this.latest.clear();
       // What they push goes into this batch, not a next one.
       this.scheduled = true;
-      for (const make of makes) make();
-      this.scheduled = false;
+      try {
+        for (const make of makes) make();
+      } finally {
+        this.scheduled = false;
+      }
     }
-    const n = this.texts.length;
-    if (n === 0) return;
+    const all = this.texts.length;
+    if (all === 0) return;
+    const n = Math.min(all, MAX_BATCH_FRAMES);
     const ends = new Uint32Array(n);
     let total = 0;
     for (let i = 0; i < n; i++) {
@@ -125,15 +158,25 @@ export class FrameBatcher {
     const bytes = Buffer.allocUnsafeSlow(total);
     let offset = 0;
     for (let i = 0; i < n; i++) offset += bytes.write(this.texts[i]!, offset, 'utf8');
-    const kinds = Uint8Array.from(this.kinds);
-    const seqs = Float64Array.from(this.seqs);
-    const batch: FrameBatch = { t: 'frames', shard: this.shard, channels: this.channels, kinds, seqs, ends, buf: bytes.buffer as ArrayBuffer };
-    this.channels = [];
-    this.kinds = [];
-    this.seqs = [];
-    this.texts = [];
+    const kinds = Uint8Array.from(n === all ? this.kinds : this.kinds.slice(0, n));
+    const seqs = Float64Array.from(n === all ? this.seqs : this.seqs.slice(0, n));
+    const channels = n === all ? this.channels : this.channels.slice(0, n);
+    const batch: FrameBatch = { t: 'frames', shard: this.shard, channels, kinds, seqs, ends, buf: bytes.buffer as ArrayBuffer };
+    if (n === all) {
+      this.channels = [];
+      this.kinds = [];
+      this.seqs = [];
+      this.texts = [];
+    } else {
+      // The rest goes with the next credit: held from now on.
+      this.channels = this.channels.slice(n);
+      this.kinds = this.kinds.slice(n);
+      this.seqs = this.seqs.slice(n);
+      this.texts = this.texts.slice(n);
+      this.schedule();
+    }
     this.sent += n;
-    this.batches++;
+    this.batches = (this.batches + 1) | 0;
     this.send(batch, [batch.buf, ends.buffer as ArrayBuffer, kinds.buffer as ArrayBuffer, seqs.buffer as ArrayBuffer]);
   };
 }

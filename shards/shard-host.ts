@@ -105,7 +105,7 @@ export class ShardHost {
     this.errors = opts.errors;
     this.symbols = new SymbolTable({ allow: opts.config.symbols.allow });
     this.latestKinds = new Set(opts.latestKinds ?? []);
-    this.batcher = new FrameBatcher(opts.shardId, (batch, transfer) => opts.post(batch, transfer), opts.credit);
+    this.batcher = new FrameBatcher(opts.shardId, (batch, transfer) => opts.post(batch, transfer), opts.credit, opts.config.limits.conflateAfterMs);
     this.bus = new MarketEventBus((tag, err) => this.onListenerError(tag, err));
     this.adapter = EXCHANGES[opts.config.upstream.exchange].create({
       upstream: opts.config.upstream,
@@ -402,6 +402,7 @@ export class ShardHost {
     if (!entry) return;
     entry.closed = true;
     this.channels.delete(name);
+    this.batcher.drop(name);
     entry.conflation?.close();
     runCloser(entry.closer, this.log, name);
     for (const f of entry.feeds) this.unref(f, name);
@@ -414,9 +415,9 @@ export class ShardHost {
     return {
       emit: (type, data, state) => {
         if (entry.closed) return;
-        // The acceptor is behind: a channel whose every frame is its whole state sends only its latest value when
-        // the batch goes out, numbered then (so numbering has no gap).
-        if (entry.latestValue && this.batcher.held) this.offerLatest(entry, type, data, state);
+        // The acceptor is behind (limits.conflateAfterMs): a channel whose every frame is its whole state sends only
+        // its latest value when the batch goes out, numbered then (so numbering has no gap).
+        if (entry.latestValue && this.batcher.conflating) this.offerLatest(entry, type, data, state);
         else this.emitData(entry, type, data, state);
       },
       raw: (payload) => {
@@ -465,8 +466,13 @@ export class ShardHost {
     const replaced = this.batcher.offerLatest(entry.ch.name, () => {
       entry.waiting = undefined;
       if (entry.closed) return;
-      if (w.merged && w.state) this.emitData(entry, w.state.type, w.state.data, w.state);
-      else this.emitData(entry, w.type, w.data, w.state);
+      // Serialised now, for whoever pushed or flushed: a value that cannot be is this channel's failure alone.
+      try {
+        if (w.merged && w.state) this.emitData(entry, w.state.type, w.state.data, w.state);
+        else this.emitData(entry, w.type, w.data, w.state);
+      } catch (err) {
+        this.onListenerError(entry.ch.name, err);
+      }
     });
     if (replaced) this.conflated++;
   }
@@ -581,7 +587,8 @@ export class ShardHost {
     }, STATS_DEBOUNCE_MS);
   }
 
-  stats(): ShardStats {
+  /** `behindMs`: the longest wait for the acceptor since the last report (FrameBatcher.takeMaxHeldMs). */
+  stats(behindMs = 0): ShardStats {
     const info = this.adapter.info();
     const symbols = new Set<string>();
     for (const ref of this.feeds.values()) symbols.add(ref.feed.symbol);
@@ -597,7 +604,7 @@ export class ShardHost {
       bookResyncs: info.bookResyncs,
       conflated: this.conflated,
       dataFrames: this.dataFrames,
-      behindMs: this.batcher.heldMs(),
+      behindMs,
       loopDelay: this.loopDelay.read(),
       plugins: Object.fromEntries(this.pluginStatus),
     };
@@ -605,8 +612,9 @@ export class ShardHost {
 
   private postStats(): void {
     if (this.stopped) return;
-    this.logBehind();
-    this.opts.post(this.stats());
+    const behindMs = Math.round(this.batcher.takeMaxHeldMs());
+    this.logBehind(behindMs);
+    this.opts.post(this.stats(behindMs));
   }
 
   /** The acceptor took in the last batch: what gathered meanwhile goes out. */
@@ -615,15 +623,14 @@ export class ShardHost {
   }
 
   /** Tells the operator, at most every 10 s, that the acceptor thread does not keep up with this shard. */
-  private logBehind(): void {
+  private logBehind(behindMs: number): void {
     const now = Date.now();
-    const behindMs = this.batcher.heldMs(now);
     const conflated = this.conflated - this.conflatedLogged;
     if ((behindMs < BEHIND_LOG_MS && conflated === 0) || now - this.behindLoggedAt < BEHIND_LOG_EVERY_MS) return;
     this.behindLoggedAt = now;
     this.conflatedLogged = this.conflated;
     this.log.warn({ behindMs, conflated, hint: 'the acceptor thread is saturated: give the gateway a core of its own, fewer clients per gateway (cluster mode), or subscribe clients to @RATE channels' },
-      'the acceptor thread is behind this shard: frames wait for it, and channels whose frames are whole states (price, ticker, depth) send only their latest value meanwhile');
+      `the acceptor thread is behind this shard (frames waited up to ${behindMs} ms): whole-state channels (price, ticker, depth, depthDelta, kinds declared conflate) send only their latest value once frames wait limits.conflateAfterMs`);
   }
 
   /** Closes the channels, runs the plugins' teardowns (last loaded first), then closes the exchange connections. */
@@ -643,7 +650,7 @@ export class ShardHost {
     for (const timer of this.holds.values()) clearTimeout(timer);
     this.holds.clear();
     this.feeds.clear();
-    this.batcher.flush(true);
+    this.batcher.flushAll();
     await this.adapter.stop();
   }
 }

@@ -10,10 +10,10 @@ import { SimExchange } from '../../sim/exchange.js';
 
 const surge = fileURLToPath(new URL('../fixtures/surge-plugin/index.js', import.meta.url));
 
-async function surgeServer(t: Test, config: Record<string, number>) {
+async function surgeServer(t: Test, config: Record<string, number | boolean>, conflateAfterMs = 0) {
   const sim = await new SimExchange({ port: 0 }).start();
   t.teardown(() => sim.close());
-  const server = await TickgateServer.start(testConfig({ plugins: ['market', { name: 'surge', path: surge, config }] }, { wsUrl: sim.wsUrl, restUrl: sim.restUrl }));
+  const server = await TickgateServer.start(testConfig({ plugins: ['market', { name: 'surge', path: surge, config }], limits: { conflateAfterMs } }, { wsUrl: sim.wsUrl, restUrl: sim.restUrl }));
   t.teardown(() => server.close());
   await until(() => server.symbols.loaded, 'symbols');
   return { wsUrl: `ws://127.0.0.1:${server.port}/ws`, httpUrl: `http://127.0.0.1:${server.port}` };
@@ -117,5 +117,32 @@ t.test('a delta channel faster than the acceptor: a change whose predecessor was
   t.equal(frames.at(-1)!.data.final, true);
   t.ok(frames.some((f) => f.type === 'surgestate'), 'whole states went out in place of replaced changes');
   t.ok(frames.some((f) => f.type === 'surgechange'), 'changes still went out');
+  c.close();
+});
+
+t.test('below limits.conflateAfterMs, a whole-state channel behind the acceptor still sends every value, late', async (t) => {
+  const { wsUrl, httpUrl } = await surgeServer(t, { perTick: 1, forMs: 1000, slowMs: 2 }, 60_000);
+  const c = await TestClient.connect(wsUrl);
+  const channel = 'surge:BNBUSDT';
+  await start(t, httpUrl, c, channel);
+  await until(() => isFinal(c, channel), 'the final value', 60_000);
+  const frames = data(c, channel);
+  t.equal(frames.length, frames.at(-1)!.data.n, 'every value sent');
+  t.same(frames.map((f) => f.data.n), frames.map((_, i) => i + 1));
+  c.close();
+});
+
+t.test('a waiting value that cannot be serialised fails alone: an error frame on its channel, and the shard goes on', async (t) => {
+  const { wsUrl, httpUrl } = await surgeServer(t, { perTick: 20, forMs: 500, slowMs: 2, badFinal: true });
+  const c = await TestClient.connect(wsUrl);
+  const channel = 'surge:XRPUSDT';
+  await start(t, httpUrl, c, channel);
+  const error = await c.next((f) => f.type === 'error' && f.channel === channel, 60_000);
+  t.equal(error.data.code, 'TG_ERR_CHANNEL_FAILED', 'the channel\'s subscribers are told');
+  // The same shard (same symbol) still sends: a second channel's surge arrives whole.
+  const log = 'surgelog:XRPUSDT';
+  await start(t, httpUrl, c, log);
+  await until(() => isFinal(c, log), 'the second channel\'s final event', 60_000);
+  t.equal(data(c, log).length, data(c, log).at(-1)!.data.n, 'every event of the second channel');
   c.close();
 });

@@ -1,6 +1,6 @@
 // A batch carries each frame's exact UTF-8 bytes, its channel and its kind, in order, in one transferable buffer.
 import t from 'tap';
-import { CREDIT, FrameBatcher } from '../../shards/frame-batcher.js';
+import { CREDIT, FrameBatcher, MAX_BATCH_FRAMES } from '../../shards/frame-batcher.js';
 import { FrameKind, type FrameBatch } from '../../core/bus.js';
 
 t.test('frames of one event-loop turn leave as one batch with exact byte ranges', async (t) => {
@@ -60,7 +60,6 @@ t.test('with a credit array, the next batch waits until the acceptor took in the
   t.equal(batches.length, 1, 'the acceptor has not taken the first in: nothing more is sent');
   t.ok(b.held, 'held');
   t.equal(Atomics.load(credit, CREDIT.WAITING), 1, 'and asks to be told');
-  t.ok(b.heldMs() >= 0);
   b.resume();
   await turn();
   t.equal(batches.length, 1, 'told early (no credit yet): still held');
@@ -71,7 +70,8 @@ t.test('with a credit array, the next batch waits until the acceptor took in the
   t.same(texts(batches[1]!), ['2', '3'], 'in order, none left out');
   t.same([...batches[1]!.seqs], [2, 3]);
   t.notOk(b.held);
-  t.equal(b.heldMs(), 0);
+  t.ok(b.takeMaxHeldMs() > 0, 'the wait is reported');
+  t.equal(b.takeMaxHeldMs(), 0, 'once: the next report starts afresh');
   // Taken in before the shard's next turn: it sends without waiting to be told, and asks nothing.
   t.equal(take(credit), false, 'nobody waits');
   b.push('trades:A', FrameKind.DATA, '4', 4);
@@ -123,4 +123,72 @@ t.test('a latest value offered while not held still goes out on the next turn', 
   b.offerLatest('price:A', () => b.push('price:A', FrameKind.DATA, 'A'));
   await turn();
   t.same(batches.map(texts), [['A']]);
+});
+
+t.test('counters that wrap at 2^31 (weeks of batches) still give credit', async (t) => {
+  const batches: FrameBatch[] = [];
+  const credit = new Int32Array(new SharedArrayBuffer(8));
+  const b = new FrameBatcher(0, (batch) => batches.push(batch), credit);
+  // Both sides just below the wrap, as after 2^31 - 1 batches.
+  (b as unknown as { batches: number }).batches = 2 ** 31 - 1;
+  credit[CREDIT.TAKEN] = 2 ** 31 - 1;
+  for (let i = 0; i < 4; i++) {
+    b.push('trades:A', FrameKind.DATA, String(i));
+    await turn();
+    t.equal(batches.length, i + 1, `batch ${i} went out`);
+    t.notOk(b.held);
+    take(credit);
+  }
+  t.ok(credit[CREDIT.TAKEN]! < 0, 'the acceptor\'s count wrapped');
+});
+
+t.test('a batch carries at most MAX_BATCH_FRAMES: the rest goes with the next credit', async (t) => {
+  const batches: FrameBatch[] = [];
+  const credit = new Int32Array(new SharedArrayBuffer(8));
+  const b = new FrameBatcher(0, (batch) => batches.push(batch), credit);
+  for (let i = 0; i < MAX_BATCH_FRAMES + 10; i++) b.push('trades:A', FrameKind.DATA, String(i), i + 1);
+  await turn();
+  t.equal(batches.length, 1);
+  t.equal(batches[0]!.channels.length, MAX_BATCH_FRAMES);
+  t.equal(batches[0]!.seqs.length, MAX_BATCH_FRAMES);
+  t.equal(texts(batches[0]!).at(-1), String(MAX_BATCH_FRAMES - 1));
+  await turn();
+  t.ok(b.held, 'the rest waits for the acceptor');
+  take(credit);
+  b.resume();
+  await turn();
+  t.same(texts(batches[1]!), Array.from({ length: 10 }, (_, i) => String(MAX_BATCH_FRAMES + i)), 'then follows, in order');
+  t.same([...batches[1]!.seqs], Array.from({ length: 10 }, (_, i) => MAX_BATCH_FRAMES + i + 1));
+  // flushAll (a stopping shard) sends everything, credit or not.
+  for (let i = 0; i < 2 * MAX_BATCH_FRAMES + 1; i++) b.push('trades:A', FrameKind.DATA, 'x');
+  b.flushAll();
+  t.equal(batches.length, 5);
+  t.equal(batches.slice(2).reduce((n, x) => n + x.channels.length, 0), 2 * MAX_BATCH_FRAMES + 1);
+});
+
+t.test('conflating starts once frames have waited conflateAfterMs', async (t) => {
+  const credit = new Int32Array(new SharedArrayBuffer(8));
+  const b = new FrameBatcher(0, () => {}, credit, 40);
+  b.push('x', FrameKind.DATA, '1');
+  await turn();
+  b.push('x', FrameKind.DATA, '2');
+  await turn();
+  t.ok(b.held);
+  t.notOk(b.conflating, 'held, but not for long yet');
+  await new Promise((r) => setTimeout(r, 60));
+  t.ok(b.conflating, 'held for longer than conflateAfterMs');
+  t.ok(b.takeMaxHeldMs() >= 40, 'the current wait counts in the report');
+});
+
+t.test('a value whose make throws leaves the batcher working', async (t) => {
+  const batches: FrameBatch[] = [];
+  const b = new FrameBatcher(0, (batch) => batches.push(batch));
+  b.offerLatest('price:A', () => {
+    throw new Error('cannot serialise');
+  });
+  b.offerLatest('price:B', () => b.push('price:B', FrameKind.DATA, 'B'));
+  t.throws(() => b.flush(), /cannot serialise/);
+  b.push('price:C', FrameKind.DATA, 'C');
+  await turn();
+  t.same(batches.map(texts).flat(), ['C'], 'the next push is sent');
 });
