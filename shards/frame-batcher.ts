@@ -53,10 +53,14 @@ export class FrameBatcher {
     return this.heldSince !== 0 && performance.now() - this.heldSince >= this.conflateAfterMs;
   }
 
-  /** The longest time frames waited for the acceptor since the last call (the current wait included), in ms; resets. */
+  /** The longest time frames waited for the acceptor since takeMaxHeldMs was last called (the current wait included), in ms. */
+  peekMaxHeldMs(): number {
+    return Math.max(this.maxHeldMs, this.heldSince === 0 ? 0 : performance.now() - this.heldSince);
+  }
+
+  /** As peekMaxHeldMs, and starts a new window. */
   takeMaxHeldMs(): number {
-    const now = this.heldSince === 0 ? 0 : performance.now() - this.heldSince;
-    const max = Math.max(this.maxHeldMs, now);
+    const max = this.peekMaxHeldMs();
     this.maxHeldMs = 0;
     return max;
   }

@@ -280,7 +280,7 @@ export class ShardHost {
   }
 
   start(): void {
-    this.statsTimer = setInterval(() => this.postStats(), STATS_EVERY_MS);
+    this.statsTimer = setInterval(() => this.postStats(true), STATS_EVERY_MS);
     this.statsTimer.unref();
     this.loopDelay.start();
     this.adapter.start();
@@ -474,7 +474,11 @@ export class ShardHost {
         this.onListenerError(entry.ch.name, err);
       }
     });
-    if (replaced) this.conflated++;
+    // Reported soon (debounced), so that /health and the metrics count it while it happens.
+    if (replaced) {
+      this.conflated++;
+      this.scheduleStats();
+    }
   }
 
   /** A producer's failure as the client sees it: its registered code, or TG_ERR_CHANNEL_FAILED. */
@@ -610,10 +614,11 @@ export class ShardHost {
     };
   }
 
-  private postStats(): void {
+  /** `periodic`: the 2 s report, which closes the window of the longest wait; the others report it so far. */
+  private postStats(periodic = false): void {
     if (this.stopped) return;
-    const behindMs = Math.round(this.batcher.takeMaxHeldMs());
-    this.logBehind(behindMs);
+    const behindMs = Math.round(periodic ? this.batcher.takeMaxHeldMs() : this.batcher.peekMaxHeldMs());
+    if (periodic) this.logBehind(behindMs);
     this.opts.post(this.stats(behindMs));
   }
 

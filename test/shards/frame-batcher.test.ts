@@ -70,7 +70,9 @@ t.test('with a credit array, the next batch waits until the acceptor took in the
   t.same(texts(batches[1]!), ['2', '3'], 'in order, none left out');
   t.same([...batches[1]!.seqs], [2, 3]);
   t.notOk(b.held);
-  t.ok(b.takeMaxHeldMs() > 0, 'the wait is reported');
+  t.ok(b.peekMaxHeldMs() > 0, 'the wait is reported');
+  t.equal(b.peekMaxHeldMs(), b.peekMaxHeldMs(), 'peeking keeps the window');
+  t.ok(b.takeMaxHeldMs() > 0);
   t.equal(b.takeMaxHeldMs(), 0, 'once: the next report starts afresh');
   // Taken in before the shard's next turn: it sends without waiting to be told, and asks nothing.
   t.equal(take(credit), false, 'nobody waits');
