@@ -11,7 +11,8 @@ import type { SymbolInfo } from './symbol-registry.js';
 import { CREDIT } from '../shards/frame-batcher.js';
 
 export interface ShardPoolEvents {
-  frames(batch: FrameBatch): void;
+  /** A batch of frames; the shard sends its next batch once this returns, or once the promise it returns settles. */
+  frames(batch: FrameBatch): void | Promise<void>;
   stats(stats: ShardStats): void;
   symbols(symbols: SymbolInfo[]): void;
   symbolsFailed(message: string): void;
@@ -102,11 +103,23 @@ export class ThreadShardPool implements ShardPool {
       }, START_TIMEOUT_MS);
       worker.on('message', (msg: FromShard) => {
         if (msg.t === 'frames') {
-          try {
-            this.opts.events.frames(msg);
-          } finally {
+          const taken = () => {
             Atomics.add(credit, CREDIT.TAKEN, 1);
             if (Atomics.exchange(credit, CREDIT.WAITING, 0) === 1) worker.postMessage({ t: 'credit' } satisfies ToShard);
+          };
+          let publishing: void | Promise<void>;
+          try {
+            publishing = this.opts.events.frames(msg);
+          } catch (err) {
+            taken();
+            throw err;
+          }
+          if (!publishing) taken();
+          else {
+            publishing.then(taken, (err: unknown) => {
+              taken();
+              this.opts.log.error({ err, shard: id }, 'publishing a shard\'s batch failed');
+            });
           }
           return;
         }
