@@ -9,10 +9,11 @@ import type { KindCounts } from './metrics.js';
 import type { ChannelHistory, Unrecoverable } from './channel-history.js';
 
 /**
- * Client frames (frames × subscribers) published per event-loop turn at most: about 20–40 ms of the acceptor's time
- * at its measured 1–1.5 million frames a second, so a large batch leaves sockets and HTTP a turn every few tens of ms.
+ * How long the acceptor publishes one batch before it gives the event loop a turn (sockets, timers, HTTP): a batch
+ * goes out whole in the common case, and in slices of this much time when it is large (many subscribers, a plugin
+ * watching its frames, a CPU-starved acceptor).
  */
-export const PUBLISH_SLICE = 32_768;
+export const PUBLISH_SLICE_MS = 50;
 
 export interface Subscriber {
   id: string;
@@ -275,11 +276,14 @@ export class Subscriptions {
     }
   }
 
+  /** PUBLISH_SLICE_MS; 0 (tests) publishes one frame per turn. */
+  publishSliceMs = PUBLISH_SLICE_MS;
+
   /**
    * Publishes one shard batch: each frame's bytes go to uWS's native fan-out as they are, never re-parsed. A batch
-   * worth more than PUBLISH_SLICE client frames (frames × subscribers) is published a slice per event-loop turn, so
-   * sockets, timers and HTTP requests get a turn between slices; the promise says when the whole batch is out (the
-   * shard sends its next batch only then, so a channel's frames never overtake each other).
+   * that takes longer than `publishSliceMs` is published a slice per event-loop turn, so sockets, timers and HTTP
+   * requests get a turn between slices; the promise says when the whole batch is out (the shard sends its next batch
+   * only then, so a channel's frames never overtake each other).
    */
   publishBatch(batch: FrameBatch): void | Promise<void> {
     const next = this.publishSlice(batch, 0);
@@ -298,18 +302,16 @@ export class Subscriptions {
     });
   }
 
-  /** Publishes frames from `from` until about PUBLISH_SLICE client frames are out; returns where it stopped. */
+  /** Publishes frames from `from` for about `publishSliceMs`; returns where it stopped. */
   private publishSlice(batch: FrameBatch, from: number): number {
     const { channels, kinds, seqs, ends, buf } = batch;
+    const until = performance.now() + this.publishSliceMs;
     let start = from === 0 ? 0 : ends[from - 1]!;
-    let work = 0;
     for (let i = from; i < channels.length; i++) {
       const end = ends[i]!;
-      const channel = channels[i]!;
-      work += 1 + (this.channels.get(channel)?.subscribers ?? 0);
-      this.publishFrame(channel, kinds[i] as FrameKind, seqs[i]!, new Uint8Array(buf, start, end - start));
+      this.publishFrame(channels[i]!, kinds[i] as FrameKind, seqs[i]!, new Uint8Array(buf, start, end - start));
       start = end;
-      if (work >= PUBLISH_SLICE) return i + 1;
+      if (performance.now() >= until) return i + 1;
     }
     return channels.length;
   }

@@ -418,7 +418,14 @@ export class ShardHost {
         // The acceptor is behind (limits.conflateAfterMs): a channel whose every frame is its whole state sends only
         // its latest value when the batch goes out, numbered then (so numbering has no gap).
         if (entry.latestValue && this.batcher.conflating) this.offerLatest(entry, type, data, state);
-        else this.emitData(entry, type, data, state);
+        else {
+          try {
+            this.emitData(entry, type, data, state);
+          } catch (err) {
+            // A value that cannot be serialised (a BigInt, a cycle): the channel's subscribers are told, it goes on.
+            this.onListenerError(channel, err);
+          }
+        }
       },
       raw: (payload) => {
         if (entry.closed) return;
@@ -442,12 +449,15 @@ export class ShardHost {
   private emitData(entry: OpenChannel, type: string, data: unknown, state: { type: string; data: unknown } | undefined): void {
     const channel = entry.ch.name;
     const seq = (this.seqs.get(channel) ?? 0) + 1;
+    // Serialised before the number is taken: a value that throws leaves no gap.
+    const whole = state ? encodeDataFrame(state.type, channel, seq, state.data) : undefined;
+    const text = encodeDataFrame(type, channel, seq, data);
     this.seqs.set(channel, seq);
     this.dataFrames++;
     // Before its change: a subscriber that joins between the two gets this state and then a change it already
     // holds (seq not above its own, which clients drop), never a change it lacks.
-    if (state) this.batcher.push(channel, FrameKind.SNAPSHOT, encodeDataFrame(state.type, channel, seq, state.data), seq);
-    this.batcher.push(channel, FrameKind.DATA, encodeDataFrame(type, channel, seq, data), seq);
+    if (whole !== undefined) this.batcher.push(channel, FrameKind.SNAPSHOT, whole, seq);
+    this.batcher.push(channel, FrameKind.DATA, text, seq);
   }
 
   /**
