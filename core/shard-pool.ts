@@ -42,6 +42,8 @@ interface Slot {
   /** When it last became ready: how long it has run, for the backoff. */
   readyAt: number;
   lastStats: ShardStats | undefined;
+  /** A batch being published in slices, and those queued behind it (see publish). */
+  publishing: Promise<void> | undefined;
 }
 
 export class ShardStartError extends Error {
@@ -64,7 +66,7 @@ export class ThreadShardPool implements ShardPool {
       stableAfterMs?: number;
     },
   ) {
-    this.slots = Array.from({ length: opts.config.shards }, () => ({ worker: undefined, ready: false, restarts: 0, failures: 0, startedAt: 0, readyAt: 0, lastStats: undefined }));
+    this.slots = Array.from({ length: opts.config.shards }, () => ({ worker: undefined, ready: false, restarts: 0, failures: 0, startedAt: 0, readyAt: 0, lastStats: undefined, publishing: undefined }));
   }
 
   get count(): number {
@@ -103,24 +105,10 @@ export class ThreadShardPool implements ShardPool {
       }, START_TIMEOUT_MS);
       worker.on('message', (msg: FromShard) => {
         if (msg.t === 'frames') {
-          const taken = () => {
+          this.publish(slot, id, msg, () => {
             Atomics.add(credit, CREDIT.TAKEN, 1);
             if (Atomics.exchange(credit, CREDIT.WAITING, 0) === 1) worker.postMessage({ t: 'credit' } satisfies ToShard);
-          };
-          let publishing: void | Promise<void>;
-          try {
-            publishing = this.opts.events.frames(msg);
-          } catch (err) {
-            taken();
-            throw err;
-          }
-          if (!publishing) taken();
-          else {
-            publishing.then(taken, (err: unknown) => {
-              taken();
-              this.opts.log.error({ err, shard: id }, 'publishing a shard\'s batch failed');
-            });
-          }
+          });
           return;
         }
         if (msg.t === 'ready' && !settled) {
@@ -159,11 +147,55 @@ export class ThreadShardPool implements ShardPool {
         if (this.stopping || !wasReady) return;
         // A crash after a long stable run starts the backoff over: one crash a month never waits 30 s.
         if (Date.now() - slot.readyAt >= (this.opts.stableAfterMs ?? 60_000)) slot.failures = 0;
-        const delay = this.restart(id);
-        this.opts.log.error({ shard: id, code, restartInMs: delay }, 'shard worker exited unexpectedly: restarting it');
-        this.opts.events.down(id);
+        const down = () => {
+          const delay = this.restart(id);
+          this.opts.log.error({ shard: id, code, restartInMs: delay }, 'shard worker exited unexpectedly: restarting it');
+          this.opts.events.down(id);
+        };
+        // What it sent before it died goes out first, then its channels go stale.
+        if (slot.publishing) void slot.publishing.then(down);
+        else down();
       });
     });
+  }
+
+  /**
+   * Publishes a batch, then counts it taken (the shard sends its next). A batch published in slices (it returned a
+   * promise) holds back the slot's later batches until it is out, those of a restarted thread (and the shard's
+   * `down`) included: a channel's frames never overtake each other. An error is logged and the batch counted taken.
+   */
+  private publish(slot: Slot, id: number, batch: FrameBatch, taken: () => void): void {
+    const run = () => {
+      let out: void | Promise<void>;
+      try {
+        out = this.opts.events.frames(batch);
+      } catch (err) {
+        this.failedBatch(err, id);
+        taken();
+        return undefined;
+      }
+      if (!out) {
+        taken();
+        return undefined;
+      }
+      return out.then(taken, (err: unknown) => {
+        this.failedBatch(err, id);
+        taken();
+      });
+    };
+    if (!slot.publishing) {
+      const out = run();
+      if (!out) return;
+      slot.publishing = out;
+    } else slot.publishing = slot.publishing.then(run);
+    const mine = slot.publishing;
+    void mine.then(() => {
+      if (slot.publishing === mine) slot.publishing = undefined;
+    });
+  }
+
+  private failedBatch(err: unknown, shard: number): void {
+    this.opts.log.error({ err, shard }, 'publishing a shard\'s frames failed: the batch\'s remaining frames are lost');
   }
 
   /** Schedules a restart: 250 ms after the first failure, doubling with each failure since the last stable run. */

@@ -309,7 +309,12 @@ export class Subscriptions {
     let start = from === 0 ? 0 : ends[from - 1]!;
     for (let i = from; i < channels.length; i++) {
       const end = ends[i]!;
-      this.publishFrame(channels[i]!, kinds[i] as FrameKind, seqs[i]!, new Uint8Array(buf, start, end - start));
+      try {
+        this.publishFrame(channels[i]!, kinds[i] as FrameKind, seqs[i]!, new Uint8Array(buf, start, end - start));
+      } catch (err) {
+        // One frame's failure is that frame's: the rest of the batch still goes out.
+        this.log.error({ err, channel: channels[i] }, 'publishing a frame failed: frame skipped');
+      }
       start = end;
       if (performance.now() >= until) return i + 1;
     }

@@ -22,8 +22,13 @@ export class FrameBatcher {
   private scheduled = false;
   /** Batches posted since start, as an int32 that wraps as the acceptor's count (credit[TAKEN]) does. */
   private batches = 0;
-  /** Since when (performance.now()) the frames gathered now have been waiting for the acceptor; 0 while it keeps up. */
-  private heldSince = 0;
+  /** Whether the last flush found the acceptor busy with the batch before (and asked to be told). */
+  private waitingForCredit = false;
+  /**
+   * When (performance.now()) the oldest frame or value not yet sent was gathered; 0 when nothing waits. Kept across a
+   * batch split by MAX_BATCH_FRAMES: what stays behind is at least that old.
+   */
+  private oldestAt = 0;
   /** The longest wait since `takeMaxHeldMs` was last called. */
   private maxHeldMs = 0;
   /** Latest values waiting while conflating, by channel: each is numbered and serialised only when its batch goes out. */
@@ -42,20 +47,22 @@ export class FrameBatcher {
 
   /** Whether the acceptor has not yet taken in the last batch, so what is pushed now waits for it. */
   get held(): boolean {
-    return this.heldSince !== 0;
+    return this.waitingForCredit;
   }
 
   /**
-   * Whether frames have waited `conflateAfterMs` or more: a channel whose every frame is its whole state then offers
-   * its value with `offerLatest` instead of pushing a frame.
+   * Whether the acceptor is behind: frames wait for it and the oldest has waited `conflateAfterMs` or more, or more
+   * than a batch waits. A channel whose every frame is its whole state then offers its value with `offerLatest`
+   * instead of pushing a frame.
    */
   get conflating(): boolean {
-    return this.heldSince !== 0 && performance.now() - this.heldSince >= this.conflateAfterMs;
+    if (this.texts.length >= MAX_BATCH_FRAMES) return true;
+    return this.waitingForCredit && performance.now() - this.oldestAt >= this.conflateAfterMs;
   }
 
   /** The longest time frames waited for the acceptor since takeMaxHeldMs was last called (the current wait included), in ms. */
   peekMaxHeldMs(): number {
-    return Math.max(this.maxHeldMs, this.heldSince === 0 ? 0 : performance.now() - this.heldSince);
+    return Math.max(this.maxHeldMs, this.oldestAt === 0 ? 0 : performance.now() - this.oldestAt);
   }
 
   /** As peekMaxHeldMs, and starts a new window. */
@@ -68,6 +75,7 @@ export class FrameBatcher {
   push(channel: string, kind: FrameKind, text: string, seq = 0): void {
     // A channel's frames keep their order: its waiting latest value goes first.
     if (this.latest.size !== 0) this.release(channel);
+    if (this.oldestAt === 0) this.oldestAt = performance.now();
     this.channels.push(channel);
     this.kinds.push(kind);
     this.seqs.push(seq);
@@ -83,6 +91,7 @@ export class FrameBatcher {
   offerLatest(channel: string, make: () => void): boolean {
     const replaced = this.latest.has(channel);
     this.latest.set(channel, make);
+    if (this.oldestAt === 0) this.oldestAt = performance.now();
     this.schedule();
     return replaced;
   }
@@ -112,7 +121,7 @@ export class FrameBatcher {
 
   /** The acceptor took in a batch while this shard waited: send what gathered meanwhile. */
   readonly resume = (): void => {
-    if (this.heldSince !== 0) this.schedule();
+    if (this.waitingForCredit) this.schedule();
   };
 
   /** Whether the acceptor has taken in every batch sent; if not, asks to be told (resume) when it has. */
@@ -131,13 +140,11 @@ export class FrameBatcher {
     this.scheduled = false;
     if (this.texts.length === 0 && this.latest.size === 0) return;
     if (force !== true && !this.mayPost()) {
-      if (this.heldSince === 0) this.heldSince = performance.now();
+      this.waitingForCredit = true;
       return;
     }
-    if (this.heldSince !== 0) {
-      this.maxHeldMs = Math.max(this.maxHeldMs, performance.now() - this.heldSince);
-      this.heldSince = 0;
-    }
+    this.waitingForCredit = false;
+    this.maxHeldMs = Math.max(this.maxHeldMs, performance.now() - this.oldestAt);
     if (this.latest.size !== 0) {
       const makes = [...this.latest.values()];
       this.latest.clear();
@@ -150,7 +157,10 @@ export class FrameBatcher {
       }
     }
     const all = this.texts.length;
-    if (all === 0) return;
+    if (all === 0) {
+      this.oldestAt = 0;
+      return;
+    }
     const n = Math.min(all, MAX_BATCH_FRAMES);
     const ends = new Uint32Array(n);
     let total = 0;
@@ -171,6 +181,7 @@ export class FrameBatcher {
       this.kinds = [];
       this.seqs = [];
       this.texts = [];
+      this.oldestAt = 0;
     } else {
       // The rest goes with the next credit: held from now on.
       this.channels = this.channels.slice(n);

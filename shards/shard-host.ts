@@ -33,6 +33,8 @@ interface OpenChannel {
   conflation: ConflatedEmitter | undefined;
   /** Its every frame is its whole state (a kind declared `conflate`): while the acceptor is behind, only the latest goes out. */
   latestValue: boolean;
+  /** A value of it failed to serialise: its next change goes out as the whole state. */
+  skipped: boolean;
   /** Its latest value while the acceptor is behind, sent with the next batch. */
   waiting: { type: string; data: unknown; state: { type: string; data: unknown } | undefined; merged: boolean } | undefined;
 }
@@ -63,6 +65,8 @@ const STATS_DEBOUNCE_MS = 20;
 /** How long frames may wait for the acceptor before the shard logs it, and how often it logs it again. */
 const BEHIND_LOG_MS = 1000;
 const BEHIND_LOG_EVERY_MS = 10_000;
+/** How soon values replaced while the acceptor is behind are reported (between the 2 s reports). */
+const CONFLATED_REPORT_MS = 250;
 const KINDS: readonly MarketKind[] = ['ticker', 'trade', 'aggTrade', 'kline', 'book', 'depthUpdate'];
 
 export class ShardHost {
@@ -77,6 +81,7 @@ export class ShardHost {
   private readonly errors: ErrorRegistry;
   private statsTimer: NodeJS.Timeout | undefined;
   private readonly loopDelay = new LoopDelayMonitor();
+  private lastLoopDelay = { p50: 0, p99: 0, max: 0 };
   private statsDebounce: NodeJS.Timeout | undefined;
   private symbolsTimer: NodeJS.Timeout | undefined;
   private readonly answers = new Map<string, (params: unknown, ctx: AskContext) => unknown>();
@@ -99,6 +104,7 @@ export class ShardHost {
   private dataFrames = 0;
   private behindLoggedAt = 0;
   private conflatedLogged = 0;
+  private conflatedReport: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: ShardHostOptions) {
     this.log = opts.log;
@@ -345,7 +351,7 @@ export class ShardHost {
     }
     // The acceptor's count matters after a shard restart (this map is then empty); otherwise the shard's is ahead.
     this.seqs.set(name, Math.max(this.seqs.get(name) ?? 0, seqBase));
-    const entry: OpenChannel = { ch, producer, feeds, closer: undefined, closed: false, state: wasStale ? 'stale' : 'live', lastErrorAt: 0, conflation: undefined, latestValue: this.latestKinds.has(ch.kind), waiting: undefined };
+    const entry: OpenChannel = { ch, producer, feeds, closer: undefined, closed: false, state: wasStale ? 'stale' : 'live', lastErrorAt: 0, conflation: undefined, latestValue: this.latestKinds.has(ch.kind), waiting: undefined, skipped: false };
     this.channels.set(name, entry);
     for (const f of feeds) this.ref(f, name);
     if (feeds.some((f) => this.adapter.isStale(f))) this.setChannelState(entry, 'stale');
@@ -419,12 +425,7 @@ export class ShardHost {
         // its latest value when the batch goes out, numbered then (so numbering has no gap).
         if (entry.latestValue && this.batcher.conflating) this.offerLatest(entry, type, data, state);
         else {
-          try {
-            this.emitData(entry, type, data, state);
-          } catch (err) {
-            // A value that cannot be serialised (a BigInt, a cycle): the channel's subscribers are told, it goes on.
-            this.onListenerError(channel, err);
-          }
+          this.emitSafely(entry, type, data, state);
         }
       },
       raw: (payload) => {
@@ -444,6 +445,22 @@ export class ShardHost {
         this.batcher.push(channel, FrameKind.ERROR, encodeError(this.errors.data(code, message), channel));
       },
     };
+  }
+
+  /**
+   * emitData, for a value that may not serialise (a BigInt, a cycle): the channel's subscribers get an error frame and
+   * the value takes no number. A change that follows one that failed goes out as the whole state it leads to: a
+   * client never applies it to a state it lacks.
+   */
+  private emitSafely(entry: OpenChannel, type: string, data: unknown, state: { type: string; data: unknown } | undefined): void {
+    try {
+      if (entry.skipped && state) this.emitData(entry, state.type, state.data, state);
+      else this.emitData(entry, type, data, state);
+      entry.skipped = false;
+    } catch (err) {
+      entry.skipped = true;
+      this.onListenerError(entry.ch.name, err);
+    }
   }
 
   private emitData(entry: OpenChannel, type: string, data: unknown, state: { type: string; data: unknown } | undefined): void {
@@ -477,17 +494,19 @@ export class ShardHost {
       entry.waiting = undefined;
       if (entry.closed) return;
       // Serialised now, for whoever pushed or flushed: a value that cannot be is this channel's failure alone.
-      try {
-        if (w.merged && w.state) this.emitData(entry, w.state.type, w.state.data, w.state);
-        else this.emitData(entry, w.type, w.data, w.state);
-      } catch (err) {
-        this.onListenerError(entry.ch.name, err);
-      }
+      if (w.merged && w.state) this.emitSafely(entry, w.state.type, w.state.data, w.state);
+      else this.emitSafely(entry, w.type, w.data, w.state);
     });
-    // Reported soon (debounced), so that /health and the metrics count it while it happens.
+    // Reported within CONFLATED_REPORT_MS, so that /health and the metrics count it while it happens.
     if (replaced) {
       this.conflated++;
-      this.scheduleStats();
+      if (!this.conflatedReport) {
+        this.conflatedReport = setTimeout(() => {
+          this.conflatedReport = undefined;
+          this.postStats();
+        }, CONFLATED_REPORT_MS);
+        this.conflatedReport.unref();
+      }
     }
   }
 
@@ -601,8 +620,11 @@ export class ShardHost {
     }, STATS_DEBOUNCE_MS);
   }
 
-  /** `behindMs`: the longest wait for the acceptor since the last report (FrameBatcher.takeMaxHeldMs). */
-  stats(behindMs = 0): ShardStats {
+  /**
+   * `behindMs`: the longest wait for the acceptor in the report's window (FrameBatcher). `periodic`: the 2 s report,
+   * which reads (and restarts) the loop-delay window; the reports between repeat its last figures.
+   */
+  stats(behindMs = 0, periodic = true): ShardStats {
     const info = this.adapter.info();
     const symbols = new Set<string>();
     for (const ref of this.feeds.values()) symbols.add(ref.feed.symbol);
@@ -619,7 +641,7 @@ export class ShardHost {
       conflated: this.conflated,
       dataFrames: this.dataFrames,
       behindMs,
-      loopDelay: this.loopDelay.read(),
+      loopDelay: periodic ? (this.lastLoopDelay = this.loopDelay.read()) : this.lastLoopDelay,
       plugins: Object.fromEntries(this.pluginStatus),
     };
   }
@@ -629,7 +651,7 @@ export class ShardHost {
     if (this.stopped) return;
     const behindMs = Math.round(periodic ? this.batcher.takeMaxHeldMs() : this.batcher.peekMaxHeldMs());
     if (periodic) this.logBehind(behindMs);
-    this.opts.post(this.stats(behindMs));
+    this.opts.post(this.stats(behindMs, periodic));
   }
 
   /** The acceptor took in the last batch: what gathered meanwhile goes out. */
@@ -652,7 +674,7 @@ export class ShardHost {
   async stop(): Promise<void> {
     this.stopped = true;
     this.loopDelay.stop();
-    for (const t of [this.statsTimer, this.statsDebounce, this.symbolsTimer]) if (t) clearTimeout(t);
+    for (const t of [this.statsTimer, this.statsDebounce, this.symbolsTimer, this.conflatedReport]) if (t) clearTimeout(t);
     for (const name of [...this.channels.keys()]) this.close(name);
     for (const { plugin, fn } of this.teardowns.splice(0).reverse()) {
       try {

@@ -170,16 +170,36 @@ t.test('a batch carries at most MAX_BATCH_FRAMES: the rest goes with the next cr
 
 t.test('conflating starts once frames have waited conflateAfterMs', async (t) => {
   const credit = new Int32Array(new SharedArrayBuffer(8));
-  const b = new FrameBatcher(0, () => {}, credit, 40);
+  const b = new FrameBatcher(0, () => {}, credit, 300);
   b.push('x', FrameKind.DATA, '1');
   await turn();
+  t.notOk(b.conflating, 'the acceptor keeps up: not conflating');
   b.push('x', FrameKind.DATA, '2');
   await turn();
   t.ok(b.held);
   t.notOk(b.conflating, 'held, but not for long yet');
-  await new Promise((r) => setTimeout(r, 60));
+  await new Promise((r) => setTimeout(r, 400));
   t.ok(b.conflating, 'held for longer than conflateAfterMs');
-  t.ok(b.takeMaxHeldMs() >= 40, 'the current wait counts in the report');
+  t.ok(b.takeMaxHeldMs() >= 300, 'the current wait counts in the report');
+});
+
+t.test('a backlog split over batches keeps its age, and more than a batch waiting means conflating', async (t) => {
+  const batches: FrameBatch[] = [];
+  const credit = new Int32Array(new SharedArrayBuffer(8));
+  const b = new FrameBatcher(0, (batch) => batches.push(batch), credit, 150);
+  for (let i = 0; i < 3 * MAX_BATCH_FRAMES; i++) b.push('trades:A', FrameKind.DATA, 'x');
+  t.ok(b.conflating, 'more than a batch waits: conflating at once');
+  await turn();
+  t.equal(batches.length, 1);
+  // The acceptor takes a batch every 100 ms: each wait alone is under the threshold, the backlog's age is not.
+  for (let i = 0; i < 2; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    take(credit);
+    b.resume();
+    await turn();
+  }
+  t.equal(batches.length, 3, 'the backlog went out, a batch per credit');
+  t.ok(b.takeMaxHeldMs() >= 180, 'the age reported is the oldest frame\'s, not one credit\'s');
 });
 
 t.test('a value whose make throws leaves the batcher working', async (t) => {
