@@ -296,6 +296,8 @@ export async function startFanout(o: FanoutOptions): Promise<FanoutSession> {
     const measure = async (window: { warmupSeconds?: number; seconds?: number } = {}): Promise<FanoutResult> => {
       const seconds = window.seconds ?? o.seconds;
       await sleep((window.warmupSeconds ?? o.warmupSeconds) * 1000);
+      // Read before the clients' counters restart: a slow answer must not stretch the window they count in.
+      const countsBefore = await shardCounts(port);
       await ask('reset');
       // The clients' CPU is this process's (its worker threads do the work); process.cpuUsage() in a worker is the
       // whole process's too, so it is read once here rather than summed over workers.
@@ -307,7 +309,6 @@ export async function startFanout(o: FanoutOptions): Promise<FanoutSession> {
       const writesBefore = procWrites(pid);
       const eventsBefore = await exchangeEvents(sim.restUrl);
       const publishedBefore = srv.ingestPort ? await ingestPublished(srv.ingestPort) : undefined;
-      const countsBefore = await shardCounts(port);
       const startedAt = performance.now();
       const counting = o.countSyscalls ? countWriteSyscalls(pid, seconds) : undefined;
       const sampling = o.nativeProfileDir ? recordNative(pid, seconds, join(o.nativeProfileDir, `${(o.name ?? 'run').replace(/\W+/g, '-')}-${target}-${Date.now()}.perf.data`)) : undefined;
