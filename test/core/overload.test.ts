@@ -30,6 +30,17 @@ async function start(t: Test, httpUrl: string, client: TestClient, channel: stri
 const data = (c: TestClient, channel: string): Frame[] => c.frames.filter((f) => f.channel === channel && typeof f.seq === 'number');
 const isFinal = (c: TestClient, channel: string) => data(c, channel).some((f) => f.data?.final === true);
 
+/** A client's book over surgedelta frames: a change applies to the state it follows; a whole state replaces it. */
+function applyAll(frames: Frame[]): { held: number; misapplied: number } {
+  let held = 0;
+  let misapplied = 0;
+  for (const f of frames) {
+    if (f.type === 'surgechange' && f.data.after !== held) misapplied++;
+    held = f.data.n;
+  }
+  return { held, misapplied };
+}
+
 /** GET answered while the surge still runs: the client has not yet had its final value. */
 async function answeredDuring(t: Test, c: TestClient, channel: string, url: string): Promise<string> {
   const res = await fetch(url);
@@ -114,15 +125,9 @@ t.test('a delta channel faster than the acceptor: a change whose predecessor was
   await until(() => isFinal(c, channel), 'the final value', 60_000);
   const frames = data(c, channel);
   t.same(frames.map((f) => f.seq), frames.map((_, i) => i + 1), 'numbered without a gap');
-  // A client's book: a change applies to the state it follows; a whole state replaces the book.
-  let held = 0;
-  let misapplied = 0;
-  for (const f of frames) {
-    if (f.type === 'surgechange' && f.data.after !== held) misapplied++;
-    held = f.data.n;
-  }
-  t.equal(misapplied, 0, 'every change follows the state it was made from');
-  t.equal(held, frames.at(-1)!.data.n, 'the client ends on the final state');
+  const book = applyAll(frames);
+  t.equal(book.misapplied, 0, 'every change follows the state it was made from');
+  t.equal(book.held, frames.at(-1)!.data.n, 'the client ends on the final state');
   t.equal(frames.at(-1)!.data.final, true);
   t.ok(frames.some((f) => f.type === 'surgestate'), 'whole states went out in place of replaced changes');
   t.ok(frames.some((f) => f.type === 'surgechange'), 'changes still went out');
@@ -171,12 +176,6 @@ t.test('a change that cannot be serialised takes no number, and the next goes ou
   t.notOk(frames.some((f) => f.data.n === 50), 'the failed value is not sent');
   const after = frames.find((f) => f.data.n === 51)!;
   t.equal(after.type, 'surgestate', 'the change after it goes out as the whole state');
-  let held = 0;
-  let misapplied = 0;
-  for (const f of frames) {
-    if (f.type === 'surgechange' && f.data.after !== held) misapplied++;
-    held = f.data.n;
-  }
-  t.equal(misapplied, 0, 'a client applying changes never applies one to a state it lacks');
+  t.equal(applyAll(frames).misapplied, 0, 'a client applying changes never applies one to a state it lacks');
   c.close();
 });
