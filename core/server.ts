@@ -458,7 +458,11 @@ export class TickgateServer {
             const refused = directory.admits(identity);
             if (refused) return this.refuseUpgrade(res, new TickgateError(refused.code, refused.message));
             client.auth = { identity, expiry: undefined, pending: undefined };
-            res.cork(() => res.upgrade(client, key, protocol, extensions, context));
+            // Not inside res.cork: in this uWS build, cork() misreads an upgrade whose socket kept its address as an
+            // HTTP response still open, and closes the new WebSocket (1006) right after `open` for some connections
+            // (uNetworking/uWebSockets#1928, fixed upstream by #1929). Uncorked, the 101 and the connected frame are
+            // two writes instead of one, and uWS prints its "must be corked" warning once per such upgrade (README).
+            res.upgrade(client, key, protocol, extensions, context);
           },
           (err: unknown) => {
             if (!aborted) this.refuseUpgrade(res, err);

@@ -15,6 +15,8 @@ export class TestClient {
   private readonly consumed = new Set<number>();
   private waiters: Array<() => void> = [];
   closed: { code: number; reason: string } | undefined;
+  /** The client library's last error (an invalid frame from the server, a reset): shown when a wait fails on a close. */
+  lastError: Error | undefined;
   private closeWaiters: Array<(c: { code: number; reason: string }) => void> = [];
 
   private constructor(readonly ws: WebSocket) {
@@ -29,7 +31,9 @@ export class TestClient {
       for (const w of this.closeWaiters) w(this.closed);
       for (const w of this.waiters) w();
     });
-    ws.on('error', () => {});
+    ws.on('error', (err) => {
+      this.lastError = err;
+    });
   }
 
   /** Connects and waits for the server's "connected" frame. */
@@ -71,7 +75,7 @@ export class TestClient {
         }
         if (this.closed) {
           done();
-          reject(new Error(`connection closed (${this.closed.code}) before the awaited frame arrived; got: ${this.raw.slice(-5).join(' | ')}`));
+          reject(new Error(`connection closed (${this.closed.code}${this.lastError ? `, ${this.lastError.message}` : ''}) before the awaited frame arrived; got: ${this.raw.slice(-5).join(' | ')}`));
           return true;
         }
         return false;
