@@ -450,21 +450,30 @@ export class TickgateServer {
           if (n > 0) this.pendingPerIp.set(remoteAddress, n);
           else this.pendingPerIp.delete(remoteAddress);
         };
-        void this.access.identify(credential).finally(settled).then(
+        void this.access.identify(credential).then(
           (identity: Identity) => {
-            if (aborted) return;
-            if (this.draining) return this.refuseUpgrade(res, new Error('draining'));
-            // The account's connection allowance (a plan's): opening is synchronous, so the count cannot move between.
-            const refused = directory.admits(identity);
-            if (refused) return this.refuseUpgrade(res, new TickgateError(refused.code, refused.message));
-            client.auth = { identity, expiry: undefined, pending: undefined };
-            // Not inside res.cork: in this uWS build, cork() misreads an upgrade whose socket kept its address as an
-            // HTTP response still open, and closes the new WebSocket (1006) right after `open` for some connections
-            // (uNetworking/uWebSockets#1928, fixed upstream by #1929). Uncorked, the 101 and the connected frame are
-            // two writes instead of one, and uWS prints its "must be corked" warning once per such upgrade (README).
-            res.upgrade(client, key, protocol, extensions, context);
+            // One turn later: an authenticator that answers at once would otherwise upgrade from inside uWS's own
+            // callback (this upgrade handler's, or another request's), where uWS takes the new socket for the one it
+            // is parsing and aborts the process ("Cork buffer must not be held across event loop iterations").
+            // The wait still counts against the address's limit until the connection opens.
+            setImmediate(() => {
+              settled();
+              if (aborted) return;
+              if (this.draining) return this.refuseUpgrade(res, new Error('draining'));
+              // The account's connection allowance (a plan's): opening is synchronous, so the count cannot move between.
+              const refused = directory.admits(identity);
+              if (refused) return this.refuseUpgrade(res, new TickgateError(refused.code, refused.message));
+              client.auth = { identity, expiry: undefined, pending: undefined };
+              // Not inside res.cork: in this uWS build, cork() misreads an upgrade whose socket kept its address as an
+              // HTTP response still open, and closes the new WebSocket (1006) right after `open` for some connections
+              // (uNetworking/uWebSockets#1928, fixed upstream by #1929). Uncorked, the 101 and the connected frame
+              // are two writes instead of one, and uWS prints its "must be corked" warning once per such upgrade
+              // (README).
+              res.upgrade(client, key, protocol, extensions, context);
+            });
           },
           (err: unknown) => {
+            settled();
             if (!aborted) this.refuseUpgrade(res, err);
           },
         );

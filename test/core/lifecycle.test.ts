@@ -131,19 +131,20 @@ t.test('a second gateway on a port already taken exits with 1 instead of sharing
 });
 
 t.test('a bad config value names the key and exits non-zero', async (t) => {
-  const port = run([MAIN], { PORT: 'abc' });
-  t.equal(await port.exit, 2);
-  t.match(port.err(), /server\.port/);
-  const limit = run([MAIN], { TICKGATE__LIMITS__MAX_CHANNELS_PER_CLIENT: '0' });
-  t.equal(await limit.exit, 2);
-  t.match(limit.err(), /limits\.maxChannelsPerClient/);
   const dir = mkdtempSync(join(tmpdir(), 'tickgate-config-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'bad.yaml'), 'server:\n  prot: 3000\n');
+  // The four start side by side: each stops at its configuration, before anything listens.
+  const port = run([MAIN], { PORT: 'abc' });
+  const limit = run([MAIN], { TICKGATE__LIMITS__MAX_CHANNELS_PER_CLIENT: '0' });
   const file = run([MAIN], { TICKGATE_CONFIG: join(dir, 'bad.yaml') });
+  const missing = run([MAIN], { TICKGATE_CONFIG: join(dir, 'nope.yaml') });
+  t.equal(await port.exit, 2);
+  t.match(port.err(), /server\.port/);
+  t.equal(await limit.exit, 2);
+  t.match(limit.err(), /limits\.maxChannelsPerClient/);
   t.equal(await file.exit, 2);
   t.match(file.err(), /server.*prot/, 'an unknown key is named');
-  const missing = run([MAIN], { TICKGATE_CONFIG: join(dir, 'nope.yaml') });
   t.equal(await missing.exit, 2);
   t.match(missing.err(), /not found/);
 });
