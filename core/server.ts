@@ -452,9 +452,9 @@ export class TickgateServer {
         };
         void this.access.identify(credential).then(
           (identity: Identity) => {
-            // One turn later: an authenticator that answers at once would otherwise upgrade from inside uWS's own
-            // callback (this upgrade handler's, or another request's), where uWS takes the new socket for the one it
-            // is parsing and aborts the process ("Cork buffer must not be held across event loop iterations").
+            // One turn later: an authenticator released from inside uWS's handling of another request (a promise it
+            // resolves there) would otherwise upgrade inside that callback, where uWS takes the new socket for the one
+            // it is parsing and aborts the process ("Cork buffer must not be held across event loop iterations").
             // The wait still counts against the address's limit until the connection opens.
             setImmediate(() => {
               settled();
@@ -464,16 +464,16 @@ export class TickgateServer {
               const refused = directory.admits(identity);
               if (refused) return this.refuseUpgrade(res, new TickgateError(refused.code, refused.message));
               client.auth = { identity, expiry: undefined, pending: undefined };
-              // Not inside res.cork: in this uWS build, cork() misreads an upgrade whose socket kept its address as an
-              // HTTP response still open, and closes the new WebSocket (1006) right after `open` for some connections
-              // (uNetworking/uWebSockets#1928, fixed upstream by #1929). Uncorked, the 101 and the connected frame
-              // are two writes instead of one, and uWS prints its "must be corked" warning once per such upgrade
-              // (README).
+              // Not inside res.cork: in this uWS build, cork() reads the new WebSocket's memory as the state of a
+              // finished HTTP response with "Connection: close" and closes it (1006) right after `open`, for some
+              // connections (uNetworking/uWebSockets#1928, fixed upstream by #1929). Uncorked, the 101 goes out in
+              // small writes, and uWS prints its "must be corked" warning once per such upgrade (README).
               res.upgrade(client, key, protocol, extensions, context);
             });
           },
           (err: unknown) => {
             settled();
+            // A refusal is an ordinary corked HTTP answer: safe from any callback.
             if (!aborted) this.refuseUpgrade(res, err);
           },
         );

@@ -42,7 +42,8 @@ function run(args: string[], env: Record<string, string>): Child {
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // 'close', not 'exit': by then the child's output has been read to its end.
+  const exit = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   return { exit, out: () => out, err: () => err, kill: (s) => child.kill(s) };
 }
 
