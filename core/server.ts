@@ -450,6 +450,17 @@ export class TickgateServer {
           if (n > 0) this.pendingPerIp.set(remoteAddress, n);
           else this.pendingPerIp.delete(remoteAddress);
         };
+        // An authenticator that does not answer within the route timeout gets the upgrade refused (504), so neither
+        // the client nor its address's pending count waits for it for good; a late answer is then ignored.
+        let done = false;
+        const timer = setTimeout(() => {
+          if (done) return;
+          done = true;
+          settled();
+          this.log.error({ timeoutMs: this.config.server.routeTimeoutMs }, 'the authenticator did not answer a /ws upgrade in time');
+          if (!aborted) this.refuseUpgrade(res, new TickgateError('TG_ERR_ROUTE_TIMEOUT'));
+        }, this.config.server.routeTimeoutMs);
+        timer.unref();
         void this.access.identify(credential).then(
           (identity: Identity) => {
             // One turn later: an authenticator released from inside uWS's handling of another request (a promise it
@@ -457,6 +468,9 @@ export class TickgateServer {
             // it is parsing and aborts the process ("Cork buffer must not be held across event loop iterations").
             // The wait still counts against the address's limit until the connection opens.
             setImmediate(() => {
+              if (done) return;
+              done = true;
+              clearTimeout(timer);
               settled();
               if (aborted) return;
               if (this.draining) return this.refuseUpgrade(res, new Error('draining'));
@@ -472,6 +486,9 @@ export class TickgateServer {
             });
           },
           (err: unknown) => {
+            if (done) return;
+            done = true;
+            clearTimeout(timer);
             settled();
             // A refusal is an ordinary corked HTTP answer: safe from any callback.
             if (!aborted) this.refuseUpgrade(res, err);

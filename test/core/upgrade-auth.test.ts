@@ -2,7 +2,7 @@
 import t from 'tap';
 import { fileURLToPath } from 'node:url';
 import { startStack } from '../helpers/stack.js';
-import { TestClient } from '../helpers/ws-client.js';
+import { TestClient, refusedUpgrade } from '../helpers/ws-client.js';
 
 const openAlloc = fileURLToPath(new URL('../fixtures/open-alloc-plugin/index.js', import.meta.url));
 
@@ -40,6 +40,18 @@ t.test('an authenticator answered from inside another request\'s handling: the u
   t.equal(released, 1, 'the waiting upgrade was released by the request');
   const c = await pending;
   t.equal(c.frames[0]!.data.user.userId, 'u1');
+  t.equal((await c.ping()).type, 'pong');
+  c.close();
+});
+
+t.test('an authenticator that never answers: the upgrade is refused after server.routeTimeoutMs, and its address is free again', async (t) => {
+  const { wsUrl } = await startStack(t, { config: { server: { routeTimeoutMs: 300 }, limits: { maxConnectionsPerIp: 1 }, plugins: ['market', { path: openAlloc }] } });
+  // "held:" tokens wait for a release that never comes here.
+  const refused = await refusedUpgrade(`${wsUrl}?token=held:u2`);
+  t.equal(refused.status, 504);
+  t.equal(refused.body.error.code, 'TG_ERR_ROUTE_TIMEOUT');
+  // The address's one allowed connection is not held by the refused wait.
+  const c = await TestClient.connect(`${wsUrl}?token=user:u3`);
   t.equal((await c.ping()).type, 'pong');
   c.close();
 });
