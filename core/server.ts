@@ -457,12 +457,15 @@ export class TickgateServer {
           if (done) return;
           done = true;
           settled();
-          this.log.error({ timeoutMs: this.config.server.routeTimeoutMs }, 'the authenticator did not answer a /ws upgrade in time');
-          if (!aborted) this.refuseUpgrade(res, new TickgateError('TG_ERR_ROUTE_TIMEOUT'));
+          if (aborted) return;
+          if (!this.draining) this.log.error({ timeoutMs: this.config.server.routeTimeoutMs, remoteAddress, scheme: credential.scheme }, 'the authenticator did not answer a /ws upgrade in time');
+          this.refuseUpgrade(res, new TickgateError('TG_ERR_ROUTE_TIMEOUT', 'The credential could not be checked in time: retry later'));
         }, this.config.server.routeTimeoutMs);
         timer.unref();
         void this.access.identify(credential).then(
           (identity: Identity) => {
+            // Answered: the timer has no more to do (the turn below always runs).
+            clearTimeout(timer);
             // One turn later: an authenticator released from inside uWS's handling of another request (a promise it
             // resolves there) would otherwise upgrade inside that callback, where uWS takes the new socket for the one
             // it is parsing and aborts the process ("Cork buffer must not be held across event loop iterations").

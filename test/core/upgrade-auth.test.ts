@@ -1,7 +1,7 @@
 // Connections authenticated at the upgrade (the upgrade waits for the authenticator) stay open after `connected`.
 import t from 'tap';
 import { fileURLToPath } from 'node:url';
-import { startStack } from '../helpers/stack.js';
+import { startStack, until } from '../helpers/stack.js';
 import { TestClient, refusedUpgrade } from '../helpers/ws-client.js';
 
 const openAlloc = fileURLToPath(new URL('../fixtures/open-alloc-plugin/index.js', import.meta.url));
@@ -33,10 +33,10 @@ t.test('an authenticator answered from inside another request\'s handling: the u
   const { wsUrl, httpUrl } = await startStack(t, { config: { plugins: ['market', { path: openAlloc }] } });
   const pending = TestClient.connect(`${wsUrl}?token=held:u1`);
   let released = 0;
-  for (let tries = 0; released === 0 && tries < 200; tries++) {
+  await until(async () => {
     released = ((await (await fetch(`${httpUrl}/api/v1/open-alloc/release`)).json()) as { released: number }).released;
-    if (released === 0) await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+    return released > 0;
+  }, 'the waiting upgrade released by a request');
   t.equal(released, 1, 'the waiting upgrade was released by the request');
   const c = await pending;
   t.equal(c.frames[0]!.data.user.userId, 'u1');
@@ -45,13 +45,24 @@ t.test('an authenticator answered from inside another request\'s handling: the u
 });
 
 t.test('an authenticator that never answers: the upgrade is refused after server.routeTimeoutMs, and its address is free again', async (t) => {
-  const { wsUrl } = await startStack(t, { config: { server: { routeTimeoutMs: 300 }, limits: { maxConnectionsPerIp: 1 }, plugins: ['market', { path: openAlloc }] } });
-  // "held:" tokens wait for a release that never comes here.
-  const refused = await refusedUpgrade(`${wsUrl}?token=held:u2`);
+  const { wsUrl, httpUrl } = await startStack(t, { config: { server: { routeTimeoutMs: 300 }, limits: { maxConnectionsPerIp: 1 }, plugins: ['market', { path: openAlloc }] } });
+  // "held:" tokens wait until a release, which comes only after the refusal here.
+  const refused = await Promise.race([
+    refusedUpgrade(`${wsUrl}?token=held:u2`),
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the upgrade was not answered within 10 s')), 10_000)),
+  ]);
   t.equal(refused.status, 504);
-  t.equal(refused.body.error.code, 'TG_ERR_ROUTE_TIMEOUT');
-  // The address's one allowed connection is not held by the refused wait.
-  const c = await TestClient.connect(`${wsUrl}?token=user:u3`);
+  t.same(refused.body.error, { code: 'TG_ERR_ROUTE_TIMEOUT', message: 'The credential could not be checked in time: retry later' });
+  // The address's one allowed connection is not held by the refused wait (anonymous: no timer of its own).
+  const c = await TestClient.connect(wsUrl);
   t.equal((await c.ping()).type, 'pong');
   c.close();
+  await c.waitClose();
+  // The authenticator's late answer is ignored: the refused request is not upgraded, and the gateway goes on.
+  const late = (await (await fetch(`${httpUrl}/api/v1/open-alloc/release`)).json()) as { released: number };
+  t.equal(late.released, 1, 'the late answer was given');
+  await new Promise((resolve) => setImmediate(resolve));
+  const after = await TestClient.connect(wsUrl);
+  t.equal((await after.ping()).type, 'pong', 'the gateway still serves');
+  after.close();
 });
