@@ -473,7 +473,6 @@ export class TickgateServer {
             setImmediate(() => {
               if (done) return;
               done = true;
-              clearTimeout(timer);
               settled();
               if (aborted) return;
               if (this.draining) return this.refuseUpgrade(res, new Error('draining'));
