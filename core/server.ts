@@ -399,6 +399,8 @@ export class TickgateServer {
       directory: this.directory,
       shardFor: (key) => this.shards.shardFor(key),
       epoch: this.epoch,
+      authTimeoutMs: this.config.server.routeTimeoutMs,
+      log: this.log,
     }, limits);
     const l = this.config.limits;
     this.apps.register((app, generation) => app.ws<Client>('/ws', {

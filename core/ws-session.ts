@@ -9,6 +9,7 @@ import type { Config } from './config.js';
 import type { ClientAllowance, Identity } from './plugin-api.js';
 import type { AccessControl } from './access-control.js';
 import { clientInfo, type ClientDirectory } from './client-directory.js';
+import type { Logger } from './logger.js';
 
 /** A connection's authentication; undefined on a connection that never sent credentials (most of them). */
 export interface AuthState {
@@ -41,6 +42,9 @@ export interface SessionDeps {
   shardFor(routeKey: string): number;
   /** This process's `seq` numbering (the `connected` frame's `epoch`). */
   epoch: string;
+  /** How long an in-band auth waits for the authenticator (`server.routeTimeoutMs`). */
+  authTimeoutMs: number;
+  log: Logger;
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -161,8 +165,37 @@ export class WsSession {
     const auth = client.auth;
     auth.pending = [];
     const { access, directory } = this.deps;
-    void access.identify({ scheme: token !== undefined ? 'bearer' : 'apiKey', value, remoteAddress: client.remoteAddress }).then(
+    const scheme = token !== undefined ? 'bearer' : 'apiKey';
+    // Answered, failed or timed out: whichever comes first decides; the others are ignored.
+    let done = false;
+    const release = () => {
+      const queued = auth.pending ?? [];
+      auth.pending = undefined;
+      for (let i = 0; i < queued.length && !client.closed; i++) {
+        this.handle(ws, queued[i] as { type: string });
+        if (auth.pending) {
+          // Another auth among the queued messages: it holds the rest.
+          (auth.pending as object[]).push(...queued.slice(i + 1));
+          return;
+        }
+      }
+    };
+    // An authenticator that does not answer within the route timeout: the client is told (the connection stays, as
+    // it was before the auth message), and the messages that waited for the answer are handled without it.
+    const timer = setTimeout(() => {
+      if (done) return;
+      done = true;
+      if (client.closed) return;
+      this.deps.log.error({ timeoutMs: this.deps.authTimeoutMs, remoteAddress: client.remoteAddress, scheme }, 'the authenticator did not answer an in-band auth in time');
+      ws.send(encodeError(errorData('TG_ERR_ROUTE_TIMEOUT', 'The credential could not be checked in time: send the auth message again later')), false);
+      release();
+    }, this.deps.authTimeoutMs);
+    timer.unref();
+    void access.identify({ scheme, value, remoteAddress: client.remoteAddress }).then(
       (identity) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
         if (client.closed) return;
         ws.cork(() => {
           const refused = directory.admits(identity, ws);
@@ -174,24 +207,18 @@ export class WsSession {
           ws.send(encodeFrame('authenticated', undefined, authenticatedData(identity)), false);
           directory.setIdentity(ws, identity);
         });
+        release();
       },
       (err: unknown) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
         if (client.closed) return;
         const e = err as { code?: string; message?: string };
         ws.send(encodeError({ code: e.code ?? 'TG_ERR_INTERNAL', message: e.message ?? 'Internal error' }), false);
+        release();
       },
-    ).finally(() => {
-      const queued = auth.pending ?? [];
-      auth.pending = undefined;
-      for (let i = 0; i < queued.length && !client.closed; i++) {
-        this.handle(ws, queued[i] as { type: string });
-        if (auth.pending) {
-          // Another auth among the queued messages: it holds the rest.
-          (auth.pending as object[]).push(...queued.slice(i + 1));
-          return;
-        }
-      }
-    });
+    );
   }
 
   private error(ws: WebSocket<Client>, error: ErrorData & { hint?: string }, channel?: string): void {

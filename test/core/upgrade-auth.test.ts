@@ -66,3 +66,30 @@ t.test('an authenticator that never answers: the upgrade is refused after server
   t.equal((await after.ping()).type, 'pong', 'the gateway still serves');
   after.close();
 });
+
+t.test('an in-band auth the authenticator never answers: an error after server.routeTimeoutMs, then the waiting messages are handled', async (t) => {
+  const { wsUrl, httpUrl } = await startStack(t, { config: { server: { routeTimeoutMs: 300 }, plugins: ['market', { path: openAlloc }] } });
+  const c = await TestClient.connect(wsUrl);
+  c.send({ type: 'auth', token: 'held:u3' });
+  // Waits behind the auth, and is judged without an identity once the wait ends.
+  c.subscribe('alloc:u3');
+  c.send({ type: 'ping' });
+  const timeout = await c.next((f) => f.type === 'error' && f.data?.code === 'TG_ERR_ROUTE_TIMEOUT');
+  t.equal(timeout.data.message, 'The credential could not be checked in time: send the auth message again later');
+  const refused = await c.next((f) => f.type === 'error' && f.channel === 'alloc:u3');
+  t.equal(refused.data.code, 'TG_ERR_AUTH_REQUIRED', 'the waiting subscribe was handled without an identity');
+  const pong = await c.next((f) => f.type === 'pong');
+  t.ok(c.indexOf(timeout) < c.indexOf(refused) && c.indexOf(refused) < c.indexOf(pong), 'the timeout first, then the waiting messages in order');
+  // The late answer is ignored: no `authenticated` frame on this connection.
+  const late = (await (await fetch(`${httpUrl}/api/v1/open-alloc/release`)).json()) as { released: number };
+  t.equal(late.released, 1, 'the late answer was given');
+  t.equal((await c.ping()).type, 'pong');
+  t.notOk(c.frames.some((f) => f.type === 'authenticated'), 'no authenticated frame after the timeout');
+  // A new auth on the same connection works.
+  c.send({ type: 'auth', token: 'user:u3' });
+  const ok = await c.next((f) => f.type === 'authenticated');
+  t.equal(ok.data.userId, 'u3');
+  c.subscribe('alloc:u3');
+  t.equal((await c.next((f) => f.type === 'subscribed')).channel, 'alloc:u3');
+  c.close();
+});
