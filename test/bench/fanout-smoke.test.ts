@@ -1,9 +1,15 @@
 // Smoke run of the fan-out harness: it counts every frame exactly once (checked against each channel's seq numbers).
 import t from 'tap';
+import { rmSync } from 'node:fs';
 import { runFanout } from '../../bench/fanout/fanout.js';
+import { embeddedTemplate, seededDataDir } from '../helpers/database.js';
 
 t.test('the fan-out harness connects, subscribes and counts frames exactly', async (t) => {
-  const r = await runFanout({ clients: 20, symbols: ['BTCUSDT', 'ETHUSDT'], kinds: ['price'], rate: 10, warmupSeconds: 1, seconds: 2, workers: 2, sampleEvery: 1 });
+  // The test suite's copy of a created database: the harness would otherwise create its own template first (a start
+  // and a stop of tickgate, most of this file's time), which `npm run bench` does.
+  const dataDir = seededDataDir(await embeddedTemplate(), 'tickgate-smoke-data-');
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  const r = await runFanout({ clients: 20, symbols: ['BTCUSDT', 'ETHUSDT'], kinds: ['price'], rate: 10, warmupSeconds: 1, seconds: 2, workers: 2, sampleEvery: 1, env: { TICKGATE_DATA_DIR: dataDir } });
   t.equal(r.connected, 20, 'all clients connected');
   t.equal(r.errors, 0);
   t.ok(r.frames > 0, `${r.frames} frames counted`);

@@ -53,8 +53,10 @@ t.test('a busy process sampled for a second: its shares add up to about all of i
   const p = await recordNative(child.pid!, 1, join(dir, 'busy.perf.data'));
   t.ok(p, 'perf sampled it');
   if (!p) return;
-  // One thread spinning for a second at 999 samples a second.
-  t.ok(p.samples > 500 && p.samples < 1500, `${p.samples} samples`);
+  // One thread spinning for a second at 999 samples a second of its CPU time: at most about 1,000 (one thread cannot
+  // run longer than the second), and as many as the machine let it run, which on a loaded machine can be a fifth of
+  // that; so only "far more than a handful" below.
+  t.ok(p.samples > 50 && p.samples < 1500, `${p.samples} samples`);
   const total = p.byBinary.reduce((n, b) => n + b.percent, 0);
   t.ok(total > 95 && total <= 100.5, `shares add up to ${total.toFixed(1)} %`);
   t.ok(p.byBinary.some((b) => b.what === 'V8 compiled code (JIT)' || b.what.startsWith('node binary')), 'a spinning script runs in V8');
