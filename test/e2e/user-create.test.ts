@@ -4,9 +4,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PACKAGE_ROOT } from '../../../core/config.js';
-import { startAccounts } from '../../helpers/accounts.js';
-import { testDatabase } from '../../helpers/database.js';
+import { PACKAGE_ROOT } from '../../core/config.js';
+import { startAccounts } from '../helpers/accounts.js';
+import { testDatabase } from '../helpers/database.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tickgate-user-create-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
