@@ -180,15 +180,20 @@ export class WsSession {
         }
       }
     };
-    // An authenticator that does not answer within the route timeout: the client is told (the connection stays, as
-    // it was before the auth message), and the messages that waited for the answer are handled without it.
+    // An authenticator that does not answer within the route timeout: the client is told (the connection stays, with
+    // the identity it had), and the messages that waited for the answer are handled without the new one.
     const timer = setTimeout(() => {
       if (done) return;
       done = true;
       if (client.closed) return;
-      this.deps.log.error({ timeoutMs: this.deps.authTimeoutMs, remoteAddress: client.remoteAddress, scheme }, 'the authenticator did not answer an in-band auth in time');
-      ws.send(encodeError(errorData('TG_ERR_ROUTE_TIMEOUT', 'The credential could not be checked in time: send the auth message again later')), false);
-      release();
+      this.deps.log.error({ timeoutMs: this.deps.authTimeoutMs, client: client.id, remoteAddress: client.remoteAddress, scheme }, 'the authenticator did not answer an in-band auth in time');
+      try {
+        ws.send(encodeError(errorData('TG_ERR_ROUTE_TIMEOUT', 'The credential could not be checked in time: send the auth message again later')), false);
+        release();
+      } catch (err) {
+        // A timer's exception would end the process: contained, like the answer's below.
+        this.deps.log.error({ err, client: client.id }, 'in-band auth timeout failed (contained)');
+      }
     }, this.deps.authTimeoutMs);
     timer.unref();
     void access.identify({ scheme, value, remoteAddress: client.remoteAddress }).then(
@@ -197,17 +202,21 @@ export class WsSession {
         done = true;
         clearTimeout(timer);
         if (client.closed) return;
-        ws.cork(() => {
-          const refused = directory.admits(identity, ws);
-          if (refused) {
-            ws.send(encodeError(refused), false);
-            return;
-          }
-          // The frame first: the limits frame and any channel the new identity may not hold follow it.
-          ws.send(encodeFrame('authenticated', undefined, authenticatedData(identity)), false);
-          directory.setIdentity(ws, identity);
-        });
-        release();
+        // Whatever happens here, the messages that waited are handled after it: none waits for good.
+        try {
+          ws.cork(() => {
+            const refused = directory.admits(identity, ws);
+            if (refused) {
+              ws.send(encodeError(refused), false);
+              return;
+            }
+            // The frame first: the limits frame and any channel the new identity may not hold follow it.
+            ws.send(encodeFrame('authenticated', undefined, authenticatedData(identity)), false);
+            directory.setIdentity(ws, identity);
+          });
+        } finally {
+          release();
+        }
       },
       (err: unknown) => {
         if (done) return;
@@ -215,10 +224,13 @@ export class WsSession {
         clearTimeout(timer);
         if (client.closed) return;
         const e = err as { code?: string; message?: string };
-        ws.send(encodeError({ code: e.code ?? 'TG_ERR_INTERNAL', message: e.message ?? 'Internal error' }), false);
-        release();
+        try {
+          ws.send(encodeError({ code: e.code ?? 'TG_ERR_INTERNAL', message: e.message ?? 'Internal error' }), false);
+        } finally {
+          release();
+        }
       },
-    );
+    ).catch((err: unknown) => this.deps.log.error({ err, client: client.id }, 'in-band auth failed after the answer (contained)'));
   }
 
   private error(ws: WebSocket<Client>, error: ErrorData & { hint?: string }, channel?: string): void {

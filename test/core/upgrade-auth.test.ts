@@ -91,5 +91,11 @@ t.test('an in-band auth the authenticator never answers: an error after server.r
   t.equal(ok.data.userId, 'u3');
   c.subscribe('alloc:u3');
   t.equal((await c.next((f) => f.type === 'subscribed')).channel, 'alloc:u3');
+  // A renewal that times out leaves the connection with the identity it had.
+  c.send({ type: 'auth', token: 'held:u4' });
+  c.subscribe('alloc:u4');
+  t.equal((await c.next((f) => f.type === 'error' && f.data?.code === 'TG_ERR_ROUTE_TIMEOUT')).type, 'error');
+  t.equal((await c.next((f) => f.type === 'error' && f.channel === 'alloc:u4')).data.code, 'TG_ERR_FORBIDDEN', 'still u3: another user\'s channel is forbidden, not "sign in first"');
+  t.notOk(c.frames.some((f) => f.type === 'unauthenticated' || (f.type === 'unsubscribed' && f.channel === 'alloc:u3')), 'u3 keeps its channel');
   c.close();
 });
