@@ -188,8 +188,11 @@ export class WsSession {
       if (client.closed) return;
       this.deps.log.error({ timeoutMs: this.deps.authTimeoutMs, client: client.id, remoteAddress: client.remoteAddress, scheme }, 'the authenticator did not answer an in-band auth in time');
       try {
-        ws.send(encodeError(errorData('TG_ERR_ROUTE_TIMEOUT', 'The credential could not be checked in time: send the auth message again later')), false);
-        release();
+        try {
+          ws.send(encodeError(errorData('TG_ERR_ROUTE_TIMEOUT', 'The credential could not be checked in time: send the auth message again later')), false);
+        } finally {
+          release();
+        }
       } catch (err) {
         // A timer's exception would end the process: contained, like the answer's below.
         this.deps.log.error({ err, client: client.id }, 'in-band auth timeout failed (contained)');

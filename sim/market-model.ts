@@ -297,19 +297,27 @@ export class SymbolMarket {
     return t;
   }
 
-  /** Closes every candle whose period ended before `now`; closed ones go to history and to the announcement queue. */
+  /**
+   * Closes every candle whose period ended before `now`; closed ones go to history and to the announcement queue.
+   * Periods without a trade in between (a late timer, a stalled process) close as empty candles at the last price,
+   * as Binance's do, so the candles stay consecutive; after a gap longer than the history, it starts at `now`.
+   */
   rollCandles(now: number): void {
-    for (const [interval, c] of this.candles) {
+    for (const [interval, first] of this.candles) {
+      let c = first;
       if (now <= c.closeTime) continue;
       const hist = this.history.get(interval) ?? [];
-      hist.push(c);
+      const q = this.closedQueue.get(interval) ?? [];
+      for (let n = 0; now > c.closeTime; n++) {
+        hist.push(c);
+        q.push(c);
+        c = this.newCandle(interval, n < HISTORY_LIMIT ? c.closeTime + 1 : now, c.close);
+      }
       if (hist.length > HISTORY_LIMIT) hist.splice(0, hist.length - HISTORY_LIMIT);
       this.history.set(interval, hist);
-      const q = this.closedQueue.get(interval) ?? [];
-      q.push(c);
       if (q.length > 10) q.splice(0, q.length - 10);
       this.closedQueue.set(interval, q);
-      this.candles.set(interval, this.newCandle(interval, now, c.close));
+      this.candles.set(interval, c);
     }
   }
 

@@ -190,3 +190,20 @@ t.test('kline history: one continuous, unchanging past across requests, from a p
   t.ok(Math.abs(ac / v) > 0.03, `lag-1 autocorrelation ${ac / v} is away from 0`);
   t.same(simulateCandles(syms[0]!, '1m', 50, 4), c.slice(0, 50), 'a seed gives the same candles');
 });
+
+t.test('a stall longer than a candle: the periods in between close as empty candles, consecutive, at the last price', async (t) => {
+  const { SymbolMarket, DEFAULT_SYMBOLS: syms, prng } = await import('../../sim/market-model.js');
+  const start = Date.UTC(2024, 0, 1, 0, 0, 0, 200);
+  const m = new SymbolMarket(syms[0]!, prng(3), start, ['1s', '1m']);
+  m.trade(start + 100);
+  const price = m.candles.get('1s')!.close;
+  // Nothing for 3.5 s (a late timer, a busy process), then a tick.
+  m.rollCandles(start + 3_500);
+  const closed = m.takeClosed('1s');
+  t.same(closed.map((c) => c.openTime - Date.UTC(2024, 0, 1)), [0, 1000, 2000], 'the candle before the stall and the two empty ones after it');
+  t.same(closed.slice(1).map((c) => [c.open, c.close, c.volume, c.trades]), [[price, price, 0, 0], [price, price, 0, 0]], 'empty, at the last price');
+  t.equal(m.candles.get('1s')!.openTime, Date.UTC(2024, 0, 1, 0, 0, 3), 'the open candle is the one `now` falls in');
+  t.same(m.takeClosed('1m'), [], 'the minute is still open');
+  const hist = m.klines('1s', 5);
+  t.ok(hist.every((c, i) => i === 0 || c.openTime - hist[i - 1]!.openTime === 1000), 'REST history consecutive across the stall');
+});
