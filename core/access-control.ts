@@ -145,6 +145,18 @@ export class AccessControl {
     return identity;
   }
 
+  /**
+   * As identify(), but an authenticator that has not answered within `timeoutMs` gets the call refused with
+   * TG_ERR_ROUTE_TIMEOUT (`message` tells the client what to do); its late answer is then ignored.
+   */
+  identifyWithin(credential: Credential, timeoutMs: number, message: string): Promise<Identity> {
+    return new Promise<Identity>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new TickgateError('TG_ERR_ROUTE_TIMEOUT', message)), timeoutMs);
+      timer.unref();
+      this.identify(credential).then(resolve, reject).finally(() => clearTimeout(timer));
+    });
+  }
+
   /** Whether `client` may hold `channel`: undefined, or the error to send. */
   check(client: ClientInfo, channel: ChannelName, family: ChannelKind, channels: readonly string[]): ErrorData | undefined {
     const id = client.identity;

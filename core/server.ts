@@ -454,27 +454,14 @@ export class TickgateServer {
         };
         // An authenticator that does not answer within the route timeout gets the upgrade refused (504), so neither
         // the client nor its address's pending count waits for it for good; a late answer is then ignored.
-        let done = false;
-        const timer = setTimeout(() => {
-          if (done) return;
-          done = true;
-          settled();
-          if (aborted) return;
-          if (!this.draining) this.log.error({ timeoutMs: this.config.server.routeTimeoutMs, remoteAddress, scheme: credential.scheme }, 'the authenticator did not answer a /ws upgrade in time');
-          this.refuseUpgrade(res, new TickgateError('TG_ERR_ROUTE_TIMEOUT', 'The credential could not be checked in time: retry later'));
-        }, this.config.server.routeTimeoutMs);
-        timer.unref();
-        void this.access.identify(credential).then(
+        const timeoutMs = this.config.server.routeTimeoutMs;
+        void this.access.identifyWithin(credential, timeoutMs, 'The credential could not be checked in time: retry later').then(
           (identity: Identity) => {
-            // Answered: the timer has no more to do (the turn below always runs).
-            clearTimeout(timer);
             // One turn later: an authenticator released from inside uWS's handling of another request (a promise it
             // resolves there) would otherwise upgrade inside that callback, where uWS takes the new socket for the one
             // it is parsing and aborts the process ("Cork buffer must not be held across event loop iterations").
             // The wait still counts against the address's limit until the connection opens.
             setImmediate(() => {
-              if (done) return;
-              done = true;
               settled();
               if (aborted) return;
               if (this.draining) return this.refuseUpgrade(res, new Error('draining'));
@@ -490,12 +477,11 @@ export class TickgateServer {
             });
           },
           (err: unknown) => {
-            if (done) return;
-            done = true;
-            clearTimeout(timer);
             settled();
+            if (aborted) return;
+            if ((err as { code?: string }).code === 'TG_ERR_ROUTE_TIMEOUT' && !this.draining) this.log.error({ timeoutMs, remoteAddress, scheme: credential.scheme }, 'the authenticator did not answer a /ws upgrade in time');
             // A refusal is an ordinary corked HTTP answer: safe from any callback.
-            if (!aborted) this.refuseUpgrade(res, err);
+            this.refuseUpgrade(res, err);
           },
         );
       },

@@ -166,8 +166,6 @@ export class WsSession {
     auth.pending = [];
     const { access, directory } = this.deps;
     const scheme = token !== undefined ? 'bearer' : 'apiKey';
-    // Answered, failed or timed out: whichever comes first decides; the others are ignored.
-    let done = false;
     const release = () => {
       const queued = auth.pending ?? [];
       auth.pending = undefined;
@@ -181,29 +179,10 @@ export class WsSession {
       }
     };
     // An authenticator that does not answer within the route timeout: the client is told (the connection stays, with
-    // the identity it had), and the messages that waited for the answer are handled without the new one.
-    const timer = setTimeout(() => {
-      if (done) return;
-      done = true;
-      if (client.closed) return;
-      this.deps.log.error({ timeoutMs: this.deps.authTimeoutMs, client: client.id, remoteAddress: client.remoteAddress, scheme }, 'the authenticator did not answer an in-band auth in time');
-      try {
-        try {
-          ws.send(encodeError(errorData('TG_ERR_ROUTE_TIMEOUT', 'The credential could not be checked in time: send the auth message again later')), false);
-        } finally {
-          release();
-        }
-      } catch (err) {
-        // A timer's exception would end the process: contained, like the answer's below.
-        this.deps.log.error({ err, client: client.id }, 'in-band auth timeout failed (contained)');
-      }
-    }, this.deps.authTimeoutMs);
-    timer.unref();
-    void access.identify({ scheme, value, remoteAddress: client.remoteAddress }).then(
+    // the identity it had), and the messages that waited are handled without the new one; a late answer is ignored.
+    const timeoutMs = this.deps.authTimeoutMs;
+    void access.identifyWithin({ scheme, value, remoteAddress: client.remoteAddress }, timeoutMs, 'The credential could not be checked in time: send the auth message again later').then(
       (identity) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
         if (client.closed) return;
         // Whatever happens here, the messages that waited are handled after it: none waits for good.
         try {
@@ -222,11 +201,9 @@ export class WsSession {
         }
       },
       (err: unknown) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
         if (client.closed) return;
         const e = err as { code?: string; message?: string };
+        if (e.code === 'TG_ERR_ROUTE_TIMEOUT') this.deps.log.error({ timeoutMs, client: client.id, remoteAddress: client.remoteAddress, scheme }, 'the authenticator did not answer an in-band auth in time');
         try {
           ws.send(encodeError({ code: e.code ?? 'TG_ERR_INTERNAL', message: e.message ?? 'Internal error' }), false);
         } finally {
